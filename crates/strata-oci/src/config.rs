@@ -259,6 +259,19 @@ pub fn chain_id(parent: &Digest, diff_id: &Digest) -> Digest {
     h.finish()
 }
 
+/// The current time as RFC 3339 with nanoseconds, trailing zeros trimmed
+/// (Go's `RFC3339Nano`, as docker writes `created`).
+pub fn rfc3339_now() -> String {
+    format_rfc3339_nanos(chrono::Utc::now())
+}
+
+/// Formats a UTC time like Go's `time.RFC3339Nano`.
+pub fn format_rfc3339_nanos(t: chrono::DateTime<chrono::Utc>) -> String {
+    let s = t.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}Z")
+}
+
 /// The platform strata runs on, in OCI terms (`linux`, `amd64`, variant).
 pub fn host_platform() -> (&'static str, &'static str, Option<&'static str>) {
     let arch = match std::env::consts::ARCH {
@@ -309,6 +322,15 @@ mod tests {
         assert_eq!(ids[0], a);
         let expect = Digest::of(format!("{a} {b}").as_bytes());
         assert_eq!(ids[1], expect);
+    }
+
+    #[test]
+    fn rfc3339_like_go() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.timestamp_opt(1445412480, 500_000_000).unwrap();
+        assert_eq!(format_rfc3339_nanos(t), "2015-10-21T07:28:00.5Z");
+        let t = chrono::Utc.timestamp_opt(1445412480, 0).unwrap();
+        assert_eq!(format_rfc3339_nanos(t), "2015-10-21T07:28:00Z");
     }
 
     #[test]

@@ -178,6 +178,12 @@ impl Digester {
     }
 }
 
+impl fmt::Debug for Digester {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digester({} bytes)", self.len)
+    }
+}
+
 /// A writer that hashes everything written through it to an inner writer.
 pub struct DigestWriter<W> {
     inner: W,

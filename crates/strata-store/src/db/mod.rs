@@ -1,0 +1,137 @@
+//! The metadata database: SQLite (bundled) in WAL mode with a busy timeout,
+//! so several strata processes can share one root. The schema and its
+//! migrations are in [`schema`]; one module per table family holds the
+//! queries.
+
+pub mod containers;
+pub mod images;
+pub mod layers;
+pub mod leases;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Result, StoreError};
+
+/// How long a writer waits for another process's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The metadata DB of one root. Cheap to share behind an `Arc`; the
+/// connection is used by one thread at a time.
+#[derive(Debug)]
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the DB at `path`.
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers run beside one writer, across processes.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Invalid(format!(
+                "metadata database {}: cannot enable WAL (journal_mode={mode})",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = Db {
+            conn: Mutex::new(conn),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::Invalid(format!(
+                "metadata schema version {version} is newer than this strata ({known}); upgrade strata"
+            )));
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version.
+    pub fn version(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Runs `f` with the connection (reads, or single statements).
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.lock())
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committing when
+    /// it returns `Ok` and rolling back otherwise.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite
+        // rolls back any open transaction when it is dropped.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_reopens() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.db");
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.version().unwrap(), schema::MIGRATIONS.len() as i64);
+        drop(db);
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.version().unwrap(), schema::MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.db");
+        drop(Db::open(&p).unwrap());
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", 999).unwrap();
+        drop(c);
+        assert!(Db::open(&p).unwrap_err().to_string().contains("newer"));
+    }
+}

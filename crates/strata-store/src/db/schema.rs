@@ -1,0 +1,99 @@
+//! The metadata schema and its numbered migrations.
+//!
+//! ```text
+//!  images ─────────────┐ id = config digest (docker's image ID)
+//!  │ id PK             │ manifest_digest, manifest_media_type: the manifest we hold
+//!  │ created, size     │ size = sum of the layers' unpacked sizes (docker's SIZE)
+//!  │ added_at          │
+//!  │                   │
+//!  ├─< image_layers    │ (image_id, position) PK → diff_id, chain_id
+//!  ├─< tags            │ name PK ("docker.io/library/busybox:latest") → image_id
+//!  ├─< repo_digests    │ (repo, digest) PK → image_id   ("repo@sha256:…")
+//!  │                   │
+//!  layer_blobs         │ (diff_id, blob_digest) PK, media_type, size
+//!  │                   │   one diffID may have several blobs (gzip, zstd, plain)
+//!  snapshots           │ id PK AUTOINCREMENT (dir snapshots/<id>/fs), chain_id UNIQUE,
+//!  │                   │ parent_chain_id, diff_id, size (unpacked bytes)
+//!  containers          │ id PK, name UNIQUE, image_id → images, spec (JSON), state
+//!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
+//!                      │ GC roots for work that is not yet an image (build cache)
+//! ```
+//! Blobs, snapshots and layers are alive while a row reaches them from
+//! `images`, `containers` or an unexpired lease; everything else is
+//! garbage (see `gc.rs`). The version is SQLite's `user_version`; each
+//! migration runs once, in order, inside one transaction.
+
+/// The migrations, in order; index + 1 is the schema version they produce.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: images, layers, snapshots, containers, leases.
+    r#"
+    CREATE TABLE images (
+        id                  TEXT PRIMARY KEY,
+        manifest_digest     TEXT NOT NULL,
+        manifest_media_type TEXT NOT NULL,
+        created             TEXT,
+        size                INTEGER NOT NULL,
+        added_at            INTEGER NOT NULL
+    );
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        diff_id  TEXT NOT NULL,
+        chain_id TEXT NOT NULL,
+        PRIMARY KEY (image_id, position)
+    );
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    CREATE INDEX image_layers_diff ON image_layers(diff_id);
+    CREATE TABLE tags (
+        name     TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        added_at INTEGER NOT NULL
+    );
+    CREATE INDEX tags_image ON tags(image_id);
+    CREATE TABLE repo_digests (
+        repo     TEXT NOT NULL,
+        digest   TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        PRIMARY KEY (repo, digest)
+    );
+    CREATE INDEX repo_digests_image ON repo_digests(image_id);
+    CREATE TABLE layer_blobs (
+        diff_id     TEXT NOT NULL,
+        blob_digest TEXT NOT NULL,
+        media_type  TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        PRIMARY KEY (diff_id, blob_digest)
+    );
+    CREATE INDEX layer_blobs_blob ON layer_blobs(blob_digest);
+    CREATE TABLE snapshots (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        chain_id        TEXT NOT NULL UNIQUE,
+        parent_chain_id TEXT,
+        diff_id         TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL
+    );
+    CREATE TABLE containers (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        image_id    TEXT NOT NULL,
+        image_name  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        spec        TEXT NOT NULL,
+        state       TEXT NOT NULL
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    CREATE TABLE leases (
+        id         TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE TABLE lease_resources (
+        lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        PRIMARY KEY (lease_id, kind, key)
+    );
+    CREATE INDEX lease_resources_key ON lease_resources(kind, key);
+    "#,
+];

@@ -1,0 +1,142 @@
+//! Garbage collection: remove blobs, layer records and snapshots that no
+//! image, container or lease reaches.
+//!
+//! Roots: every image (its manifest, config, layers' chains and all blobs
+//! recorded for its diffIDs), every image a container uses, and every
+//! unexpired lease. GC runs only while this process can take the root's
+//! `gc.lock` exclusively, i.e. while no other strata command has the store
+//! open; otherwise it is skipped and the garbage waits for the next run.
+//! That is what makes "exists on disk" safe for every other process to rely
+//! on: nothing is ever deleted under a live command.
+
+use std::collections::HashSet;
+
+use strata_oci::Digest;
+
+use crate::Store;
+use crate::db::images as iq;
+use crate::db::layers as lq;
+use crate::db::leases::{self, ResourceKind};
+use crate::db::now_secs;
+use crate::error::Result;
+use crate::layout::{FileLock, LockMode};
+
+/// What a GC run removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// False when another process held the store and GC was skipped.
+    pub ran: bool,
+    /// Blobs deleted.
+    pub blobs: usize,
+    /// Snapshots deleted.
+    pub snapshots: usize,
+    /// Bytes freed (blob sizes + snapshot sizes).
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Collects garbage if no other process has the store open.
+    pub fn gc(&self) -> Result<GcStats> {
+        let mut guard = self.gc_guard.lock().unwrap_or_else(|e| e.into_inner());
+        // Release our shared hold, try for exclusive, and always end up
+        // holding the shared lock again.
+        let had_guard = guard.take().is_some();
+        let path = self.layout().gc_lock();
+        let stats = match FileLock::try_lock(&path, LockMode::Exclusive)? {
+            Some(exclusive) => {
+                let s = self.collect();
+                drop(exclusive);
+                s?
+            }
+            None => GcStats::default(),
+        };
+        if had_guard {
+            *guard = Some(FileLock::lock(&path, LockMode::Shared)?);
+        }
+        Ok(stats)
+    }
+
+    fn collect(&self) -> Result<GcStats> {
+        let mut stats = GcStats {
+            ran: true,
+            ..GcStats::default()
+        };
+        let now = now_secs();
+        let (live_blobs, live_chains, live_diffs) = self.db().write(|tx| {
+            leases::expire(tx, now)?;
+            let mut blobs: HashSet<String> = HashSet::new();
+            let mut chains: HashSet<String> = HashSet::new();
+            let mut diffs: HashSet<String> = HashSet::new();
+            for img in iq::list(tx)? {
+                blobs.insert(img.id.to_string());
+                blobs.insert(img.manifest_digest.to_string());
+                for l in iq::layers(tx, &img.id)? {
+                    chains.insert(l.chain_id.to_string());
+                    diffs.insert(l.diff_id.to_string());
+                }
+            }
+            for d in leases::pinned(tx, ResourceKind::Image)? {
+                blobs.insert(d);
+            }
+            for d in leases::pinned(tx, ResourceKind::Blob)? {
+                blobs.insert(d);
+            }
+            for c in leases::pinned(tx, ResourceKind::Snapshot)? {
+                // A pinned chain keeps its parents too.
+                let mut next = Some(c);
+                while let Some(chain) = next.take() {
+                    let Ok(d) = Digest::parse(&chain) else { break };
+                    if let Some(row) = lq::snapshot(tx, &d)? {
+                        diffs.insert(row.diff_id.to_string());
+                        next = row.parent_chain_id.map(|p| p.to_string());
+                    }
+                    chains.insert(chain);
+                }
+            }
+            // Every blob recorded for a live diffID stays.
+            let mut st = tx.prepare("SELECT diff_id, blob_digest FROM layer_blobs")?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(st);
+            for (diff, blob) in rows {
+                if diffs.contains(&diff) {
+                    blobs.insert(blob);
+                } else {
+                    tx.execute(
+                        "DELETE FROM layer_blobs WHERE diff_id = ?1 AND blob_digest = ?2",
+                        rusqlite::params![diff, blob],
+                    )?;
+                }
+            }
+            Ok((blobs, chains, diffs))
+        })?;
+        let _ = live_diffs;
+        // Snapshots: rows no live chain reaches, then dirs without rows.
+        let rows = self.db().with(lq::all_snapshots)?;
+        let mut kept_ids = HashSet::new();
+        for row in rows {
+            if live_chains.contains(row.chain_id.as_str()) {
+                kept_ids.insert(row.id);
+                continue;
+            }
+            self.db().write(|tx| lq::delete_snapshot(tx, row.id))?;
+            self.snapshots().remove_dir(row.id)?;
+            stats.snapshots += 1;
+            stats.bytes += row.size;
+        }
+        for id in self.snapshots().dirs_on_disk()? {
+            if !kept_ids.contains(&id) {
+                self.snapshots().remove_dir(id)?;
+            }
+        }
+        for d in self.content().list()? {
+            if !live_blobs.contains(d.as_str()) {
+                stats.bytes += self.content().size(&d).unwrap_or(0);
+                self.content().delete(&d)?;
+                stats.blobs += 1;
+            }
+        }
+        Ok(stats)
+    }
+}

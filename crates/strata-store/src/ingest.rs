@@ -1,0 +1,447 @@
+//! Ingesting layers: one streaming pass that stores the blob, verifies its
+//! digest, decompresses it, hashes the tar (diffID) and unpacks it into a
+//! new snapshot. Used by `image load`, `image import` and `image pull`.
+//!
+//! ```text
+//! reader ──tee──> BlobWriter (scratch file, sha256 of the compressed bytes)
+//!          └────> decompress ──> layer::apply_layer (sha256 = diffID) ──> scratch snapshot dir
+//! ```
+//! Ingestion has two phases. [`Store::stage_layer`] does all the work in
+//! this process's scratch space and verifies every digest; nothing is
+//! visible yet. [`StagedLayer::commit`] then renames the blob and the
+//! snapshot into place and records them. A caller ingesting a whole image
+//! stages every layer first and commits only when all of them (and the
+//! manifest and config) check out, so a bad archive leaves the store
+//! exactly as it was. Snapshots are independent directories, so layers can
+//! be staged in any order — even before their parents are known.
+
+use std::io::{self, BufRead, Read, Write};
+
+use strata_oci::media::LayerCompression;
+use strata_oci::{Digest, Digester, chain_id};
+
+use crate::Store;
+use crate::content::FinishedBlob;
+use crate::db::layers::{self as lq, LayerBlob, SnapshotRow};
+use crate::error::{Result, StoreError};
+use crate::layer::{self, ApplyMode, ApplyOptions};
+use crate::snapshots::Prepared;
+
+/// A layer blob to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct LayerSource {
+    /// The blob's media type (stored with it).
+    pub media_type: String,
+    /// The digest the blob must have, if known (registry, OCI layout).
+    pub blob_digest: Option<Digest>,
+    /// The size the blob must have, if known.
+    pub blob_size: Option<u64>,
+    /// The diffID the uncompressed tar must have, if known (image config).
+    pub diff_id: Option<Digest>,
+    /// Compression; `None` means sniff it from the first bytes.
+    pub compression: Option<LayerCompression>,
+    /// Keep the blob in the content store (false when only the snapshot is
+    /// wanted).
+    pub keep_blob: bool,
+}
+
+impl LayerSource {
+    fn describe(&self) -> String {
+        match &self.blob_digest {
+            Some(d) => format!("layer {d}"),
+            None => "layer".to_string(),
+        }
+    }
+}
+
+/// A layer unpacked and verified in scratch space, not yet visible.
+#[derive(Debug)]
+pub struct StagedLayer {
+    /// The layer's diffID.
+    pub diff_id: Digest,
+    /// Unpacked size.
+    pub size: u64,
+    /// Digest and size of the blob as it arrived.
+    pub blob_digest: Digest,
+    /// Blob size.
+    pub blob_size: u64,
+    /// Blob media type (the source's, else the OCI type of the compression found).
+    pub media_type: String,
+    /// The compression found.
+    pub compression: LayerCompression,
+    blob: Option<FinishedBlob>,
+    prepared: Prepared,
+}
+
+/// The result of committing one layer.
+#[derive(Debug, Clone)]
+pub struct IngestedLayer {
+    /// The layer's diffID.
+    pub diff_id: Digest,
+    /// Its chain ID.
+    pub chain_id: Digest,
+    /// The blob as stored (when kept).
+    pub blob: Option<LayerBlob>,
+    /// The snapshot holding it.
+    pub snapshot: SnapshotRow,
+}
+
+/// Copies everything read through it into a writer.
+struct Tee<R, W> {
+    reader: R,
+    writer: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        self.writer.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead, W: Write> BufRead for Tee<R, W> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.reader.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        // Bytes handed out by fill_buf are teed here, when consumed.
+        if let Ok(buf) = self.reader.fill_buf() {
+            let n = amt.min(buf.len());
+            if let Err(e) = self.writer.write_all(&buf[..n]) {
+                tracing::warn!("tee write failed: {e}");
+            }
+        }
+        self.reader.consume(amt);
+    }
+}
+
+/// Where the compressed bytes go: a blob, or only a digest.
+enum Sink {
+    Blob(Box<crate::content::BlobWriter>),
+    Digest(Digester),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Blob(w) => w.write(buf),
+            Sink::Digest(d) => {
+                d.update(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Blob(w) => w.flush(),
+            Sink::Digest(_) => Ok(()),
+        }
+    }
+}
+
+impl Store {
+    /// Unpacks and verifies a layer in scratch space (phase one).
+    pub fn stage_layer(&self, src: &LayerSource, reader: impl Read) -> Result<StagedLayer> {
+        let sink = if src.keep_blob {
+            Sink::Blob(Box::new(self.content().writer(None)?))
+        } else {
+            Sink::Digest(Digester::new())
+        };
+        let mut tee = Tee {
+            reader: io::BufReader::with_capacity(1 << 20, reader),
+            writer: sink,
+        };
+        let prepared = self.snapshots().prepare()?;
+        let applied = (|| -> Result<_> {
+            let compression = match src.compression {
+                Some(c) => c,
+                None => LayerCompression::sniff(tee.reader.fill_buf().map_err(|e| io_err(src, e))?),
+            };
+            let applied = {
+                let tar = layer::decompress(&mut tee, compression)?;
+                layer::apply_layer(tar, prepared.fs(), &ApplyOptions::new(ApplyMode::Snapshot))?
+            };
+            // The decompressor may stop before the blob's last bytes.
+            io::copy(&mut tee, &mut io::sink()).map_err(|e| io_err(src, e))?;
+            Ok((applied, compression))
+        })();
+        let fail = |sink: Sink, prepared: Prepared, e: StoreError| {
+            prepared.abort();
+            if let Sink::Blob(w) = sink {
+                w.abort();
+            }
+            Err(e)
+        };
+        let (applied, compression) = match applied {
+            Ok(a) => a,
+            Err(e) => return fail(tee.writer, prepared, e),
+        };
+        if let Some(want) = &src.diff_id
+            && want != &applied.diff_id
+        {
+            let e = StoreError::DigestMismatch {
+                what: "layer diffID",
+                expected: want.clone(),
+                detail: format!("the uncompressed layer hashes to {}", applied.diff_id),
+            };
+            return fail(tee.writer, prepared, e);
+        }
+        let (blob, blob_digest, blob_size) = match tee.writer {
+            Sink::Blob(w) => match w.finish() {
+                Ok(f) => {
+                    let (d, s) = (f.digest().clone(), f.size());
+                    (Some(f), d, s)
+                }
+                Err(e) => {
+                    prepared.abort();
+                    return Err(e);
+                }
+            },
+            Sink::Digest(d) => {
+                let s = d.len();
+                (None, d.finish(), s)
+            }
+        };
+        let bad = src
+            .blob_digest
+            .as_ref()
+            .filter(|want| **want != blob_digest)
+            .cloned();
+        let bad_size = src.blob_size.filter(|s| *s != blob_size);
+        if bad.is_some() || bad_size.is_some() {
+            prepared.abort();
+            if let Some(b) = blob {
+                b.discard();
+            }
+            let expected = src
+                .blob_digest
+                .clone()
+                .unwrap_or_else(|| blob_digest.clone());
+            let detail = match bad_size {
+                Some(s) => format!("expected {s} bytes, got {blob_size}"),
+                None => format!("content hashes to {blob_digest}"),
+            };
+            return Err(StoreError::DigestMismatch {
+                what: "blob",
+                expected,
+                detail,
+            });
+        }
+        Ok(StagedLayer {
+            diff_id: applied.diff_id,
+            size: applied.size,
+            blob_digest,
+            blob_size,
+            media_type: if src.media_type.is_empty() {
+                compression.oci_media_type().to_string()
+            } else {
+                src.media_type.clone()
+            },
+            compression,
+            blob,
+            prepared,
+        })
+    }
+
+    /// Stages and commits one layer on top of chain `parent`.
+    pub fn ingest_layer(
+        &self,
+        parent: Option<&Digest>,
+        src: &LayerSource,
+        reader: impl Read,
+    ) -> Result<IngestedLayer> {
+        self.stage_layer(src, reader)?.commit(self, parent)
+    }
+
+    /// Stores a layer blob without unpacking it, after checking that its
+    /// uncompressed stream hashes to `diff_id` (for a layer whose snapshot
+    /// already exists, arriving in another compression).
+    pub fn ingest_blob_only(
+        &self,
+        diff_id: &Digest,
+        src: &LayerSource,
+        reader: impl Read,
+    ) -> Result<LayerBlob> {
+        let expected = src.blob_digest.clone().map(|d| (d, src.blob_size));
+        let mut tee = Tee {
+            reader: io::BufReader::with_capacity(1 << 20, reader),
+            writer: self.content().writer(expected)?,
+        };
+        let check = (|| -> Result<Digest> {
+            let compression = match src.compression {
+                Some(c) => c,
+                None => LayerCompression::sniff(tee.reader.fill_buf().map_err(|e| io_err(src, e))?),
+            };
+            let got = {
+                let tar = layer::decompress(&mut tee, compression)?;
+                let (_, got, _) = strata_oci::DigestReader::new(tar)
+                    .finish()
+                    .map_err(|e| io_err(src, e))?;
+                got
+            };
+            io::copy(&mut tee, &mut io::sink()).map_err(|e| io_err(src, e))?;
+            Ok(got)
+        })();
+        let got = match check {
+            Ok(g) => g,
+            Err(e) => {
+                tee.writer.abort();
+                return Err(e);
+            }
+        };
+        if &got != diff_id {
+            tee.writer.abort();
+            return Err(StoreError::DigestMismatch {
+                what: "layer diffID",
+                expected: diff_id.clone(),
+                detail: format!("the uncompressed layer hashes to {got}"),
+            });
+        }
+        let (digest, size) = tee.writer.commit()?;
+        let blob = LayerBlob {
+            digest,
+            media_type: src.media_type.clone(),
+            size,
+        };
+        self.db().write(|tx| lq::add_blob(tx, diff_id, &blob))?;
+        Ok(blob)
+    }
+}
+
+impl StagedLayer {
+    /// Makes the layer visible on top of chain `parent` (phase two).
+    pub fn commit(self, store: &Store, parent: Option<&Digest>) -> Result<IngestedLayer> {
+        let chain = match parent {
+            None => self.diff_id.clone(),
+            Some(p) => chain_id(p, &self.diff_id),
+        };
+        let blob = match self.blob {
+            Some(b) => {
+                let (digest, size) = b.publish()?;
+                Some(LayerBlob {
+                    digest,
+                    media_type: self.media_type.clone(),
+                    size,
+                })
+            }
+            None => None,
+        };
+        let snapshot =
+            store
+                .snapshots()
+                .commit(self.prepared, &chain, parent, &self.diff_id, self.size)?;
+        if let Some(b) = &blob {
+            store.db().write(|tx| lq::add_blob(tx, &self.diff_id, b))?;
+        }
+        Ok(IngestedLayer {
+            diff_id: self.diff_id,
+            chain_id: chain,
+            blob,
+            snapshot,
+        })
+    }
+
+    /// Drops everything staged.
+    pub fn abort(self) {
+        self.prepared.abort();
+        if let Some(b) = self.blob {
+            b.discard();
+        }
+    }
+}
+
+fn io_err(src: &LayerSource, e: io::Error) -> StoreError {
+    StoreError::Invalid(format!("{}: {e}", src.describe()))
+}
+
+/// How to turn a directory into a layer with [`Store::layer_from_dir`].
+#[derive(Debug, Clone)]
+pub struct DirLayerOptions {
+    /// Plain directory, or overlay upperdir (whiteouts as char 0/0).
+    pub whiteouts: crate::layer::WhiteoutFormat,
+    /// Blob compression.
+    pub compression: crate::layer::Compression,
+    /// `SOURCE_DATE_EPOCH` clamp for mtimes.
+    pub source_date_epoch: Option<i64>,
+    /// Move `dir` itself into the snapshot (it must be in this store's
+    /// filesystem, already in overlay form, and not used afterwards);
+    /// otherwise the blob is unpacked into a fresh snapshot.
+    pub adopt_dir: bool,
+}
+
+impl Store {
+    /// Writes `dir` as a deterministic layer blob on top of chain `parent`
+    /// and commits its snapshot; returns the committed layer.
+    pub fn layer_from_dir(
+        &self,
+        dir: &std::path::Path,
+        parent: Option<&Digest>,
+        opts: &DirLayerOptions,
+    ) -> Result<IngestedLayer> {
+        let mut w = self.content().writer(None)?;
+        let written = layer::write_layer(
+            dir,
+            &layer::TarOptions {
+                whiteouts: opts.whiteouts,
+                source_date_epoch: opts.source_date_epoch,
+            },
+            opts.compression,
+            &mut w,
+        );
+        let written = match written {
+            Ok(x) => x,
+            Err(e) => {
+                w.abort();
+                return Err(e.into());
+            }
+        };
+        let (blob_digest, blob_size) = w.commit()?;
+        let media_type = opts
+            .compression
+            .layer_compression()
+            .oci_media_type()
+            .to_string();
+        let blob = LayerBlob {
+            digest: blob_digest.clone(),
+            media_type: media_type.clone(),
+            size: blob_size,
+        };
+        let chain = match parent {
+            None => written.diff_id.clone(),
+            Some(p) => chain_id(p, &written.diff_id),
+        };
+        if opts.adopt_dir && self.snapshots().get(&chain)?.is_none() {
+            let size = layer::disk_usage(dir).map_err(|e| StoreError::Io {
+                op: "measure",
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
+            let prepared = self.snapshots().adopt(dir)?;
+            let snapshot =
+                self.snapshots()
+                    .commit(prepared, &chain, parent, &written.diff_id, size)?;
+            self.db()
+                .write(|tx| lq::add_blob(tx, &written.diff_id, &blob))?;
+            return Ok(IngestedLayer {
+                diff_id: written.diff_id,
+                chain_id: chain,
+                blob: Some(blob),
+                snapshot,
+            });
+        }
+        let src = LayerSource {
+            media_type,
+            blob_digest: Some(blob_digest.clone()),
+            blob_size: Some(blob_size),
+            diff_id: Some(written.diff_id.clone()),
+            compression: Some(opts.compression.layer_compression()),
+            keep_blob: false,
+        };
+        let mut ingested = self.ingest_layer(parent, &src, self.content().open(&blob_digest)?)?;
+        self.db()
+            .write(|tx| lq::add_blob(tx, &written.diff_id, &blob))?;
+        ingested.blob = Some(blob);
+        Ok(ingested)
+    }
+}

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# Helpers shared by strata's scripts (test, demo, bench). Source it.
+# Every daemon is started on 127.0.0.1 only, recorded by PID under $STRATA_RUN,
+# and stopped by that PID. Nothing here touches processes it did not start.
+
+STRATA_REPO=${STRATA_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+STRATA_RUN=${STRATA_RUN:-/tmp/strata-run}
+mkdir -p "$STRATA_RUN"
+
+say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# The apt packages the tests, the demo and the benches use.
+STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
+  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs"
+
+install_packages() {
+  [ -n "${SKIP_APT:-}" ] && return 0
+  local missing p
+  missing=$(for p in $STRATA_APT_PACKAGES; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done)
+  if [ -n "$missing" ]; then
+    say "apt-get install:" $missing
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+  # Debian's packages may enable units that listen on all interfaces; we never use them.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry docker.socket docker 2>/dev/null || true
+  fi
+}
+
+pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_pidfile() {
+  local f=$1 p
+  if pid_alive "$f"; then
+    p=$(cat "$f"); kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 80); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+  fi
+  rm -f "$f"
+}
+
+# start_registry NAME ADDR [HTPASSWD_FILE]: a docker-registry with filesystem storage.
+start_registry() {
+  local name=$1 addr=$2 htpasswd=${3:-} dir=$STRATA_RUN/$1
+  pid_alive "$STRATA_RUN/$name.pid" && return 0
+  rm -rf "$dir"; mkdir -p "$dir/data"
+  {
+    echo "version: 0.1"
+    echo "log: {level: warn}"
+    echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+    echo "http: {addr: $addr}"
+    if [ -n "$htpasswd" ]; then
+      echo "auth: {htpasswd: {realm: strata-test, path: $htpasswd}}"
+    fi
+  } >"$dir/config.yml"
+  nohup /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  echo $! >"$STRATA_RUN/$name.pid"
+  for _ in $(seq 1 80); do
+    curl -s -o /dev/null "http://$addr/v2/" && break; sleep 0.25
+  done
+  curl -s -o /dev/null "http://$addr/v2/" || { cat "$dir/log" >&2; return 1; }
+  say "$name listening on $addr (pid $(cat "$STRATA_RUN/$name.pid"))"
+}
+
+# A private dockerd (own socket, data-root, no bridge, no iptables) for interop tests.
+STRATA_DOCKER_SOCK=${STRATA_DOCKER_SOCK:-$STRATA_RUN/docker.sock}
+start_dockerd() {
+  pid_alive "$STRATA_RUN/dockerd.pid" && return 0
+  command -v dockerd >/dev/null || { say "dockerd not installed"; return 1; }
+  mkdir -p "$STRATA_RUN/docker-exec"
+  nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
+    --host "unix://$STRATA_DOCKER_SOCK" --data-root /var/lib/strata-test-docker \
+    --exec-root "$STRATA_RUN/docker-exec" --pidfile "$STRATA_RUN/dockerd.real.pid" \
+    >"$STRATA_RUN/dockerd.log" 2>&1 &
+  echo $! >"$STRATA_RUN/dockerd.pid"
+  for _ in $(seq 1 120); do
+    DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5
+  done
+  if ! DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" /usr/bin/docker info >/dev/null 2>&1; then
+    say "dockerd did not start (see $STRATA_RUN/dockerd.log); docker interop tests will skip"
+    stop_pidfile "$STRATA_RUN/dockerd.pid"; return 1
+  fi
+  say "dockerd ready on $STRATA_DOCKER_SOCK (pid $(cat "$STRATA_RUN/dockerd.pid"))"
+}

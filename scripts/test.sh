@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# strata's test suite, for a fresh Debian 12 machine, as root:
+#   installs the tools the tests drive (skopeo, umoci, docker.io, runc, docker-registry, ...),
+#   starts a private dockerd and two registries on 127.0.0.1 (plain :5100, htpasswd :5101),
+#   runs cargo fmt --check, clippy -D warnings and every test, then stops what it started.
+# Env: SKIP_APT=1 (packages already there), CARGO_TARGET_DIR (reuse a build dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+install_packages
+cleanup() {
+  stop_pidfile "$STRATA_RUN/registry.pid"
+  stop_pidfile "$STRATA_RUN/registry-auth.pid"
+  stop_pidfile "$STRATA_RUN/dockerd.pid"
+}
+trap cleanup EXIT
+
+htpasswd -Bbc "$STRATA_RUN/htpasswd" strata s3cret >/dev/null 2>&1
+start_registry registry 127.0.0.1:5100
+start_registry registry-auth 127.0.0.1:5101 "$STRATA_RUN/htpasswd"
+if start_dockerd; then
+  export STRATA_TEST_DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
+fi
+export STRATA_TEST_REGISTRY=127.0.0.1:5100
+export STRATA_TEST_AUTH_REGISTRY=127.0.0.1:5101 STRATA_TEST_AUTH_USER=strata STRATA_TEST_AUTH_PASSWORD=s3cret
+# The conformance data lives beside the repository (../shared/conformance).
+for c in "${STRATA_CONFORMANCE:-}" "$PWD/../shared/conformance" /work/shared/conformance; do
+  if [ -n "$c" ] && [ -d "$c" ]; then export STRATA_CONFORMANCE=$c; break; fi
+done
+
+say "cargo fmt --check"; cargo fmt --all -- --check
+say "cargo clippy";      cargo clippy --workspace --all-targets -- -D warnings
+say "cargo test";        cargo test --workspace
+say "all tests passed"
