@@ -13,7 +13,8 @@
 //!   escapes, word splitting) that reports the variables a word used.
 //! * [`args`] — ARG/ENV scoping: global ARGs, stage ARGs, `--build-arg`,
 //!   proxy and platform ARGs, stepped by the build engine command by command.
-//! * `dockerignore` — (next commit)
+//! * [`dockerignore`] — `.dockerignore` reading and matching with
+//!   moby/patternmatcher semantics, explain, and directory pruning.
 //!
 //! Errors are [`Error`] values carrying a [`LineRange`]; `Display` is
 //! `Dockerfile:LINE: message` and [`Error::snippet`] renders BuildKit's
@@ -45,6 +46,7 @@
 //! ```
 
 pub mod args;
+pub mod dockerignore;
 pub mod error;
 pub mod instructions;
 pub mod parser;
