@@ -1,0 +1,373 @@
+//! Creating a layer from a directory ([`write_layer`]).
+//!
+//! The tree is walked depth-first with the names of each directory sorted by
+//! their bytes (Go's `filepath.Walk` order), through directory descriptors
+//! (`*at` calls, no symlink ever followed). Each entry becomes one header
+//! from [`super::tarfmt`]; the stream goes
+//! `tar → DigestWriter (diffID) → compressor → DigestWriter (blob) → out`,
+//! so both digests come from the single pass that writes the blob.
+//!
+//! With [`WhiteoutFormat::Overlay`] the source is an overlayfs upper dir:
+//! a char device 0/0 becomes an empty regular file `.wh.<name>` (mode 0600,
+//! the device's owner and mtime), and a directory with
+//! `trusted.overlay.opaque=y` (or `user.overlay.opaque=y`) is followed by a
+//! `<dir>/.wh..wh..opq` entry (the directory's permissions, owner, mtime).
+//! Upper dirs that use `redirect_dir` or `metacopy` cannot be expressed as a
+//! tar diff and are refused; mount snapshots with both off (the default).
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use strata_oci::DigestWriter;
+
+use super::compress::Compressor;
+use super::error::io_err;
+use super::meta::is_overlay_private;
+use super::path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join};
+use super::sys_linux as sys;
+use super::tarfmt::{self, Entry, Kind, Record};
+use super::tree_linux::list_names;
+use super::{Compression, LayerError, LayerWritten, TarOptions, WhiteoutFormat};
+
+const COPY_BUF: usize = 1 << 20;
+
+/// Writes a deterministic tar of `dir` (the directory itself not included),
+/// compressed with `compression`, to `out`. See [`super`] for the format.
+pub fn write_layer(
+    dir: &Path,
+    opts: &TarOptions,
+    compression: Compression,
+    out: impl Write,
+) -> Result<LayerWritten, LayerError> {
+    let blob = DigestWriter::new(out);
+    let comp = Compressor::new(blob, compression)?;
+    let diff = DigestWriter::new(comp);
+    let mut w = TarOut {
+        out: BufWriter::with_capacity(256 << 10, diff),
+        hdr: Vec::with_capacity(4096),
+        buf: vec![0; COPY_BUF],
+        entries: 0,
+    };
+    Walker {
+        opts,
+        links: HashMap::new(),
+        base: dir.to_path_buf(),
+    }
+    .walk(dir, &mut w)?;
+    w.out
+        .write_all(&[0; 2 * tarfmt::BLOCK])
+        .map_err(LayerError::Write)?;
+    let entries = w.entries;
+    let diff = w
+        .out
+        .into_inner()
+        .map_err(|e| LayerError::Write(e.into_error()))?;
+    let (comp, diff_id, tar_size) = diff.finish();
+    let blob = comp.finish().map_err(LayerError::Write)?;
+    let (_, blob_digest, blob_size) = blob.finish();
+    Ok(LayerWritten {
+        diff_id,
+        tar_size,
+        blob_digest,
+        blob_size,
+        entries,
+    })
+}
+
+struct TarOut<W: Write> {
+    out: BufWriter<W>,
+    hdr: Vec<u8>,
+    buf: Vec<u8>,
+    entries: u64,
+}
+
+impl<W: Write> TarOut<W> {
+    fn header(&mut self, e: &Entry<'_>) -> Result<(), LayerError> {
+        self.hdr.clear();
+        tarfmt::encode_header(e, &mut self.hdr);
+        self.entries += 1;
+        self.out.write_all(&self.hdr).map_err(LayerError::Write)
+    }
+
+    /// Copies exactly `size` bytes of `f` and pads to a block.
+    fn data(&mut self, f: &mut File, size: u64, path: &Path) -> Result<(), LayerError> {
+        let mut left = size;
+        while left > 0 {
+            let want = usize::try_from(left.min(self.buf.len() as u64)).unwrap_or(self.buf.len());
+            let n = match f.read(&mut self.buf[..want]) {
+                Ok(0) => {
+                    return Err(LayerError::Source {
+                        path: path.display().to_string(),
+                        reason: format!("file shrank while being read ({left} bytes missing)"),
+                    });
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(path.display().to_string(), "read", e)),
+            };
+            self.out
+                .write_all(&self.buf[..n])
+                .map_err(LayerError::Write)?;
+            left -= n as u64;
+        }
+        let rem = (size % tarfmt::BLOCK as u64) as usize;
+        if rem != 0 {
+            let zeros = [0u8; tarfmt::BLOCK];
+            self.out
+                .write_all(&zeros[..tarfmt::BLOCK - rem])
+                .map_err(LayerError::Write)?;
+        }
+        Ok(())
+    }
+}
+
+/// A directory being walked: its fd, relative path and the names left,
+/// sorted descending so `pop` yields them in ascending byte order.
+struct Frame {
+    fd: OwnedFd,
+    rel: Vec<u8>,
+    names: Vec<CString>,
+}
+
+struct Walker<'o> {
+    opts: &'o TarOptions,
+    /// (dev, ino) of multiply-linked inodes -> the first path written.
+    links: HashMap<(u64, u64), Vec<u8>>,
+    base: PathBuf,
+}
+
+fn fmt_of(st: &libc::stat) -> libc::mode_t {
+    st.st_mode & libc::S_IFMT
+}
+
+impl Walker<'_> {
+    fn abs(&self, rel: &[u8]) -> PathBuf {
+        use std::os::unix::ffi::OsStrExt;
+        self.base.join(std::ffi::OsStr::from_bytes(rel))
+    }
+
+    fn mtime(&self, st: &libc::stat) -> i64 {
+        match self.opts.source_date_epoch {
+            Some(epoch) => st.st_mtime.min(epoch),
+            None => st.st_mtime,
+        }
+    }
+
+    fn open_children(&self, fd: OwnedFd, rel: Vec<u8>) -> Result<Frame, LayerError> {
+        let mut names = list_names(fd.as_fd())
+            .map_err(|e| io_err(self.abs(&rel).display().to_string(), "read directory", e))?;
+        names.sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
+        Ok(Frame { fd, rel, names })
+    }
+
+    fn walk<W: Write>(&mut self, dir: &Path, w: &mut TarOut<W>) -> Result<(), LayerError> {
+        let c =
+            CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| LayerError::Source {
+                path: dir.display().to_string(),
+                reason: "NUL byte in path".into(),
+            })?;
+        // SAFETY: AT_FDCWD is a valid "fd" for *at calls and is never closed.
+        let cwd = unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) };
+        let root = sys::openat(cwd, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .map_err(|e| io_err(dir.display().to_string(), "open layer source", e))?;
+        let mut stack = vec![self.open_children(root, Vec::new())?];
+        while let Some(top) = stack.last_mut() {
+            let Some(name) = top.names.pop() else {
+                stack.pop();
+                continue;
+            };
+            let rel = join(&top.rel, name.as_bytes());
+            let dirfd = top.fd.as_fd();
+            if let Some(sub) = self.entry(dirfd, &name, rel, w)? {
+                let (fd, rel) = sub;
+                let frame = self.open_children(fd, rel)?;
+                stack.push(frame);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one entry; for a directory returns its fd and path to descend.
+    fn entry<W: Write>(
+        &mut self,
+        dirfd: BorrowedFd<'_>,
+        name: &CStr,
+        rel: Vec<u8>,
+        w: &mut TarOut<W>,
+    ) -> Result<Option<(OwnedFd, Vec<u8>)>, LayerError> {
+        let abs_path = self.abs(&rel);
+        let abs = || abs_path.display().to_string();
+        let st = sys::lstatat(dirfd, name).map_err(|e| io_err(abs(), "stat", e))?;
+        let fmt = fmt_of(&st);
+        let overlay = self.opts.whiteouts == WhiteoutFormat::Overlay;
+        if fmt == libc::S_IFSOCK {
+            tracing::debug!(path = %abs(), "socket skipped");
+            return Ok(None);
+        }
+        let mut e = Entry {
+            path: &rel,
+            link: b"",
+            kind: Kind::Regular,
+            mode: st.st_mode & 0o7777,
+            uid: u64::from(st.st_uid),
+            gid: u64::from(st.st_gid),
+            size: 0,
+            mtime: self.mtime(&st),
+            dev_major: 0,
+            dev_minor: 0,
+            xattrs: &[],
+        };
+        if overlay && fmt == libc::S_IFCHR && st.st_rdev == 0 {
+            let (parent, base) = super::path::split_parent(&rel);
+            let mut wh = WHITEOUT_PREFIX.to_vec();
+            wh.extend_from_slice(base);
+            let path = join(parent, &wh);
+            e.path = &path;
+            e.mode = 0o600;
+            w.header(&e)?;
+            return Ok(None);
+        }
+        let (xattrs, opaque) = self.xattrs(dirfd, name, fmt, &abs)?;
+        e.xattrs = &xattrs;
+        match fmt {
+            libc::S_IFDIR => {
+                let mut p = rel.clone();
+                p.push(b'/');
+                e.path = &p;
+                e.kind = Kind::Dir;
+                w.header(&e)?;
+                if opaque {
+                    let opq = join(&rel, WHITEOUT_OPAQUE);
+                    w.header(&Entry {
+                        path: &opq,
+                        kind: Kind::Regular,
+                        mode: e.mode & 0o777,
+                        xattrs: &[],
+                        ..e.clone()
+                    })?;
+                }
+                let fd = sys::openat(
+                    dirfd,
+                    name,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                )
+                .map_err(|e| io_err(abs(), "open directory", e))?;
+                return Ok(Some((fd, rel)));
+            }
+            _ if st.st_nlink > 1 => {
+                let key = (st.st_dev, st.st_ino);
+                if let Some(first) = self.links.get(&key).cloned() {
+                    e.kind = Kind::Link;
+                    e.link = &first;
+                    w.header(&e)?;
+                    return Ok(None);
+                }
+                self.links.insert(key, rel.clone());
+            }
+            _ => {}
+        }
+        match fmt {
+            libc::S_IFREG => {
+                let fd = sys::openat(dirfd, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+                    .map_err(|e| io_err(abs(), "open", e))?;
+                let now = sys::fstat(fd.as_fd()).map_err(|e| io_err(abs(), "stat", e))?;
+                if (now.st_dev, now.st_ino, now.st_size) != (st.st_dev, st.st_ino, st.st_size) {
+                    return Err(LayerError::Source {
+                        path: abs(),
+                        reason: "file changed while the layer was being written".into(),
+                    });
+                }
+                e.size = u64::try_from(st.st_size).unwrap_or(0);
+                w.header(&e)?;
+                let mut f = File::from(fd);
+                w.data(&mut f, e.size, &abs_path)?;
+            }
+            libc::S_IFLNK => {
+                let target =
+                    sys::readlinkat(dirfd, name).map_err(|e| io_err(abs(), "readlink", e))?;
+                e.kind = Kind::Symlink;
+                e.link = &target;
+                w.header(&e)?;
+            }
+            libc::S_IFCHR | libc::S_IFBLK => {
+                let (ma, mi) = sys::major_minor(st.st_rdev);
+                e.kind = if fmt == libc::S_IFCHR {
+                    Kind::Char
+                } else {
+                    Kind::Block
+                };
+                e.dev_major = ma;
+                e.dev_minor = mi;
+                w.header(&e)?;
+            }
+            libc::S_IFIFO => {
+                e.kind = Kind::Fifo;
+                w.header(&e)?;
+            }
+            other => {
+                return Err(LayerError::Unsupported {
+                    path: abs(),
+                    kind: format!("file type {other:o}"),
+                });
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry's xattrs to emit (sorted, overlay-private and SELinux
+    /// labels dropped) and whether it is an overlay opaque directory.
+    fn xattrs(
+        &self,
+        dirfd: BorrowedFd<'_>,
+        name: &CStr,
+        fmt: libc::mode_t,
+        abs: &dyn Fn() -> String,
+    ) -> Result<(Vec<Record>, bool), LayerError> {
+        let p = sys::proc_fd_path(dirfd, name).map_err(|e| io_err(abs(), "xattr path", e))?;
+        let names = sys::llistxattr(&p).map_err(|e| io_err(abs(), "list xattrs", e))?;
+        let overlay = self.opts.whiteouts == WhiteoutFormat::Overlay;
+        let mut out = Vec::new();
+        let mut opaque = false;
+        for n in names {
+            let b = n.as_bytes();
+            if is_overlay_private(b) {
+                if !overlay {
+                    continue;
+                }
+                let suffix = b.rsplit(|c| *c == b'.').next().unwrap_or(b"");
+                match suffix {
+                    b"opaque" if fmt == libc::S_IFDIR => {
+                        let v =
+                            sys::lgetxattr(&p, &n).map_err(|e| io_err(abs(), "get xattr", e))?;
+                        opaque |= v.as_deref() == Some(b"y");
+                    }
+                    b"redirect" | b"metacopy" => {
+                        return Err(LayerError::Source {
+                            path: abs(),
+                            reason: format!(
+                                "overlay {} xattr: upper dirs made with redirect_dir or \
+                                 metacopy cannot be turned into a layer",
+                                n.to_string_lossy()
+                            ),
+                        });
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            if b == b"security.selinux" {
+                continue; // a host label, not image content
+            }
+            if let Some(v) = sys::lgetxattr(&p, &n).map_err(|e| io_err(abs(), "get xattr", e))? {
+                out.push((b.to_vec(), v));
+            }
+        }
+        out.sort();
+        Ok((out, opaque))
+    }
+}
