@@ -237,6 +237,65 @@ impl ContainerConfig {
     }
 }
 
+impl ContainerConfig {
+    /// docker's API form of this config (`docker inspect` `.Config`): every
+    /// field of docker's `container.Config`, zero values included, in its
+    /// order; fields the image carries that strata does not model come from
+    /// `extra`. `hostname` fills `Hostname` (containers); images pass "".
+    pub fn to_docker_api(&self, hostname: &str) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let extra = |k: &str| self.extra.get(k).cloned();
+        let s = |v: &Option<String>| {
+            v.clone()
+                .map_or(Value::String(String::new()), Value::String)
+        };
+        let list = |v: &Option<Vec<String>>| v.clone().map_or(Value::Null, |l| json!(l));
+        let mut m = serde_json::Map::new();
+        m.insert("Hostname".into(), json!(hostname));
+        m.insert(
+            "Domainname".into(),
+            extra("Domainname").unwrap_or(json!("")),
+        );
+        m.insert("User".into(), s(&self.user));
+        for k in ["AttachStdin", "AttachStdout", "AttachStderr"] {
+            m.insert(k.into(), extra(k).unwrap_or(json!(false)));
+        }
+        if let Some(p) = &self.exposed_ports {
+            m.insert("ExposedPorts".into(), json!(p));
+        }
+        for k in ["Tty", "OpenStdin", "StdinOnce"] {
+            m.insert(k.into(), extra(k).unwrap_or(json!(false)));
+        }
+        m.insert("Env".into(), list(&self.env));
+        m.insert("Cmd".into(), list(&self.cmd));
+        if let Some(h) = &self.healthcheck {
+            m.insert("Healthcheck".into(), json!(h));
+        }
+        if let Some(a) = self.args_escaped {
+            m.insert("ArgsEscaped".into(), json!(a));
+        }
+        m.insert("Image".into(), extra("Image").unwrap_or(json!("")));
+        m.insert(
+            "Volumes".into(),
+            self.volumes.as_ref().map_or(Value::Null, |v| json!(v)),
+        );
+        m.insert("WorkingDir".into(), s(&self.working_dir));
+        m.insert("Entrypoint".into(), list(&self.entrypoint));
+        m.insert("OnBuild".into(), list(&self.on_build));
+        m.insert(
+            "Labels".into(),
+            self.labels.as_ref().map_or(Value::Null, |l| json!(l)),
+        );
+        if let Some(sig) = &self.stop_signal {
+            m.insert("StopSignal".into(), json!(sig));
+        }
+        if let Some(sh) = &self.shell {
+            m.insert("Shell".into(), json!(sh));
+        }
+        Value::Object(m)
+    }
+}
+
 /// ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)).
 pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
     let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
@@ -322,6 +381,38 @@ mod tests {
         assert_eq!(ids[0], a);
         let expect = Digest::of(format!("{a} {b}").as_bytes());
         assert_eq!(ids[1], expect);
+    }
+
+    #[test]
+    fn docker_api_config_has_every_field() {
+        let mut c = ContainerConfig::default();
+        c.cmd = Some(vec!["sh".into()]);
+        let v = c.to_docker_api("");
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "Hostname",
+                "Domainname",
+                "User",
+                "AttachStdin",
+                "AttachStdout",
+                "AttachStderr",
+                "Tty",
+                "OpenStdin",
+                "StdinOnce",
+                "Env",
+                "Cmd",
+                "Image",
+                "Volumes",
+                "WorkingDir",
+                "Entrypoint",
+                "OnBuild",
+                "Labels"
+            ]
+        );
+        assert_eq!(v["Cmd"][0], "sh");
+        assert!(v["Env"].is_null());
     }
 
     #[test]

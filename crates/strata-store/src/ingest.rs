@@ -15,7 +15,7 @@
 //! exactly as it was. Snapshots are independent directories, so layers can
 //! be staged in any order — even before their parents are known.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 
 use strata_oci::media::LayerCompression;
 use strata_oci::{Digest, Digester, chain_id};
@@ -100,22 +100,6 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
     }
 }
 
-impl<R: BufRead, W: Write> BufRead for Tee<R, W> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.reader.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        // Bytes handed out by fill_buf are teed here, when consumed.
-        if let Ok(buf) = self.reader.fill_buf() {
-            let n = amt.min(buf.len());
-            if let Err(e) = self.writer.write_all(&buf[..n]) {
-                tracing::warn!("tee write failed: {e}");
-            }
-        }
-        self.reader.consume(amt);
-    }
-}
-
 /// Where the compressed bytes go: a blob, or only a digest.
 enum Sink {
     Blob(Box<crate::content::BlobWriter>),
@@ -154,12 +138,10 @@ impl Store {
         };
         let prepared = self.snapshots().prepare()?;
         let applied = (|| -> Result<_> {
-            let compression = match src.compression {
-                Some(c) => c,
-                None => LayerCompression::sniff(tee.reader.fill_buf().map_err(|e| io_err(src, e))?),
-            };
+            let (sniffed, input) = sniff_compression(&mut tee).map_err(|e| io_err(src, e))?;
+            let compression = src.compression.unwrap_or(sniffed);
             let applied = {
-                let tar = layer::decompress(&mut tee, compression)?;
+                let tar = layer::decompress(input, compression)?;
                 layer::apply_layer(tar, prepared.fs(), &ApplyOptions::new(ApplyMode::Snapshot))?
             };
             // The decompressor may stop before the blob's last bytes.
@@ -269,12 +251,10 @@ impl Store {
             writer: self.content().writer(expected)?,
         };
         let check = (|| -> Result<Digest> {
-            let compression = match src.compression {
-                Some(c) => c,
-                None => LayerCompression::sniff(tee.reader.fill_buf().map_err(|e| io_err(src, e))?),
-            };
+            let (sniffed, input) = sniff_compression(&mut tee).map_err(|e| io_err(src, e))?;
+            let compression = src.compression.unwrap_or(sniffed);
             let got = {
-                let tar = layer::decompress(&mut tee, compression)?;
+                let tar = layer::decompress(input, compression)?;
                 let (_, got, _) = strata_oci::DigestReader::new(tar)
                     .finish()
                     .map_err(|e| io_err(src, e))?;
@@ -349,6 +329,29 @@ impl StagedLayer {
             b.discard();
         }
     }
+}
+
+/// Reads the first bytes of `reader` (enough for any compression magic)
+/// and returns the compression they show plus a reader that yields every
+/// byte again.
+pub fn sniff_compression<R: Read>(
+    mut reader: R,
+) -> io::Result<(LayerCompression, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+    let mut head = vec![0u8; 8];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(n);
+    Ok((
+        LayerCompression::sniff(&head),
+        io::Cursor::new(head).chain(reader),
+    ))
 }
 
 fn io_err(src: &LayerSource, e: io::Error) -> StoreError {

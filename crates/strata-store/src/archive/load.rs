@@ -125,7 +125,7 @@ impl Store {
                 continue;
             }
             let size = entry.header().size().map_err(bad)?;
-            let mut first = [0u8; 1];
+            let mut first = [0u8; 8];
             let n = read_full(&mut entry, &mut first).map_err(bad)?;
             let whole = io::Cursor::new(first[..n].to_vec()).chain(&mut entry);
             if n == 0 || first[0] == b'{' || first[0] == b'[' || path.as_os_str() == "oci-layout" {

@@ -1,0 +1,92 @@
+//! docker's command tree, declared with clap: management commands
+//! (`image`, `container`, `system`) and docker's short forms (`images`,
+//! `rmi`, `tag`, …), which share their argument structs with the long
+//! forms so both spell every flag the same way.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{image, system};
+
+/// A daemonless, Docker-compatible image builder, store, registry client and container runner.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Global flags.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Store root directory (default /var/lib/strata as root, $XDG_DATA_HOME/strata otherwise)
+    #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log filter (error, warn, info, debug, trace; or a tracing filter)
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Enable debug logging
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage strata
+    #[command(subcommand)]
+    System(SystemCommand),
+
+    /// List images
+    Images(image::ls::LsArgs),
+    /// Remove one or more images
+    Rmi(image::rm::RmArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::tag::TagArgs),
+    /// Show the history of an image
+    History(image::history::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::save::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::load::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::import::ImportArgs),
+}
+
+/// `strata image …`
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::import::ImportArgs),
+    /// Display detailed information on one or more images
+    Inspect(image::inspect::InspectArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(image::ls::LsArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(image::rm::RmArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(image::tag::TagArgs),
+    /// Show the history of an image
+    History(image::history::HistoryArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(image::save::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(image::load::LoadArgs),
+}
+
+/// `strata system …`
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show strata disk usage
+    Df(system::df::DfArgs),
+}

@@ -1,0 +1,11 @@
+//! `strata image …` and its short forms.
+
+pub mod common;
+pub mod history;
+pub mod import;
+pub mod inspect;
+pub mod load;
+pub mod ls;
+pub mod rm;
+pub mod save;
+pub mod tag;

@@ -1,0 +1,26 @@
+//! `strata image tag SOURCE TARGET` (`strata tag`).
+
+use anyhow::Context as _;
+use clap::Args;
+use strata_oci::Reference;
+
+use crate::context::Ctx;
+
+/// Flags of `image tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG]
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
+}
+
+/// Runs `image tag`.
+pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let id = store.resolve_image_id(&args.source)?;
+    let target = Reference::parse(&args.target)
+        .with_context(|| format!("invalid target reference {:?}", args.target))?;
+    store.tag_image(&id, &target)?;
+    Ok(0)
+}

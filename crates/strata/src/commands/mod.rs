@@ -1,0 +1,61 @@
+//! One module per command family, one file per verb (cargo's layout):
+//! each file declares its clap `Args` and a `run(ctx, args)` that calls the
+//! library crates and prints docker's output.
+
+pub mod image;
+pub mod system;
+
+use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::context::Ctx;
+
+/// Runs the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let ctx = Ctx::new(&cli.global);
+    match cli.command {
+        Command::Image(c) => image_command(&ctx, c),
+        Command::System(SystemCommand::Df(a)) => system::df::run(&ctx, a),
+        Command::Images(a) => image::ls::run(&ctx, a),
+        Command::Rmi(a) => image::rm::run(&ctx, a),
+        Command::Tag(a) => image::tag::run(&ctx, a),
+        Command::History(a) => image::history::run(&ctx, a),
+        Command::Save(a) => image::save::run(&ctx, a),
+        Command::Load(a) => image::load::run(&ctx, a),
+        Command::Import(a) => image::import::run(&ctx, a),
+    }
+}
+
+fn image_command(ctx: &Ctx, c: ImageCommand) -> anyhow::Result<i32> {
+    match c {
+        ImageCommand::Import(a) => image::import::run(ctx, a),
+        ImageCommand::Inspect(a) => image::inspect::run(ctx, a),
+        ImageCommand::Ls(a) => image::ls::run(ctx, a),
+        ImageCommand::Rm(a) => image::rm::run(ctx, a),
+        ImageCommand::Tag(a) => image::tag::run(ctx, a),
+        ImageCommand::History(a) => image::history::run(ctx, a),
+        ImageCommand::Save(a) => image::save::run(ctx, a),
+        ImageCommand::Load(a) => image::load::run(ctx, a),
+    }
+}
+
+/// Accepts `--platform` only for the host's platform (`linux/amd64`,
+/// `linux/amd64/v1`…): strata does not emulate other architectures.
+pub fn check_platform(p: &str) -> anyhow::Result<()> {
+    let (os, arch, variant) = strata_oci::host_platform();
+    let mut parts = p.split('/');
+    let ok = parts.next() == Some(os)
+        && parts.next() == Some(arch)
+        && parts
+            .next()
+            .is_none_or(|v| Some(v) == variant || (arch == "amd64" && v == "v1"))
+        && parts.next().is_none();
+    if !ok {
+        let host = match variant {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        };
+        anyhow::bail!(
+            "platform {p:?} is not supported: strata runs images of the host platform ({host}) only"
+        );
+    }
+    Ok(())
+}

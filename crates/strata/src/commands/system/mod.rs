@@ -1,0 +1,3 @@
+//! `strata system …`.
+
+pub mod df;

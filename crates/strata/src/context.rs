@@ -1,0 +1,71 @@
+//! What every command shares: the store root (`--root`, `STRATA_ROOT`,
+//! default `/var/lib/strata` as root and `$XDG_DATA_HOME/strata`
+//! otherwise), the store opened on first use, and logging.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use strata_store::Store;
+
+use crate::cli::GlobalArgs;
+
+/// Per-invocation context.
+pub struct Ctx {
+    root: PathBuf,
+    store: OnceLock<Store>,
+}
+
+impl Ctx {
+    /// The context for the given global flags.
+    pub fn new(global: &GlobalArgs) -> Ctx {
+        Ctx {
+            root: global.root.clone().unwrap_or_else(default_root),
+            store: OnceLock::new(),
+        }
+    }
+
+    /// The store, opened on first use.
+    pub fn store(&self) -> anyhow::Result<&Store> {
+        if let Some(s) = self.store.get() {
+            return Ok(s);
+        }
+        let s = Store::open(&self.root)
+            .with_context(|| format!("opening the store at {}", self.root.display()))?;
+        Ok(self.store.get_or_init(|| s))
+    }
+}
+
+/// `/var/lib/strata` for root, `$XDG_DATA_HOME/strata` (or
+/// `~/.local/share/strata`) for everyone else.
+pub fn default_root() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/strata");
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("strata");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/".into());
+    PathBuf::from(home).join(".local/share/strata")
+}
+
+/// Logging to stderr; `--log-level` or `STRATA_LOG` (tracing filter syntax).
+pub fn init_logging(global: &GlobalArgs) {
+    let filter = global
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("STRATA_LOG").ok())
+        .unwrap_or_else(|| {
+            if global.debug {
+                "debug".into()
+            } else {
+                "warn".into()
+            }
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

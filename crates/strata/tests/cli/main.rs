@@ -1,0 +1,11 @@
+//! Integration tests: the real `strata` binary against real stores,
+//! tools and registries. One module per command family; helpers in
+//! `support`.
+
+mod support;
+
+mod image_archive;
+mod image_bad_input;
+mod image_basics;
+mod image_interop;
+mod store_concurrency;
