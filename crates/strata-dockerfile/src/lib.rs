@@ -48,6 +48,8 @@
 pub mod args;
 pub mod dockerignore;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod instructions;
 pub mod parser;
 mod platform;

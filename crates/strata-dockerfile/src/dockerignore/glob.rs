@@ -222,8 +222,16 @@ pub(crate) struct Glob {
     ops: Vec<Op>,
     /// Every match has exactly this many `/` (no `**`, no class with `/`).
     pub(crate) fixed_slashes: Option<usize>,
-    prefix: String,
-    suffix: String,
+    /// Literal text every match starts with.
+    pub(crate) prefix: String,
+    /// Literal text every match ends with.
+    pub(crate) suffix: String,
+    /// The longest literal run every match contains.
+    pub(crate) needle: String,
+    /// Bit set of the positions with epsilon edges.
+    eps: Vec<u64>,
+    /// `**/*LIT` (LIT without `/`): decided without the NFA.
+    base_suffix: Option<String>,
 }
 
 /// How a pattern matches (patternmatcher's `matchType`).
@@ -370,104 +378,142 @@ pub(crate) fn compile(pattern: &str) -> Kind {
             let prefix: String = ops.iter().map_while(lit).collect();
             let mut suffix: Vec<char> = ops.iter().rev().map_while(lit).collect();
             suffix.reverse();
+            let mut needle = String::new();
+            let mut run = String::new();
+            for o in &ops {
+                match lit(o) {
+                    Some(c) => run.push(c),
+                    None => {
+                        if run.len() > needle.len() {
+                            needle = std::mem::take(&mut run);
+                        }
+                        run.clear();
+                    }
+                }
+            }
+            if run.len() > needle.len() {
+                needle = run;
+            }
+            let mut eps = vec![0u64; ops.len() / 64 + 1];
+            for (p, o) in ops.iter().enumerate() {
+                if matches!(o, Op::StarNotSlash | Op::StarAny | Op::PathEntry) {
+                    eps[p / 64] |= 1 << (p % 64);
+                }
+            }
+            let suffix: String = suffix.into_iter().collect();
+            let base_suffix = match ops.as_slice() {
+                [Op::PathEntry, Op::PathIn, Op::StarNotSlash, rest @ ..]
+                    if !rest.is_empty()
+                        && rest.iter().all(|o| matches!(o, Op::Lit(c) if *c != '/')) =>
+                {
+                    Some(suffix.clone())
+                }
+                _ => None,
+            };
             Kind::Glob(Glob {
                 ops,
                 fixed_slashes,
                 prefix,
-                suffix: suffix.into_iter().collect(),
+                suffix,
+                needle,
+                eps,
+                base_suffix,
             })
         }
     }
 }
 
-/// A state set for the NFA: inline for patterns up to 255 steps, on the
-/// heap beyond.
-#[derive(Clone)]
-enum States {
-    Small([u64; 4]),
-    Large(Vec<u64>),
+/// Byte-wise equality without a libc call (the strings compared here are
+/// short, where a `memcmp` call costs more than the comparison).
+#[inline]
+pub(crate) fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
-impl States {
-    fn new(n: usize) -> States {
-        if n <= 256 {
-            States::Small([0; 4])
-        } else {
-            States::Large(vec![0; n / 64 + 1])
-        }
-    }
-    fn words(&self) -> &[u64] {
-        match self {
-            States::Small(a) => a,
-            States::Large(v) => v,
-        }
-    }
-    fn words_mut(&mut self) -> &mut [u64] {
-        match self {
-            States::Small(a) => a,
-            States::Large(v) => v,
-        }
-    }
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.words_mut().get_mut(i / 64) {
-            *w |= 1 << (i % 64);
-        }
-    }
-    fn has(&self, i: usize) -> bool {
-        self.words()
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-    fn clear(&mut self) {
-        self.words_mut().iter_mut().for_each(|w| *w = 0);
-    }
-    fn is_empty(&self) -> bool {
-        self.words().iter().all(|w| *w == 0)
+/// `hay` starts with `p`.
+#[inline]
+pub(crate) fn starts(hay: &[u8], p: &[u8]) -> bool {
+    hay.len() >= p.len() && eq(&hay[..p.len()], p)
+}
+
+/// `hay` ends with `p`.
+#[inline]
+pub(crate) fn ends(hay: &[u8], p: &[u8]) -> bool {
+    hay.len() >= p.len() && eq(&hay[hay.len() - p.len()..], p)
+}
+
+/// First occurrence of `needle` in `hay` (short needles: first-byte scan).
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some(&first) = needle.first() else {
+        return Some(0);
+    };
+    let last_start = hay.len().checked_sub(needle.len())?;
+    (0..=last_start).find(|&i| hay[i] == first && eq(&hay[i..i + needle.len()], needle))
+}
+
+fn set_bit(s: &mut [u64], i: usize) {
+    if let Some(w) = s.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
     }
 }
 
 impl Glob {
-    /// Epsilon closure, in place (edges only go forward).
-    fn close(&self, s: &mut States) {
-        for p in 0..self.ops.len() {
-            if !s.has(p) {
-                continue;
-            }
-            match self.ops[p] {
-                Op::StarNotSlash | Op::StarAny => s.set(p + 1),
-                Op::PathEntry => {
-                    s.set(p + 1);
-                    s.set(p + 2);
+    /// Epsilon closure in place. Edges only go forward, so one ascending
+    /// pass over the set bits suffices.
+    fn close(&self, s: &mut [u64]) {
+        for w in 0..s.len() {
+            let mut todo = s[w] & self.eps.get(w).copied().unwrap_or(0);
+            while todo != 0 {
+                let p = w * 64 + todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                let two = matches!(self.ops.get(p), Some(Op::PathEntry));
+                for t in [Some(p + 1), two.then_some(p + 2)].into_iter().flatten() {
+                    set_bit(s, t);
+                    if t / 64 == w && self.eps.get(w).is_some_and(|e| e & (1 << (t % 64)) != 0) {
+                        todo |= 1 << (t % 64);
+                    }
                 }
-                _ => {}
             }
         }
     }
 
-    fn step(&self, cur: &States, next: &mut States, c: char) {
-        next.clear();
-        for (p, op) in self.ops.iter().enumerate() {
-            if !cur.has(p) {
-                continue;
-            }
-            match op {
-                Op::Lit(x) if *x == c => next.set(p + 1),
-                Op::AnyNotSlash if c != '/' => next.set(p + 1),
-                Op::Class { negated, ranges } => {
-                    let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-                    if inside != *negated {
-                        next.set(p + 1);
+    fn step(&self, cur: &[u64], next: &mut [u64], c: char) {
+        next.iter_mut().for_each(|w| *w = 0);
+        for (w, &word) in cur.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let p = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(op) = self.ops.get(p) else { continue };
+                match op {
+                    Op::Lit(x) if *x == c => set_bit(next, p + 1),
+                    Op::AnyNotSlash if c != '/' => set_bit(next, p + 1),
+                    Op::Class { negated, ranges } => {
+                        let inside = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+                        if inside != *negated {
+                            set_bit(next, p + 1);
+                        }
                     }
-                }
-                Op::StarNotSlash if c != '/' => next.set(p),
-                Op::StarAny if c != '\n' => next.set(p),
-                Op::PathIn if c != '\n' => {
-                    next.set(p);
-                    if c == '/' {
-                        next.set(p + 1);
+                    Op::StarNotSlash if c != '/' => set_bit(next, p),
+                    Op::StarAny if c != '\n' => set_bit(next, p),
+                    Op::PathIn if c != '\n' => {
+                        set_bit(next, p);
+                        if c == '/' {
+                            set_bit(next, p + 1);
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
         self.close(next);
@@ -475,33 +521,60 @@ impl Glob {
 
     /// Run the NFA over `text`; `full` asks for a full match, otherwise
     /// whether any state is still alive (some continuation could match).
-    fn run(&self, text: &str, full: bool) -> bool {
+    fn nfa(&self, text: &str, full: bool) -> bool {
         let n = self.ops.len();
-        let mut cur = States::new(n + 1);
-        let mut next = States::new(n + 1);
-        cur.set(0);
-        self.close(&mut cur);
+        let words = n / 64 + 1;
+        let (mut a, mut b) = ([0u64; 4], [0u64; 4]);
+        let (mut va, mut vb);
+        let (mut cur, mut next): (&mut [u64], &mut [u64]) = if words <= 4 {
+            (&mut a[..words], &mut b[..words])
+        } else {
+            va = vec![0u64; words];
+            vb = vec![0u64; words];
+            (&mut va[..], &mut vb[..])
+        };
+        set_bit(cur, 0);
+        self.close(cur);
         for c in text.chars() {
-            self.step(&cur, &mut next, c);
+            self.step(cur, next, c);
             std::mem::swap(&mut cur, &mut next);
-            if cur.is_empty() {
+            if cur.iter().all(|w| *w == 0) {
                 return false;
             }
         }
-        if full { cur.has(n) } else { !cur.is_empty() }
+        if full {
+            cur.get(n / 64).is_some_and(|w| w & (1 << (n % 64)) != 0)
+        } else {
+            cur.iter().any(|w| *w != 0)
+        }
     }
 
-    /// Full match of `text`.
+    /// Full match of `text` (a whole path or a parent directory of one).
     pub(crate) fn matches(&self, text: &str) -> bool {
-        if !text.starts_with(&self.prefix) || !text.ends_with(&self.suffix) {
-            return false;
+        let t = text.as_bytes();
+        starts(t, self.prefix.as_bytes())
+            && ends(t, self.suffix.as_bytes())
+            && find(t, self.needle.as_bytes()).is_some()
+            && self.run(text)
+    }
+
+    /// The NFA alone (the caller did the literal checks).
+    pub(crate) fn run(&self, text: &str) -> bool {
+        if let Some(lit) = &self.base_suffix {
+            // `(.*/)?[^/]*LIT`: LIT ends the last component, and the
+            // directory part (matched by `.*`) has no newline.
+            let t = text.as_bytes();
+            let comp = t.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+            return ends(t, lit.as_bytes())
+                && t.len() - lit.len() >= comp
+                && !t[..comp].contains(&b'\n');
         }
-        self.run(text, true)
+        self.nfa(text, true)
     }
 
     /// Whether some path starting with `prefix` could match.
     pub(crate) fn could_extend(&self, prefix: &str) -> bool {
-        self.run(prefix, false)
+        self.nfa(prefix, false)
     }
 }
 

@@ -186,72 +186,96 @@ impl Pattern {
         }
     }
 
-    /// Does the pattern match `path` itself?
-    fn matches_one(&self, path: &str) -> bool {
+    /// The byte every path this pattern can match starts with, if fixed.
+    fn first_byte(&self) -> Option<u8> {
         match &self.kind {
-            Kind::Exact(t) => path == t,
-            Kind::Prefix(p) => path.starts_with(p.as_str()),
-            Kind::Suffix(s) => {
-                path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|rest| path == rest)
-            }
-            Kind::Glob(g) => g.matches(path),
-            Kind::Bad => false,
+            Kind::Exact(t) | Kind::Prefix(t) => t.as_bytes().first().copied(),
+            Kind::Glob(g) => g.prefix.as_bytes().first().copied(),
+            Kind::Suffix(_) | Kind::Bad => None,
         }
     }
 
     /// Match `path` or one of its parent directories (`slashes` are the
-    /// byte offsets of `/` in `path`). Returns the matching candidate's
-    /// length (the full length for the path itself).
+    /// byte offsets of `/` in `path`). Returns the length of the matching
+    /// candidate (the full length for the path itself). Literal prefix,
+    /// suffix and needle checks run before the NFA.
     fn matches_path(
         &self,
-        path: &str,
-        slashes: &[usize],
+        text: &str,
+        slashes: &[u32],
     ) -> Result<Option<usize>, DockerignoreError> {
+        let path = text.as_bytes();
         match &self.kind {
             Kind::Bad => Err(self.bad()),
-            Kind::Exact(t) => Ok(if path == t {
-                Some(path.len())
-            } else if path.as_bytes().get(t.len()) == Some(&b'/') && path.starts_with(t.as_str()) {
-                Some(t.len())
-            } else {
-                None
-            }),
+            Kind::Exact(t) => {
+                let t = t.as_bytes();
+                if !glob::starts(path, t) {
+                    return Ok(None);
+                }
+                Ok(match path.get(t.len()) {
+                    None => Some(path.len()),
+                    Some(b'/') => Some(t.len()),
+                    Some(_) => None,
+                })
+            }
             Kind::Prefix(p) => {
-                if !path.starts_with(p.as_str()) {
+                let p = p.as_bytes();
+                if !glob::starts(path, p) {
                     return Ok(None);
                 }
                 // The shortest candidate that has the prefix.
-                Ok(Some(
-                    slashes
-                        .iter()
-                        .copied()
-                        .find(|&s| s >= p.len())
-                        .unwrap_or(path.len()),
-                ))
+                for &s in slashes {
+                    if s as usize >= p.len() {
+                        return Ok(Some(s as usize));
+                    }
+                }
+                Ok(Some(path.len()))
             }
             Kind::Glob(g) => {
+                if !glob::starts(path, g.prefix.as_bytes()) {
+                    return Ok(None);
+                }
                 if let Some(k) = g.fixed_slashes {
                     let end = match slashes.len().cmp(&k) {
                         std::cmp::Ordering::Less => return Ok(None),
                         std::cmp::Ordering::Equal => path.len(),
-                        std::cmp::Ordering::Greater => slashes[k],
+                        std::cmp::Ordering::Greater => slashes[k] as usize,
                     };
-                    return Ok(g.matches(&path[..end]).then_some(end));
+                    return Ok(g.matches(&text[..end]).then_some(end));
                 }
-                Ok(self.scan(path, slashes))
+                let sfx = g.suffix.as_bytes();
+                let mut min = g.prefix.len();
+                if sfx.is_empty() {
+                    // No literal suffix to filter on: a candidate must at
+                    // least contain the needle.
+                    let Some(at) = glob::find(path, g.needle.as_bytes()) else {
+                        return Ok(None);
+                    };
+                    min = min.max(at + g.needle.len());
+                }
+                let check = |e: usize| e >= min && glob::ends(&path[..e], sfx) && g.run(&text[..e]);
+                for &s in slashes {
+                    if check(s as usize) {
+                        return Ok(Some(s as usize));
+                    }
+                }
+                Ok(check(path.len()).then_some(path.len()))
             }
-            Kind::Suffix(_) => Ok(self.scan(path, slashes)),
+            Kind::Suffix(sfx) => {
+                let sfx = sfx.as_bytes();
+                let bare = sfx.strip_prefix(b"/");
+                let check = |e: usize| {
+                    let c = &path[..e];
+                    glob::ends(c, sfx) || bare.is_some_and(|b| glob::eq(c, b))
+                };
+                for &s in slashes {
+                    if check(s as usize) {
+                        return Ok(Some(s as usize));
+                    }
+                }
+                Ok(check(path.len()).then_some(path.len()))
+            }
         }
-    }
-
-    fn scan(&self, path: &str, slashes: &[usize]) -> Option<usize> {
-        if self.matches_one(path) {
-            return Some(path.len());
-        }
-        slashes
-            .iter()
-            .copied()
-            .find(|&s| self.matches_one(&path[..s]))
     }
 
     /// Could some path strictly inside directory `dir` match?
@@ -271,6 +295,10 @@ impl Pattern {
 pub struct Matcher {
     patterns: Vec<Pattern>,
     exclusions: bool,
+    /// For each first byte of a path, the (ordered) indices of the patterns
+    /// that can match such a path: those whose text starts with that byte
+    /// and those that can start with anything.
+    by_first_byte: Vec<Vec<u32>>,
 }
 
 /// The pattern that decided a path's fate.
@@ -317,23 +345,55 @@ impl DirMatch {
     }
 }
 
-/// Offsets of `/` in `path`, on the stack for typical depths.
-fn slash_positions(path: &str, buf: &mut [usize; 64], heap: &mut Vec<usize>) -> usize {
-    let mut n = 0;
-    for (i, b) in path.bytes().enumerate() {
-        if b == b'/' {
-            if n < buf.len() {
-                buf[n] = i;
-            } else {
-                if n == buf.len() {
-                    heap.extend_from_slice(buf);
-                }
-                heap.push(i);
+/// Offsets of `/` in `path` (inline for up to 32 levels), and whether the
+/// path is already clean and relative (no empty, `.` or `..` components, no
+/// leading or trailing `/`), in one pass.
+struct Slashes {
+    inline: [u32; 32],
+    heap: Vec<u32>,
+    n: usize,
+    clean: bool,
+}
+
+impl Slashes {
+    fn scan(path: &[u8]) -> Slashes {
+        let mut s = Slashes {
+            inline: [0; 32],
+            heap: Vec::new(),
+            n: 0,
+            clean: path.len() <= u32::MAX as usize,
+        };
+        let mut start = 0usize;
+        let component = |s: &mut Slashes, c: &[u8]| {
+            if c.is_empty() || c == b"." || c == b".." {
+                s.clean = false;
             }
-            n += 1;
+        };
+        for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
+            component(&mut s, &path[start..i]);
+            start = i + 1;
+            let i = i as u32;
+            if s.n < s.inline.len() {
+                s.inline[s.n] = i;
+            } else {
+                if s.n == s.inline.len() {
+                    s.heap.extend_from_slice(&s.inline);
+                }
+                s.heap.push(i);
+            }
+            s.n += 1;
+        }
+        component(&mut s, &path[start..]);
+        s
+    }
+
+    fn get(&self) -> &[u32] {
+        if self.n <= self.inline.len() {
+            &self.inline[..self.n]
+        } else {
+            &self.heap
         }
     }
-    n
 }
 
 impl Matcher {
@@ -381,6 +441,15 @@ impl Matcher {
                 kind: glob::compile(&p),
             });
         }
+        m.by_first_byte = (0..=255u8)
+            .map(|b| {
+                (0u32..)
+                    .zip(&m.patterns)
+                    .filter(|(_, p)| p.first_byte().is_none_or(|f| f == b))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
         Ok(m)
     }
 
@@ -406,13 +475,14 @@ impl Matcher {
         let (excluded, decided) = self.decide(path)?;
         Ok(Explanation {
             excluded,
-            decided_by: decided.map(|(i, cand, full)| {
+            decided_by: decided.map(|(i, len)| {
                 let p = &self.patterns[i];
+                let path = normalize(path);
                 Decision {
                     pattern: p.text.clone(),
                     line: p.line,
                     exclusion: p.exclusion,
-                    via_parent: (!full).then_some(cand),
+                    via_parent: (len < path.len()).then(|| path[..len].to_string()),
                 }
             }),
         })
@@ -432,49 +502,46 @@ impl Matcher {
         Ok(DirMatch::Excluded { can_skip })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn decide(
-        &self,
-        path: &str,
-    ) -> Result<(bool, Option<(usize, String, bool)>), DockerignoreError> {
+    /// `(excluded, (deciding pattern, length of the matched candidate))`.
+    fn decide(&self, path: &str) -> Result<(bool, Option<(usize, usize)>), DockerignoreError> {
+        let mut slashes = Slashes::scan(path.as_bytes());
         let owned;
-        let path = if is_clean_relative(path) {
+        let path = if slashes.clean {
             path
         } else {
             owned = normalize(path);
+            slashes = Slashes::scan(owned.as_bytes());
             owned.as_str()
         };
         if path == "." || path.is_empty() {
             return Ok((false, None));
         }
-        let mut buf = [0usize; 64];
-        let mut heap = Vec::new();
-        let n = slash_positions(path, &mut buf, &mut heap);
-        let slashes: &[usize] = if n <= buf.len() { &buf[..n] } else { &heap };
+        let bytes = path.as_bytes();
+        let slashes = slashes.get();
         let mut matched = false;
         let mut decided = None;
-        for (i, p) in self.patterns.iter().enumerate() {
+        // Patterns that cannot match a path with this first byte are left
+        // out; skipping them does not change the outcome.
+        let first = usize::from(bytes.first().copied().unwrap_or(0));
+        for &i in self
+            .by_first_byte
+            .get(first)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            let Some(p) = self.patterns.get(i as usize) else {
+                continue;
+            };
             if p.exclusion != matched {
                 continue;
             }
             if let Some(len) = p.matches_path(path, slashes)? {
                 matched = !p.exclusion;
-                decided = Some((i, len));
+                decided = Some((i as usize, len));
             }
         }
-        Ok((
-            matched,
-            decided.map(|(i, len)| (i, path[..len].to_string(), len == path.len())),
-        ))
+        Ok((matched, decided))
     }
-}
-
-fn is_clean_relative(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && !p.ends_with('/')
-        && !p.contains("//")
-        && p.split('/').all(|c| c != "." && c != "..")
 }
 
 /// Clean a path and make it relative to the context root.

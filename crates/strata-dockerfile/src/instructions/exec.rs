@@ -22,15 +22,15 @@ pub struct CommandLine {
 }
 
 impl CommandLine {
-    fn from_req(req: &Req) -> CommandLine {
-        let args = if req.json || req.args.is_empty() {
-            req.args.clone()
+    fn from_args(args: Vec<String>, json: bool) -> CommandLine {
+        let args = if json || args.len() <= 1 {
+            args
         } else {
-            vec![req.args.join(" ")]
+            vec![args.join(" ")]
         };
         CommandLine {
             args,
-            prepend_shell: !req.json,
+            prepend_shell: !json,
         }
     }
 
@@ -81,7 +81,7 @@ pub struct RunCommand {
     /// `--security`.
     pub security: SecurityMode,
     /// Names of the flags given (for feature checks).
-    pub flags_used: Vec<String>,
+    pub flags_used: Vec<&'static str>,
     /// Where.
     pub source: Source,
 }
@@ -106,7 +106,27 @@ pub enum RunScript {
     Reconstituted(String),
 }
 
+/// Where BuildKit mounts the file of a [`RunScript::ShebangFile`].
+pub const HEREDOC_PIPES_DIR: &str = "/dev/pipes/";
+
 impl RunCommand {
+    /// The argv to execute with `shell` in effect, heredocs resolved as in
+    /// BuildKit's `dispatchRun` (also the text of the history `created_by`
+    /// after `RUN `). For [`RunScript::ShebangFile`] the file must be
+    /// mounted at [`HEREDOC_PIPES_DIR`]`<name>`.
+    pub fn argv(&self, shell: &[String]) -> Vec<String> {
+        let line = match self.script() {
+            RunScript::Plain => return self.cmdline.argv(shell),
+            RunScript::Shell(data) | RunScript::Reconstituted(data) => data,
+            RunScript::ShebangFile { name, .. } => format!("{HEREDOC_PIPES_DIR}{name}"),
+        };
+        CommandLine {
+            args: vec![line],
+            prepend_shell: self.cmdline.prepend_shell,
+        }
+        .argv(shell)
+    }
+
     /// How to execute this RUN, resolving heredocs the way BuildKit does.
     pub fn script(&self) -> RunScript {
         let Some(first) = self.heredocs.first() else {
@@ -193,8 +213,8 @@ pub struct HealthcheckCommand {
 }
 
 pub(crate) fn parse_run(req: Req) -> Result<Command, InstructionError> {
-    let flags = Flags::parse(
-        req.flags,
+    let mut flags = Flags::parse(
+        &req.flags,
         &[
             ("mount", Kind::Strings),
             ("network", Kind::String),
@@ -212,11 +232,11 @@ pub(crate) fn parse_run(req: Req) -> Result<Command, InstructionError> {
         "insecure" => SecurityMode::Insecure,
         other => return Err(InstructionError::Security(other.to_string())),
     };
-    let mount_specs = flags.strings("mount");
+    let mount_specs = flags.take_strings("mount");
     let mounts = mount::parse_literal_specs(&mount_specs)?;
     Ok(Command::Run(RunCommand {
-        cmdline: CommandLine::from_req(&req),
-        heredocs: req.heredocs.to_vec(),
+        cmdline: CommandLine::from_args(req.args, req.json),
+        heredocs: req.heredocs,
         mount_specs,
         mounts,
         network,
@@ -227,23 +247,23 @@ pub(crate) fn parse_run(req: Req) -> Result<Command, InstructionError> {
 }
 
 pub(crate) fn parse_cmd(req: Req) -> Result<Command, InstructionError> {
-    Flags::parse(req.flags, &[])?;
+    Flags::parse(&req.flags, &[])?;
     Ok(Command::Cmd(CmdCommand {
-        cmdline: CommandLine::from_req(&req),
+        cmdline: CommandLine::from_args(req.args, req.json),
         source: req.source,
     }))
 }
 
 pub(crate) fn parse_entrypoint(req: Req) -> Result<Command, InstructionError> {
-    Flags::parse(req.flags, &[])?;
+    Flags::parse(&req.flags, &[])?;
     Ok(Command::Entrypoint(EntrypointCommand {
-        cmdline: CommandLine::from_req(&req),
+        cmdline: CommandLine::from_args(req.args, req.json),
         source: req.source,
     }))
 }
 
 pub(crate) fn parse_shell(req: Req) -> Result<Command, InstructionError> {
-    Flags::parse(req.flags, &[])?;
+    Flags::parse(&req.flags, &[])?;
     if req.args.is_empty() {
         return Err(InstructionError::AtLeastOneArgument("SHELL"));
     }
@@ -251,7 +271,7 @@ pub(crate) fn parse_shell(req: Req) -> Result<Command, InstructionError> {
         return Err(InstructionError::NotJson("SHELL"));
     }
     Ok(Command::Shell(ShellCommand {
-        shell: req.args.clone(),
+        shell: req.args,
         source: req.source,
     }))
 }
@@ -422,7 +442,7 @@ pub(crate) fn parse_healthcheck(req: Req) -> Result<Command, InstructionError> {
         health.test = vec![typ];
     } else {
         let flags = Flags::parse(
-            req.flags,
+            &req.flags,
             &[
                 ("interval", Kind::String),
                 ("timeout", Kind::String),

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | ENV, LABEL | keys and values |
 //! | ARG | default values (keys never; see [`crate::args`] for precedence) |
-//! | COPY | sources, dest, `--from`, `--chown`, `--chmod`, `--exclude`; heredoc bodies whose delimiter is unquoted |
+//! | COPY | sources, dest, `--from`, `--chown`, `--chmod` (then validated), `--exclude`; heredoc bodies whose delimiter is unquoted |
 //! | ADD | sources, dest, `--chown`, `--chmod`, `--checksum`, `--exclude`; heredoc bodies likewise |
 //! | WORKDIR, USER, STOPSIGNAL | the argument |
 //! | VOLUME | each path |
@@ -143,16 +143,20 @@ impl Command {
                 }
                 Command::Arg(meta::ArgCommand { args, ..c.clone() })
             }
-            Command::Copy(c) => Command::Copy(files::CopyCommand {
-                sources: x.list(&c.sources)?,
-                inline: x.inline(&c.inline)?,
-                dest: x.word(&c.dest)?,
-                from: x.opt(&c.from)?,
-                chown: x.opt(&c.chown)?,
-                chmod: x.opt(&c.chmod)?,
-                excludes: x.list(&c.excludes)?,
-                ..c.clone()
-            }),
+            Command::Copy(c) => {
+                let copy = files::CopyCommand {
+                    sources: x.list(&c.sources)?,
+                    inline: x.inline(&c.inline)?,
+                    dest: x.word(&c.dest)?,
+                    from: x.opt(&c.from)?,
+                    chown: x.opt(&c.chown)?,
+                    chmod: x.opt(&c.chmod)?,
+                    excludes: x.list(&c.excludes)?,
+                    ..c.clone()
+                };
+                copy.mode().map_err(|e| x.err(e))?;
+                Command::Copy(copy)
+            }
             Command::Add(c) => {
                 let add = files::AddCommand {
                     sources: x.list(&c.sources)?,
@@ -164,6 +168,7 @@ impl Command {
                     excludes: x.list(&c.excludes)?,
                     ..c.clone()
                 };
+                add.mode().map_err(|e| x.err(e))?;
                 if let Some(d) = &add.checksum {
                     files::check_digest(d).map_err(|e| x.err(e))?;
                     if add.sources.len() + add.inline.len() != 1 {

@@ -219,21 +219,25 @@ struct Parts {
     dest: String,
 }
 
-fn sources_and_dest(req: &Req, command: &'static str) -> Result<Parts, InstructionError> {
-    let Some((dest, srcs)) = req.args.split_last() else {
+fn sources_and_dest(
+    mut args: Vec<String>,
+    heredocs: &[Heredoc],
+    command: &'static str,
+) -> Result<Parts, InstructionError> {
+    let Some(dest) = args.pop() else {
         return Err(InstructionError::NoDestination(command));
     };
-    if parse_heredoc(dest).ok().flatten().is_some() {
+    if parse_heredoc(&dest).ok().flatten().is_some() {
         return Err(InstructionError::Heredoc {
             command,
             what: "a destination",
         });
     }
-    let lookup = |name: &str| -> Option<&Heredoc> { req.heredocs.iter().find(|h| h.name == name) };
-    let mut sources = Vec::new();
+    let lookup = |name: &str| -> Option<&Heredoc> { heredocs.iter().find(|h| h.name == name) };
+    let mut sources = Vec::with_capacity(args.len());
     let mut inline = Vec::new();
-    for src in srcs {
-        match parse_heredoc(src).ok().flatten() {
+    for src in args {
+        match parse_heredoc(&src).ok().flatten() {
             Some(h) => {
                 let content = lookup(&h.name)
                     .map(|d| d.content.clone())
@@ -249,13 +253,13 @@ fn sources_and_dest(req: &Req, command: &'static str) -> Result<Parts, Instructi
                     expand: h.expand,
                 });
             }
-            None => sources.push(src.clone()),
+            None => sources.push(src),
         }
     }
     Ok(Parts {
         sources,
         inline,
-        dest: dest.clone(),
+        dest,
     })
 }
 
@@ -267,8 +271,8 @@ pub(crate) fn parse_copy(req: Req) -> Result<Command, InstructionError> {
     if req.args.len() < 2 {
         return Err(InstructionError::NoDestination("COPY"));
     }
-    let flags = Flags::parse(
-        req.flags,
+    let mut flags = Flags::parse(
+        &req.flags,
         &[
             ("chown", Kind::String),
             ("from", Kind::String),
@@ -278,17 +282,17 @@ pub(crate) fn parse_copy(req: Req) -> Result<Command, InstructionError> {
             ("exclude", Kind::Strings),
         ],
     )?;
-    let parts = sources_and_dest(&req, "COPY")?;
+    let parts = sources_and_dest(req.args, &req.heredocs, "COPY")?;
     Ok(Command::Copy(CopyCommand {
         sources: parts.sources,
         inline: parts.inline,
         dest: parts.dest,
-        from: non_empty(flags.string("from")),
-        chown: non_empty(flags.string("chown")),
-        chmod: non_empty(flags.string("chmod")),
+        from: non_empty(flags.take("from")),
+        chown: non_empty(flags.take("chown")),
+        chmod: non_empty(flags.take("chmod")),
         link: flags.bool("link"),
         parents: flags.bool("parents"),
-        excludes: flags.strings("exclude"),
+        excludes: flags.take_strings("exclude"),
         source: req.source,
     }))
 }
@@ -297,8 +301,8 @@ pub(crate) fn parse_add(req: Req) -> Result<Command, InstructionError> {
     if req.args.len() < 2 {
         return Err(InstructionError::NoDestination("ADD"));
     }
-    let flags = Flags::parse(
-        req.flags,
+    let mut flags = Flags::parse(
+        &req.flags,
         &[
             ("chown", Kind::String),
             ("chmod", Kind::String),
@@ -309,16 +313,16 @@ pub(crate) fn parse_add(req: Req) -> Result<Command, InstructionError> {
             ("unpack", Kind::Bool),
         ],
     )?;
-    let parts = sources_and_dest(&req, "ADD")?;
+    let parts = sources_and_dest(req.args, &req.heredocs, "ADD")?;
     Ok(Command::Add(AddCommand {
         sources: parts.sources,
         inline: parts.inline,
         dest: parts.dest,
-        chown: non_empty(flags.string("chown")),
-        chmod: non_empty(flags.string("chmod")),
+        chown: non_empty(flags.take("chown")),
+        chmod: non_empty(flags.take("chmod")),
         link: flags.bool("link"),
-        excludes: flags.strings("exclude"),
-        checksum: non_empty(flags.string("checksum")),
+        excludes: flags.take_strings("exclude"),
+        checksum: non_empty(flags.take("checksum")),
         keep_git_dir: flags.bool("keep-git-dir"),
         unpack: flags.opt_bool("unpack"),
         source: req.source,

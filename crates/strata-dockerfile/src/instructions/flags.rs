@@ -21,22 +21,26 @@ pub(crate) struct Value {
     pub(crate) values: Vec<String>,
 }
 
-/// Declared flags and their parsed values, in declaration order.
-pub(crate) struct Flags {
-    decl: Vec<(&'static str, Kind)>,
+/// Declared flags and their parsed values, in declaration order (no
+/// allocation when no flags were given).
+pub(crate) struct Flags<'d> {
+    decl: &'d [(&'static str, Kind)],
     values: Vec<Value>,
 }
 
-impl Flags {
+impl<'d> Flags<'d> {
     /// Parse `words` (`--name[=value]`) against the declared flags.
     pub(crate) fn parse(
         words: &[String],
-        decl: &[(&'static str, Kind)],
-    ) -> Result<Flags, InstructionError> {
+        decl: &'d [(&'static str, Kind)],
+    ) -> Result<Flags<'d>, InstructionError> {
         let mut f = Flags {
-            decl: decl.to_vec(),
-            values: vec![Value::default(); decl.len()],
+            decl,
+            values: Vec::new(),
         };
+        if !words.is_empty() {
+            f.values = vec![Value::default(); decl.len()];
+        }
         for arg in words {
             let Some(body) = arg.strip_prefix("--") else {
                 return Err(InstructionError::FlagWithoutDashes(arg.clone()));
@@ -56,7 +60,9 @@ impl Flags {
                 });
             };
             let kind = f.decl[i].1;
-            let slot = &mut f.values[i];
+            let Some(slot) = f.values.get_mut(i) else {
+                continue;
+            };
             if slot.used && kind != Kind::Strings {
                 return Err(InstructionError::DuplicateFlag(name.to_string()));
             }
@@ -103,6 +109,12 @@ impl Flags {
         self.slot(name).and_then(|v| v.value.clone())
     }
 
+    /// Move a string flag's value out.
+    pub(crate) fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.decl.iter().position(|(n, _)| *n == name)?;
+        self.values.get_mut(i).and_then(|v| v.value.take())
+    }
+
     /// A bool flag (false when absent).
     pub(crate) fn bool(&self, name: &str) -> bool {
         self.slot(name).and_then(|v| v.value.as_deref()) == Some("true")
@@ -115,21 +127,25 @@ impl Flags {
             .map(|v| v == "true")
     }
 
-    /// A repeated flag's values.
-    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
-        self.slot(name)
-            .map(|v| v.values.clone())
-            .unwrap_or_default()
-    }
-
     /// Names of the flags that were given.
-    pub(crate) fn used(&self) -> Vec<String> {
+    pub(crate) fn used(&self) -> Vec<&'static str> {
         self.decl
             .iter()
             .zip(&self.values)
             .filter(|(_, v)| v.used)
-            .map(|((n, _), _)| n.to_string())
+            .map(|((n, _), _)| *n)
             .collect()
+    }
+
+    /// Move a repeated flag's values out.
+    pub(crate) fn take_strings(&mut self, name: &str) -> Vec<String> {
+        let Some(i) = self.decl.iter().position(|(n, _)| *n == name) else {
+            return Vec::new();
+        };
+        self.values
+            .get_mut(i)
+            .map(|v| std::mem::take(&mut v.values))
+            .unwrap_or_default()
     }
 }
 
@@ -149,15 +165,17 @@ mod tests {
 
     #[test]
     fn values() {
-        let f = Flags::parse(
+        let mut f = Flags::parse(
             &w(&["--link", "--from=a", "--exclude=x", "--exclude=y"]),
             DECL,
         )
         .unwrap();
         assert!(f.bool("link"));
         assert_eq!(f.string("from").as_deref(), Some("a"));
-        assert_eq!(f.strings("exclude"), ["x", "y"]);
         assert_eq!(f.used(), ["link", "from", "exclude"]);
+        assert_eq!(f.take("from").as_deref(), Some("a"));
+        assert_eq!(f.take("from"), None);
+        assert_eq!(f.take_strings("exclude"), ["x", "y"]);
         let f = Flags::parse(&w(&["--link=FALSE"]), DECL).unwrap();
         assert_eq!(f.opt_bool("link"), Some(false));
     }

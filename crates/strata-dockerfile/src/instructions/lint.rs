@@ -13,15 +13,23 @@ fn warn(rule: &'static str, message: String, range: LineRange) -> Warning {
     }
 }
 
-fn self_consistent(name: &str) -> bool {
-    name == name.to_lowercase() || name == name.to_uppercase()
+fn is_lower(s: &str) -> bool {
+    !s.chars().any(char::is_uppercase)
 }
 
-/// Run the checks over the AST and the stages built from it.
-pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
+fn is_upper(s: &str) -> bool {
+    !s.chars().any(char::is_lowercase)
+}
+
+fn self_consistent(name: &str) -> bool {
+    is_lower(name) || is_upper(name)
+}
+
+/// Checks on the AST alone.
+pub(crate) fn check_nodes(nodes: &[Node]) -> Vec<Warning> {
     let mut out = Vec::new();
     for n in nodes {
-        match n.name().as_str() {
+        match crate::parser::keyword(&n.keyword).unwrap_or("") {
             "maintainer" => out.push(warn(
                 "MaintainerDeprecated",
                 "Maintainer instruction is deprecated in favor of using label".into(),
@@ -43,15 +51,15 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
                 if let [_, kw, name] = n.args.as_slice()
                     && kw.eq_ignore_ascii_case("as")
                 {
-                    if name != &name.to_lowercase() {
+                    if !is_lower(name) {
                         out.push(warn(
                             "StageNameCasing",
                             format!("Stage name '{name}' should be lowercase"),
                             n.range,
                         ));
                     }
-                    let from_upper = n.keyword == n.keyword.to_uppercase();
-                    let as_upper = kw == &kw.to_uppercase();
+                    let from_upper = is_upper(&n.keyword);
+                    let as_upper = is_upper(kw);
                     if self_consistent(&n.keyword) && self_consistent(kw) && from_upper != as_upper
                     {
                         out.push(warn(
@@ -65,7 +73,12 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
             _ => {}
         }
     }
+    out
+}
 
+/// Checks on the typed stages.
+pub(crate) fn check_stages(stages: &[Stage]) -> Vec<Warning> {
+    let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for s in stages {
         if let Some(name) = s.name.as_deref() {
@@ -92,6 +105,12 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
             seen.push(name);
         }
         let mut shell_set = false;
+        let last_of = |name: &str| s.commands.iter().rposition(|c| c.name() == name);
+        let last = [
+            last_of("cmd"),
+            last_of("entrypoint"),
+            last_of("healthcheck"),
+        ];
         for (i, c) in s.commands.iter().enumerate() {
             match c {
                 Command::Shell(_) => shell_set = true,
@@ -107,11 +126,13 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
                 }
                 _ => {}
             }
-            if matches!(
-                c,
-                Command::Cmd(_) | Command::Entrypoint(_) | Command::Healthcheck(_)
-            ) && s.commands[i + 1..].iter().any(|l| l.name() == c.name())
-            {
+            let slot = match c {
+                Command::Cmd(_) => 0,
+                Command::Entrypoint(_) => 1,
+                Command::Healthcheck(_) => 2,
+                _ => continue,
+            };
+            if last[slot].is_some_and(|l| l > i) {
                 out.push(warn(
                     "MultipleInstructionsDisallowed",
                     format!(
@@ -133,19 +154,17 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
     };
     let (mut lower, mut upper) = (0, 0);
     for (k, _) in keywords() {
-        if self_consistent(k) {
-            if *k == k.to_lowercase() {
-                lower += 1;
-            } else {
-                upper += 1;
-            }
+        if is_lower(k) {
+            lower += 1;
+        } else if is_upper(k) {
+            upper += 1;
         }
     }
     let majority_lower = lower > upper;
     for (k, range) in keywords() {
-        let want = if majority_lower && *k != k.to_lowercase() {
+        let want = if majority_lower && !is_lower(k) {
             "lowercase"
-        } else if !majority_lower && *k != k.to_uppercase() {
+        } else if !majority_lower && !is_upper(k) {
             "uppercase"
         } else {
             continue;
@@ -156,7 +175,6 @@ pub(crate) fn check(nodes: &[Node], stages: &[Stage]) -> Vec<Warning> {
             range,
         ));
     }
-    out.sort_by_key(|w| w.range);
     out
 }
 

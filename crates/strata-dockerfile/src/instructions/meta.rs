@@ -353,7 +353,7 @@ pub fn parse_trigger(text: &str, escape: char, range: crate::LineRange) -> Resul
 }
 
 fn no_flags(req: &Req) -> Result<(), InstructionError> {
-    Flags::parse(req.flags, &[]).map(|_| ())
+    Flags::parse(&req.flags, &[]).map(|_| ())
 }
 
 fn one_arg(req: &Req, name: &'static str) -> Result<String, InstructionError> {
@@ -402,7 +402,7 @@ pub(crate) fn parse_from(req: Req) -> Result<Command, InstructionError> {
         [_] => (None, None),
         _ => return Err(InstructionError::FromArity),
     };
-    let flags = Flags::parse(req.flags, &[("platform", Kind::String)])?;
+    let flags = Flags::parse(&req.flags, &[("platform", Kind::String)])?;
     let base = req.args.first().cloned().unwrap_or_default();
     Ok(Command::From(FromCommand {
         base,
@@ -450,7 +450,6 @@ pub(crate) fn parse_arg(req: Req) -> Result<Command, InstructionError> {
         };
         args.push(def);
     }
-    let _ = req.comments;
     Ok(Command::Arg(ArgCommand {
         args,
         source: req.source,
@@ -462,7 +461,7 @@ pub(crate) fn parse_expose(req: Req) -> Result<Command, InstructionError> {
         return Err(InstructionError::AtLeastOneArgument("EXPOSE"));
     }
     no_flags(&req)?;
-    let mut ports = req.args.clone();
+    let mut ports = req.args;
     ports.sort();
     Ok(Command::Expose(ExposeCommand {
         ports,
@@ -542,13 +541,13 @@ pub(crate) fn parse_onbuild(req: Req) -> Result<Command, InstructionError> {
     }
     // (?i)^\s*ONBUILD\s*
     let s = req.original.trim_start_matches(re_space);
-    let expression = match s.get(..7) {
-        Some(kw) if kw.eq_ignore_ascii_case("onbuild") => &s[7..],
+    let expression = match (s.get(..7), s.get(7..)) {
+        (Some(kw), Some(rest)) if kw.eq_ignore_ascii_case("onbuild") => rest,
         _ => s,
     };
     Ok(Command::Onbuild(OnbuildCommand {
         expression: expression.trim_start_matches(re_space).to_string(),
-        heredocs: req.heredocs.to_vec(),
+        heredocs: req.heredocs,
         source: req.source,
     }))
 }

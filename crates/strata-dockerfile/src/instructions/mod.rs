@@ -28,8 +28,9 @@ mod parse;
 
 pub use error::InstructionError;
 pub use exec::{
-    CmdCommand, CommandLine, EntrypointCommand, HealthConfig, HealthcheckCommand, NetworkMode,
-    RunCommand, RunScript, SecurityMode, ShellCommand, parse_go_duration,
+    CmdCommand, CommandLine, EntrypointCommand, HEREDOC_PIPES_DIR, HealthConfig,
+    HealthcheckCommand, NetworkMode, RunCommand, RunScript, SecurityMode, ShellCommand,
+    parse_go_duration,
 };
 pub use expand::Expanded;
 pub use files::{AddCommand, Chmod, ChmodClause, CopyCommand, InlineSource};
@@ -40,6 +41,7 @@ pub use meta::{
 };
 pub use mount::{BindMount, CacheMount, CacheSharing, Mount, SecretMount, SshMount, TmpfsMount};
 pub use parse::parse_command;
+use parse::parse_owned;
 
 use crate::error::{Error, LineRange, Warning};
 use crate::parser::{self, Ast, Directives};
@@ -238,12 +240,16 @@ impl Dockerfile {
         let mut global_args = Vec::new();
         let mut stages: Vec<Stage> = Vec::new();
         let escape = ast.escape;
-        for node in &ast.nodes {
-            let cmd = parse_command(node, escape)?;
+        let mut warnings = ast.warnings;
+        warnings.extend(lint::check_nodes(&ast.nodes));
+        for mut node in ast.nodes {
+            let range = node.range;
+            let comments = std::mem::take(&mut node.comments);
+            let cmd = parse_owned(node, escape)?;
             match cmd {
                 Command::Arg(a) if stages.is_empty() => global_args.push(a),
                 Command::From(from) => {
-                    let comment = stage_comment(&node.comments, from.name.as_deref());
+                    let comment = stage_comment(&comments, from.name.as_deref());
                     stages.push(Stage {
                         name: from.name.clone(),
                         index: stages.len(),
@@ -258,7 +264,7 @@ impl Dockerfile {
                 cmd => {
                     let Some(stage) = stages.last_mut() else {
                         return Err(Error::Instruction {
-                            range: node.range,
+                            range,
                             error: InstructionError::NoStage,
                         });
                     };
@@ -268,8 +274,8 @@ impl Dockerfile {
             }
         }
         let check = ast.directives.check_config();
-        let mut warnings = ast.warnings;
-        warnings.extend(lint::check(&ast.nodes, &stages));
+        warnings.extend(lint::check_stages(&stages));
+        warnings.sort_by_key(|w| w.range);
         warnings.retain(|w| check.enabled(w.rule));
         Ok(Dockerfile {
             directives: ast.directives,

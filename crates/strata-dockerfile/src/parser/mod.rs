@@ -93,6 +93,15 @@ pub struct Node {
     pub comments: Vec<String>,
 }
 
+/// The known instruction `keyword` names, case-insensitively, as its
+/// lower-case static name.
+pub fn keyword(keyword: &str) -> Option<&'static str> {
+    crate::instructions::INSTRUCTIONS
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(keyword))
+}
+
 impl Node {
     /// The keyword in lower case, for dispatch.
     pub fn name(&self) -> String {
@@ -100,11 +109,11 @@ impl Node {
     }
 
     fn can_contain_heredoc(&self) -> bool {
-        let node = match (&self.sub, self.name().as_str()) {
-            (Some(sub), "onbuild") => sub,
+        let node = match (&self.sub, keyword(&self.keyword)) {
+            (Some(sub), Some("onbuild")) => sub,
             _ => self,
         };
-        matches!(node.name().as_str(), "add" | "copy" | "run") && !node.json
+        matches!(keyword(&node.keyword), Some("add" | "copy" | "run")) && !node.json
     }
 }
 
@@ -140,13 +149,13 @@ pub(crate) struct NodeCtx {
 }
 
 /// Build a node from one joined line.
-pub(crate) fn node_from_line(line: &str, ctx: &mut NodeCtx) -> Result<Node, ParseError> {
+pub(crate) fn node_from_line(line: String, ctx: &mut NodeCtx) -> Result<Node, ParseError> {
     if ctx.depth > MAX_ONBUILD_DEPTH {
         return Err(ParseError::TooDeep);
     }
-    let (keyword, flags, rest) = split::split_command(line);
+    let (keyword, flags, rest) = split::split_command(&line);
     ctx.depth += 1;
-    let parsed = split::parse_args(&keyword.to_ascii_lowercase(), &rest, ctx);
+    let parsed = split::parse_args(self::keyword(&keyword).unwrap_or(""), &rest, ctx);
     ctx.depth -= 1;
     let parsed = parsed?;
     Ok(Node {
@@ -155,7 +164,7 @@ pub(crate) fn node_from_line(line: &str, ctx: &mut NodeCtx) -> Result<Node, Pars
         args: parsed.args,
         sub: parsed.sub,
         json: parsed.json,
-        original: line.to_string(),
+        original: line,
         heredocs: Vec::new(),
         range: LineRange::default(),
         comments: Vec::new(),
@@ -164,7 +173,7 @@ pub(crate) fn node_from_line(line: &str, ctx: &mut NodeCtx) -> Result<Node, Pars
 
 /// Parse a single instruction line (as found in an image's ONBUILD list).
 pub fn parse_line(line: &str, escape: char) -> Result<Node, ParseError> {
-    node_from_line(line, &mut NodeCtx { escape, depth: 0 })
+    node_from_line(line.to_string(), &mut NodeCtx { escape, depth: 0 })
 }
 
 /// Physical lines of the input, each with its `\n`.
@@ -288,9 +297,9 @@ pub fn parse_str(text: &str) -> Result<Ast, Error> {
             range: LineRange::new(start, end),
             error,
         };
-        let mut node = node_from_line(&buf, &mut ctx).map_err(|e| located(e, current))?;
-        if node.can_contain_heredoc() && buf.contains("<<") {
-            let docs = heredoc::heredocs_from_line(&buf)
+        let mut node = node_from_line(buf, &mut ctx).map_err(|e| located(e, current))?;
+        if node.can_contain_heredoc() && node.original.contains("<<") {
+            let docs = heredoc::heredocs_from_line(&node.original)
                 .map_err(|e| located(ParseError::HeredocWord(e), current))?;
             for mut doc in docs {
                 let mut terminated = false;

@@ -12,20 +12,12 @@ pub(crate) fn is_token_ws(c: char) -> bool {
 /// Split at runs of `[\t\v\f\r ]` (like Go's `regexp.Split(s, -1)`).
 fn split_ws(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut prev_ws = false;
-    for c in s.chars() {
-        if is_token_ws(c) {
-            if !prev_ws {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_ws = true;
-        } else {
-            cur.push(c);
-            prev_ws = false;
-        }
+    let mut rest = s;
+    while let Some(i) = rest.find(is_token_ws) {
+        out.push(rest[..i].to_string());
+        rest = rest[i..].trim_start_matches(is_token_ws);
     }
-    out.push(cur);
+    out.push(rest.to_string());
     out
 }
 
@@ -325,7 +317,7 @@ pub(crate) fn parse_args(
             if rest.is_empty() {
                 return Ok(Parsed::text(Vec::new()));
             }
-            let child = super::node_from_line(rest, ctx)?;
+            let child = super::node_from_line(rest.to_string(), ctx)?;
             Ok(Parsed {
                 args: Vec::new(),
                 json: false,

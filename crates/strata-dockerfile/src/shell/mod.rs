@@ -33,6 +33,10 @@ pub use env::{Env, NoEnv};
 /// How deeply `${…}` substitutions may nest inside each other.
 pub const MAX_NESTING: usize = 64;
 
+/// The largest result one word may expand to (bytes). Nested `${v//p/r}`
+/// can otherwise grow exponentially with the input length.
+pub const MAX_EXPANSION: usize = 1 << 20;
+
 /// Why a word could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("failed to process {}: {kind}", crate::parser::go_quote(word))]
@@ -86,6 +90,10 @@ pub enum ExpandErrorKind {
     /// More than [`MAX_NESTING`] nested `${…}`.
     #[error("syntax error: substitutions nested deeper than {MAX_NESTING} levels")]
     TooDeep,
+    /// The expansion grew beyond [`MAX_EXPANSION`] bytes, or a pattern
+    /// operation would take too long.
+    #[error("expansion too large: {0}")]
+    TooLarge(&'static str),
 }
 
 /// The full result of processing a word.
@@ -289,6 +297,9 @@ impl ShellWord<'_> {
                 self.pos += 1;
                 return Ok((result, words.finish()));
             }
+            if result.len() > MAX_EXPANSION {
+                return Err(ExpandErrorKind::TooLarge("result exceeds 1 MiB"));
+            }
             if ch == '$' {
                 let tmp = self.process_dollar()?;
                 result.push_str(&tmp);
@@ -480,10 +491,7 @@ impl ShellWord<'_> {
                         } else {
                             pattern::trim_prefix(&pat, &value, greedy)
                         };
-                        r.map_err(|reason| ExpandErrorKind::InvalidPattern {
-                            pattern: pat,
-                            reason,
-                        })
+                        r.map_err(|e| e.into_kind(pat))
                     }
                     _ => Err(ExpandErrorKind::UnsupportedModifier(chs)),
                 }
@@ -520,12 +528,7 @@ impl ShellWord<'_> {
                 if self.lex.skip_unset_env && !set {
                     return Ok(format!("${{{name}/{pat}/{replacement}}}"));
                 }
-                pattern::replace(&pat, &value, &replacement, all).map_err(|reason| {
-                    ExpandErrorKind::InvalidPattern {
-                        pattern: pat,
-                        reason,
-                    }
-                })
+                pattern::replace(&pat, &value, &replacement, all).map_err(|e| e.into_kind(pat))
             }
             _ => Err(ExpandErrorKind::UnsupportedModifier(chs)),
         }

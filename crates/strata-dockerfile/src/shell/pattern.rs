@@ -19,6 +19,29 @@ enum Tok {
     Star,
 }
 
+/// Why a pattern operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PatternError {
+    /// A bad escape (BuildKit's message).
+    Invalid(String),
+    /// Too much work or too large a result.
+    TooLarge(&'static str),
+}
+
+impl PatternError {
+    pub(crate) fn into_kind(self, pattern: String) -> super::ExpandErrorKind {
+        match self {
+            PatternError::Invalid(reason) => {
+                super::ExpandErrorKind::InvalidPattern { pattern, reason }
+            }
+            PatternError::TooLarge(what) => super::ExpandErrorKind::TooLarge(what),
+        }
+    }
+}
+
+/// Upper bound on pattern steps × text length for one match table.
+const MAX_WORK: usize = 1 << 26;
+
 /// A compiled pattern.
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
@@ -26,8 +49,8 @@ pub(crate) struct Pattern {
     greedy: bool,
 }
 
-/// Why a pattern could not be compiled (BuildKit's message).
-pub(crate) fn compile(pattern: &str, greedy: bool) -> Result<Pattern, String> {
+/// Compile a pattern (errors are BuildKit's messages).
+pub(crate) fn compile(pattern: &str, greedy: bool) -> Result<Pattern, PatternError> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut toks = Vec::with_capacity(chars.len());
     let mut i = 0;
@@ -48,8 +71,14 @@ pub(crate) fn compile(pattern: &str, greedy: bool) -> Result<Pattern, String> {
                         i += 1;
                         toks.push(Tok::Lit(t));
                     }
-                    Some(&t) => return Err(format!("invalid escape '\\{t}'")),
-                    None => return Err("invalid escape '\\\u{FFFD}'".to_string()),
+                    Some(&t) => {
+                        return Err(PatternError::Invalid(format!("invalid escape '\\{t}'")));
+                    }
+                    None => {
+                        return Err(PatternError::Invalid(
+                            "invalid escape '\\\u{FFFD}'".to_string(),
+                        ));
+                    }
                 }
             }
             c => toks.push(Tok::Lit(c)),
@@ -61,8 +90,11 @@ pub(crate) fn compile(pattern: &str, greedy: bool) -> Result<Pattern, String> {
 impl Pattern {
     /// For every start position `q` in `text` (0..=len), the end of the match
     /// the regexp engine would choose when anchored at `q`, or `None`.
-    fn match_ends(&self, text: &[char]) -> Vec<Option<usize>> {
+    fn match_ends(&self, text: &[char]) -> Result<Vec<Option<usize>>, PatternError> {
         let n = text.len();
+        if self.toks.len().saturating_mul(n + 1) > MAX_WORK {
+            return Err(PatternError::TooLarge("pattern too complex for the value"));
+        }
         let mut next: Vec<Option<usize>> = (0..=n).map(Some).collect();
         let mut cur: Vec<Option<usize>> = vec![None; n + 1];
         for tok in self.toks.iter().rev() {
@@ -107,16 +139,20 @@ impl Pattern {
             }
             std::mem::swap(&mut next, &mut cur);
         }
-        next
+        Ok(next)
     }
 }
 
 /// `${v#p}` / `${v##p}`: remove the shortest (longest when `greedy`) prefix
 /// of `value` matching `pattern`.
-pub(crate) fn trim_prefix(pattern: &str, value: &str, greedy: bool) -> Result<String, String> {
+pub(crate) fn trim_prefix(
+    pattern: &str,
+    value: &str,
+    greedy: bool,
+) -> Result<String, PatternError> {
     let pat = compile(pattern, greedy)?;
     let text: Vec<char> = value.chars().collect();
-    let ends = pat.match_ends(&text);
+    let ends = pat.match_ends(&text)?;
     Ok(match ends.first().copied().flatten() {
         Some(end) => text[end..].iter().collect(),
         None => value.to_string(),
@@ -125,7 +161,11 @@ pub(crate) fn trim_prefix(pattern: &str, value: &str, greedy: bool) -> Result<St
 
 /// `${v%p}` / `${v%%p}`: remove the shortest (longest) matching suffix. Like
 /// BuildKit, reverse pattern and value and trim a prefix.
-pub(crate) fn trim_suffix(pattern: &str, value: &str, greedy: bool) -> Result<String, String> {
+pub(crate) fn trim_suffix(
+    pattern: &str,
+    value: &str,
+    greedy: bool,
+) -> Result<String, PatternError> {
     let reversed_value: String = value.chars().rev().collect();
     let out = trim_prefix(&reverse_pattern(pattern), &reversed_value, greedy)?;
     Ok(out.chars().rev().collect())
@@ -159,10 +199,10 @@ pub(crate) fn replace(
     value: &str,
     replacement: &str,
     all: bool,
-) -> Result<String, String> {
+) -> Result<String, PatternError> {
     let pat = compile(pattern, true)?;
     let text: Vec<char> = value.chars().collect();
-    let ends = pat.match_ends(&text);
+    let ends = pat.match_ends(&text)?;
     let n = text.len();
     if !all {
         for (start, end) in ends.iter().enumerate() {
@@ -186,6 +226,9 @@ pub(crate) fn replace(
         // No replacement for an empty match right after a previous match.
         if b > last_end || a == 0 {
             expand_template(&mut out, replacement, &text[a..b]);
+        }
+        if out.len() > super::MAX_EXPANSION {
+            return Err(PatternError::TooLarge("result exceeds 1 MiB"));
         }
         last_end = b;
         search = if search + 1 > b { search + 1 } else { b };
@@ -277,7 +320,10 @@ mod tests {
 
     #[test]
     fn bad_escapes() {
-        assert_eq!(compile("\\a", true).unwrap_err(), "invalid escape '\\a'");
+        assert_eq!(
+            compile("\\a", true).unwrap_err(),
+            PatternError::Invalid("invalid escape '\\a'".into())
+        );
         assert!(compile("a\\", true).is_err());
         assert!(compile("\\}", true).is_ok());
     }

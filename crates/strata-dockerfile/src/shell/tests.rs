@@ -139,3 +139,16 @@ fn words_split_only_unquoted() {
     assert_eq!(lex.process_words("x\"${S}\"y", &e).unwrap(), ["x a  b y"]);
     assert_eq!(lex.process_words("\"\"", &e).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn exponential_replacements_are_cut_off() {
+    // See: fuzz regression slow-nested-empty-replace-all-*: `${v//}` with
+    // an empty pattern inserts the replacement between every character, and
+    // nesting multiplies the size at every level.
+    let mut word = String::from("x");
+    for _ in 0..8 {
+        word = format!("${{PATHS///{word}{word}}}");
+    }
+    let e = Lexer::new('\\').process_word(&word, &env()).unwrap_err();
+    assert!(matches!(e.kind, ExpandErrorKind::TooLarge(_)), "{e}");
+}
