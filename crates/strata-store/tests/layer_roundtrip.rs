@@ -171,3 +171,31 @@ fn layer_disk_usage_counts_like_docker() {
     }
     assert_eq!(layer::disk_usage(src.path()).unwrap(), want);
 }
+
+#[test]
+fn layer_devices_off_skips_device_nodes_but_not_fifos() {
+    if skip_unless_root("layer_devices_off_skips_device_nodes_but_not_fifos") {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    rich_tree(src.path());
+    let mut blob = Vec::new();
+    layer::write_layer(
+        src.path(),
+        &TarOptions::default(),
+        Compression::None,
+        &mut blob,
+    )
+    .unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let mut o = ApplyOptions::new(ApplyMode::Snapshot);
+    o.devices = false;
+    layer::apply_layer(&blob[..], dst.path(), &o).unwrap();
+    let t = describe(dst.path());
+    assert!(!t.contains_key("null") && !t.contains_key("loop9"));
+    assert_eq!(t["fifo"].kind, "fifo");
+    assert_eq!(
+        t["etc/hostname"].detail,
+        describe(src.path())["etc/hostname"].detail
+    );
+}
