@@ -2,8 +2,9 @@
 //! image, container or lease reaches.
 //!
 //! Roots: every image (its manifest, config, layers' chains and all blobs
-//! recorded for its diffIDs), every image a container uses, and every
-//! unexpired lease. GC runs only while this process can take the root's
+//! recorded for its diffIDs), every image a container uses, every build
+//! cache record (its config and its layer's chain), and every unexpired
+//! lease. GC runs only while this process can take the root's
 //! `gc.lock` exclusively, i.e. while no other strata command has the store
 //! open; otherwise it is skipped and the garbage waits for the next run.
 //! That is what makes "exists on disk" safe for every other process to rely
@@ -78,10 +79,36 @@ impl Store {
             for d in leases::pinned(tx, ResourceKind::Image)? {
                 blobs.insert(d);
             }
+            // Build cache records keep their config and their layer's chain.
+            let mut st =
+                tx.prepare("SELECT config_digest, chain_id, blob_digest FROM build_cache")?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(st);
+            let mut cache_chains = Vec::new();
+            for (config, chain, blob) in rows {
+                blobs.insert(config);
+                if let Some(b) = blob {
+                    blobs.insert(b);
+                }
+                if let Some(c) = chain {
+                    cache_chains.push(c);
+                }
+            }
             for d in leases::pinned(tx, ResourceKind::Blob)? {
                 blobs.insert(d);
             }
-            for c in leases::pinned(tx, ResourceKind::Snapshot)? {
+            for c in leases::pinned(tx, ResourceKind::Snapshot)?
+                .into_iter()
+                .chain(cache_chains)
+            {
                 // A pinned chain keeps its parents too.
                 let mut next = Some(c);
                 while let Some(chain) = next.take() {

@@ -16,10 +16,16 @@
 //!  │                   │ parent_chain_id, diff_id, size (unpacked bytes)
 //!  containers          │ id PK, name UNIQUE, image_id → images, spec (JSON), state
 //!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
-//!                      │ GC roots for work that is not yet an image (build cache)
+//!                      │ GC roots for work that is not yet an image
+//!  context_files (v2)  │ path PK (absolute) → dev, ino, size, mtime_ns, ctime_ns, mode,
+//!                      │ sha256, recorded_ns: the build context's stat index
+//!  build_cache (v2)    │ key PK (step cache key) → parent_key, config_digest (the image
+//!                      │ config after the step, a blob), diff_id/chain_id/blob_digest
+//!                      │ of the layer the step made (NULL for metadata steps),
+//!                      │ created_at, last_used, description (the instruction)
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
-//! `images`, `containers` or an unexpired lease; everything else is
+//! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
 //! garbage (see `gc.rs`). The version is SQLite's `user_version`; each
 //! migration runs once, in order, inside one transaction.
 
@@ -95,5 +101,31 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (lease_id, kind, key)
     );
     CREATE INDEX lease_resources_key ON lease_resources(kind, key);
+    "#,
+    // 2: the build context stat index and the build cache.
+    r#"
+    CREATE TABLE context_files (
+        path        TEXT PRIMARY KEY,
+        dev         INTEGER NOT NULL,
+        ino         INTEGER NOT NULL,
+        size        INTEGER NOT NULL,
+        mtime_ns    INTEGER NOT NULL,
+        ctime_ns    INTEGER NOT NULL,
+        mode        INTEGER NOT NULL,
+        sha256      TEXT NOT NULL,
+        recorded_ns INTEGER NOT NULL
+    );
+    CREATE TABLE build_cache (
+        key           TEXT PRIMARY KEY,
+        parent_key    TEXT,
+        config_digest TEXT NOT NULL,
+        diff_id       TEXT,
+        chain_id      TEXT,
+        blob_digest   TEXT,
+        created_at    INTEGER NOT NULL,
+        last_used     INTEGER NOT NULL,
+        description   TEXT NOT NULL
+    );
+    CREATE INDEX build_cache_chain ON build_cache(chain_id);
     "#,
 ];
