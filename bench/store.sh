@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Store benchmarks (issue 2), side by side with docker in one hyperfine run:
+#   1. `image load` of the lab node image (docker-archive, 245 MB unpacked) vs `docker load`
+#      (a private dockerd with an empty data root, so its load is cold too), and peak RSS;
+#   2. `image save --format oci` of an image whose layers are already gzip-compressed
+#      (the lab node OCI layout): bytes copied, GB/s.
+# Needs the lab (../shared/lab/setup.sh): /tmp/lab/cache/node-image.tar, /tmp/lab/oci/node.
+# Env: RUNS (default 5), STRATA (binary; default: release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+RUNS=${RUNS:-5}
+TARGET=${CARGO_TARGET_DIR:-target}
+[ -n "${STRATA:-}" ] || { cargo build --release -q -p strata; STRATA=$TARGET/release/strata; }
+NODE_TAR=${NODE_TAR:-/tmp/lab/cache/node-image.tar}
+NODE_OCI=${NODE_OCI:-/tmp/lab/oci/node}
+[ -s "$NODE_TAR" ] && [ -d "$NODE_OCI" ] || { echo "run ../shared/lab/setup.sh first" >&2; exit 1; }
+W=$(mktemp -d /tmp/strata-bench-store.XXXX)
+cleanup() { stop_pidfile "$STRATA_RUN/dockerd.pid"; rm -rf "$W"; }
+trap cleanup EXIT
+
+start_dockerd
+export DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
+say "load: strata vs docker ($RUNS runs each)"
+hyperfine --runs "$RUNS" --export-json "$W/load.json" \
+  --prepare "rm -rf $W/root" "$STRATA --root $W/root load -q -i $NODE_TAR" \
+  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true" \
+  "/usr/bin/docker load -q -i $NODE_TAR"
+rm -rf "$W/root"
+/usr/bin/time -v "$STRATA" --root "$W/root" load -q -i "$NODE_TAR" 2>"$W/time.txt" >/dev/null
+say "strata load peak RSS: $(awk -F': ' '/Maximum resident/{print $2}' "$W/time.txt") KB"
+
+say "save of gzip layers: copy throughput"
+tar -C "$NODE_OCI" -cf "$W/node-oci.tar" .
+rm -rf "$W/root"; "$STRATA" --root "$W/root" load -q -i "$W/node-oci.tar"
+ID=$("$STRATA" --root "$W/root" images -q | head -1)
+hyperfine --runs "$RUNS" --export-json "$W/save.json" \
+  --prepare "rm -f $W/saved.tar; sync" "$STRATA --root $W/root save --format oci -o $W/saved.tar $ID"
+bytes=$(stat -c %s "$W/saved.tar")
+mean=$(jq '.results[0].mean' "$W/save.json")
+say "saved $bytes bytes in ${mean}s: $(python3 -c "print(f'{$bytes/$mean/1e9:.2f}')") GB/s"
+/usr/bin/time -v "$STRATA" --root "$W/root" save --format oci -o "$W/saved.tar" "$ID" 2>"$W/time2.txt"
+say "strata save peak RSS: $(awk -F': ' '/Maximum resident/{print $2}' "$W/time2.txt") KB"
