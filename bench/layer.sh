@@ -8,7 +8,9 @@
 # node image's layers as snapshots and the rootfs as a merge; then creates
 # layers of the applied debian tree (none/gzip/zstd). GNU tar extracting the
 # same layers is printed alongside for reference. Needs root (devices,
-# chown, trusted xattrs). Work files go to a temp dir that is removed.
+# chown, trusted xattrs). Work files go to a temp dir that is removed;
+# LAYER_BENCH_TMPFS=1 puts it on a tmpfs, which separates our CPU cost from
+# the filesystem's (ext4 with online discard varies a lot run to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +23,18 @@ cargo build -q --release -p strata-store --example bench_layer
 BIN=$CARGO_TARGET_DIR/release/examples/bench_layer
 
 WORK=$(mktemp -d /tmp/strata-bench-layer.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+if [ "${LAYER_BENCH_TMPFS:-0}" = 1 ]; then
+  mount -t tmpfs -o size=3g tmpfs "$WORK"
+  trap 'umount "$WORK"; rmdir "$WORK"' EXIT
+  echo "(work dir on tmpfs)"
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
 
-peak() { # command... ; prints its output, then its peak RSS from time -v
+peak() { # command... ; prints its output, then user/sys CPU and peak RSS from time -v
   /usr/bin/time -v "$@" 2> "$WORK/time.txt"
-  awk -F: '/Maximum resident set size/ {printf "    peak RSS (time -v): %.1f MB\n", $2/1024}' "$WORK/time.txt"
+  awk -F: '/User time/ {u=$2} /System time/ {s=$2} /Maximum resident set size/ {r=$2}
+           END {printf "    time -v: user %.2f s  sys %.2f s  peak RSS %.1f MB\n", u, s, r/1024}' "$WORK/time.txt"
 }
 
 cat "$NODE" "$ROOTFS" > /dev/null   # warm the page cache; we measure CPU, not the disk
