@@ -1,0 +1,6 @@
+//! Fuzz target: see `strata_dockerfile::fuzzing::expander`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    strata_dockerfile::fuzzing::expander(data);
+});
