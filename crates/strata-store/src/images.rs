@@ -211,10 +211,10 @@ impl Store {
                 }
             }
         }
-        if is_hex(input) {
-            if let Some(id) = self.find_id_prefix(input, input)? {
-                return Ok(id);
-            }
+        if is_hex(input)
+            && let Some(id) = self.find_id_prefix(input, input)?
+        {
+            return Ok(id);
         }
         Err(not_found())
     }

@@ -138,11 +138,10 @@ impl Store {
         };
         let prepared = self.snapshots().prepare()?;
         let applied = (|| -> Result<_> {
-            let (sniffed, input) = sniff_compression(&mut tee).map_err(|e| io_err(src, e))?;
-            let compression = src.compression.unwrap_or(sniffed);
-            let applied = {
-                let tar = layer::decompress(input, compression)?;
-                layer::apply_layer(tar, prepared.fs(), &ApplyOptions::new(ApplyMode::Snapshot))?
+            let (compression, applied) = {
+                let (compression, tar) = open_layer(&mut tee, src.compression)?;
+                let opts = ApplyOptions::new(ApplyMode::Snapshot);
+                (compression, layer::apply_layer(tar, prepared.fs(), &opts)?)
             };
             // The decompressor may stop before the blob's last bytes.
             io::copy(&mut tee, &mut io::sink()).map_err(|e| io_err(src, e))?;
@@ -251,10 +250,8 @@ impl Store {
             writer: self.content().writer(expected)?,
         };
         let check = (|| -> Result<Digest> {
-            let (sniffed, input) = sniff_compression(&mut tee).map_err(|e| io_err(src, e))?;
-            let compression = src.compression.unwrap_or(sniffed);
             let got = {
-                let tar = layer::decompress(input, compression)?;
+                let (_, tar) = open_layer(&mut tee, src.compression)?;
                 let (_, got, _) = strata_oci::DigestReader::new(tar)
                     .finish()
                     .map_err(|e| io_err(src, e))?;
@@ -331,27 +328,16 @@ impl StagedLayer {
     }
 }
 
-/// Reads the first bytes of `reader` (enough for any compression magic)
-/// and returns the compression they show plus a reader that yields every
-/// byte again.
-pub fn sniff_compression<R: Read>(
-    mut reader: R,
-) -> io::Result<(LayerCompression, io::Chain<io::Cursor<Vec<u8>>, R>)> {
-    let mut head = vec![0u8; 8];
-    let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    head.truncate(n);
-    Ok((
-        LayerCompression::sniff(&head),
-        io::Cursor::new(head).chain(reader),
-    ))
+/// The uncompressed tar stream of a blob: with the given compression, or
+/// the one its first bytes show.
+fn open_layer<'a>(
+    blob: impl Read + 'a,
+    compression: Option<LayerCompression>,
+) -> Result<(LayerCompression, Box<dyn Read + 'a>)> {
+    Ok(match compression {
+        Some(c) => (c, layer::decompress(blob, c)?),
+        None => layer::decompress_sniffed(blob)?,
+    })
 }
 
 fn io_err(src: &LayerSource, e: io::Error) -> StoreError {

@@ -252,6 +252,8 @@ impl<'r> Applier<'r> {
                     sys::symlinkat(&target, d, n)
                 })?;
                 self.finish_node(dir, &cname, &rel, &meta, false)?;
+                // docker's size counts a symlink's lstat size (its target's length).
+                self.size += target.as_bytes().len() as u64;
             }
             EntryType::Link => {
                 let target = link_target(entry, ext);

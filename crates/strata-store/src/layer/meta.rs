@@ -7,7 +7,7 @@ use std::io::{self, Read};
 
 use super::LayerError;
 use super::path::show;
-use super::tarfmt::Extensions;
+use super::tarfmt::{Extensions, parse_numeric};
 
 /// Per-entry metadata, from the header and PAX records.
 pub(crate) struct Meta {
@@ -50,13 +50,19 @@ impl Meta {
                 .filter(|v| *v != u32::MAX)
                 .ok_or_else(|| bad(format!("id {v} out of range")))
         };
-        let uid = id(b"uid", h.uid())?;
-        let gid = id(b"gid", h.gid())?;
-        let mode = h.mode().map_err(|e| bad(e.to_string()))?;
+        // Go's archive/tar (and so docker) reads an empty numeric field as 0;
+        // the tar crate's accessors refuse it, so parse the raw fields.
+        let raw = h.as_old();
+        let num = |field: &[u8]| -> io::Result<u64> {
+            parse_numeric(field).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))
+        };
+        let uid = id(b"uid", num(&raw.uid))?;
+        let gid = id(b"gid", num(&raw.gid))?;
+        let mode = num(&raw.mode).map_err(|e| bad(e.to_string()))? as u32;
         let mtime = match ext.get(b"mtime") {
             Some(v) => parse_pax_time(v).ok_or_else(|| bad("bad PAX mtime".into()))?,
             None => {
-                let m = h.mtime().map_err(|e| bad(e.to_string()))?;
+                let m = num(&raw.mtime).map_err(|e| bad(e.to_string()))?;
                 (i64::try_from(m).unwrap_or(i64::MAX), 0)
             }
         };
