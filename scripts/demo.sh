@@ -25,6 +25,7 @@ run image ls
 
 W=$(mktemp -d /tmp/strata-demo-ctx.XXXX); trap 'rm -rf "$W"' EXIT
 cp -r demo/web-ping demo/web-ping-optimized "$W/"
+cp demo/web-ping/app.js "$W/web-ping-optimized/"   # the same app, built the optimized way
 run image build --tag web-ping "$W/web-ping"
 run image history web-ping
 run container run -d --name web-ping --network none -e TARGET=example.com -e INTERVAL=500 web-ping
