@@ -7,3 +7,5 @@
 
 pub mod changes;
 pub mod config_ops;
+pub mod context;
+pub mod fileops;
