@@ -1,0 +1,155 @@
+//! `commit`: a new image from a container's changes, as `docker commit`.
+//!
+//! The container's upper dir is exactly its changes in overlay form, so
+//! the new layer is `Store::layer_from_dir(upper, parent chain, Overlay
+//! whiteouts)` — no tree comparison. The image config is the container's
+//! `Config` (its env, cmd, entrypoint, working dir, user, labels) over the
+//! parent image's, with `--change` instructions applied by the caller, plus
+//! one history entry (`created_by` = the container's cmd, `comment` = `-m`,
+//! `author` = `-a`). A container without changes adds an `empty_layer`
+//! history entry and no layer, as docker does. A running container is
+//! frozen (cgroup freezer) while its upper dir is read, unless `--pause=false`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use strata_oci::manifest::descriptor_digest;
+use strata_oci::{ContainerConfig, Digest, History, Reference};
+use strata_store::Store;
+use strata_store::db::layers::LayerBlob;
+use strata_store::ingest::DirLayerOptions;
+use strata_store::layer::{Compression, WhiteoutFormat};
+
+use crate::containers::{Container, paths};
+use crate::error::{IoContext, Result, RuntimeError};
+
+/// `commit` flags.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// `REPOSITORY[:TAG]`.
+    pub reference: Option<Reference>,
+    /// `-m`.
+    pub message: Option<String>,
+    /// `-a`.
+    pub author: Option<String>,
+    /// The config to record (from [`container_config`], after `--change`).
+    pub config: Option<ContainerConfig>,
+    /// Freeze a running container while committing (`-p`, default true).
+    pub pause: bool,
+}
+
+/// The container's config as `commit` records it before `--change`: the
+/// parent image's config with the container's own settings over it.
+pub fn container_config(store: &Store, c: &Container) -> Result<ContainerConfig> {
+    let image = store.image(&parse_id(c)?)?;
+    let mut cfg = image.config.config.clone().unwrap_or_default();
+    let cc = &c.spec.config;
+    cfg.user = (!cc.user.is_empty()).then(|| cc.user.clone());
+    cfg.env = (!cc.env.is_empty()).then(|| cc.env.clone());
+    cfg.cmd = cc.cmd.clone();
+    cfg.entrypoint = cc.entrypoint.clone();
+    cfg.working_dir = (!cc.working_dir.is_empty()).then(|| cc.working_dir.clone());
+    cfg.labels = (!cc.labels.is_empty()).then(|| cc.labels.clone());
+    if cc.stop_signal.is_some() {
+        cfg.stop_signal = cc.stop_signal.clone();
+    }
+    Ok(cfg)
+}
+
+fn parse_id(c: &Container) -> Result<Digest> {
+    Digest::parse(&c.image_id)
+        .map_err(|e| RuntimeError::Invalid(format!("container {}: image ID: {e}", c.id)))
+}
+
+/// Commits `c`; returns the new image's ID.
+pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Digest> {
+    let image = store.image(&parse_id(c)?)?;
+    let p = paths(store, &c.id);
+    let config = match &opts.config {
+        Some(cfg) => cfg.clone(),
+        None => container_config(store, c)?,
+    };
+    let mut layers: Vec<LayerBlob> = Vec::with_capacity(image.manifest.layers().len() + 1);
+    for d in image.manifest.layers() {
+        layers.push(LayerBlob {
+            digest: descriptor_digest(d).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
+            media_type: d.media_type().to_string(),
+            size: d.size(),
+        });
+    }
+    let empty = std::fs::read_dir(&p.upper)
+        .ctx("read", &p.upper)?
+        .next()
+        .is_none();
+    let mut new = image.config.clone();
+    let now = strata_oci::config::rfc3339_now();
+    if !empty {
+        let _frozen = if opts.pause && c.is_running() {
+            Freeze::cgroup(&c.id)
+        } else {
+            None
+        };
+        let parent = image.chain_ids().last().cloned();
+        let layer = store.layer_from_dir(
+            &p.upper,
+            parent.as_ref(),
+            &DirLayerOptions {
+                whiteouts: WhiteoutFormat::Overlay,
+                compression: Compression::GZIP,
+                source_date_epoch: None,
+                adopt_dir: false,
+            },
+        )?;
+        let blob = layer.blob.ok_or_else(|| {
+            RuntimeError::Invalid(format!("container {}: the new layer has no blob", c.id))
+        })?;
+        new.rootfs.diff_ids.push(layer.diff_id);
+        layers.push(blob);
+    }
+    new.history.push(History {
+        created: Some(now.clone()),
+        created_by: Some(c.spec.config.cmd.clone().unwrap_or_default().join(" ")),
+        author: opts.author.clone(),
+        comment: opts.message.clone(),
+        empty_layer: empty,
+    });
+    new.created = Some(now);
+    new.author = opts.author.clone();
+    new.config = Some(config);
+    new.extra
+        .insert("container".into(), serde_json::Value::String(c.id.clone()));
+    let row = store.create_image(&new, &layers)?;
+    if let Some(r) = &opts.reference {
+        store.tag_image(&row.id, r)?;
+    }
+    Ok(row.id)
+}
+
+/// A frozen cgroup (v1 freezer), thawed on drop.
+struct Freeze {
+    state: PathBuf,
+}
+
+impl Freeze {
+    fn cgroup(id: &str) -> Option<Freeze> {
+        let dir = Path::new("/sys/fs/cgroup/freezer")
+            .join(crate::launch_linux::CGROUP_PARENT)
+            .join(id);
+        let state = dir.join("freezer.state");
+        std::fs::write(&state, "FROZEN").ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(Freeze { state })
+    }
+}
+
+impl Drop for Freeze {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.state, "THAWED");
+    }
+}

@@ -1,0 +1,350 @@
+//! Container records and their directories.
+//!
+//! ```text
+//! containers/<id>/
+//!   upper/ work/          the container's writable overlay layer
+//!   init/                 mount-point stubs (an extra lower layer)
+//!   rootfs/               the overlay mount point while it runs
+//!   config.json           the OCI bundle, written at every start
+//!   hostname hosts resolv.conf   bound over /etc/… in the container
+//!   <id>-json.log         docker's json-file log
+//!   runtime/              the OCI runtime's state root (libcontainer or runc)
+//!   supervisor.log        the supervisor's own diagnostics
+//! ```
+//! A record is looked up the way docker does: full ID, then exact name
+//! (with or without the leading `/`), then unique ID prefix.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use strata_oci::Digest;
+use strata_store::Store;
+use strata_store::db::containers::{self as q, ContainerRow};
+
+use crate::error::{IoContext, Result, RuntimeError};
+use crate::model::{ContainerSpec, State};
+use crate::names;
+use crate::rootfs_linux::{StubKind, create_init_layer};
+use crate::spec::{MountSpec, NetworkMode};
+
+/// A container record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    /// Full 64-hex ID.
+    pub id: String,
+    /// Name without docker's leading `/`.
+    pub name: String,
+    /// Image ID (`sha256:…`).
+    pub image_id: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// How it was created.
+    pub spec: ContainerSpec,
+    /// Its lifecycle state.
+    pub state: State,
+}
+
+impl Container {
+    fn from_row(row: ContainerRow) -> Result<Container> {
+        let spec = serde_json::from_str(&row.spec).map_err(|e| {
+            RuntimeError::Invalid(format!("container {}: corrupt spec record: {e}", row.id))
+        })?;
+        let state = serde_json::from_str(&row.state).map_err(|e| {
+            RuntimeError::Invalid(format!("container {}: corrupt state record: {e}", row.id))
+        })?;
+        Ok(Container {
+            id: row.id,
+            name: row.name,
+            image_id: row.image_id,
+            image_name: row.image_name,
+            created: row.created_at,
+            spec,
+            state,
+        })
+    }
+
+    /// The 12-character ID.
+    pub fn short_id(&self) -> &str {
+        names::short_id(&self.id)
+    }
+
+    /// Running, and its supervisor or process still alive.
+    pub fn is_running(&self) -> bool {
+        self.state.running
+            && (self.state.strata.supervisor.is_some_and(|s| s.is_alive())
+                || self.state.strata.init.is_some_and(|p| p.is_alive()))
+    }
+}
+
+/// The files of one container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// `containers/<id>`.
+    pub dir: PathBuf,
+    /// Overlay upper dir.
+    pub upper: PathBuf,
+    /// Overlay work dir.
+    pub work: PathBuf,
+    /// Init layer.
+    pub init: PathBuf,
+    /// Mount point.
+    pub rootfs: PathBuf,
+    /// OCI bundle config.
+    pub config_json: PathBuf,
+    /// `/etc/hostname` source.
+    pub hostname: PathBuf,
+    /// `/etc/hosts` source.
+    pub hosts: PathBuf,
+    /// `/etc/resolv.conf` source.
+    pub resolv_conf: PathBuf,
+    /// json-file log.
+    pub log: PathBuf,
+    /// OCI runtime state root.
+    pub runtime_root: PathBuf,
+}
+
+/// The paths of container `id`.
+pub fn paths(store: &Store, id: &str) -> Paths {
+    let dir = store.container_dir(id);
+    Paths {
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+        init: dir.join("init"),
+        rootfs: dir.join("rootfs"),
+        config_json: dir.join("config.json"),
+        hostname: dir.join("hostname"),
+        hosts: dir.join("hosts"),
+        resolv_conf: dir.join("resolv.conf"),
+        log: dir.join(format!("{id}-json.log")),
+        runtime_root: dir.join("runtime"),
+        dir,
+    }
+}
+
+/// A container to create.
+#[derive(Debug, Clone)]
+pub struct NewContainer {
+    /// Pre-generated ID ([`names::new_id`]): the hostname derives from it.
+    pub id: String,
+    /// `--name`, validated here; a random one when `None`.
+    pub name: Option<String>,
+    /// The image ID.
+    pub image_id: Digest,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// The spec document.
+    pub spec: ContainerSpec,
+    /// Parsed user mounts (for the init layer's stubs).
+    pub mounts: Vec<MountSpec>,
+}
+
+/// docker's default `/etc/hosts` for a container without the host's network.
+pub const DEFAULT_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// Creates the record and the directory of a new container.
+pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
+    let created = strata_oci::config::rfc3339_now();
+    let state = State::default();
+    let mut row = ContainerRow {
+        id: new.id.clone(),
+        name: String::new(),
+        image_id: new.image_id.to_string(),
+        image_name: new.image_name.clone(),
+        created_at: created,
+        spec: serde_json::to_string(&new.spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
+        state: serde_json::to_string(&state).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
+    };
+    let p = paths(store, &new.id);
+    prepare_dir(&p, &new)?;
+    let result = match &new.name {
+        Some(n) => {
+            row.name = names::validate_name(n)?;
+            insert(store, &row)
+        }
+        None => {
+            let mut attempt = 0;
+            loop {
+                row.name = names::random_name(attempt);
+                match insert(store, &row) {
+                    Err(RuntimeError::NameInUse { .. }) if attempt < 10 => attempt += 1,
+                    other => break other,
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
+        let _ = fs::remove_dir_all(&p.dir);
+        return Err(e);
+    }
+    Container::from_row(row)
+}
+
+fn insert(store: &Store, row: &ContainerRow) -> Result<()> {
+    let taken = store.db().write(|tx| {
+        if let Some(other) = q::by_name(tx, &row.name)? {
+            return Ok(Some(other.id));
+        }
+        q::insert(tx, row)?;
+        Ok(None)
+    })?;
+    match taken {
+        Some(id) => Err(RuntimeError::NameInUse {
+            name: row.name.clone(),
+            id,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn prepare_dir(p: &Paths, new: &NewContainer) -> Result<()> {
+    for d in [&p.dir, &p.upper, &p.work, &p.rootfs] {
+        fs::create_dir_all(d).ctx("create directory", d)?;
+    }
+    let mut stubs = Vec::new();
+    for m in &new.mounts {
+        match m {
+            MountSpec::Bind {
+                source,
+                destination,
+                ..
+            } => {
+                if !source.exists() {
+                    // docker's -v creates a missing host path as a directory.
+                    fs::create_dir_all(source).ctx("create bind source", source)?;
+                }
+                let kind = if source.is_dir() {
+                    StubKind::Dir
+                } else {
+                    StubKind::File
+                };
+                stubs.push((destination.clone(), kind));
+            }
+            MountSpec::Tmpfs { destination, .. } => {
+                stubs.push((destination.clone(), StubKind::Dir))
+            }
+        }
+    }
+    create_init_layer(&p.init, &stubs)?;
+    let hostname = &new.spec.config.hostname;
+    fs::write(&p.hostname, format!("{hostname}\n")).ctx("write", &p.hostname)?;
+    let hosts = match new.spec.host_config.network() {
+        NetworkMode::Host => {
+            fs::read_to_string("/etc/hosts").unwrap_or_else(|_| DEFAULT_HOSTS.to_string())
+        }
+        NetworkMode::None => DEFAULT_HOSTS.to_string(),
+    };
+    fs::write(&p.hosts, hosts).ctx("write", &p.hosts)?;
+    let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
+    fs::write(&p.resolv_conf, resolv).ctx("write", &p.resolv_conf)?;
+    Ok(())
+}
+
+/// The container with exactly this ID, if any.
+pub fn get(store: &Store, id: &str) -> Result<Option<Container>> {
+    store
+        .db()
+        .with(|c| q::get(c, id))?
+        .map(Container::from_row)
+        .transpose()
+}
+
+/// Finds a container by full ID, name (`x` or `/x`) or unique ID prefix.
+pub fn lookup(store: &Store, input: &str) -> Result<Container> {
+    let not_found = || RuntimeError::NoSuchContainer(input.to_string());
+    if input.is_empty() {
+        return Err(not_found());
+    }
+    let row = store.db().with(|c| {
+        if let Some(r) = q::get(c, input)? {
+            return Ok(Ok(r));
+        }
+        let name = input.strip_prefix('/').unwrap_or(input);
+        if let Some(r) = q::by_name(c, name)? {
+            return Ok(Ok(r));
+        }
+        if input.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut rows = q::by_prefix(c, &input.to_ascii_lowercase())?;
+            return Ok(match rows.len() {
+                0 => Err(not_found()),
+                1 => Ok(rows.remove(0)),
+                _ => Err(RuntimeError::AmbiguousContainer(input.to_string())),
+            });
+        }
+        Ok(Err(not_found()))
+    })??;
+    Container::from_row(row)
+}
+
+/// All containers, newest first.
+pub fn list(store: &Store) -> Result<Vec<Container>> {
+    store
+        .db()
+        .with(q::list)?
+        .into_iter()
+        .map(Container::from_row)
+        .collect()
+}
+
+/// Read-modify-write of a container's state in one transaction; returns
+/// the new state.
+pub fn update_state(store: &Store, id: &str, f: impl FnOnce(&mut State)) -> Result<State> {
+    store.db().write(|tx| {
+        let Some(row) = q::get(tx, id)? else {
+            return Ok(Err(RuntimeError::NoSuchContainer(id.to_string())));
+        };
+        let mut state: State = match serde_json::from_str(&row.state) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(Err(RuntimeError::Invalid(format!(
+                    "container {id}: corrupt state record: {e}"
+                ))));
+            }
+        };
+        f(&mut state);
+        let doc = serde_json::to_string(&state).unwrap_or_default();
+        q::set_state(tx, id, &doc)?;
+        Ok(Ok(state))
+    })?
+}
+
+/// Renames a container (docker's `rename`).
+pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
+    let name = names::validate_name(new_name)?;
+    let taken = store.db().write(|tx| {
+        if let Some(other) = q::by_name(tx, &name)? {
+            return Ok(Some(other.id));
+        }
+        q::rename(tx, &c.id, &name)?;
+        Ok(None)
+    })?;
+    match taken {
+        Some(id) => Err(RuntimeError::NameInUse { name, id }),
+        None => Ok(()),
+    }
+}
+
+/// Deletes a stopped container's record and directory. The caller has
+/// unmounted its rootfs and released its runtime state.
+pub fn delete(store: &Store, id: &str) -> Result<()> {
+    let p = paths(store, id);
+    if p.dir.exists() {
+        remove_tree(&p.dir)?;
+    }
+    store.db().write(|tx| q::delete(tx, id))?;
+    Ok(())
+}
+
+/// Removes a directory tree, refusing to cross into a mount (a rootfs
+/// left mounted by a crash must be unmounted first, never emptied).
+fn remove_tree(dir: &Path) -> Result<()> {
+    let rootfs = dir.join("rootfs");
+    if crate::rootfs_linux::is_mounted(&rootfs) {
+        return Err(RuntimeError::Invalid(format!(
+            "{} is still mounted; refusing to remove it",
+            rootfs.display()
+        )));
+    }
+    fs::remove_dir_all(dir).ctx("remove", dir)
+}

@@ -1,0 +1,300 @@
+//! Reading a container's root filesystem from the host without ever
+//! leaving it: a symlink in the image (`/etc/passwd -> /../../../etc/shadow`)
+//! must resolve as it would inside the container, against the container's
+//! root. Files are opened with `openat2(2)` and `RESOLVE_IN_ROOT |
+//! RESOLVE_NO_MAGICLINKS`; [`RootDir::resolve`] does the same walk in user
+//! space for callers that need a path (docker's `FollowSymlinkInScope`).
+//!
+//! [`find_executable`] is Go's `exec.LookPath` (what runc runs before
+//! `execve`) evaluated against the container's root, so a missing or
+//! non-executable command fails with docker's exact message and exit code
+//! before any namespace is created.
+
+use std::ffi::CString;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{ExecError, IoContext, Result};
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// An open container root directory.
+#[derive(Debug)]
+pub struct RootDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl RootDir {
+    /// Opens `path` as a root.
+    pub fn open(path: &Path) -> Result<RootDir> {
+        let f = File::open(path).ctx("open root directory", path)?;
+        Ok(RootDir {
+            fd: f.into(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The host path of the root.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `rel` (absolute or relative, resolved inside the root) with
+    /// `flags` (`O_CLOEXEC` is added).
+    pub fn open_at(&self, rel: &str, flags: i32) -> io::Result<File> {
+        let rel = rel.trim_start_matches('/');
+        let rel = if rel.is_empty() { "." } else { rel };
+        let c = CString::new(rel).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let how = OpenHow {
+            flags: (flags | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and a
+        // correctly sized open_how; returns a new descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ENOSYS) {
+                return self.open_fallback(rel, flags);
+            }
+            return Err(e);
+        }
+        // SAFETY: the kernel just returned this descriptor to us.
+        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// Kernels without openat2: resolve in user space, then open without
+    /// following a final symlink (it was already resolved).
+    fn open_fallback(&self, rel: &str, flags: i32) -> io::Result<File> {
+        let p = self.resolve(rel, true)?;
+        let c = CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: open with a NUL-terminated path.
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just returned this descriptor to us.
+        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Reads a whole file inside the root; `None` if it does not exist or
+    /// is not readable.
+    pub fn read_to_string(&self, rel: &str) -> Option<String> {
+        let mut f = self.open_at(rel, libc::O_RDONLY).ok()?;
+        if !f.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut s = String::new();
+        f.read_to_string(&mut s).ok()?;
+        Some(s)
+    }
+
+    /// `stat` (following symlinks inside the root).
+    pub fn stat(&self, rel: &str) -> io::Result<Metadata> {
+        self.open_at(rel, libc::O_PATH)?.metadata()
+    }
+
+    /// Resolves `rel` inside the root to a host path, following symlinks
+    /// as the container would (the last component only if `follow_last`).
+    /// `..` never climbs above the root. At most 255 links are followed.
+    pub fn resolve(&self, rel: &str, follow_last: bool) -> io::Result<PathBuf> {
+        let mut done: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = split(rel).into_iter().rev().collect();
+        let mut links = 0;
+        while let Some(part) = todo.pop() {
+            match part.as_str() {
+                "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let is_last = todo.is_empty();
+            let host = self.path.join(done.iter().collect::<PathBuf>()).join(&part);
+            let md = match std::fs::symlink_metadata(&host) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    done.push(part);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if md.file_type().is_symlink() && (!is_last || follow_last) {
+                links += 1;
+                if links > 255 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let target = std::fs::read_link(&host)?;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for p in split(&target).into_iter().rev() {
+                    todo.push(p);
+                }
+            } else {
+                done.push(part);
+            }
+        }
+        Ok(self.path.join(done.iter().collect::<PathBuf>()))
+    }
+}
+
+fn split(p: &str) -> Vec<String> {
+    p.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Go's `exec.LookPath(name)` inside `root`, with `path_env` as `$PATH`
+/// and `cwd` for relative names. Returns the path found.
+pub fn find_executable(
+    root: &RootDir,
+    name: &str,
+    path_env: Option<&str>,
+    cwd: &str,
+) -> std::result::Result<String, ExecError> {
+    let absolute = |p: &str| -> String {
+        if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("{}/{}", cwd.trim_end_matches('/'), p)
+        }
+    };
+    if name.contains('/') {
+        return check(root, &absolute(name), name).map(|()| name.to_string());
+    }
+    for dir in path_env.unwrap_or("").split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = format!("{}/{}", absolute(dir).trim_end_matches('/'), name);
+        if check(root, &candidate, name).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(ExecError::NotFound(name.to_string()))
+}
+
+fn check(root: &RootDir, path: &str, name: &str) -> std::result::Result<(), ExecError> {
+    let md = match root.stat(path) {
+        Ok(m) => m,
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            return Err(ExecError::PermissionDenied(name.to_string()));
+        }
+        Err(_) => return Err(ExecError::NoSuchFile(name.to_string())),
+    };
+    if md.is_dir() {
+        return Err(ExecError::IsDirectory(name.to_string()));
+    }
+    if md.permissions().mode() & 0o111 == 0 {
+        return Err(ExecError::PermissionDenied(name.to_string()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> (tempfile::TempDir, RootDir) {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::write(r.join("bin/tool"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(r.join("bin/tool"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::write(r.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
+        symlink("/bin/tool", r.join("bin/alias")).unwrap();
+        symlink("../../../../../../etc", r.join("escape")).unwrap();
+        symlink("/etc/passwd", r.join("etc/pw")).unwrap();
+        let root = RootDir::open(r).unwrap();
+        (t, root)
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let (t, root) = tree();
+        // `escape` points far above the root; inside, it is just /etc.
+        assert_eq!(
+            root.resolve("/escape/passwd", true).unwrap(),
+            t.path().join("etc/passwd")
+        );
+        assert_eq!(
+            root.resolve("/etc/pw", true).unwrap(),
+            t.path().join("etc/passwd")
+        );
+        assert_eq!(
+            root.resolve("/etc/pw", false).unwrap(),
+            t.path().join("etc/pw")
+        );
+        assert_eq!(root.resolve("/../../x", true).unwrap(), t.path().join("x"));
+        let s = root.read_to_string("/escape/passwd").unwrap();
+        assert!(
+            s.starts_with("root:"),
+            "read the container's passwd, not the host's"
+        );
+        assert!(root.read_to_string("/nope").is_none());
+    }
+
+    #[test]
+    fn lookpath_messages_and_codes() {
+        let (_t, root) = tree();
+        let path = Some("/usr/bin:/bin");
+        assert_eq!(
+            find_executable(&root, "tool", path, "/").unwrap(),
+            "/bin/tool"
+        );
+        assert_eq!(
+            find_executable(&root, "alias", path, "/").unwrap(),
+            "/bin/alias"
+        );
+        let e = find_executable(&root, "foo", path, "/").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "exec: \"foo\": executable file not found in $PATH"
+        );
+        assert_eq!(e.exit_code(), 127);
+        let e = find_executable(&root, "/nonexist", path, "/").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "exec: \"/nonexist\": stat /nonexist: no such file or directory"
+        );
+        assert_eq!(e.exit_code(), 127);
+        let e = find_executable(&root, "/etc/passwd", path, "/").unwrap_err();
+        assert_eq!(e.to_string(), "exec: \"/etc/passwd\": permission denied");
+        assert_eq!(e.exit_code(), 126);
+        let e = find_executable(&root, "/etc", path, "/").unwrap_err();
+        assert_eq!(e.exit_code(), 126);
+        assert_eq!(
+            find_executable(&root, "./tool", path, "/bin").unwrap(),
+            "./tool"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! `container inspect`: docker's container JSON (`types.ContainerJSON`),
+//! field for field in docker's order, built from the records. strata's
+//! private state (supervisor and process identities) is left out.
+
+use serde_json::{Value, json};
+use strata_store::Store;
+
+use crate::containers::{Container, paths};
+use crate::spec::{MASKED_PATHS, MountSpec, READONLY_PATHS};
+use crate::supervisor_linux::parse_mounts;
+
+/// The inspect document of `c`.
+pub fn inspect(store: &Store, c: &Container) -> Value {
+    let p = paths(store, &c.id);
+    let s = &c.state;
+    let hc = &c.spec.host_config;
+    let state = json!({
+        "Status": s.status,
+        "Running": c.is_running(),
+        "Paused": s.paused,
+        "Restarting": s.restarting,
+        "OOMKilled": s.oom_killed,
+        "Dead": s.dead,
+        "Pid": if c.is_running() { s.pid } else { 0 },
+        "ExitCode": s.exit_code,
+        "Error": s.error,
+        "StartedAt": s.started_at,
+        "FinishedAt": s.finished_at,
+    });
+    let mounts: Vec<Value> = parse_mounts(hc.binds.as_deref().unwrap_or(&[]), None)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| match m {
+            MountSpec::Bind {
+                source,
+                destination,
+                readonly,
+            } => Some(json!({
+                "Type": "bind",
+                "Source": source,
+                "Destination": destination,
+                "Mode": if readonly { "ro" } else { "" },
+                "RW": !readonly,
+                "Propagation": "rprivate",
+            })),
+            MountSpec::Tmpfs { .. } => None,
+        })
+        .collect();
+    let lowers = store
+        .image(
+            &strata_oci::Digest::parse(&c.image_id).unwrap_or_else(|_| strata_oci::Digest::of(b"")),
+        )
+        .ok()
+        .and_then(|img| store.snapshots().lower_dirs(&img.chain_ids()).ok())
+        .map(|l| {
+            std::iter::once(p.init.display().to_string())
+                .chain(l.iter().map(|d| d.display().to_string()))
+                .collect::<Vec<_>>()
+                .join(":")
+        })
+        .unwrap_or_default();
+    let mut host_config = json!({
+        "Binds": hc.binds,
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": hc.network_mode,
+        "PortBindings": {},
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": hc.auto_remove,
+        "VolumeDriver": "",
+        "VolumesFrom": null,
+        "CapAdd": null,
+        "CapDrop": null,
+        "CgroupnsMode": "host",
+        "Dns": [],
+        "DnsOptions": [],
+        "DnsSearch": [],
+        "ExtraHosts": null,
+        "GroupAdd": hc.group_add,
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": null,
+        "OomScoreAdj": 0,
+        "PidMode": "",
+        "Privileged": false,
+        "PublishAllPorts": false,
+        "ReadonlyRootfs": hc.readonly_rootfs,
+        "SecurityOpt": null,
+        "UTSMode": "",
+        "UsernsMode": "",
+        "ShmSize": 67108864,
+        "Runtime": hc.runtime,
+        "ConsoleSize": [0, 0],
+        "Isolation": "",
+        "CpuShares": 0,
+        "Memory": hc.memory,
+        "NanoCpus": hc.nano_cpus,
+        "CgroupParent": "",
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": null,
+        "BlkioDeviceWriteBps": null,
+        "BlkioDeviceReadIOps": null,
+        "BlkioDeviceWriteIOps": null,
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": "",
+        "CpusetMems": "",
+        "Devices": [],
+        "DeviceCgroupRules": null,
+        "DeviceRequests": null,
+        "KernelMemory": 0,
+        "KernelMemoryTCP": 0,
+        "MemoryReservation": 0,
+        "MemorySwap": 0,
+        "MemorySwappiness": null,
+        "OomKillDisable": false,
+        "PidsLimit": hc.pids_limit,
+        "Ulimits": null,
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "MaskedPaths": MASKED_PATHS,
+        "ReadonlyPaths": READONLY_PATHS,
+    });
+    if let (Some(t), Some(obj)) = (&hc.tmpfs, host_config.as_object_mut()) {
+        obj.insert("Tmpfs".into(), json!(t));
+    }
+    let cfg = &c.spec.config;
+    let mut config = serde_json::to_value(cfg).unwrap_or(Value::Null);
+    if let Some(obj) = config.as_object_mut() {
+        obj.insert("Labels".into(), json!(cfg.labels));
+    }
+    let net = hc.network_mode.clone();
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.spec.path,
+        "Args": c.spec.args,
+        "State": state,
+        "Image": c.image_id,
+        "ResolvConfPath": p.resolv_conf,
+        "HostnamePath": p.hostname,
+        "HostsPath": p.hosts,
+        "LogPath": p.log,
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": null,
+        "HostConfig": host_config,
+        "GraphDriver": {
+            "Data": {
+                "LowerDir": lowers,
+                "MergedDir": p.rootfs,
+                "UpperDir": p.upper,
+                "WorkDir": p.work,
+            },
+            "Name": "overlay",
+        },
+        "Mounts": mounts,
+        "Config": config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "HairpinMode": false,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "Ports": {},
+            "SandboxKey": "",
+            "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null,
+            "EndpointID": "",
+            "Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "IPv6Gateway": "",
+            "MacAddress": "",
+            "Networks": {
+                net: {
+                    "IPAMConfig": null,
+                    "Links": null,
+                    "Aliases": null,
+                    "NetworkID": "",
+                    "EndpointID": "",
+                    "Gateway": "",
+                    "IPAddress": "",
+                    "IPPrefixLen": 0,
+                    "IPv6Gateway": "",
+                    "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0,
+                    "MacAddress": "",
+                    "DriverOpts": null,
+                }
+            },
+        },
+    })
+}

@@ -1,0 +1,228 @@
+//! Turning a container (or build step) into a runnable OCI bundle, the
+//! part shared by the supervisor and the build-step helper:
+//!
+//! 1. mount the overlay rootfs;
+//! 2. resolve `-u` through the rootfs's `/etc/passwd` and `/etc/group`
+//!    (opened inside the root, see [`crate::inroot_linux`]);
+//! 3. compute the process environment (docker's defaults, `HOME`);
+//! 4. create the working directory if missing (owned by the user, as
+//!    docker does);
+//! 5. look the command up as runc would (docker's 126/127 errors);
+//! 6. write `config.json`.
+//!
+//! Any failure unmounts what step 1 mounted. [`release_cgroup_parent`]
+//! removes the shared `/strata` cgroup directories once the last
+//! container using them is gone.
+
+use std::fs;
+use std::os::unix::fs::chown;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::error::{IoContext, Result, RuntimeError};
+use crate::inroot_linux::{RootDir, find_executable};
+use crate::rootfs_linux::{Mounter, Overlay};
+use crate::spec::process::{env_value, process_env};
+use crate::spec::user::resolve_user;
+use crate::spec::{
+    CgroupSupport, EtcFiles, MountSpec, NetworkMode, Resources, SpecInput, build_spec,
+};
+
+/// The cgroup parent of every strata container.
+pub const CGROUP_PARENT: &str = "strata";
+
+/// What to launch.
+#[derive(Debug, Clone)]
+pub struct LaunchInput {
+    /// Root filesystem layers.
+    pub overlay: Overlay,
+    /// Where to mount it.
+    pub rootfs: PathBuf,
+    /// Where `config.json` goes.
+    pub bundle: PathBuf,
+    /// argv (never empty).
+    pub argv: Vec<String>,
+    /// The container's `Config.Env` (image + user, merged).
+    pub env: Vec<String>,
+    /// `-u` (may be empty).
+    pub user: String,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
+    /// Working directory (empty = `/`).
+    pub cwd: String,
+    /// `-t`.
+    pub tty: bool,
+    /// Hostname.
+    pub hostname: String,
+    /// Network mode.
+    pub network: NetworkMode,
+    /// `/etc` files to bind.
+    pub etc_files: Option<EtcFiles>,
+    /// User mounts.
+    pub mounts: Vec<MountSpec>,
+    /// Limits.
+    pub resources: Resources,
+    /// `--read-only`.
+    pub readonly: bool,
+    /// `cgroupsPath`.
+    pub cgroups_path: String,
+}
+
+/// Mounts the rootfs and writes the bundle; returns the spec.
+pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
+    input.overlay.mount(m, &input.rootfs)?;
+    match prepare_mounted(input) {
+        Ok(spec) => Ok(spec),
+        Err(e) => {
+            let _ = m.unmount(&input.rootfs);
+            Err(e)
+        }
+    }
+}
+
+fn prepare_mounted(input: &LaunchInput) -> Result<Spec> {
+    let root = RootDir::open(&input.rootfs)?;
+    let passwd = root.read_to_string("/etc/passwd");
+    let group = root.read_to_string("/etc/group");
+    let user = resolve_user(
+        &input.user,
+        passwd.as_deref(),
+        group.as_deref(),
+        &input.group_add,
+    )?;
+    let env = process_env(&input.env, &input.hostname, input.tty, &user.home);
+    let cwd = if input.cwd.is_empty() {
+        "/".to_string()
+    } else {
+        input.cwd.clone()
+    };
+    if !input.readonly {
+        ensure_workdir(&root, &cwd, user.uid, user.gid)?;
+    }
+    find_executable(&root, &input.argv[0], env_value(&env, "PATH"), &cwd)?;
+    let spec = build_spec(&SpecInput {
+        rootfs: input.rootfs.clone(),
+        readonly_rootfs: input.readonly,
+        args: input.argv.clone(),
+        env,
+        cwd,
+        user,
+        terminal: input.tty,
+        hostname: input.hostname.clone(),
+        network: input.network,
+        etc_files: input.etc_files.clone(),
+        mounts: input.mounts.clone(),
+        resources: input.resources,
+        cgroups: CgroupSupport::probe(),
+        cgroups_path: input.cgroups_path.clone(),
+    })?;
+    let cfg = input.bundle.join("config.json");
+    let json =
+        serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    fs::write(&cfg, json).ctx("write", &cfg)?;
+    Ok(spec)
+}
+
+/// `mkdir -p` of the working directory inside the root, new directories
+/// owned by the container's user (docker's `SetupWorkingDirectory`).
+fn ensure_workdir(root: &RootDir, cwd: &str, uid: u32, gid: u32) -> Result<()> {
+    let host = root
+        .resolve(cwd, true)
+        .ctx("resolve working directory", cwd)?;
+    if host.is_dir() {
+        return Ok(());
+    }
+    if host.exists() {
+        return Err(RuntimeError::Invalid(format!(
+            "Cannot mkdir: {cwd} is not a directory"
+        )));
+    }
+    let mut missing = Vec::new();
+    let mut p = host.as_path();
+    while !p.exists() && p.starts_with(root.path()) && p != root.path() {
+        missing.push(p.to_path_buf());
+        p = p.parent().unwrap_or(root.path());
+    }
+    fs::create_dir_all(&host).ctx("create working directory", &host)?;
+    for d in missing {
+        chown(&d, Some(uid), Some(gid)).ctx("chown working directory", &d)?;
+    }
+    Ok(())
+}
+
+/// `/strata/<name>`.
+pub fn cgroups_path(name: &str) -> String {
+    format!("/{CGROUP_PARENT}/{name}")
+}
+
+/// A lock on the `strata` cgroup parent: held shared while a runtime
+/// creates a container's cgroups (they need the parent to exist), taken
+/// exclusively — without waiting — to remove the parent.
+#[derive(Debug)]
+pub struct CgroupParentLock {
+    _file: Option<fs::File>,
+}
+
+const CGROUP_LOCK: &str = "/run/strata/cgroup.lock";
+
+fn lock_file() -> Option<fs::File> {
+    let _ = fs::create_dir_all("/run/strata");
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(CGROUP_LOCK)
+        .ok()
+}
+
+impl CgroupParentLock {
+    /// Takes the lock shared (blocks while a removal runs).
+    pub fn shared() -> CgroupParentLock {
+        let f = lock_file();
+        if let Some(f) = &f {
+            use std::os::fd::AsRawFd;
+            // SAFETY: flock on a descriptor we own.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) };
+        }
+        CgroupParentLock { _file: f }
+    }
+}
+
+/// Removes the empty `strata` parent directories strata's cgroups live in
+/// (a busy one stays: another container still uses it; nothing is removed
+/// while another process is creating a container's cgroups).
+pub fn release_cgroup_parent() {
+    let Some(f) = lock_file() else { return };
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return;
+    }
+    let base = Path::new("/sys/fs/cgroup");
+    let Ok(rd) = fs::read_dir(base) else { return };
+    for e in rd.flatten() {
+        let p = e.path().join(CGROUP_PARENT);
+        if p.is_dir() {
+            let _ = fs::remove_dir(&p);
+        }
+    }
+    let _ = fs::remove_dir(base.join(CGROUP_PARENT));
+}
+
+/// Removes a container's own cgroup directories if the runtime left any
+/// (a runtime killed mid-delete).
+pub fn remove_cgroup(name: &str) {
+    let base = Path::new("/sys/fs/cgroup");
+    let Ok(rd) = fs::read_dir(base) else { return };
+    for e in rd.flatten() {
+        let p = e.path().join(CGROUP_PARENT).join(name);
+        if p.is_dir() {
+            let _ = fs::remove_dir(&p);
+        }
+    }
+    let p = base.join(CGROUP_PARENT).join(name);
+    if p.is_dir() {
+        let _ = fs::remove_dir(&p);
+    }
+}

@@ -1,0 +1,447 @@
+//! OCI runtimes behind one small interface: [`Embedded`] runs youki's
+//! `libcontainer` in this process (which must be single-threaded: it
+//! forks); [`External`] drives a runc-compatible binary (`--runtime PATH`)
+//! through its command line with the same bundle. Both create the
+//! container's init as a process this (subreaper) process can `waitpid`,
+//! and both hand over a terminal's pty master through a console socket
+//! ([`ConsoleSocket`]), as runc does for containerd.
+
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio as StdStdio};
+use std::time::Duration;
+
+use libcontainer::container::Container;
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+
+use crate::error::{IoContext, Result, RuntimeError};
+
+/// The container process's stdio (`None`: inherit this process's).
+#[derive(Debug, Default)]
+pub struct Stdio {
+    /// stdin.
+    pub stdin: Option<OwnedFd>,
+    /// stdout.
+    pub stdout: Option<OwnedFd>,
+    /// stderr.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// A runc-like runtime.
+pub trait OciRuntime {
+    /// Creates container `id` from `bundle`; returns its init's host PID.
+    /// With a terminal, the pty master is sent to `console_socket`.
+    fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32>;
+    /// Lets the created container run its command.
+    fn start(&self, id: &str) -> Result<()>;
+    /// Starts another process (`process.json`) in a running container;
+    /// returns its host PID (this process can wait for it).
+    fn exec(
+        &self,
+        id: &str,
+        process_json: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32>;
+    /// Forgets the container: kills what is left, removes its cgroups and
+    /// runtime state. Idempotent.
+    fn delete(&self, id: &str) -> Result<()>;
+}
+
+fn oci_err(op: &'static str, id: &str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Oci {
+        op,
+        id: id.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// youki's libcontainer, in-process.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    root: PathBuf,
+}
+
+impl Embedded {
+    /// A runtime keeping its state under `root`.
+    pub fn new(root: &Path) -> Result<Embedded> {
+        std::fs::create_dir_all(root).ctx("create directory", root)?;
+        Ok(Embedded {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn builder(
+        &self,
+        id: &str,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+        op: &'static str,
+    ) -> Result<ContainerBuilder> {
+        let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_root_path(&self.root)
+            .map_err(|e| oci_err(op, id, e))?
+            .with_console_socket(console.map(ConsoleSocket::path));
+        if let Some(fd) = stdio.stdin {
+            b = b.with_stdin(fd);
+        }
+        if let Some(fd) = stdio.stdout {
+            b = b.with_stdout(fd);
+        }
+        if let Some(fd) = stdio.stderr {
+            b = b.with_stderr(fd);
+        }
+        Ok(b)
+    }
+}
+
+impl OciRuntime for Embedded {
+    fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32> {
+        let c = self
+            .builder(id, console, stdio, "create")?
+            .as_init(bundle)
+            .with_systemd(false)
+            .with_detach(true)
+            .build()
+            .map_err(|e| oci_err("create", id, error_chain(&e)))?;
+        c.pid()
+            .map(|p| p.as_raw())
+            .ok_or_else(|| oci_err("create", id, "no init process"))
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        let mut c = Container::load(self.root.join(id)).map_err(|e| oci_err("start", id, e))?;
+        c.start().map_err(|e| oci_err("start", id, error_chain(&e)))
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        process_json: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32> {
+        let pid = self
+            .builder(id, console, stdio, "exec")?
+            .as_tenant()
+            .with_process(Some(process_json))
+            .with_detach(console.is_some())
+            .build()
+            .map_err(|e| oci_err("exec", id, error_chain(&e)))?;
+        Ok(pid.as_raw())
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        let dir = self.root.join(id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        match Container::load(dir.clone()) {
+            Ok(mut c) => c
+                .delete(true)
+                .map_err(|e| oci_err("delete", id, error_chain(&e))),
+            // A state file never written (create failed early): nothing
+            // but the directory to forget.
+            Err(_) => std::fs::remove_dir_all(&dir).ctx("remove", &dir),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// A runc-compatible runtime binary.
+#[derive(Debug, Clone)]
+pub struct External {
+    program: PathBuf,
+    root: PathBuf,
+}
+
+impl External {
+    /// `program` (e.g. `/usr/sbin/runc`) with its state under `root`.
+    pub fn new(program: &Path, root: &Path) -> Result<External> {
+        std::fs::create_dir_all(root).ctx("create directory", root)?;
+        Ok(External {
+            program: program.to_path_buf(),
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn cmd(&self, id: &str) -> Command {
+        let mut c = Command::new(&self.program);
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--log")
+            .arg(self.log_path(id))
+            .arg("--log-format")
+            .arg("json");
+        c
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
+        self.root.join(format!("{id}.log"))
+    }
+
+    /// The last error the runtime logged (runc logs JSON lines).
+    fn last_error(&self, id: &str, fallback: &str) -> String {
+        let text = std::fs::read_to_string(self.log_path(id)).unwrap_or_default();
+        text.lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["level"] == "error")
+            .and_then(|v| v["msg"].as_str().map(str::to_string))
+            .unwrap_or_else(|| fallback.to_string())
+    }
+
+    fn run(&self, op: &'static str, id: &str, mut c: Command) -> Result<()> {
+        let out = c
+            .stdin(StdStdio::null())
+            .stdout(StdStdio::null())
+            .stderr(StdStdio::piped())
+            .output()
+            .map_err(|e| oci_err(op, id, format!("{}: {e}", self.program.display())))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        Err(oci_err(op, id, self.last_error(id, &stderr)))
+    }
+}
+
+fn set_stdio(c: &mut Command, stdio: Stdio) {
+    c.stdin(stdio.stdin.map_or_else(StdStdio::null, StdStdio::from));
+    if let Some(fd) = stdio.stdout {
+        c.stdout(StdStdio::from(fd));
+    }
+    if let Some(fd) = stdio.stderr {
+        c.stderr(StdStdio::from(fd));
+    }
+}
+
+impl OciRuntime for External {
+    fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32> {
+        let pid_file = self.root.join(format!("{id}.pid"));
+        let mut c = self.cmd(id);
+        c.arg("create")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(&pid_file);
+        if let Some(s) = console {
+            c.arg("--console-socket")
+                .arg(s.relative())
+                .current_dir(s.dir());
+        }
+        c.arg(id);
+        set_stdio(&mut c, stdio);
+        let status = c
+            .status()
+            .map_err(|e| oci_err("create", id, format!("{}: {e}", self.program.display())))?;
+        if !status.success() {
+            return Err(oci_err(
+                "create",
+                id,
+                self.last_error(id, &status.to_string()),
+            ));
+        }
+        read_pid(&pid_file).ok_or_else(|| oci_err("create", id, "no pid file written"))
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        let mut c = self.cmd(id);
+        c.arg("start").arg(id);
+        self.run("start", id, c)
+    }
+
+    fn exec(
+        &self,
+        id: &str,
+        process_json: &Path,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+    ) -> Result<i32> {
+        let pid_file = self.root.join(format!(
+            "exec-{}.pid",
+            hex::encode(crate::names::random_bytes::<6>())
+        ));
+        let mut c = self.cmd(id);
+        c.arg("exec")
+            .arg("--detach")
+            .arg("--pid-file")
+            .arg(&pid_file);
+        c.arg("--process").arg(process_json);
+        if let Some(s) = console {
+            c.arg("--console-socket")
+                .arg(s.relative())
+                .current_dir(s.dir());
+        }
+        c.arg(id);
+        set_stdio(&mut c, stdio);
+        let status = c
+            .status()
+            .map_err(|e| oci_err("exec", id, format!("{}: {e}", self.program.display())))?;
+        let pid = read_pid(&pid_file);
+        let _ = std::fs::remove_file(&pid_file);
+        if !status.success() {
+            return Err(oci_err(
+                "exec",
+                id,
+                self.last_error(id, &status.to_string()),
+            ));
+        }
+        pid.ok_or_else(|| oci_err("exec", id, "no pid file written"))
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        if !self.root.join(id).exists() {
+            return Ok(());
+        }
+        let mut c = self.cmd(id);
+        c.arg("delete").arg("--force").arg(id);
+        self.run("delete", id, c)
+    }
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The runtime a container uses: the embedded one, or `program`.
+pub fn runtime_for(program: Option<&Path>, state_root: &Path) -> Result<Box<dyn OciRuntime>> {
+    Ok(match program {
+        Some(p) => Box::new(External::new(p, state_root)?),
+        None => Box::new(Embedded::new(state_root)?),
+    })
+}
+
+/// A listening console socket: the runtime connects and sends the pty
+/// master (SCM_RIGHTS). Bound by a relative name from `dir` (this process
+/// must be the only thread: it changes directory for the bind), so long
+/// store paths never hit the 108-byte `sun_path` limit; [`Self::path`]
+/// is the absolute path for libcontainer (which symlinks it into its own
+/// directory) and [`Self::relative`] the name runc gets, run from `dir`.
+#[derive(Debug)]
+pub struct ConsoleSocket {
+    listener: UnixListener,
+    path: PathBuf,
+    name: String,
+}
+
+impl ConsoleSocket {
+    /// Binds `dir/<name>`.
+    pub fn bind(dir: &Path, name: &str) -> Result<ConsoleSocket> {
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        let prev = std::env::current_dir().ctx("get current directory", ".")?;
+        std::env::set_current_dir(dir).ctx("change directory", dir)?;
+        let res = UnixListener::bind(name);
+        let _ = std::env::set_current_dir(&prev);
+        let listener = res.ctx("bind console socket", &path)?;
+        Ok(ConsoleSocket {
+            listener,
+            path,
+            name: name.to_string(),
+        })
+    }
+
+    /// Absolute path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The name relative to its directory.
+    pub fn relative(&self) -> &Path {
+        Path::new(&self.name)
+    }
+
+    /// Its directory.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// Accepts the runtime's connection and receives the pty master.
+    pub fn receive_master(&self, timeout: Duration) -> Result<OwnedFd> {
+        let mut fds = [PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+        let ready = poll(&mut fds, ms).map_err(|e| RuntimeError::Sys {
+            op: "wait for the console socket",
+            source: e,
+        })?;
+        if ready == 0 {
+            return Err(RuntimeError::Invalid(
+                "the runtime sent no terminal on the console socket".to_string(),
+            ));
+        }
+        let (conn, _) = self
+            .listener
+            .accept()
+            .ctx("accept console socket", &self.path)?;
+        let mut buf = [0u8; 4096];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(|e| RuntimeError::Sys {
+            op: "receive the pty master",
+            source: e,
+        })?;
+        for c in msg.cmsgs().map_err(|e| RuntimeError::Sys {
+            op: "read the console message",
+            source: e,
+        })? {
+            if let ControlMessageOwned::ScmRights(fds) = c
+                && let Some(&fd) = fds.first()
+            {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+        Err(RuntimeError::Invalid(
+            "the console socket message carried no descriptor".to_string(),
+        ))
+    }
+}
+
+impl Drop for ConsoleSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,406 @@
+//! Container operations as the CLI commands use them: create (the image
+//! config and the flags make the spec document, by docker's rules), start
+//! (spawn the supervisor), stop, kill, remove, wait, prune. Each works
+//! from the records alone, so it does not matter which process started the
+//! container.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use strata_store::{Image, Store};
+
+use crate::client_linux::{self, Supervised};
+use crate::containers::{self, Container, NewContainer, paths};
+use crate::error::{Result, RuntimeError};
+use crate::launch_linux;
+use crate::model::{Config, ContainerSpec, EMBEDDED_RUNTIME, HostConfig};
+use crate::names;
+use crate::oci_linux::runtime_for;
+use crate::rootfs_linux::{Mounter, SysMounter, is_mounted};
+use crate::spec::process::{EntrypointFlag, combine_command, merge_config_env};
+use crate::spec::{NetworkMode, parse_bytes, parse_cpus};
+use crate::supervisor_linux::parse_mounts;
+
+/// `create`/`run` flags (already normalised by the CLI: `-e` entries with
+/// host values filled in, `--env-file` contents in order).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// `--name`.
+    pub name: Option<String>,
+    /// The image as the user typed it.
+    pub image: String,
+    /// Arguments after the image.
+    pub args: Vec<String>,
+    /// `--entrypoint`.
+    pub entrypoint: EntrypointFlag,
+    /// Env entries, in order.
+    pub env: Vec<String>,
+    /// `-u`.
+    pub user: Option<String>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-h`/`--hostname`.
+    pub hostname: Option<String>,
+    /// `-t`.
+    pub tty: bool,
+    /// `-i`.
+    pub interactive: bool,
+    /// Attach stdin/stdout/stderr (foreground `run`, `-a`).
+    pub attach: (bool, bool, bool),
+    /// `--rm`.
+    pub auto_remove: bool,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// `-v`.
+    pub volumes: Vec<String>,
+    /// `--tmpfs`.
+    pub tmpfs: Vec<String>,
+    /// `--network`.
+    pub network: Option<String>,
+    /// `-m`/`--memory`.
+    pub memory: Option<String>,
+    /// `--cpus`.
+    pub cpus: Option<String>,
+    /// `--pids-limit`.
+    pub pids_limit: Option<i64>,
+    /// `--runtime PATH`.
+    pub runtime: Option<PathBuf>,
+    /// `-l`/`--label`.
+    pub labels: Vec<String>,
+    /// `--group-add`.
+    pub group_add: Vec<String>,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`.
+    pub stop_timeout: Option<i64>,
+}
+
+/// Creates a container from `image` with docker's rules.
+pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Container> {
+    if let Some(n) = &opts.name {
+        names::validate_name(n)?;
+    }
+    let icfg = image.config.config.clone().unwrap_or_default();
+    let command = combine_command(
+        icfg.entrypoint.as_deref(),
+        icfg.cmd.as_deref(),
+        &opts.entrypoint,
+        &opts.args,
+    )?;
+    let workdir = match &opts.workdir {
+        Some(w) if !w.is_empty() => {
+            if !w.starts_with('/') {
+                return Err(RuntimeError::Invalid(format!(
+                    "the working directory '{w}' is invalid, it needs to be an absolute path"
+                )));
+            }
+            w.clone()
+        }
+        _ => icfg.working_dir.clone().unwrap_or_default(),
+    };
+    let network = NetworkMode::parse(opts.network.as_deref().unwrap_or("host"))?;
+    let memory = opts
+        .memory
+        .as_deref()
+        .map(parse_bytes)
+        .transpose()?
+        .unwrap_or(0);
+    if memory > 0 && memory < 6 * 1024 * 1024 {
+        return Err(RuntimeError::Invalid(
+            "Minimum memory limit allowed is 6MB".to_string(),
+        ));
+    }
+    let nano_cpus = opts
+        .cpus
+        .as_deref()
+        .map(parse_cpus)
+        .transpose()?
+        .unwrap_or(0);
+    if let Some(rt) = &opts.runtime
+        && !rt.is_file()
+    {
+        return Err(RuntimeError::Invalid(format!(
+            "unknown or invalid runtime name: {}",
+            rt.display()
+        )));
+    }
+    let mut tmpfs = BTreeMap::new();
+    for t in &opts.tmpfs {
+        let (dest, o) = t.split_once(':').unwrap_or((t, ""));
+        if !dest.starts_with('/') {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid mount path {dest:?}: must be absolute"
+            )));
+        }
+        tmpfs.insert(dest.to_string(), o.to_string());
+    }
+    let binds = opts.volumes.clone();
+    let mounts = parse_mounts(&binds, Some(&tmpfs))?;
+    let mut labels = icfg.labels.clone().unwrap_or_default();
+    for l in &opts.labels {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        labels.insert(k.to_string(), v.to_string());
+    }
+
+    let id = names::new_id();
+    let hostname = opts
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| names::short_id(&id).to_string());
+    if hostname.len() > 64 {
+        return Err(RuntimeError::Invalid(format!(
+            "invalid hostname format: {hostname}"
+        )));
+    }
+    let (path, args) = command.path_and_args();
+    let config = Config {
+        hostname,
+        domainname: String::new(),
+        user: opts
+            .user
+            .clone()
+            .unwrap_or_else(|| icfg.user.clone().unwrap_or_default()),
+        attach_stdin: opts.attach.0,
+        attach_stdout: opts.attach.1,
+        attach_stderr: opts.attach.2,
+        tty: opts.tty,
+        open_stdin: opts.interactive,
+        stdin_once: opts.interactive && opts.attach.0,
+        env: merge_config_env(icfg.env.as_deref().unwrap_or(&[]), &opts.env),
+        cmd: (!command.cmd.is_empty()).then(|| command.cmd.clone()),
+        image: opts.image.clone(),
+        volumes: icfg.volumes.as_ref().map(|v| {
+            v.keys()
+                .map(|k| (k.clone(), serde_json::json!({})))
+                .collect()
+        }),
+        working_dir: workdir,
+        entrypoint: (!command.entrypoint.is_empty()).then(|| command.entrypoint.clone()),
+        on_build: icfg.on_build.clone(),
+        labels,
+        stop_signal: opts
+            .stop_signal
+            .clone()
+            .or_else(|| icfg.stop_signal.clone()),
+        stop_timeout: opts.stop_timeout,
+        extra: serde_json::Map::new(),
+    };
+    let host_config = HostConfig {
+        binds: (!binds.is_empty()).then_some(binds),
+        network_mode: network.as_str().to_string(),
+        auto_remove: opts.auto_remove,
+        readonly_rootfs: opts.read_only,
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        group_add: (!opts.group_add.is_empty()).then(|| opts.group_add.clone()),
+        memory,
+        nano_cpus,
+        pids_limit: opts.pids_limit,
+        runtime: opts
+            .runtime
+            .as_ref()
+            .map_or_else(|| EMBEDDED_RUNTIME.to_string(), |p| p.display().to_string()),
+        init: None,
+        extra: serde_json::Map::new(),
+    };
+    containers::create(
+        store,
+        NewContainer {
+            id,
+            name: opts.name.clone(),
+            image_id: image.id().clone(),
+            image_name: opts.image.clone(),
+            spec: ContainerSpec {
+                path,
+                args,
+                config,
+                host_config,
+                extra: serde_json::Map::new(),
+            },
+            mounts,
+        },
+    )
+}
+
+/// Starts a container: spawns its supervisor. The caller waits for the
+/// start with [`Supervised::wait_started`] and may then relay.
+pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
+    let p = paths(store, &c.id);
+    client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"))
+}
+
+/// Parses a signal as docker does: `SIGTERM`, `TERM`, `15`.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    let bad = || RuntimeError::Invalid(format!("Invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// Waits until the container's supervisor has recorded its end (or,
+/// without a live supervisor, its process is gone).
+fn wait_stopped(c: &Container, timeout: Option<Duration>) -> bool {
+    match (c.state.strata.supervisor, c.state.strata.init) {
+        (Some(s), _) if s.is_alive() => s.wait_gone(timeout),
+        (_, Some(i)) => i.wait_gone(timeout),
+        _ => true,
+    }
+}
+
+/// `stop`: STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout`
+/// seconds (default: `--stop-timeout`, else 10).
+pub fn stop(store: &Store, c: &Container, timeout: Option<i64>) -> Result<()> {
+    if !c.is_running() {
+        return reconcile(store, c);
+    }
+    let sig = parse_signal(c.spec.config.stop_signal.as_deref().unwrap_or("SIGTERM"))?;
+    let secs = timeout.or(c.spec.config.stop_timeout).unwrap_or(10);
+    if let Some(init) = c.state.strata.init {
+        let _ = init.signal(sig);
+        let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
+        if !wait_stopped(c, wait) {
+            let _ = init.signal(Signal::SIGKILL);
+            wait_stopped(c, Some(Duration::from_secs(30)));
+        }
+    }
+    reconcile(store, c)
+}
+
+/// `kill -s SIG`.
+pub fn kill(c: &Container, sig: Signal) -> Result<()> {
+    let init = c
+        .state
+        .strata
+        .init
+        .filter(|_| c.is_running())
+        .ok_or_else(|| RuntimeError::NotRunning(c.id.clone()))?;
+    init.signal(sig)
+        .map_err(|_| RuntimeError::NotRunning(c.id.clone()))
+}
+
+/// `rm [-f]`.
+pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
+    if c.is_running() {
+        if !force {
+            return Err(RuntimeError::RemoveRunning(c.id.clone()));
+        }
+        if let Some(init) = c.state.strata.init {
+            let _ = init.signal(Signal::SIGKILL);
+        }
+        wait_stopped(c, Some(Duration::from_secs(30)));
+    }
+    reconcile(store, c)?;
+    if containers::get(store, &c.id)?.is_some() {
+        containers::delete(store, &c.id)?;
+    }
+    Ok(())
+}
+
+/// Cleans up after a container whose supervisor is gone without having
+/// finished (killed, machine crash): kills what is left of it, deletes the
+/// runtime state and cgroups, unmounts the rootfs, records it as exited.
+pub fn reconcile(store: &Store, c: &Container) -> Result<()> {
+    let Some(now) = containers::get(store, &c.id)? else {
+        return Ok(());
+    };
+    if now.state.strata.supervisor.is_some_and(|s| s.is_alive()) {
+        return Ok(());
+    }
+    let p = paths(store, &c.id);
+    let was_running = now.state.running;
+    if let Some(init) = now.state.strata.init
+        && init.is_alive()
+    {
+        let _ = init.signal(Signal::SIGKILL);
+        init.wait_gone(Some(Duration::from_secs(10)));
+    }
+    if p.runtime_root.join(&c.id).exists() {
+        let program = c.spec.host_config.external_runtime().map(PathBuf::from);
+        if let Ok(rt) = runtime_for(program.as_deref(), &p.runtime_root) {
+            let _ = rt.delete(&c.id);
+        }
+        launch_linux::remove_cgroup(&c.id);
+        launch_linux::release_cgroup_parent();
+    }
+    if is_mounted(&p.rootfs) {
+        SysMounter.unmount(&p.rootfs)?;
+    }
+    if was_running {
+        let finished = strata_oci::config::rfc3339_now();
+        containers::update_state(store, &c.id, |s| {
+            s.status = "exited".into();
+            s.running = false;
+            s.pid = 0;
+            if s.exit_code == 0 {
+                s.exit_code = 137;
+            }
+            s.finished_at = finished;
+            s.strata.init = None;
+            s.strata.supervisor = None;
+        })?;
+    }
+    Ok(())
+}
+
+/// `wait`: blocks until the container stops; returns its exit code.
+pub fn wait(store: &Store, id: &str) -> Result<i32> {
+    loop {
+        let Some(c) = containers::get(store, id)? else {
+            return Err(RuntimeError::NoSuchContainer(id.to_string()));
+        };
+        if c.is_running() {
+            wait_stopped(&c, Some(Duration::from_secs(60)));
+            continue;
+        }
+        if c.state.running {
+            // The supervisor died without recording the end.
+            reconcile(store, &c)?;
+            continue;
+        }
+        if c.state.status == "exited" {
+            return Ok(c.state.exit_code);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `container prune`: removes every stopped container; returns the IDs
+/// and the bytes their writable layers held.
+pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
+    let mut ids = Vec::new();
+    let mut bytes = 0;
+    for c in containers::list(store)? {
+        if c.is_running() {
+            continue;
+        }
+        let p = paths(store, &c.id);
+        bytes += strata_store::layer::disk_usage(&p.upper).unwrap_or(0);
+        remove(store, &c, false)?;
+        ids.push(c.id);
+    }
+    Ok((ids, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_like_docker() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("term").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), Signal::SIGUSR1);
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("99").is_err());
+    }
+}

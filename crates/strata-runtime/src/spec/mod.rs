@@ -1,0 +1,681 @@
+//! The OCI runtime `config.json` of a container, from what the image and
+//! the user asked for, with docker's defaults (moby `oci/defaults.go`,
+//! `daemon/oci_linux.go`):
+//!
+//! * capabilities: docker's default set (14, `CapBnd=00000000a80425fb`) as
+//!   bounding set, and as effective/permitted set for UID 0 only (a
+//!   non-root user starts with none, as under docker); no_new_privileges;
+//! * namespaces: pid, ipc, uts, mount, and net with `--network none`
+//!   (loopback only); the host's network otherwise;
+//! * mounts: `/proc`, `/dev` (tmpfs + the standard nodes the runtime
+//!   creates), `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys` read-only,
+//!   `/sys/fs/cgroup` read-only, `/etc/{hosts,hostname,resolv.conf}` bound
+//!   from the container directory, then the user's binds and tmpfs;
+//! * masked and read-only `/proc` and `/sys` paths as docker's;
+//! * the device cgroup allow-list as docker's; memory, CPU and pids limits
+//!   when the controller exists; no rlimits (the runtime inherits its own:
+//!   this host lacks CAP_SYS_RESOURCE, so raising them would fail);
+//! * an explicit `cgroupsPath` (`/strata/<id>`), never systemd.
+//!
+//! Submodules: [`process`] (entrypoint/cmd and env rules), [`user`]
+//! (`-u` through passwd/group).
+
+pub mod process;
+pub mod user;
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, SpecBuilder, UserBuilder,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RuntimeError};
+pub use user::ResolvedUser;
+
+/// docker's default capability set.
+pub const DEFAULT_CAPS: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// docker's masked paths (bind-mounted over with /dev/null or an empty
+/// read-only tmpfs; absent ones are skipped).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// docker's read-only paths.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network namespace (strata's default: no bridges here).
+    #[default]
+    Host,
+    /// A new network namespace with only `lo`.
+    None,
+}
+
+impl NetworkMode {
+    /// Parses docker's `--network` value (`host`, `none`; `default` and
+    /// `bridge` mean strata's default, host).
+    pub fn parse(s: &str) -> Result<NetworkMode> {
+        match s {
+            "host" | "default" | "bridge" => Ok(NetworkMode::Host),
+            "none" => Ok(NetworkMode::None),
+            other => Err(RuntimeError::Invalid(format!(
+                "network {other} not found: strata supports --network host and --network none"
+            ))),
+        }
+    }
+
+    /// docker's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        }
+    }
+}
+
+/// A mount the user (or a build step) adds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountSpec {
+    /// `-v HOST:CTR[:ro]`, `RUN --mount=type=bind|cache`.
+    Bind {
+        /// Host path.
+        source: PathBuf,
+        /// Path in the container.
+        destination: String,
+        /// Read-only.
+        readonly: bool,
+    },
+    /// `--tmpfs /path[:opts]`.
+    Tmpfs {
+        /// Path in the container.
+        destination: String,
+        /// Extra mount options (`size=64m`, `mode=1777`, …).
+        options: Vec<String>,
+    },
+}
+
+/// Cgroup limits (`--memory`, `--cpus`, `--pids-limit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory limit in bytes.
+    pub memory: Option<i64>,
+    /// CPUs × 10⁹ (docker's `NanoCpus`).
+    pub nano_cpus: Option<i64>,
+    /// Max number of processes.
+    pub pids_limit: Option<i64>,
+}
+
+/// Files bound over `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcFiles {
+    /// Host path of the hosts file.
+    pub hosts: PathBuf,
+    /// Host path of the hostname file.
+    pub hostname: PathBuf,
+    /// Host path of the resolv.conf file.
+    pub resolv_conf: PathBuf,
+}
+
+/// Which cgroup controllers this host has (limits on absent ones are
+/// dropped with a warning, as docker does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CgroupSupport {
+    /// `memory`.
+    pub memory: bool,
+    /// `cpu`.
+    pub cpu: bool,
+    /// `pids`.
+    pub pids: bool,
+}
+
+impl CgroupSupport {
+    /// Probes `/sys/fs/cgroup` (v1 hierarchies, or the v2 root's
+    /// `cgroup.controllers`).
+    pub fn probe() -> CgroupSupport {
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").ok();
+        let has = |name: &str| match &v2 {
+            Some(list) => list.split_whitespace().any(|c| c == name),
+            None => std::path::Path::new("/sys/fs/cgroup")
+                .join(name)
+                .join("tasks")
+                .exists(),
+        };
+        CgroupSupport {
+            memory: has("memory"),
+            cpu: has("cpu"),
+            pids: has("pids"),
+        }
+    }
+}
+
+/// Everything that goes into a container's `config.json`.
+#[derive(Debug, Clone)]
+pub struct SpecInput {
+    /// The mounted root filesystem.
+    pub rootfs: PathBuf,
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
+    /// argv.
+    pub args: Vec<String>,
+    /// Full process environment.
+    pub env: Vec<String>,
+    /// Working directory (absolute).
+    pub cwd: String,
+    /// The user.
+    pub user: ResolvedUser,
+    /// `-t`.
+    pub terminal: bool,
+    /// Hostname (UTS namespace).
+    pub hostname: String,
+    /// Network mode.
+    pub network: NetworkMode,
+    /// `/etc` files to bind, if any.
+    pub etc_files: Option<EtcFiles>,
+    /// User mounts, in order.
+    pub mounts: Vec<MountSpec>,
+    /// Limits.
+    pub resources: Resources,
+    /// Controllers present.
+    pub cgroups: CgroupSupport,
+    /// `cgroupsPath`.
+    pub cgroups_path: String,
+}
+
+fn oci(e: oci_spec::OciSpecError) -> RuntimeError {
+    RuntimeError::Invalid(format!("runtime spec: {e}"))
+}
+
+fn strings(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount> {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(strings(options))
+        .build()
+        .map_err(oci)
+}
+
+/// docker's default mounts.
+fn default_mounts() -> Result<Vec<Mount>> {
+    Ok(vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["ro", "nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+    ])
+}
+
+fn bind(dest: &str, source: &std::path::Path, readonly: bool) -> Result<Mount> {
+    let mut opts = vec!["rbind".to_string(), "rprivate".to_string()];
+    if readonly {
+        opts.push("ro".to_string());
+    }
+    MountBuilder::default()
+        .destination(dest)
+        .typ("bind")
+        .source(source)
+        .options(opts)
+        .build()
+        .map_err(oci)
+}
+
+/// docker's device cgroup rules: deny all, allow mknod of anything, and
+/// read/write of the standard nodes, ttys and `/dev/net/tun`.
+fn device_rules() -> Result<Vec<oci_spec::runtime::LinuxDeviceCgroup>> {
+    let rule = |allow: bool,
+                typ: Option<LinuxDeviceType>,
+                major: Option<i64>,
+                minor: Option<i64>,
+                access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access(access);
+        if let Some(t) = typ {
+            b = b.typ(t);
+        }
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().map_err(oci)
+    };
+    let c = Some(LinuxDeviceType::C);
+    Ok(vec![
+        rule(false, None, None, None, "rwm")?,
+        rule(true, c, None, None, "m")?,
+        rule(true, Some(LinuxDeviceType::B), None, None, "m")?,
+        rule(true, c, Some(1), Some(3), "rwm")?,
+        rule(true, c, Some(1), Some(5), "rwm")?,
+        rule(true, c, Some(1), Some(7), "rwm")?,
+        rule(true, c, Some(1), Some(8), "rwm")?,
+        rule(true, c, Some(1), Some(9), "rwm")?,
+        rule(true, c, Some(5), Some(0), "rwm")?,
+        rule(true, c, Some(5), Some(1), "rwm")?,
+        rule(true, c, Some(5), Some(2), "rwm")?,
+        rule(true, c, Some(136), None, "rwm")?,
+        rule(true, c, Some(10), Some(200), "rwm")?,
+    ])
+}
+
+/// Builds the OCI runtime spec.
+pub fn build_spec(input: &SpecInput) -> Result<Spec> {
+    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPS.into_iter().collect();
+    let none: oci_spec::runtime::Capabilities = Default::default();
+    let is_root = input.user.uid == 0;
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(if is_root { caps.clone() } else { none.clone() })
+        .permitted(if is_root { caps } else { none.clone() })
+        .inheritable(none.clone())
+        .ambient(none)
+        .build()
+        .map_err(oci)?;
+    let user = UserBuilder::default()
+        .uid(input.user.uid)
+        .gid(input.user.gid)
+        .additional_gids(input.user.additional_gids.clone())
+        .build()
+        .map_err(oci)?;
+    let mut process = ProcessBuilder::default()
+        .terminal(input.terminal)
+        .user(user)
+        .args(input.args.clone())
+        .env(input.env.clone())
+        .cwd(input.cwd.clone())
+        .capabilities(capabilities)
+        .no_new_privileges(true)
+        .build()
+        .map_err(oci)?;
+    process.set_rlimits(None);
+
+    let mut mounts = default_mounts()?;
+    if let Some(etc) = &input.etc_files {
+        mounts.push(bind("/etc/resolv.conf", &etc.resolv_conf, false)?);
+        mounts.push(bind("/etc/hostname", &etc.hostname, false)?);
+        mounts.push(bind("/etc/hosts", &etc.hosts, false)?);
+    }
+    for m in &input.mounts {
+        mounts.push(match m {
+            MountSpec::Bind {
+                source,
+                destination,
+                readonly,
+            } => bind(destination, source, *readonly)?,
+            MountSpec::Tmpfs {
+                destination,
+                options,
+            } => {
+                let mut opts = strings(&["nosuid", "nodev", "noexec"]);
+                opts.extend(options.iter().cloned());
+                MountBuilder::default()
+                    .destination(destination)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(opts)
+                    .build()
+                    .map_err(oci)?
+            }
+        });
+    }
+
+    let mut namespaces = Vec::new();
+    let mut ns_types = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    if input.network == NetworkMode::None {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
+    for t in ns_types {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(t)
+                .build()
+                .map_err(oci)?,
+        );
+    }
+
+    let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
+    let r = &input.resources;
+    if let Some(m) = r.memory.filter(|_| input.cgroups.memory) {
+        resources = resources.memory(
+            LinuxMemoryBuilder::default()
+                .limit(m)
+                .build()
+                .map_err(oci)?,
+        );
+    }
+    if let Some(n) = r.nano_cpus.filter(|_| input.cgroups.cpu) {
+        let period: u64 = 100_000;
+        let quota = (n as i128 * period as i128 / 1_000_000_000) as i64;
+        resources = resources.cpu(
+            LinuxCpuBuilder::default()
+                .period(period)
+                .quota(quota)
+                .build()
+                .map_err(oci)?,
+        );
+    }
+    if let Some(p) = r.pids_limit.filter(|_| input.cgroups.pids) {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(p).build().map_err(oci)?);
+    }
+
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources.build().map_err(oci)?)
+        .cgroups_path(PathBuf::from(&input.cgroups_path))
+        .masked_paths(strings(MASKED_PATHS))
+        .readonly_paths(strings(READONLY_PATHS))
+        .build()
+        .map_err(oci)?;
+
+    let root = RootBuilder::default()
+        .path(&input.rootfs)
+        .readonly(input.readonly_rootfs)
+        .build()
+        .map_err(oci)?;
+
+    SpecBuilder::default()
+        .version("1.0.2")
+        .root(root)
+        .hostname(input.hostname.clone())
+        .process(process)
+        .mounts(mounts)
+        .linux(linux)
+        .build()
+        .map_err(oci)
+}
+
+/// Parses docker's memory syntax (`512m`, `1g`, `1048576`, `64k`).
+pub fn parse_bytes(s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| RuntimeError::Invalid(format!("invalid size: '{s}'")))?;
+    if v < 0.0 {
+        return Err(RuntimeError::Invalid(format!("invalid size: '{s}'")));
+    }
+    Ok((v * mult as f64) as i64)
+}
+
+/// Parses `--cpus` (`1.5`) into nano-CPUs.
+pub fn parse_cpus(s: &str) -> Result<i64> {
+    let v: f64 = s.parse().map_err(|_| {
+        RuntimeError::Invalid(format!("invalid argument {s:?} for \"--cpus\" flag"))
+    })?;
+    if v <= 0.0 || !v.is_finite() {
+        return Err(RuntimeError::Invalid(format!(
+            "invalid argument {s:?} for \"--cpus\" flag: must be positive"
+        )));
+    }
+    Ok((v * 1e9).round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> SpecInput {
+        SpecInput {
+            rootfs: "/r/rootfs".into(),
+            readonly_rootfs: false,
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            user: ResolvedUser::default(),
+            terminal: false,
+            hostname: "abc".into(),
+            network: NetworkMode::Host,
+            etc_files: None,
+            mounts: vec![],
+            resources: Resources::default(),
+            cgroups: CgroupSupport {
+                memory: true,
+                cpu: true,
+                pids: false,
+            },
+            cgroups_path: "/strata/x".into(),
+        }
+    }
+
+    fn caps_mask(set: &oci_spec::runtime::Capabilities) -> u64 {
+        // Bit numbers from linux/capability.h.
+        set.iter()
+            .map(|c| match c {
+                Capability::Chown => 0,
+                Capability::DacOverride => 1,
+                Capability::Fowner => 3,
+                Capability::Fsetid => 4,
+                Capability::Kill => 5,
+                Capability::Setgid => 6,
+                Capability::Setuid => 7,
+                Capability::Setpcap => 8,
+                Capability::NetBindService => 10,
+                Capability::NetRaw => 13,
+                Capability::SysChroot => 18,
+                Capability::Mknod => 27,
+                Capability::AuditWrite => 29,
+                Capability::Setfcap => 31,
+                other => panic!("unexpected capability {other:?}"),
+            })
+            .fold(0u64, |m, b| m | (1 << b))
+    }
+
+    #[test]
+    fn default_caps_are_dockers() {
+        let spec = build_spec(&input()).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps_mask(caps.bounding().as_ref().unwrap()), 0xa80425fb);
+        assert_eq!(caps_mask(caps.effective().as_ref().unwrap()), 0xa80425fb);
+        let mut i = input();
+        i.user.uid = 1000;
+        let spec = build_spec(&i).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        assert_eq!(caps_mask(caps.bounding().as_ref().unwrap()), 0xa80425fb);
+        assert!(caps.effective().as_ref().unwrap().is_empty());
+        assert!(caps.permitted().as_ref().unwrap().is_empty());
+    }
+
+    #[test]
+    fn network_none_adds_a_netns_and_limits_follow_controllers() {
+        let mut i = input();
+        let ns = |s: &Spec| -> Vec<LinuxNamespaceType> {
+            s.linux()
+                .as_ref()
+                .unwrap()
+                .namespaces()
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|n| n.typ())
+                .collect()
+        };
+        assert!(!ns(&build_spec(&i).unwrap()).contains(&LinuxNamespaceType::Network));
+        i.network = NetworkMode::None;
+        i.resources = Resources {
+            memory: Some(64 << 20),
+            nano_cpus: Some(1_500_000_000),
+            pids_limit: Some(10),
+        };
+        let spec = build_spec(&i).unwrap();
+        assert!(ns(&spec).contains(&LinuxNamespaceType::Network));
+        let res = spec.linux().as_ref().unwrap().resources().clone().unwrap();
+        assert_eq!(res.memory().unwrap().limit(), Some(64 << 20));
+        assert_eq!(res.cpu().as_ref().unwrap().quota(), Some(150_000));
+        assert!(res.pids().is_none(), "no pids controller: limit dropped");
+        assert!(spec.process().as_ref().unwrap().rlimits().is_none());
+        assert_eq!(
+            spec.process().as_ref().unwrap().no_new_privileges(),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn user_mounts_follow_defaults() {
+        let mut i = input();
+        i.readonly_rootfs = true;
+        i.etc_files = Some(EtcFiles {
+            hosts: "/c/hosts".into(),
+            hostname: "/c/hostname".into(),
+            resolv_conf: "/c/resolv.conf".into(),
+        });
+        i.mounts = vec![
+            MountSpec::Bind {
+                source: "/host/data".into(),
+                destination: "/data".into(),
+                readonly: true,
+            },
+            MountSpec::Tmpfs {
+                destination: "/run".into(),
+                options: vec!["size=1m".into()],
+            },
+        ];
+        let spec = build_spec(&i).unwrap();
+        let dests: Vec<String> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.destination().display().to_string())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts",
+                "/data",
+                "/run"
+            ]
+        );
+        let data = &spec.mounts().as_ref().unwrap()[10];
+        assert!(data.options().as_ref().unwrap().contains(&"ro".to_string()));
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
+    }
+
+    #[test]
+    fn sizes_and_cpus() {
+        assert_eq!(parse_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("64KB").unwrap(), 64 << 10);
+        assert!(parse_bytes("lots").is_err());
+        assert_eq!(parse_cpus("0.5").unwrap(), 500_000_000);
+        assert!(parse_cpus("-1").is_err());
+        assert!(NetworkMode::parse("bridge0").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! `-u user[:group]` resolved through the image's `/etc/passwd` and
+//! `/etc/group`, with runc's rules (`libcontainer/user.GetExecUser`, which
+//! docker uses): names must exist; a numeric UID need not (then GID 0 and
+//! HOME `/`); a group, when given, replaces the passwd entry's primary
+//! group; supplementary groups are the groups that list the user by name,
+//! plus `--group-add`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RuntimeError};
+
+/// A resolved user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedUser {
+    /// UID.
+    pub uid: u32,
+    /// Primary GID.
+    pub gid: u32,
+    /// Supplementary GIDs.
+    pub additional_gids: Vec<u32>,
+    /// Home directory (for `HOME` when the environment lacks it).
+    pub home: String,
+}
+
+impl Default for ResolvedUser {
+    fn default() -> Self {
+        ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: Vec::new(),
+            home: "/root".to_string(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+#[derive(Debug)]
+struct GroupEntry<'a> {
+    name: &'a str,
+    gid: u32,
+    members: Vec<&'a str>,
+}
+
+fn passwd_entries(text: &str) -> Vec<PasswdEntry<'_>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(PasswdEntry {
+                name: f.first()?,
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+                home: f.get(5).copied().unwrap_or(""),
+            })
+        })
+        .collect()
+}
+
+fn group_entries(text: &str) -> Vec<GroupEntry<'_>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some(GroupEntry {
+                name: f.first()?,
+                gid: f.get(2)?.parse().ok()?,
+                members: f
+                    .get(3)
+                    .map(|m| m.split(',').filter(|s| !s.is_empty()).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Resolves `spec` (`""`, `user`, `uid`, `user:group`, `uid:gid`, …)
+/// against the image's passwd and group files (`None` when absent), then
+/// adds `group_add` (names or GIDs).
+pub fn resolve_user(
+    spec: &str,
+    passwd: Option<&str>,
+    group: Option<&str>,
+    group_add: &[String],
+) -> Result<ResolvedUser> {
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let users = passwd.map(passwd_entries).unwrap_or_default();
+    let groups = group.map(group_entries).unwrap_or_default();
+
+    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let entry = match user_part.parse::<u32>() {
+        Ok(uid) => users.iter().find(|e| e.uid == uid),
+        Err(_) => Some(
+            users
+                .iter()
+                .find(|e| e.name == user_part)
+                .ok_or_else(|| RuntimeError::UnknownUser(user_part.to_string()))?,
+        ),
+    };
+    let uid = match (entry, user_part.parse::<u32>()) {
+        (_, Ok(uid)) => uid,
+        (Some(e), Err(_)) => e.uid,
+        (None, Err(_)) => return Err(RuntimeError::UnknownUser(user_part.to_string())),
+    };
+    let mut gid = entry.map_or(0, |e| e.gid);
+    let home = entry
+        .map(|e| e.home)
+        .filter(|h| !h.is_empty())
+        .unwrap_or("/")
+        .to_string();
+
+    let mut additional = Vec::new();
+    match group_part.filter(|g| !g.is_empty()) {
+        Some(g) => {
+            gid = match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    groups
+                        .iter()
+                        .find(|e| e.name == g)
+                        .ok_or_else(|| RuntimeError::UnknownGroup(g.to_string()))?
+                        .gid
+                }
+            };
+        }
+        None => {
+            if let Some(e) = entry {
+                for g in &groups {
+                    if g.members.contains(&e.name) && !additional.contains(&g.gid) {
+                        additional.push(g.gid);
+                    }
+                }
+            }
+        }
+    }
+    for g in group_add {
+        let id = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => {
+                groups
+                    .iter()
+                    .find(|e| e.name == g)
+                    .ok_or_else(|| RuntimeError::UnknownGroup(g.clone()))?
+                    .gid
+            }
+        };
+        if !additional.contains(&id) {
+            additional.push(id);
+        }
+    }
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids: additional,
+        home,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+        nobody:x:65534:65534:nobody:/home:/bin/false\n\
+        app:x:1000:1000::/srv/app:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:app,root\nnobody:x:65534:\napp:x:1000:\n";
+
+    fn r(spec: &str) -> Result<ResolvedUser> {
+        resolve_user(spec, Some(PASSWD), Some(GROUP), &[])
+    }
+
+    #[test]
+    fn default_is_root() {
+        let u = r("").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
+        assert_eq!(u.additional_gids, vec![10]);
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        let u = r("app").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/srv/app"));
+        assert_eq!(u.additional_gids, vec![10]);
+        let u = r("1000").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 1000));
+        let u = r("4242").unwrap();
+        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
+        let u = r("nobody:wheel").unwrap();
+        assert_eq!((u.uid, u.gid), (65534, 10));
+        assert!(u.additional_gids.is_empty());
+        let u = r("app:55").unwrap();
+        assert_eq!((u.uid, u.gid), (1000, 55));
+    }
+
+    #[test]
+    fn unknown_names_fail_like_docker() {
+        assert_eq!(
+            r("xyz").unwrap_err().to_string(),
+            "unable to find user xyz: no matching entries in passwd file"
+        );
+        assert_eq!(
+            r("0:xyz").unwrap_err().to_string(),
+            "unable to find group xyz: no matching entries in group file"
+        );
+        let e = resolve_user("root", None, None, &[]).unwrap_err();
+        assert!(matches!(e, RuntimeError::UnknownUser(_)));
+        assert_eq!(resolve_user("7", None, None, &[]).unwrap().uid, 7);
+    }
+
+    #[test]
+    fn group_add() {
+        let u = resolve_user(
+            "nobody",
+            Some(PASSWD),
+            Some(GROUP),
+            &["wheel".into(), "77".into()],
+        )
+        .unwrap();
+        assert_eq!(u.additional_gids, vec![10, 77]);
+        assert!(resolve_user("nobody", Some(PASSWD), Some(GROUP), &["nope".into()]).is_err());
+    }
+}

@@ -1,0 +1,624 @@
+//! The supervisor: one small process per running container, like podman's
+//! conmon. The CLI spawns it (a re-exec of the strata binary, in its own
+//! session, stdio on `/dev/null`, diagnostics to `supervisor.log`), so the
+//! container outlives the CLI. It is single-threaded, which is what makes
+//! running libcontainer (which forks) in it safe.
+//!
+//! ```text
+//! CLI ──socketpair──> supervisor ──> OCI runtime create/start
+//!  ^  frames (attach.rs)   │  holds the pty master or the stdio pipes
+//!  └───────────────────────┤  writes <id>-json.log
+//!                          │  records State (Running, Pid, StartedAt…)
+//!                          └─ waits (subreaper), records ExitCode and
+//!                             FinishedAt, deletes the runtime state and
+//!                             cgroups, unmounts, removes with --rm,
+//!                             sends Exit, exits.
+//! ```
+//! The state is in the store's database at every step, so `ps`, `stop`,
+//! `logs` work without the CLI that started the container; if the CLI dies
+//! the supervisor just loses its client and keeps logging.
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use strata_store::{OpenOptions, Store};
+
+use crate::attach::{Frame, FrameBuffer};
+use crate::containers::{self, Container, Paths, paths};
+use crate::error::{Result, RuntimeError};
+use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
+use crate::logs::{LogWriter, Stream};
+use crate::model::State;
+use crate::oci_linux::{ConsoleSocket, OciRuntime, Stdio, runtime_for};
+use crate::procs_linux::ProcRef;
+use crate::rootfs_linux::{Mounter, Overlay, SysMounter};
+use crate::spec::{EtcFiles, MountSpec};
+use crate::sys_linux::{self, PROXIED};
+
+/// Runs the supervisor of container `id` in store `root`; `attach` is the
+/// CLI's end of the socket pair, if a client waits. Returns the process
+/// exit code (0 unless the supervisor itself failed).
+pub fn run(root: &Path, id: &str, attach: Option<OwnedFd>) -> i32 {
+    let mut client = attach.map(UnixStream::from);
+    match supervise(root, id, &mut client) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("supervisor of {id}: {e}");
+            if let Some(c) = client.as_mut() {
+                let _ = Frame::Error {
+                    code: e.exit_code(),
+                    message: e.to_string(),
+                }
+                .write_to(c);
+            }
+            125
+        }
+    }
+}
+
+fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<()> {
+    let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
+    let c = containers::get(&store, id)?
+        .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
+    let p = paths(&store, id);
+    std::env::set_current_dir(&p.dir).map_err(|e| RuntimeError::Io {
+        op: "change directory",
+        path: p.dir.clone(),
+        source: e,
+    })?;
+    sys_linux::set_subreaper()?;
+    let mut signals: Vec<Signal> = PROXIED.to_vec();
+    signals.push(Signal::SIGCHLD);
+    let sfd = sys_linux::SignalPipe::install(&signals)?;
+    let me = ProcRef::current();
+    containers::update_state(&store, id, |s| s.strata.supervisor = me)?;
+
+    let program = c.spec.host_config.external_runtime().map(Path::new);
+    let runtime = runtime_for(program, &p.runtime_root)?;
+    let mounter = SysMounter;
+    let mut sup = Supervisor {
+        store: &store,
+        c: &c,
+        p: &p,
+        runtime: runtime.as_ref(),
+        mounter: &mounter,
+        client: client.take(),
+        frames: FrameBuffer::default(),
+    };
+    let result = sup.launch_and_wait(&sfd);
+    *client = sup.client.take();
+    result
+}
+
+struct Supervisor<'a> {
+    store: &'a Store,
+    c: &'a Container,
+    p: &'a Paths,
+    runtime: &'a dyn OciRuntime,
+    mounter: &'a dyn Mounter,
+    client: Option<UnixStream>,
+    frames: FrameBuffer,
+}
+
+/// The container's end of its stdio, as the supervisor holds it.
+struct Io {
+    /// pty master (terminal) or stdout pipe.
+    out: Option<OwnedFd>,
+    /// stderr pipe (no terminal).
+    err: Option<OwnedFd>,
+    /// Where stdin goes: the pty master (dup) or the stdin pipe.
+    stdin: Option<OwnedFd>,
+    tty: bool,
+}
+
+impl Supervisor<'_> {
+    fn send(&mut self, f: &Frame) {
+        if let Some(c) = self.client.as_mut()
+            && f.write_to(c).is_err()
+        {
+            self.client = None;
+        }
+    }
+
+    fn launch_input(&self) -> Result<LaunchInput> {
+        let cfg = &self.c.spec.config;
+        let hc = &self.c.spec.host_config;
+        let image = self
+            .store
+            .image(&strata_oci::Digest::parse(&self.c.image_id).map_err(|e| {
+                RuntimeError::Invalid(format!("container {}: image ID: {e}", self.c.id))
+            })?)?;
+        let mut lowers = vec![self.p.init.clone()];
+        lowers.extend(self.store.snapshots().lower_dirs(&image.chain_ids())?);
+        let mut argv = vec![self.c.spec.path.clone()];
+        argv.extend(self.c.spec.args.iter().cloned());
+        Ok(LaunchInput {
+            overlay: Overlay {
+                lowers,
+                upper: self.p.upper.clone(),
+                work: self.p.work.clone(),
+            },
+            rootfs: self.p.rootfs.clone(),
+            bundle: self.p.dir.clone(),
+            argv,
+            env: cfg.env.clone(),
+            user: cfg.user.clone(),
+            group_add: hc.group_add.clone().unwrap_or_default(),
+            cwd: cfg.working_dir.clone(),
+            tty: cfg.tty,
+            hostname: cfg.hostname.clone(),
+            network: hc.network(),
+            etc_files: Some(EtcFiles {
+                hosts: self.p.hosts.clone(),
+                hostname: self.p.hostname.clone(),
+                resolv_conf: self.p.resolv_conf.clone(),
+            }),
+            mounts: parse_mounts(hc.binds.as_deref().unwrap_or(&[]), hc.tmpfs.as_ref())?,
+            resources: hc.resources(),
+            readonly: hc.readonly_rootfs,
+            cgroups_path: launch_linux::cgroups_path(&self.c.id),
+        })
+    }
+
+    fn launch_and_wait(&mut self, sfd: &sys_linux::SignalPipe) -> Result<()> {
+        let mut log = LogWriter::open(&self.p.log)?;
+        let (pid, mut io) = match self.launch() {
+            Ok(x) => x,
+            Err(e) => {
+                self.cleanup();
+                let code = e.exit_code();
+                let message = e.to_string();
+                self.record_failure(code, &message)?;
+                if self.c.spec.host_config.auto_remove {
+                    containers::delete(self.store, &self.c.id)?;
+                }
+                self.send(&Frame::Error { code, message });
+                return Ok(());
+            }
+        };
+        let code = self.relay(pid, &mut io, &mut log, sfd);
+        drop(io);
+        self.cleanup();
+        let finished = strata_oci::config::rfc3339_now();
+        containers::update_state(self.store, &self.c.id, |s| {
+            s.status = "exited".into();
+            s.running = false;
+            s.paused = false;
+            s.pid = 0;
+            s.exit_code = code;
+            s.finished_at = finished;
+            s.strata.init = None;
+            s.strata.supervisor = None;
+        })?;
+        if self.c.spec.host_config.auto_remove {
+            containers::delete(self.store, &self.c.id)?;
+        }
+        self.send(&Frame::Exit(code));
+        Ok(())
+    }
+
+    fn record_failure(&self, code: i32, message: &str) -> Result<()> {
+        containers::update_state(self.store, &self.c.id, |s: &mut State| {
+            s.running = false;
+            s.pid = 0;
+            s.exit_code = code;
+            s.error = message.to_string();
+            s.strata.init = None;
+            s.strata.supervisor = None;
+            if !s.never_started() {
+                s.status = "exited".into();
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Mounts, creates and starts the container; returns its PID and stdio.
+    fn launch(&mut self) -> Result<(i32, Io)> {
+        let input = self.launch_input()?;
+        launch_linux::prepare(self.mounter, &input)?;
+        let cfg = &self.c.spec.config;
+        let (stdio, console, mut io) = if cfg.tty {
+            let console = ConsoleSocket::bind(&self.p.dir, "console.sock")?;
+            let io = Io {
+                out: None,
+                err: None,
+                stdin: None,
+                tty: true,
+            };
+            (Stdio::default(), Some(console), io)
+        } else {
+            let (out_r, out_w) = sys_linux::pipe()?;
+            let (err_r, err_w) = sys_linux::pipe()?;
+            let (stdin_fd, stdin_w) = if cfg.open_stdin {
+                let (r, w) = sys_linux::pipe()?;
+                (r, Some(w))
+            } else {
+                (sys_linux::dev_null()?, None)
+            };
+            let io = Io {
+                out: Some(out_r),
+                err: Some(err_r),
+                stdin: stdin_w,
+                tty: false,
+            };
+            let stdio = Stdio {
+                stdin: Some(stdin_fd),
+                stdout: Some(out_w),
+                stderr: Some(err_w),
+            };
+            (stdio, None, io)
+        };
+        let created = {
+            let _lock = CgroupParentLock::shared();
+            self.runtime
+                .create(&self.c.id, &self.p.dir, console.as_ref(), stdio)
+        };
+        let pid = match created {
+            Ok(pid) => pid,
+            Err(e) => {
+                // The runtime's own diagnostics went to the container's
+                // stderr before it failed: keep them in supervisor.log.
+                if let Some(err) = &io.err {
+                    sys_linux::set_nonblocking(err.as_fd());
+                    let mut buf = vec![0u8; 64 * 1024];
+                    if let Ok(Some(n)) = sys_linux::read_fd(err.as_fd(), &mut buf) {
+                        tracing::error!("runtime output: {}", String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+                return Err(e);
+            }
+        };
+        if let Some(console) = &console {
+            let master = console.receive_master(Duration::from_secs(10))?;
+            io.stdin = Some(master.try_clone().map_err(|e| RuntimeError::Io {
+                op: "dup pty master",
+                path: self.p.dir.clone(),
+                source: e,
+            })?);
+            io.out = Some(master);
+        }
+        drop(console);
+        self.apply_early_frames(&io);
+        let init = ProcRef::of(pid);
+        let started = strata_oci::config::rfc3339_now();
+        containers::update_state(self.store, &self.c.id, |s| {
+            s.status = "running".into();
+            s.running = true;
+            s.pid = pid;
+            s.exit_code = 0;
+            s.error.clear();
+            s.started_at = started;
+            s.finished_at = crate::model::ZERO_TIME.into();
+            s.strata.init = init;
+        })?;
+        if let Err(e) = self.runtime.start(&self.c.id) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
+        self.send(&Frame::Started(pid));
+        Ok((pid, io))
+    }
+
+    /// Applies a terminal size the client sent before the start (so the
+    /// shell's first prompt already knows its width).
+    fn apply_early_frames(&mut self, io: &Io) {
+        let Some(c) = self.client.as_ref() else {
+            return;
+        };
+        let fd = c.as_fd();
+        let mut p = [PollFd::new(fd, PollFlags::POLLIN)];
+        if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return;
+        }
+        let _ = c.set_nonblocking(true);
+        let mut stream = c;
+        let got = self.frames.read_from(&mut stream);
+        let _ = c.set_nonblocking(false);
+        if let Ok(Some(frames)) = got {
+            for f in frames {
+                self.handle_client_frame(f, io);
+            }
+        }
+    }
+
+    fn handle_client_frame(&mut self, f: Frame, io: &Io) -> bool {
+        let stdin_once = self.c.spec.config.stdin_once;
+        match f {
+            Frame::Stdin(data) => {
+                if let Some(fd) = &io.stdin
+                    && (io.tty || self.c.spec.config.open_stdin)
+                {
+                    let _ = sys_linux::write_all_fd(fd.as_fd(), &data);
+                }
+            }
+            Frame::StdinClose => return !io.tty && stdin_once,
+            Frame::Resize { rows, cols } => {
+                if io.tty
+                    && let Some(m) = &io.out
+                {
+                    sys_linux::set_winsize(m.as_fd(), rows, cols);
+                }
+            }
+            Frame::Signal(n) => {
+                if let Ok(sig) = Signal::try_from(n)
+                    && let Some(init) = self.current_init()
+                {
+                    let _ = init.signal(sig);
+                }
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn current_init(&self) -> Option<ProcRef> {
+        containers::get(self.store, &self.c.id)
+            .ok()
+            .flatten()
+            .and_then(|c| c.state.strata.init)
+    }
+
+    /// Relays output to the log and the client until the container exits
+    /// and its output is drained; returns the exit code.
+    fn relay(
+        &mut self,
+        pid: i32,
+        io: &mut Io,
+        log: &mut LogWriter,
+        sfd: &sys_linux::SignalPipe,
+    ) -> i32 {
+        let init = ProcRef::of(pid);
+        let mut code: Option<i32> = None;
+        let mut deadline: Option<Instant> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if code.is_some() && io.out.is_none() && io.err.is_none() {
+                break;
+            }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                break;
+            }
+            let timeout = deadline.map_or(PollTimeout::NONE, |d| {
+                let ms = d
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .max(1);
+                PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+            });
+            let out_fd = io.out.as_ref().map(|f| f.as_fd());
+            let err_fd = io.err.as_ref().map(|f| f.as_fd());
+            let client_fd = self.client.as_ref().map(|c| c.as_fd());
+            let mut fds = vec![PollFd::new(sfd.fd(), PollFlags::POLLIN)];
+            let slots: Vec<Option<BorrowedFd<'_>>> = vec![out_fd, err_fd, client_fd];
+            let mut index = [usize::MAX; 3];
+            for (i, fd) in slots.iter().enumerate() {
+                if let Some(fd) = fd {
+                    index[i] = fds.len();
+                    fds.push(PollFd::new(*fd, PollFlags::POLLIN));
+                }
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+            let ready = |i: usize| {
+                index[i] != usize::MAX && fds[index[i]].revents().is_some_and(|r| !r.is_empty())
+            };
+            let sig_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let (out_ready, err_ready, client_ready) = (ready(0), ready(1), ready(2));
+            drop(fds);
+
+            if sig_ready {
+                for signo in sfd.take() {
+                    if signo == libc::SIGCHLD {
+                        if let Some(c) = reap(pid) {
+                            code = Some(c);
+                            deadline = Some(Instant::now() + Duration::from_secs(2));
+                        }
+                    } else if let (Ok(sig), Some(init)) = (Signal::try_from(signo), init) {
+                        let _ = init.signal(sig);
+                    }
+                }
+            }
+            for (ready, stream) in [(out_ready, Stream::Stdout), (err_ready, Stream::Stderr)] {
+                if !ready {
+                    continue;
+                }
+                let slot = if stream == Stream::Stdout {
+                    &mut io.out
+                } else {
+                    &mut io.err
+                };
+                let Some(fd) = slot.as_ref() else { continue };
+                match sys_linux::read_fd(fd.as_fd(), &mut buf) {
+                    Ok(Some(0)) => {}
+                    Ok(Some(n)) => {
+                        let _ = log.write(stream, &buf[..n]);
+                        let frame = match stream {
+                            Stream::Stdout => Frame::Stdout(buf[..n].to_vec()),
+                            Stream::Stderr => Frame::Stderr(buf[..n].to_vec()),
+                        };
+                        self.send(&frame);
+                    }
+                    Ok(None) | Err(_) => {
+                        let _ = log.finish(stream);
+                        *slot = None;
+                    }
+                }
+            }
+            if client_ready {
+                let mut close_stdin = false;
+                let got = match self.client.as_mut() {
+                    Some(c) => Some(self.frames.read_from(c)),
+                    None => None,
+                };
+                match got {
+                    Some(Ok(Some(frames))) => {
+                        for f in frames {
+                            close_stdin |= self.handle_client_frame(f, io);
+                        }
+                    }
+                    _ => {
+                        // The client went away: keep running, detached.
+                        self.client = None;
+                        close_stdin = self.c.spec.config.stdin_once && !io.tty;
+                    }
+                }
+                if close_stdin {
+                    io.stdin = None;
+                }
+            }
+        }
+        let _ = log.finish(Stream::Stdout);
+        let _ = log.finish(Stream::Stderr);
+        let _ = std::io::stdout().flush();
+        code.unwrap_or(137)
+    }
+
+    /// Releases everything the launch took: runtime state and cgroups, the
+    /// rootfs mount, leftovers of the bundle.
+    fn cleanup(&self) {
+        if let Err(e) = self.runtime.delete(&self.c.id) {
+            tracing::warn!("{e}");
+        }
+        launch_linux::remove_cgroup(&self.c.id);
+        launch_linux::release_cgroup_parent();
+        if let Err(e) = self.mounter.unmount(&self.p.rootfs) {
+            tracing::warn!("{e}");
+        }
+        let _ = fs::remove_file(self.p.dir.join("console.sock"));
+    }
+}
+
+/// Reaps every exited child; returns the exit code of `pid` if it was one.
+fn reap(pid: i32) -> Option<i32> {
+    let mut found = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) | Err(_) => return found,
+            Ok(st) => {
+                if st.pid() == Some(Pid::from_raw(pid)) {
+                    found = sys_linux::exit_code(&st);
+                }
+            }
+        }
+    }
+}
+
+/// Parses docker's `-v`/`--tmpfs` strings into mounts.
+pub fn parse_mounts(
+    binds: &[String],
+    tmpfs: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<Vec<MountSpec>> {
+    let mut out = Vec::new();
+    for b in binds {
+        out.push(parse_bind(b)?);
+    }
+    if let Some(t) = tmpfs {
+        for (dest, opts) in t {
+            out.push(MountSpec::Tmpfs {
+                destination: dest.clone(),
+                options: opts
+                    .split(',')
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `-v HOST:CTR[:ro|rw]` (the host path must be absolute: strata has no
+/// named volumes).
+pub fn parse_bind(spec: &str) -> Result<MountSpec> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (src, dst, mode) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, m] => (*s, *d, *m),
+        _ => {
+            return Err(RuntimeError::Invalid(format!(
+                "invalid volume specification: '{spec}'"
+            )));
+        }
+    };
+    if !src.starts_with('/') {
+        return Err(RuntimeError::Invalid(format!(
+            "invalid volume specification: '{spec}': strata supports bind mounts of absolute host paths only"
+        )));
+    }
+    if !dst.starts_with('/') {
+        return Err(RuntimeError::Invalid(format!(
+            "invalid volume specification: '{spec}': mount path must be absolute"
+        )));
+    }
+    let readonly = match mode {
+        "" | "rw" => false,
+        "ro" => true,
+        m => {
+            let opts: Vec<&str> = m.split(',').collect();
+            if opts
+                .iter()
+                .any(|o| !matches!(*o, "ro" | "rw" | "z" | "Z" | "rprivate" | "private"))
+            {
+                return Err(RuntimeError::Invalid(format!("invalid mode: {m}")));
+            }
+            opts.contains(&"ro")
+        }
+    };
+    Ok(MountSpec::Bind {
+        source: src.into(),
+        destination: dst.to_string(),
+        readonly,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_parse_like_docker() {
+        assert_eq!(
+            parse_bind("/data:/srv:ro").unwrap(),
+            MountSpec::Bind {
+                source: "/data".into(),
+                destination: "/srv".into(),
+                readonly: true
+            }
+        );
+        assert!(matches!(
+            parse_bind("/a:/b").unwrap(),
+            MountSpec::Bind {
+                readonly: false,
+                ..
+            }
+        ));
+        assert!(parse_bind("named:/b").is_err());
+        assert!(parse_bind("/a:b").is_err());
+        assert!(parse_bind("/a:/b:xx").is_err());
+        assert!(parse_bind("/a").is_err());
+        let mut t = std::collections::BTreeMap::new();
+        t.insert("/run".to_string(), "size=1m,mode=1777".to_string());
+        let m = parse_mounts(&[], Some(&t)).unwrap();
+        assert_eq!(
+            m,
+            vec![MountSpec::Tmpfs {
+                destination: "/run".into(),
+                options: vec!["size=1m".into(), "mode=1777".into()]
+            }]
+        );
+    }
+}
