@@ -11,7 +11,7 @@ say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # The apt packages the tests, the demo and the benches use.
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
-  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs"
+  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl"
 
 install_packages() {
   [ -n "${SKIP_APT:-}" ] && return 0
@@ -85,4 +85,35 @@ start_dockerd() {
     stop_pidfile "$STRATA_RUN/dockerd.pid"; return 1
   fi
   say "dockerd ready on $STRATA_DOCKER_SOCK (pid $(cat "$STRATA_RUN/dockerd.pid"))"
+}
+
+# start_token_registry NAME ADDR TOKEN_ADDR USER PASSWORD: a docker-registry
+# with token auth (auth: token:) and scripts/token-server.py as its token
+# server on TOKEN_ADDR, signing with a throwaway EC key made here.
+start_token_registry() {
+  local name=$1 addr=$2 token_addr=$3 user=$4 password=$5 dir=$STRATA_RUN/$1
+  pid_alive "$STRATA_RUN/$name.pid" && pid_alive "$STRATA_RUN/$name-token.pid" && return 0
+  stop_pidfile "$STRATA_RUN/$name.pid"; stop_pidfile "$STRATA_RUN/$name-token.pid"
+  rm -rf "$dir"; mkdir -p "$dir/data"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -subj /CN=strata-test-token -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 \
+    || { say "openssl cannot make the token key"; return 1; }
+  nohup python3 "$STRATA_REPO/scripts/token-server.py" --listen "$token_addr" \
+    --key "$dir/key.pem" --cert "$dir/cert.pem" --issuer strata-test-issuer \
+    --service strata-test-registry --user "$user" --password "$password" >"$dir/token.log" 2>&1 &
+  echo $! >"$STRATA_RUN/$name-token.pid"
+  {
+    echo "version: 0.1"
+    echo "log: {level: warn}"
+    echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+    echo "http: {addr: $addr}"
+    echo "auth: {token: {realm: 'http://$token_addr/token', service: strata-test-registry, issuer: strata-test-issuer, rootcertbundle: $dir/cert.pem}}"
+  } >"$dir/config.yml"
+  nohup /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  echo $! >"$STRATA_RUN/$name.pid"
+  for _ in $(seq 1 80); do
+    curl -s -o /dev/null "http://$addr/v2/" && curl -s -o /dev/null "http://$token_addr/token" && break; sleep 0.25
+  done
+  curl -s -o /dev/null "http://$token_addr/token" || { cat "$dir/token.log" >&2; return 1; }
+  say "$name listening on $addr, token server on $token_addr"
 }

@@ -12,13 +12,19 @@ install_packages
 cleanup() {
   stop_pidfile "$STRATA_RUN/registry.pid"
   stop_pidfile "$STRATA_RUN/registry-auth.pid"
+  stop_pidfile "$STRATA_RUN/registry-token.pid"
+  stop_pidfile "$STRATA_RUN/registry-token-token.pid"
   stop_pidfile "$STRATA_RUN/dockerd.pid"
 }
 trap cleanup EXIT
 
-htpasswd -Bbc "$STRATA_RUN/htpasswd" strata s3cret >/dev/null 2>&1
+command -v htpasswd >/dev/null || { say "htpasswd missing (apt-get install apache2-utils)"; exit 1; }
+htpasswd -Bbc "$STRATA_RUN/htpasswd" strata s3cret >/dev/null
 start_registry registry 127.0.0.1:5100
 start_registry registry-auth 127.0.0.1:5101 "$STRATA_RUN/htpasswd"
+if start_token_registry registry-token 127.0.0.1:5102 127.0.0.1:5103 strata s3cret; then
+  export STRATA_TEST_TOKEN_REGISTRY=127.0.0.1:5102 STRATA_TEST_TOKEN_USER=strata STRATA_TEST_TOKEN_PASSWORD=s3cret
+fi
 if start_dockerd; then
   export STRATA_TEST_DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 fi

@@ -35,6 +35,7 @@ use strata_oci::{Digest, Reference};
 use url::Url;
 
 use crate::auth::{Credentials, DockerConfig, default_config_path};
+use crate::challenge;
 use crate::config::{RegistryOptions, RetryPolicy};
 use crate::error::{RegistryError, Result, chain};
 use crate::host::{endpoint_host, login_hint};
@@ -327,13 +328,16 @@ impl RegistryClient {
     ) -> Result<Response> {
         let mut attempt = 0;
         let mut renegotiated = false;
+        let mut scoped: Option<HeaderValue> = None;
         loop {
             attempt += 1;
             let mut req = build(&self.http)?;
-            let auth = if self.same_origin(req.url()) {
-                self.authorization(repo, access).await?
-            } else {
+            let auth = if !self.same_origin(req.url()) {
                 None
+            } else if scoped.is_some() {
+                scoped.clone()
+            } else {
+                self.authorization(repo, access).await?
             };
             if let Some(h) = &auth {
                 req.headers_mut().insert(AUTHORIZATION, h.clone());
@@ -342,6 +346,21 @@ impl RegistryClient {
             match self.http.execute(req).await {
                 Ok(resp) => {
                     let s = resp.status();
+                    if s == StatusCode::UNAUTHORIZED && scoped.is_none() {
+                        // A token for exactly the scope the registry names.
+                        if let Some(ch) = challenge::insufficient_scope(&resp)
+                            && let Some(t) = challenge::fetch_token(
+                                &self.http,
+                                &ch,
+                                self.creds.as_ref(),
+                                &self.host,
+                            )
+                            .await
+                        {
+                            scoped = Some(header_value(&format!("Bearer {t}"))?);
+                            continue;
+                        }
+                    }
                     if s == StatusCode::UNAUTHORIZED && auth.is_some() && !renegotiated {
                         renegotiated = true;
                         self.forget_authorization(repo, access).await;
@@ -420,7 +439,9 @@ impl RegistryClient {
         code: Option<OciErrorCode>,
         message: String,
     ) -> RegistryError {
-        let message = if message.is_empty() {
+        let message = if message.is_empty() && status == 401 {
+            "authentication required".to_string()
+        } else if message.is_empty() {
             StatusCode::from_u16(status)
                 .ok()
                 .and_then(|s| s.canonical_reason())
@@ -429,6 +450,11 @@ impl RegistryClient {
         } else {
             message
         };
+        let message = ["unauthorized: ", "denied: "]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
+            .map(str::to_string)
+            .unwrap_or(message);
         match (status, &code) {
             (401, _) | (_, Some(OciErrorCode::Unauthorized)) => {
                 let reason = if self.creds.is_some() {
@@ -729,34 +755,33 @@ impl RegistryClient {
     /// token exchange when the registry asks for one.
     pub async fn check_login(&self) -> Result<()> {
         let what = format!("login to {}", self.domain);
-        // Any repository name gives oci-client the challenge; the token
-        // request it makes proves the credentials on token registries.
-        let header = self
-            .authorization("strata/login-check", Access::Pull)
-            .await?;
-        let url = self
-            .base
-            .join("v2/")
-            .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-        let resp = self
-            .send(&what, "strata/login-check", Access::Pull, true, |c| {
-                let mut rb = c.get(url.clone());
-                if let Some(h) = &header {
-                    rb = rb.header(AUTHORIZATION, h.clone());
-                }
-                rb.build().map_err(|e| self.connection_error(&what, &e))
-            })
-            .await?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        match self.status_error(&what, None, resp).await {
-            RegistryError::Unauthorized { what, login, .. } => Err(RegistryError::Unauthorized {
+        let checked = async {
+            let url = self
+                .base
+                .join("v2/")
+                .map_err(|e| RegistryError::Invalid(e.to_string()))?;
+            // Any repository name gives oci-client the challenge; the token
+            // request it makes proves the credentials on token registries.
+            let resp = self
+                .send(&what, "strata/login-check", Access::Pull, true, |c| {
+                    c.get(url.clone())
+                        .build()
+                        .map_err(|e| self.connection_error(&what, &e))
+                })
+                .await?;
+            if resp.status().is_success() {
+                Ok(())
+            } else {
+                Err(self.status_error(&what, None, resp).await)
+            }
+        };
+        match checked.await {
+            Err(RegistryError::Unauthorized { login, .. }) => Err(RegistryError::Unauthorized {
                 what,
                 reason: "incorrect username or password".into(),
                 login,
             }),
-            e => Err(e),
+            r => r,
         }
     }
 }

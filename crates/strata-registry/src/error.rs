@@ -151,6 +151,32 @@ impl RegistryError {
         }
     }
 
+    /// Names the user's operation (`push 127.0.0.1:5101/app:v1`) in an
+    /// access error, which would otherwise name the request that failed.
+    pub fn for_operation(self, op: &str) -> RegistryError {
+        match self {
+            RegistryError::Unauthorized { reason, login, .. } => RegistryError::Unauthorized {
+                what: op.to_string(),
+                reason,
+                login,
+            },
+            RegistryError::Forbidden { reason, .. } => RegistryError::Forbidden {
+                what: op.to_string(),
+                reason,
+            },
+            RegistryError::Layer { source, digest } => match *source {
+                e @ (RegistryError::Unauthorized { .. } | RegistryError::Forbidden { .. }) => {
+                    e.for_operation(op)
+                }
+                other => RegistryError::Layer {
+                    digest,
+                    source: Box::new(other),
+                },
+            },
+            e => e,
+        }
+    }
+
     /// Wraps an error as belonging to layer `digest` (unless it already names it).
     pub fn in_layer(self, digest: &Digest) -> RegistryError {
         match &self {

@@ -149,7 +149,14 @@ impl Fetcher<'_> {
                         else {
                             break;
                         };
+                        let t = std::time::Instant::now();
                         let r = self.run(jobs[i], plans[i], &cancel);
+                        tracing::debug!(
+                            "layer {}: {:?} in {:?}",
+                            jobs[i].blob,
+                            plans[i],
+                            t.elapsed()
+                        );
                         if r.is_err() {
                             cancel.store(true, Ordering::Relaxed);
                         }
@@ -189,7 +196,10 @@ impl Fetcher<'_> {
                 }
                 continue;
             };
-            if let Err(e) = s.commit(self.store, j.parent.as_ref()) {
+            let t = std::time::Instant::now();
+            let committed = s.commit(self.store, j.parent.as_ref());
+            tracing::debug!("layer {}: committed in {:?}", j.blob, t.elapsed());
+            if let Err(e) = committed {
                 for rest in staged.into_iter().flatten() {
                     rest.abort();
                 }

@@ -29,6 +29,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod challenge;
 pub mod client;
 pub mod config;
 pub mod download;

@@ -133,6 +133,7 @@ pub fn pull_report(store: &Store, reference: &Reference, opts: &PullOptions) -> 
         }
         .pull_one(reference)
     })
+    .map_err(|e| e.for_operation(&format!("pull {}", reference.familiar())))
 }
 
 /// `--all-tags`: pulls every tag of `repository` (a name without tag).
@@ -162,7 +163,12 @@ pub fn pull_all_tags(
         };
         let mut out = Vec::new();
         for t in tags {
-            out.push(puller.pull_one(&repository.with_tag(&t)?)?);
+            let r = repository.with_tag(&t)?;
+            out.push(
+                puller
+                    .pull_one(&r)
+                    .map_err(|e| e.for_operation(&format!("pull {}", r.familiar())))?,
+            );
         }
         Ok(out)
     })

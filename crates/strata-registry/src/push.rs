@@ -260,6 +260,7 @@ pub fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<
             Arc::new(rt.block_on(RegistryClient::connect(reference.domain(), &opts.registry))?);
         rt.block_on(push_one(store, &client, reference, opts))
     })
+    .map_err(|e| e.for_operation(&format!("push {}", reference.familiar())))
 }
 
 /// `--all-tags`: pushes every local tag of `repository`.
@@ -288,7 +289,10 @@ pub fn push_all_tags(
         let client =
             Arc::new(rt.block_on(RegistryClient::connect(repository.domain(), &opts.registry))?);
         refs.iter()
-            .map(|r| rt.block_on(push_one(store, &client, r, opts)))
+            .map(|r| {
+                rt.block_on(push_one(store, &client, r, opts))
+                    .map_err(|e| e.for_operation(&format!("push {}", r.familiar())))
+            })
             .collect()
     })
 }

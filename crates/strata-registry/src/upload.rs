@@ -148,12 +148,29 @@ fn location(client: &RegistryClient, blob: &UploadBlob, resp: &Response) -> Resu
     })
 }
 
-/// Opens an upload session, trying a cross-repository mount first.
+/// Opens an upload session, trying a cross-repository mount first; a
+/// mount the registry refuses outright (no access to the source, say) falls
+/// back to a plain upload.
 async fn start(client: &RegistryClient, repo: &str, blob: &UploadBlob) -> Result<Session> {
-    let w = what(blob);
-    let base = client.url(repo, "blobs/uploads/")?;
     let from = blob.mount_from.iter().find(|r| r.as_str() != repo);
-    let mut url = base.clone();
+    if let Some(from) = from {
+        match open(client, repo, blob, Some(from)).await {
+            Err(e @ RegistryError::Connection { .. }) => return Err(e),
+            Err(e) => tracing::debug!("mount of {} from {from} refused: {e}", blob.digest),
+            ok => return ok,
+        }
+    }
+    open(client, repo, blob, None).await
+}
+
+async fn open(
+    client: &RegistryClient,
+    repo: &str,
+    blob: &UploadBlob,
+    from: Option<&String>,
+) -> Result<Session> {
+    let w = what(blob);
+    let mut url = client.url(repo, "blobs/uploads/")?;
     if let Some(from) = from {
         url.query_pairs_mut()
             .append_pair("mount", blob.digest.as_str())
