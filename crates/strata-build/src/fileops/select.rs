@@ -177,7 +177,9 @@ impl Resolver<'_, '_> {
     /// The source cleaned relative to the root: `..` above it is an error
     /// for the context and clamped for a rootfs.
     fn clean_source(&self, src: &str) -> Result<String> {
-        let c = clean(src);
+        // Relative to the root: a leading `/` is the root, so `/../x`
+        // climbs out of it too.
+        let c = clean(src.trim_start_matches('/'));
         let c = c.trim_start_matches('/');
         if c == ".." || c.starts_with("../") {
             if self.tree.is_context() {
