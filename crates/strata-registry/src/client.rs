@@ -135,9 +135,14 @@ impl RegistryClient {
             .clone()
             .unwrap_or_else(default_config_path);
         let d = domain.to_string();
-        let creds = tokio::task::spawn_blocking(move || DockerConfig::load(&path)?.lookup(&d))
+        let looked_up = tokio::task::spawn_blocking(move || DockerConfig::load(&path)?.lookup(&d))
             .await
-            .map_err(|e| RegistryError::Credentials(e.to_string()))??;
+            .map_err(|e| RegistryError::Credentials(e.to_string()))?;
+        // A broken helper or config must not stop anonymous access.
+        let creds = looked_up.unwrap_or_else(|e| {
+            tracing::warn!("{domain}: {e}; continuing without credentials");
+            None
+        });
         Self::with_credentials(domain, creds, opts).await
     }
 

@@ -33,6 +33,9 @@ pub struct GlobalArgs {
     /// Enable debug logging
     #[arg(short = 'D', long, global = true)]
     pub debug: bool,
+    /// Reach this registry over plain HTTP or unverified TLS (repeatable; loopback registries always are; also STRATA_INSECURE_REGISTRY)
+    #[arg(long, global = true, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
 }
 
 /// Top-level commands.
@@ -59,6 +62,14 @@ pub enum Command {
     Load(image::load::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
+    /// Download an image from a registry
+    Pull(image::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(image::push::PushArgs),
+    /// Log in to a registry
+    Login(crate::commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(crate::commands::logout::LogoutArgs),
 }
 
 /// `strata image …`
@@ -82,6 +93,10 @@ pub enum ImageCommand {
     Save(image::save::SaveArgs),
     /// Load an image from a tar archive or STDIN
     Load(image::load::LoadArgs),
+    /// Download an image from a registry
+    Pull(image::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(image::push::PushArgs),
 }
 
 /// `strata system …`

@@ -3,16 +3,19 @@
 //! library crates and prints docker's output.
 
 pub mod image;
+pub mod login;
+pub mod logout;
+pub mod registry;
 pub mod system;
 
-use crate::cli::{Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{Cli, Command, GlobalArgs, ImageCommand, SystemCommand};
 use crate::context::Ctx;
 
 /// Runs the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Ctx::new(&cli.global);
     match cli.command {
-        Command::Image(c) => image_command(&ctx, c),
+        Command::Image(c) => image_command(&ctx, &cli.global, c),
         Command::System(SystemCommand::Df(a)) => system::df::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),
         Command::Rmi(a) => image::rm::run(&ctx, a),
@@ -21,10 +24,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Save(a) => image::save::run(&ctx, a),
         Command::Load(a) => image::load::run(&ctx, a),
         Command::Import(a) => image::import::run(&ctx, a),
+        Command::Pull(a) => image::pull::run(&ctx, &cli.global, a),
+        Command::Push(a) => image::push::run(&ctx, &cli.global, a),
+        Command::Login(a) => login::run(&cli.global, a),
+        Command::Logout(a) => logout::run(&cli.global, a),
     }
 }
 
-fn image_command(ctx: &Ctx, c: ImageCommand) -> anyhow::Result<i32> {
+fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Result<i32> {
     match c {
         ImageCommand::Import(a) => image::import::run(ctx, a),
         ImageCommand::Inspect(a) => image::inspect::run(ctx, a),
@@ -34,6 +41,8 @@ fn image_command(ctx: &Ctx, c: ImageCommand) -> anyhow::Result<i32> {
         ImageCommand::History(a) => image::history::run(ctx, a),
         ImageCommand::Save(a) => image::save::run(ctx, a),
         ImageCommand::Load(a) => image::load::run(ctx, a),
+        ImageCommand::Pull(a) => image::pull::run(ctx, global, a),
+        ImageCommand::Push(a) => image::push::run(ctx, global, a),
     }
 }
 

@@ -9,3 +9,8 @@ mod image_bad_input;
 mod image_basics;
 mod image_interop;
 mod store_concurrency;
+mod registry_auth;
+mod registry_faults;
+mod registry_interop;
+mod registry_pull;
+mod registry_push;

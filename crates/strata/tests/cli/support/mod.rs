@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
