@@ -32,7 +32,10 @@ fn prompt(label: &str) -> anyhow::Result<String> {
     eprint!("{label}");
     std::io::stderr().flush().ok();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading from the terminal")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading from the terminal")?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
@@ -64,7 +67,9 @@ pub fn run(global: &GlobalArgs, args: LoginArgs) -> anyhow::Result<i32> {
             bail!("Must provide --username with --password-stdin");
         }
         let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the password from stdin")?;
         password = Some(s.trim_end_matches(['\n', '\r']).to_string());
     }
     let username = match args.username.clone() {

@@ -31,14 +31,27 @@ fn login_round_trip(reg: &str, user: &str, password: &str) {
     assert!(err.contains("incorrect username or password"), "{err}");
     assert!(!env.dir.path().join(".docker/config.json").exists());
 
-    let out = env.run_stdin(["login", "-u", user, "--password-stdin", reg], format!("{password}\n").as_bytes());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Login Succeeded");
+    let out = env.run_stdin(
+        ["login", "-u", user, "--password-stdin", reg],
+        format!("{password}\n").as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Login Succeeded"
+    );
     let cfg = config_json(&env);
     use base64_check::decode;
     let auth = cfg["auths"][reg]["auth"].as_str().expect("auths entry");
     assert_eq!(decode(auth), format!("{user}:{password}"));
-    let mode = std::fs::metadata(env.dir.path().join(".docker/config.json")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(env.dir.path().join(".docker/config.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     env.ok(["push", &name]);
@@ -54,8 +67,14 @@ fn login_round_trip(reg: &str, user: &str, password: &str) {
     let out = env.ok(["pull", &name]);
     assert!(out.contains("Pull complete"), "{out}");
 
-    assert_eq!(env.ok(["logout", reg]).trim(), format!("Removing login credentials for {reg}"));
-    assert_eq!(env.ok(["logout", reg]).trim(), format!("Not logged in to {reg}"));
+    assert_eq!(
+        env.ok(["logout", reg]).trim(),
+        format!("Removing login credentials for {reg}")
+    );
+    assert_eq!(
+        env.ok(["logout", reg]).trim(),
+        format!("Not logged in to {reg}")
+    );
     env.ok(["rmi", &name]);
     let err = env.fails(["pull", &name]);
     assert!(err.contains(&format!("strata login {reg}")), "{err}");
@@ -85,7 +104,9 @@ mod base64_check {
 #[test]
 fn basic_auth_login_push_pull_logout() {
     let Some((reg, user, password)) = auth_registry() else {
-        return skip("no htpasswd registry (STRATA_TEST_AUTH_REGISTRY; scripts/test.sh starts one)");
+        return skip(
+            "no htpasswd registry (STRATA_TEST_AUTH_REGISTRY; scripts/test.sh starts one)",
+        );
     };
     login_round_trip(&reg, &user, &password);
 }
@@ -93,7 +114,9 @@ fn basic_auth_login_push_pull_logout() {
 #[test]
 fn token_auth_login_push_pull_logout() {
     let Some((reg, user, password)) = token_registry() else {
-        return skip("no token-auth registry (STRATA_TEST_TOKEN_REGISTRY; scripts/test.sh starts one)");
+        return skip(
+            "no token-auth registry (STRATA_TEST_TOKEN_REGISTRY; scripts/test.sh starts one)",
+        );
     };
     login_round_trip(&reg, &user, &password);
 }
@@ -131,10 +154,22 @@ esac
         format!(r#"{{"credHelpers":{{"{reg}":"strata-test"}}}}"#),
     )
     .unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let run = |args: &[&str]| {
-        let out = env.cmd(args).env("PATH", &path).output().expect("run strata");
-        assert!(out.status.success(), "strata {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = env
+            .cmd(args)
+            .env("PATH", &path)
+            .output()
+            .expect("run strata");
+        assert!(
+            out.status.success(),
+            "strata {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     env.busybox("bb:v1");
@@ -153,14 +188,24 @@ esac
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().expect("stdin").write_all(password.as_bytes())?;
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(password.as_bytes())?;
             c.wait_with_output()
         })
         .expect("login");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("unencrypted"));
     let stored = std::fs::read_to_string(&store).unwrap();
-    assert!(stored.contains(&format!(r#""Username":"{user}""#)) && stored.contains(&password), "{stored}");
+    assert!(
+        stored.contains(&format!(r#""Username":"{user}""#)) && stored.contains(&password),
+        "{stored}"
+    );
     let cfg = config_json(&env);
     assert_eq!(cfg["auths"][&reg], serde_json::json!({}), "{cfg}");
     assert!(cfg["auths"][&reg].get("auth").is_none());

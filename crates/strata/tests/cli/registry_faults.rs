@@ -36,7 +36,10 @@ fn corrupt_blob_is_refused_and_nothing_is_stored() {
     let env = fresh();
     let before = env.store_files();
     let err = env.fails(["pull", &format!("{}/{repo}:v1", proxy.addr())]);
-    assert!(err.contains(&layer), "the error names the blob {layer}: {err}");
+    assert!(
+        err.contains(&layer),
+        "the error names the blob {layer}: {err}"
+    );
     assert!(proxy.blob_gets() >= 1);
     assert_eq!(env.store_files(), before, "a failed pull stores nothing");
     assert!(env.ok(["images", "-q"]).trim().is_empty());
@@ -53,8 +56,17 @@ fn connection_dropped_mid_blob_is_resumed() {
     let name = format!("{}/{repo}:v1", proxy.addr());
     let out = env.ok(["pull", &name]);
     assert!(out.contains("Pull complete"), "{out}");
-    assert!(proxy.blob_gets() >= 2, "the blob was fetched again after the drop");
-    let upper = env.ok(["image", "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", &name]);
+    assert!(
+        proxy.blob_gets() >= 2,
+        "the blob was fetched again after the drop"
+    );
+    let upper = env.ok([
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.UpperDir}}",
+        &name,
+    ]);
     let expected = env.path("expected");
     support::untar(&support::busybox_rootfs_tar(), &expected);
     support::assert_same_tree(std::path::Path::new(upper.trim()), &expected);

@@ -29,8 +29,15 @@ fn skopeo_and_docker_pull_what_strata_pushed() {
         &format!("docker://{name}"),
         &format!("oci:{}:v1", layout.display()),
     ]));
-    let raw = sh(Command::new(&skopeo).args(["inspect", "--raw", &format!("oci:{}:v1", layout.display())]));
-    assert_eq!(format!("sha256:{}", support::sha256_hex(raw.as_bytes())), digest);
+    let raw = sh(Command::new(&skopeo).args([
+        "inspect",
+        "--raw",
+        &format!("oci:{}:v1", layout.display()),
+    ]));
+    assert_eq!(
+        format!("sha256:{}", support::sha256_hex(raw.as_bytes())),
+        digest
+    );
     let m: serde_json::Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(m["config"]["digest"], id.as_str());
 
@@ -70,7 +77,13 @@ fn strata_pulls_what_skopeo_pushed() {
     let fresh = Env::new();
     let out = fresh.ok(["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
-    let upper = fresh.ok(["image", "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", &name]);
+    let upper = fresh.ok([
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.UpperDir}}",
+        &name,
+    ]);
     let expected = fresh.path("expected");
     support::untar(&support::busybox_rootfs_tar(), &expected);
     support::assert_same_tree(std::path::Path::new(upper.trim()), &expected);
@@ -95,7 +108,11 @@ fn oci_layout_push_and_pull_save_keep_digests() {
         &format!("docker-archive:{}", archive.display()),
         &format!("oci-archive:{}:v1", oci.display()),
     ]));
-    let raw = sh(Command::new(&skopeo).args(["inspect", "--raw", &format!("oci-archive:{}:v1", oci.display())]));
+    let raw = sh(Command::new(&skopeo).args([
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}:v1", oci.display()),
+    ]));
     let want = format!("sha256:{}", support::sha256_hex(raw.as_bytes()));
 
     let loader = Env::new();
@@ -105,14 +122,28 @@ fn oci_layout_push_and_pull_save_keep_digests() {
     let name = format!("{reg}/{repo}:v1");
     loader.ok(["tag", id.trim(), &name]);
     let pushed = pushed_digest(&loader.ok(["push", &name]));
-    assert_eq!(pushed, want, "push keeps the layout's manifest byte for byte");
+    assert_eq!(
+        pushed, want,
+        "push keeps the layout's manifest byte for byte"
+    );
     assert_eq!(get_manifest(&reg, &repo, "v1").0, raw.as_bytes());
 
     let puller = Env::new();
     puller.ok(["pull", &name]);
     let saved = puller.path("saved.tar");
-    puller.ok(["save", "--format", "oci", "-o", saved.to_str().unwrap(), &name]);
-    let again = sh(Command::new(&skopeo).args(["inspect", "--raw", &format!("oci-archive:{}", saved.display())]));
+    puller.ok([
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        saved.to_str().unwrap(),
+        &name,
+    ]);
+    let again = sh(Command::new(&skopeo).args([
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}", saved.display()),
+    ]));
     assert_eq!(
         format!("sha256:{}", support::sha256_hex(again.as_bytes())),
         want,

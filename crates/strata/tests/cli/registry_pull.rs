@@ -10,8 +10,14 @@ use crate::support::{self, Env, skip};
 /// The snapshot dir of a one-layer image.
 fn upper_dir(env: &Env, image: &str) -> PathBuf {
     PathBuf::from(
-        env.ok(["image", "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", image])
-            .trim(),
+        env.ok([
+            "image",
+            "inspect",
+            "-f",
+            "{{.GraphDriver.Data.UpperDir}}",
+            image,
+        ])
+        .trim(),
     )
 }
 
@@ -39,11 +45,17 @@ fn round_trip_push_rmi_pull_keeps_digest_and_rootfs() {
     let before = support::tree_listing(&upper_dir(&env, &name));
     let id = env.ok(["images", "-q", "--no-trunc", &name]);
     env.ok(["rmi", "bb:v1", &name]);
-    assert!(env.ok(["images", "-q"]).trim().is_empty(), "image should be gone");
+    assert!(
+        env.ok(["images", "-q"]).trim().is_empty(),
+        "image should be gone"
+    );
 
     let out = env.ok(["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
-    assert!(out.contains(&format!("Status: Downloaded newer image for {name}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
     assert!(out.contains("Pull complete"), "{out}");
     assert_eq!(out.lines().last(), Some(name.as_str()), "{out}");
     assert_eq!(env.ok(["images", "-q", "--no-trunc", &name]), id);
@@ -58,7 +70,10 @@ fn round_trip_push_rmi_pull_keeps_digest_and_rootfs() {
     support::assert_same_tree(&after, &expected);
 
     let again = env.ok(["pull", &name]);
-    assert!(again.contains(&format!("Status: Image is up to date for {name}")), "{again}");
+    assert!(
+        again.contains(&format!("Status: Image is up to date for {name}")),
+        "{again}"
+    );
     assert!(again.contains("Already exists"), "{again}");
 }
 
@@ -73,7 +88,8 @@ fn build_index(env: &Env, reg: &str, repo: &str, with_amd64: bool) -> String {
     let (m, mt) = get_manifest(reg, repo, "amd64");
     let manifest: serde_json::Value = serde_json::from_slice(&m).unwrap();
     let cfg_digest = manifest["config"]["digest"].as_str().unwrap();
-    let mut cfg: serde_json::Value = serde_json::from_slice(&get_blob(reg, repo, cfg_digest)).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&get_blob(reg, repo, cfg_digest)).unwrap();
     cfg["architecture"] = "arm64".into();
     cfg["variant"] = "v8".into();
     let cfg_bytes = serde_json::to_vec(&cfg).unwrap();
@@ -101,7 +117,13 @@ fn build_index(env: &Env, reg: &str, repo: &str, with_amd64: bool) -> String {
         "manifests": entries,
     }))
     .unwrap();
-    put_manifest(reg, repo, "multi", "application/vnd.oci.image.index.v1+json", &index)
+    put_manifest(
+        reg,
+        repo,
+        "multi",
+        "application/vnd.oci.image.index.v1+json",
+        &index,
+    )
 }
 
 #[test]
@@ -110,7 +132,9 @@ fn multi_arch_index_resolves_to_the_host() {
         return skip("no test registry (STRATA_TEST_REGISTRY)");
     };
     if strata_arch() != "amd64" {
-        return skip("the hand-built index has an amd64 and an arm64 entry; this host is neither amd64");
+        return skip(
+            "the hand-built index has an amd64 and an arm64 entry; this host is neither amd64",
+        );
     }
     let repo = unique_repo("multi");
     let index_digest = build_index(&Env::new(), &reg, &repo, true);
@@ -118,21 +142,34 @@ fn multi_arch_index_resolves_to_the_host() {
     let name = format!("{reg}/{repo}:multi");
     let out = env.ok(["pull", "--platform", "linux/amd64", &name]);
     assert!(out.contains(&format!("Digest: {index_digest}")), "{out}");
-    assert_eq!(env.ok(["image", "inspect", "-f", "{{.Architecture}}", &name]).trim(), "amd64");
+    assert_eq!(
+        env.ok(["image", "inspect", "-f", "{{.Architecture}}", &name])
+            .trim(),
+        "amd64"
+    );
     let digests = env.ok(["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
-    assert!(digests.contains(&index_digest), "RepoDigest is the index's: {digests}");
+    assert!(
+        digests.contains(&index_digest),
+        "RepoDigest is the index's: {digests}"
+    );
     // By the index digest too.
     let pinned = format!("{reg}/{repo}@{index_digest}");
     let out = env.ok(["pull", &pinned]);
     assert!(out.contains("Image is up to date"), "{out}");
 
     let err = env.fails(["pull", "--platform", "linux/arm64", &name]);
-    assert!(err.contains("linux/arm64") && err.contains("not supported"), "{err}");
+    assert!(
+        err.contains("linux/arm64") && err.contains("not supported"),
+        "{err}"
+    );
 
     let arm_only = unique_repo("armonly");
     build_index(&Env::new(), &reg, &arm_only, false);
     let err = Env::new().fails(["pull", &format!("{reg}/{arm_only}:multi")]);
-    assert!(err.contains("no matching manifest for linux/amd64"), "{err}");
+    assert!(
+        err.contains("no matching manifest for linux/amd64"),
+        "{err}"
+    );
 }
 
 fn strata_arch() -> &'static str {
@@ -161,8 +198,16 @@ fn digest_pins_all_tags_and_quiet() {
     let out = fresh.ok(["pull", &pinned]);
     assert_eq!(out.lines().last(), Some(pinned.as_str()), "{out}");
     assert!(!out.contains("Using default tag"), "{out}");
-    let listed = fresh.ok(["images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}"]);
-    assert!(listed.contains(&format!("{repo} <none> {digest}")), "{listed}");
+    let listed = fresh.ok([
+        "images",
+        "--digests",
+        "--format",
+        "{{.Repository}} {{.Tag}} {{.Digest}}",
+    ]);
+    assert!(
+        listed.contains(&format!("{repo} <none> {digest}")),
+        "{listed}"
+    );
 
     let absent = format!("{repo}@sha256:{}", "0".repeat(64));
     let err = fresh.fails(["pull", &absent]);
@@ -173,7 +218,10 @@ fn digest_pins_all_tags_and_quiet() {
 
     let all = Env::new();
     let out = all.ok(["pull", "--all-tags", &repo]);
-    assert!(out.contains("a: Pulling from") && out.contains("b: Pulling from"), "{out}");
+    assert!(
+        out.contains("a: Pulling from") && out.contains("b: Pulling from"),
+        "{out}"
+    );
     let tags = all.ok(["images", "--format", "{{.Tag}}", &repo]);
     let mut tags: Vec<&str> = tags.lines().collect();
     tags.sort();
@@ -190,9 +238,15 @@ fn unknown_manifest_and_foreign_platform_are_clear() {
     let env = Env::new();
     let name = format!("{reg}/{}:nope", unique_repo("absent"));
     let err = env.fails(["pull", &name]);
-    assert!(err.contains("manifest unknown") && err.contains(&name), "{err}");
+    assert!(
+        err.contains("manifest unknown") && err.contains(&name),
+        "{err}"
+    );
     let err = env.fails(["pull", "--platform", "linux/s390x", &name]);
-    assert!(err.contains("linux/s390x") && err.contains("not supported"), "{err}");
+    assert!(
+        err.contains("linux/s390x") && err.contains("not supported"),
+        "{err}"
+    );
     let err = env.fails(["pull", "Not/Valid"]);
     assert!(err.contains("invalid reference format"), "{err}");
 }

@@ -95,7 +95,9 @@ pub fn progress_text(status: &LayerStatus) -> String {
                 human_size_precise(*total)
             )
         }
-        LayerStatus::Retrying { attempt, reason } => format!("Retrying (attempt {attempt}): {reason}"),
+        LayerStatus::Retrying { attempt, reason } => {
+            format!("Retrying (attempt {attempt}): {reason}")
+        }
         s => s.text(),
     }
 }

@@ -97,9 +97,18 @@ fn parse_headers(lines: &[String]) -> Vec<(String, String)> {
 }
 
 /// One plain-HTTP request (`Connection: close`); decodes a chunked body.
-pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -133,12 +142,18 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     } else {
         r.read_to_end(&mut body).expect("read body");
     }
-    HttpResponse { status, headers, body }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn path_of(location: &str) -> String {
     match location.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/".to_string(), |i| rest[i..].to_string()),
+        Some((_, rest)) => rest
+            .find('/')
+            .map_or("/".to_string(), |i| rest[i..].to_string()),
         None => location.to_string(),
     }
 }
@@ -146,8 +161,19 @@ fn path_of(location: &str) -> String {
 /// Uploads `data` to `repo` (POST + monolithic PUT); returns its digest.
 pub fn upload_blob(addr: &str, repo: &str, data: &[u8]) -> String {
     let digest = format!("sha256:{}", super::sha256_hex(data));
-    let start = http(addr, "POST", &format!("/v2/{repo}/blobs/uploads/"), &[], b"");
-    assert_eq!(start.status, 202, "start upload: {:?}", String::from_utf8_lossy(&start.body));
+    let start = http(
+        addr,
+        "POST",
+        &format!("/v2/{repo}/blobs/uploads/"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        start.status,
+        202,
+        "start upload: {:?}",
+        String::from_utf8_lossy(&start.body)
+    );
     let loc = path_of(start.header("Location").expect("Location"));
     let sep = if loc.contains('?') { '&' } else { '?' };
     let put = http(
@@ -157,12 +183,23 @@ pub fn upload_blob(addr: &str, repo: &str, data: &[u8]) -> String {
         &[("Content-Type", "application/octet-stream")],
         data,
     );
-    assert_eq!(put.status, 201, "upload: {}", String::from_utf8_lossy(&put.body));
+    assert_eq!(
+        put.status,
+        201,
+        "upload: {}",
+        String::from_utf8_lossy(&put.body)
+    );
     digest
 }
 
 /// PUTs a manifest; returns its digest.
-pub fn put_manifest(addr: &str, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> String {
+pub fn put_manifest(
+    addr: &str,
+    repo: &str,
+    reference: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> String {
     let r = http(
         addr,
         "PUT",
@@ -170,7 +207,12 @@ pub fn put_manifest(addr: &str, repo: &str, reference: &str, media_type: &str, b
         &[("Content-Type", media_type)],
         bytes,
     );
-    assert_eq!(r.status, 201, "put manifest: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        201,
+        "put manifest: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     format!("sha256:{}", super::sha256_hex(bytes))
 }
 
@@ -184,7 +226,12 @@ pub fn get_manifest(addr: &str, repo: &str, reference: &str) -> (Vec<u8>, String
         &[("Accept", accept)],
         b"",
     );
-    assert_eq!(r.status, 200, "get manifest: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        200,
+        "get manifest: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     let ct = r.header("Content-Type").unwrap_or_default().to_string();
     (r.body, ct)
 }
@@ -278,7 +325,13 @@ impl Drop for FaultProxy {
     }
 }
 
-fn serve(client: TcpStream, upstream: &str, fault: Fault, blob_gets: &AtomicUsize, requests: &AtomicUsize) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    fault: Fault,
+    blob_gets: &AtomicUsize,
+    requests: &AtomicUsize,
+) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut cr = BufReader::new(client.try_clone()?);
     // Not HTTP (a TLS ClientHello probing for HTTPS): hang up at once.
@@ -294,7 +347,9 @@ fn serve(client: TcpStream, upstream: &str, fault: Fault, blob_gets: &AtomicUsiz
     if let Fault::Unavailable(k) = fault
         && n < k
     {
-        client.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        client.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
         return Ok(());
     }
     let headers = parse_headers(&head);
@@ -317,7 +372,10 @@ fn serve(client: TcpStream, upstream: &str, fault: Fault, blob_gets: &AtomicUsiz
     up.write_all(&body)?;
     let mut ur = BufReader::new(up);
     let rhead = read_head(&mut ur)?;
-    let status = rhead.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("");
+    let status = rhead
+        .first()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("");
     let rheaders = parse_headers(&rhead);
     let rlen: Option<usize> = rheaders
         .iter()
