@@ -1,0 +1,216 @@
+//! [`build`]: one `strata image build`, end to end.
+//!
+//! ```text
+//! parse Dockerfile ─> global ARGs ─> context (+ .dockerignore, stat index)
+//!   ─> [--cache-from import] ─> plan (bases resolved/pulled, keys)
+//!   ─> one cache query ─> execute (stages in parallel, misses only)
+//!   ─> image (config reused from the cache) ─> one transaction: tags + last_used
+//!   ─> --iidfile, --output, [--cache-to export]
+//! ```
+//! A no-op rebuild does no work beyond reading the Dockerfile, stat-ing
+//! the COPY sources, one query, one config read and one write transaction;
+//! it starts no async runtime and no thread but the stat index loader.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use strata_dockerfile::args::{BuildOptions, GlobalArgs, unused_build_args_warning};
+use strata_dockerfile::{Dockerfile, Platform};
+use strata_oci::Digest;
+use strata_registry::cache::CacheOptions;
+use strata_store::Store;
+
+use crate::context::{BuildContext, StatIndex};
+use crate::error::{BuildError, Result};
+use crate::executor::{self, StepReport};
+use crate::export;
+use crate::options::{BuildRequest, ContextSource};
+use crate::plan::Planner;
+use crate::progress::Progress;
+
+/// What a successful build produced.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// The image ID.
+    pub image_id: Digest,
+    /// Per step: cached or why it missed (`--explain`).
+    pub report: Vec<StepReport>,
+    /// Warnings to show after the build (unused build args, build checks).
+    pub warnings: Vec<String>,
+}
+
+/// The host platform as `os/arch[/variant]`.
+pub fn host_platform() -> String {
+    strata_registry::pull::host_platform_string()
+}
+
+fn cache_options(req: &BuildRequest) -> CacheOptions {
+    CacheOptions {
+        registry: req.registry.clone(),
+        ..CacheOptions::default()
+    }
+}
+
+/// Runs a build. Errors carry the Dockerfile lines and the failing step's
+/// output (see [`BuildError::snippet`] and [`BuildError::step_log`]); no
+/// tag is set unless the whole build succeeded.
+pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<BuildOutput> {
+    // Mounts made by this build stay in this process (before any thread).
+    crate::view::private_mounts()?;
+    let platform = host_platform();
+    if let Some(p) = &req.platform
+        && strata_registry::pull::check_platform(p).is_err()
+    {
+        return Err(BuildError::Platform {
+            requested: p.clone(),
+            host: platform,
+        });
+    }
+    let mut req = req;
+    let ctx = match std::mem::replace(&mut req.context, ContextSource::Dir(PathBuf::new())) {
+        ContextSource::Dir(d) => {
+            let c = BuildContext::from_dir(&d, req.dockerfile_path.as_deref())?;
+            req.context = ContextSource::Dir(d);
+            c
+        }
+        ContextSource::Tar(r) => BuildContext::from_tar(r, store.scratch().dir())?,
+    };
+    if req.dockerfile.is_empty() {
+        // `build -` with a tar: the Dockerfile is inside the context.
+        let p = ctx.root().join(&req.dockerfile_name);
+        req.dockerfile = std::fs::read(&p).map_err(|e| {
+            BuildError::Invalid(format!(
+                "failed to read dockerfile {} from the context: {e}",
+                req.dockerfile_name
+            ))
+        })?;
+    }
+    let v = progress.vertex(&format!(
+        "[internal] load build definition from {}",
+        req.dockerfile_name
+    ));
+    progress.start(v);
+    progress.note(
+        v,
+        &format!("transferring dockerfile: {}B done", req.dockerfile.len()),
+    );
+    let df = match Dockerfile::parse(&req.dockerfile) {
+        Ok(df) => df,
+        Err(e) => {
+            progress.error(v, &e.to_string());
+            return Err(e.into());
+        }
+    };
+    progress.done(v);
+    let host = Platform::parse(&platform).unwrap_or_else(|_| Platform::linux_amd64());
+    let global = GlobalArgs::new(
+        &df,
+        &BuildOptions {
+            build_args: req.build_args.clone(),
+            build_platform: host.clone(),
+            target_platform: host,
+            target: req.target.clone(),
+        },
+    )?;
+    let mut index = StatIndex::load(store, ctx.root())?;
+    for spec in &req.cache_from {
+        let cv = progress.vertex(&format!("importing cache manifest from {}", spec.reference));
+        progress.start(cv);
+        match export::import(store, spec, &cache_options(&req)) {
+            Ok(n) => {
+                progress.note(cv, &format!("{n} records"));
+                progress.done(cv);
+            }
+            // As BuildKit: a cache that cannot be imported is a warning.
+            Err(e) => progress.error(cv, &e.to_string()),
+        }
+    }
+    let cv = progress.vertex("[internal] load build context");
+    progress.start(cv);
+    let plan = Planner {
+        store,
+        req: &req,
+        df: &df,
+        global: &global,
+        ctx: &ctx,
+        index: &mut index,
+        progress,
+        download_dir: store.scratch().dir().join("downloads"),
+        platform: platform.clone(),
+    }
+    .plan();
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => {
+            progress.error(cv, &e.to_string());
+            return Err(e);
+        }
+    };
+    let stats = index.stats();
+    index.flush(store)?;
+    progress.note(
+        cv,
+        &format!(
+            "transferring context: {} files checked, {} hashed ({}B) done",
+            stats.hits + stats.hashed,
+            stats.hashed,
+            stats.hashed_bytes
+        ),
+    );
+    progress.done(cv);
+    let keys = executor::all_keys(&plan);
+    let hits = if req.no_cache {
+        HashMap::new()
+    } else {
+        crate::cache::lookup(store, &keys)?
+    };
+    let explain = req.explain || progress.mode() == crate::progress::ProgressMode::Plain;
+    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, explain)?;
+    let ev = progress.vertex("exporting to image");
+    progress.start(ev);
+    let config = export::final_config(&out.config, &req.labels);
+    let used: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| hits.contains_key(*k))
+        .collect();
+    let id = export::commit_image(store, &config, &req.tags, &used)?;
+    progress.note(ev, &format!("writing image {id} done"));
+    for t in &req.tags {
+        progress.note(ev, &format!("naming to {t} done"));
+    }
+    if let Some(f) = &req.iidfile {
+        std::fs::write(f, id.as_str()).map_err(BuildError::io("write", f))?;
+    }
+    export::write_outputs(store, &id, &req.tags, &req.outputs)?;
+    progress.done(ev);
+    for spec in &req.cache_to {
+        let xv = progress.vertex(&format!("exporting cache to {}", spec.reference));
+        progress.start(xv);
+        let mut ordered: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| *k != out.key.as_str())
+            .collect();
+        ordered.push(out.key.as_str());
+        if let Err(e) = export::export(store, &ordered, spec, &cache_options(&req)) {
+            progress.error(xv, &e.to_string());
+            return Err(e);
+        }
+        progress.done(xv);
+    }
+    let mut warnings = Vec::new();
+    let scopes: Vec<&strata_dockerfile::args::StageScope> =
+        plan.stages.iter().flatten().map(|s| &s.scope).collect();
+    if let Some(w) = unused_build_args_warning(&global.unused_build_args(scopes)) {
+        warnings.push(w);
+    }
+    for w in &df.warnings {
+        warnings.push(format!("{}: {} (line {})", w.rule, w.message, w.range));
+    }
+    Ok(BuildOutput {
+        image_id: id,
+        report,
+        warnings,
+    })
+}

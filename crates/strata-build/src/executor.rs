@@ -1,0 +1,464 @@
+//! Executing a plan: which stages must run, running them in parallel, and
+//! recording every step result in the build cache.
+//!
+//! ```text
+//! keys (plan) ──one query──> hits ──> first miss per stage
+//!                                       │
+//!   a stage must run when the target needs its result:
+//!     the target itself; the base stage of a stage whose first step misses
+//!     (or that has no steps); the source stage of a COPY --from / RUN
+//!     --mount from= at or after a stage's first miss
+//!                                       │
+//!   one thread per stage that must run ─┴─> steps before the first miss:
+//!     CACHED; from the first miss on: execute, store the config blob,
+//!     record (key → config, layer); a stage's result goes to its slot,
+//!     where `COPY --from` waits for exactly that stage
+//! ```
+//! A stage whose every step hits needs nothing from its dependencies, so
+//! they do not run at all (their steps are shown CACHED when they hit too,
+//! and never shown otherwise). The first failure cancels the steps other
+//! stages have not started.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use strata_dockerfile::instructions::Command;
+use strata_oci::ImageConfig;
+use strata_store::Store;
+
+use crate::cache::{self, Description, Record, RecordLayer};
+use crate::config_ops::StageState;
+use crate::context::BuildContext;
+use crate::error::{BuildError, Result};
+use crate::explain;
+use crate::options::BuildRequest;
+use crate::plan::{Action, Base, Plan, Source, StagePlan, Step};
+use crate::progress::{ERROR_TAIL, Progress, VertexId};
+use crate::steps::{self, meta};
+use crate::view::View;
+
+/// A stage's result.
+#[derive(Debug)]
+pub struct StageOutput {
+    /// The key of its last step (or its base key).
+    pub key: String,
+    /// The image config after its last step.
+    pub config: ImageConfig,
+}
+
+/// What happened to one step (the `--explain` report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// The stage's index.
+    pub stage: usize,
+    /// The step as shown (`[2/3] COPY app.js .`, `ENV A=1`).
+    pub step: String,
+    /// Whether the cache answered it.
+    pub cached: bool,
+    /// Why it missed.
+    pub reason: Option<String>,
+}
+
+type SlotValue = Option<std::result::Result<Arc<StageOutput>, ()>>;
+
+struct Slot {
+    value: Mutex<SlotValue>,
+    cv: Condvar,
+}
+
+/// Shared state of one execution (every stage thread borrows it).
+pub struct Exec<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The request.
+    pub req: &'a BuildRequest,
+    /// Progress.
+    pub progress: &'a Progress,
+    /// The context.
+    pub ctx: &'a BuildContext,
+    /// The plan.
+    pub plan: &'a Plan,
+    hits: &'a HashMap<String, Record>,
+    slots: Vec<Slot>,
+    spawned: Vec<bool>,
+    failed: AtomicBool,
+    explain: bool,
+    report: Mutex<Vec<StepReport>>,
+}
+
+impl Exec<'_> {
+    /// The result of stage `j`, waiting for it.
+    pub fn stage(&self, j: usize) -> Result<Arc<StageOutput>> {
+        if !self.spawned.get(j).copied().unwrap_or(false) {
+            return Err(BuildError::Invalid(format!(
+                "internal: stage {j} was not scheduled but its result is needed"
+            )));
+        }
+        let slot = &self.slots[j];
+        let mut v = slot.value.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match &*v {
+                Some(Ok(out)) => return Ok(out.clone()),
+                Some(Err(())) => return Err(BuildError::Canceled),
+                None => v = slot.cv.wait(v).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+
+    /// Mounts the filesystem of a COPY --from / RUN --mount source.
+    pub fn view_of(&self, src: &Source) -> Result<View> {
+        match src {
+            Source::Context => View::mount_dirs(self.store, vec![self.ctx.root().to_path_buf()]),
+            Source::Stage(j) => View::mount(self.store, &self.stage(*j)?.config.chain_ids()),
+            Source::Image(img) => View::mount(self.store, &img.chain_ids()),
+        }
+    }
+
+    fn publish(&self, j: usize, v: std::result::Result<Arc<StageOutput>, ()>) {
+        let slot = &self.slots[j];
+        *slot.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        slot.cv.notify_all();
+    }
+
+    fn report(&self, r: StepReport) {
+        self.report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(r);
+    }
+}
+
+/// The index of the first step of `sp` that must run (`None`: all hit).
+fn first_miss(sp: &StagePlan, hits: &HashMap<String, Record>, no_cache: bool) -> Option<usize> {
+    if no_cache && !sp.steps.is_empty() {
+        return Some(0);
+    }
+    sp.steps.iter().position(|s| !hits.contains_key(&s.key))
+}
+
+/// The stages that must run for the target, given the first misses.
+fn must_run(plan: &Plan, misses: &[Option<usize>]) -> Vec<bool> {
+    let mut run = vec![false; plan.stages.len()];
+    let mut todo = vec![plan.target];
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut run[i], true) {
+            continue;
+        }
+        let Some(sp) = &plan.stages[i] else { continue };
+        let from = match misses[i] {
+            None if !sp.steps.is_empty() => continue,
+            None => 0,
+            Some(k) => k,
+        };
+        if from == 0
+            && let Base::Stage(j) = sp.base
+        {
+            todo.push(j);
+        }
+        for s in &sp.steps[from..] {
+            todo.extend(step_sources(s));
+        }
+    }
+    run
+}
+
+/// The stages a step reads (COPY --from, RUN --mount from=).
+fn step_sources(step: &Step) -> Vec<usize> {
+    let sources: Vec<&Source> = match &step.action {
+        Action::Copy(c) => vec![&c.source],
+        Action::Run(r) => r.mounts.iter().map(|(_, src)| src).collect(),
+        _ => Vec::new(),
+    };
+    sources
+        .into_iter()
+        .filter_map(|s| match s {
+            Source::Stage(j) => Some(*j),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Vertices of one stage.
+struct Vertices {
+    from: Option<VertexId>,
+    steps: Vec<Option<VertexId>>,
+}
+
+fn register(progress: &Progress, sp: &StagePlan) -> Vertices {
+    Vertices {
+        from: sp.from_name.as_deref().map(|n| progress.vertex(n)),
+        steps: sp
+            .steps
+            .iter()
+            .map(|s| s.shown.then(|| progress.vertex(&s.name)))
+            .collect(),
+    }
+}
+
+/// Runs the plan; returns the target's result and the per-step report.
+pub fn execute(
+    store: &Store,
+    req: &BuildRequest,
+    progress: &Progress,
+    ctx: &BuildContext,
+    plan: &Plan,
+    hits: &HashMap<String, Record>,
+    explain: bool,
+) -> Result<(Arc<StageOutput>, Vec<StepReport>)> {
+    let misses: Vec<Option<usize>> = plan
+        .stages
+        .iter()
+        .map(|s| s.as_ref().and_then(|sp| first_miss(sp, hits, req.no_cache)))
+        .collect();
+    let run = must_run(plan, &misses);
+    let mut vertices: Vec<Option<Vertices>> = Vec::new();
+    for (i, sp) in plan.stages.iter().enumerate() {
+        let Some(sp) = sp else {
+            vertices.push(None);
+            continue;
+        };
+        if run[i] || misses[i].is_none() {
+            vertices.push(Some(register(progress, sp)));
+        } else {
+            for s in sp.steps.iter().filter(|s| s.shown) {
+                progress.skipped(&s.name);
+            }
+            vertices.push(None);
+        }
+    }
+    let ex = Exec {
+        store,
+        req,
+        progress,
+        ctx,
+        plan,
+        hits,
+        slots: (0..plan.stages.len())
+            .map(|_| Slot {
+                value: Mutex::new(None),
+                cv: Condvar::new(),
+            })
+            .collect(),
+        spawned: run.clone(),
+        failed: AtomicBool::new(false),
+        explain,
+        report: Mutex::new(Vec::new()),
+    };
+    // Stages that need not run but hit entirely are shown CACHED.
+    for (i, sp) in plan.stages.iter().enumerate() {
+        if let (Some(sp), Some(v), false) = (sp, &vertices[i], run[i]) {
+            cached_stage(&ex, sp, v);
+        }
+    }
+    let errors: Mutex<Vec<BuildError>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for (i, sp) in plan.stages.iter().enumerate() {
+            let (Some(sp), true) = (sp, run[i]) else {
+                continue;
+            };
+            let v = vertices[i].as_ref().expect("registered");
+            let (ex, errors, miss) = (&ex, &errors, misses[i]);
+            scope.spawn(move || match run_stage(ex, sp, v, miss) {
+                Ok(out) => ex.publish(i, Ok(Arc::new(out))),
+                Err(e) => {
+                    ex.failed.store(true, Ordering::SeqCst);
+                    ex.publish(i, Err(()));
+                    errors.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+                }
+            });
+        }
+    });
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !errors.is_empty() {
+        let pos = errors
+            .iter()
+            .position(|e| !matches!(e.root(), BuildError::Canceled))
+            .unwrap_or(0);
+        return Err(errors.swap_remove(pos));
+    }
+    let out = ex.stage(plan.target)?;
+    let mut report = ex.report.into_inner().unwrap_or_else(|p| p.into_inner());
+    report.sort_by_key(|r| r.stage);
+    Ok((out, report))
+}
+
+fn cached_stage(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices) {
+    if let Some(f) = v.from {
+        ex.progress.cached(f);
+    }
+    cached_stage_steps(ex, sp, v, sp.steps.len());
+}
+
+fn load_config(store: &Store, r: &Record) -> Result<ImageConfig> {
+    let bytes = store.content().read(&r.config_digest)?;
+    ImageConfig::from_slice(&bytes)
+        .map_err(|e| BuildError::Invalid(format!("build cache config {}: {e}", r.config_digest)))
+}
+
+fn base_config(ex: &Exec<'_>, sp: &StagePlan) -> Result<ImageConfig> {
+    Ok(match &sp.base {
+        Base::Scratch => meta::scratch_config(),
+        Base::Image { image, .. } => meta::stage_start_config(&image.config),
+        Base::Stage(j) => meta::stage_start_config(&ex.stage(*j)?.config),
+    })
+}
+
+fn run_stage(
+    ex: &Exec<'_>,
+    sp: &StagePlan,
+    v: &Vertices,
+    miss: Option<usize>,
+) -> Result<StageOutput> {
+    if let Some(f) = v.from {
+        match &sp.base {
+            Base::Image { pulled: true, .. } => {
+                ex.progress.start(f);
+                ex.progress.done(f);
+            }
+            _ => ex.progress.cached(f),
+        }
+    }
+    let Some(first) = miss else {
+        cached_stage_steps(ex, sp, v, sp.steps.len());
+        let config = match sp.steps.last() {
+            Some(last) => load_config(ex.store, &ex.hits[&last.key])?,
+            None => base_config(ex, sp)?,
+        };
+        return Ok(StageOutput {
+            key: sp.final_key().to_string(),
+            config,
+        });
+    };
+    cached_stage_steps(ex, sp, v, first);
+    let mut config = if first == 0 {
+        base_config(ex, sp).map_err(|e| {
+            e.at_step(
+                sp.from_name.as_deref().unwrap_or("FROM"),
+                sp.from_range,
+                Vec::new(),
+            )
+        })?
+    } else {
+        load_config(ex.store, &ex.hits[&sp.steps[first - 1].key])?
+    };
+    let mut state = StageState {
+        cmd_set: sp.steps[..first]
+            .iter()
+            .any(|s| matches!(s.command, Command::Cmd(_))),
+    };
+    let mut first_reason = String::new();
+    for (k, step) in sp.steps.iter().enumerate().skip(first) {
+        let vid = v.steps[k];
+        if ex.failed.load(Ordering::SeqCst) {
+            for id in v.steps[k..].iter().flatten() {
+                ex.progress.canceled(*id);
+            }
+            return Err(BuildError::Canceled);
+        }
+        let reason = if ex.req.no_cache {
+            "--no-cache".to_string()
+        } else if k == first {
+            first_reason = explain::why(ex.store, sp, k, ex.hits);
+            first_reason.clone()
+        } else {
+            format!(
+                "an earlier step was rebuilt (`{}`: {first_reason})",
+                sp.steps[first].name
+            )
+        };
+        // A step that reads another stage starts once that stage is done.
+        for j in step_sources(step) {
+            ex.stage(j)?;
+        }
+        if let Some(id) = vid {
+            ex.progress.start(id);
+            if ex.explain {
+                ex.progress.note(id, &format!("cache miss: {reason}"));
+            }
+        }
+        ex.report(StepReport {
+            stage: sp.index,
+            step: step.name.clone(),
+            cached: false,
+            reason: Some(reason),
+        });
+        let out = match steps::execute(ex, step, config.clone(), &mut state, vid.unwrap_or(0)) {
+            Ok(o) => o,
+            Err(e) => {
+                if let Some(id) = vid {
+                    ex.progress.error(id, &e.to_string());
+                }
+                let tail = vid
+                    .map(|id| ex.progress.tail(id, ERROR_TAIL))
+                    .unwrap_or_default();
+                return Err(e.at_step(&step.name, step.range, tail));
+            }
+        };
+        config = out.config;
+        let config_digest = ex.store.content().put(&config.to_vec())?;
+        let mut desc = Description {
+            step: step.name.clone(),
+            inputs: step.inputs.clone(),
+            sources: None,
+        };
+        if let Some(s) = &out.summary {
+            desc.set_sources(s);
+        }
+        let layer = match &out.layer {
+            Some(l) => Some(RecordLayer {
+                diff_id: l.diff_id.clone(),
+                chain_id: l.chain_id.clone(),
+                blob_digest: l
+                    .blob
+                    .as_ref()
+                    .map(|b| b.digest.clone())
+                    .ok_or_else(|| BuildError::Invalid("a build layer has no blob".into()))?,
+            }),
+            None => None,
+        };
+        cache::insert(
+            ex.store,
+            &Record {
+                key: step.key.clone(),
+                parent_key: Some(step.parent_key.clone()),
+                config_digest,
+                layer,
+                description: desc.to_json(),
+            },
+        )?;
+        if let Some(id) = vid {
+            ex.progress.done(id);
+        }
+    }
+    Ok(StageOutput {
+        key: sp.final_key().to_string(),
+        config,
+    })
+}
+
+fn cached_stage_steps(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, upto: usize) {
+    for (s, vid) in sp.steps[..upto].iter().zip(&v.steps) {
+        if let Some(id) = vid {
+            ex.progress.cached(*id);
+        }
+        ex.report(StepReport {
+            stage: sp.index,
+            step: s.name.clone(),
+            cached: true,
+            reason: None,
+        });
+    }
+}
+
+/// Keys of every step of the planned stages (for lookups and the registry
+/// cache export).
+pub fn all_keys(plan: &Plan) -> Vec<&str> {
+    let mut seen = BTreeSet::new();
+    plan.stages
+        .iter()
+        .flatten()
+        .flat_map(|sp| sp.steps.iter().map(|s| s.key.as_str()))
+        .filter(|k| seen.insert(*k))
+        .collect()
+}

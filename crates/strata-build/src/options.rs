@@ -1,0 +1,296 @@
+//! What a build is asked to do ([`BuildRequest`]), and the parsers of the
+//! CSV-style flag values docker uses: `--secret id=…,src=…`,
+//! `--output type=…,dest=…` and `--cache-to/--cache-from type=registry,ref=…`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use strata_oci::Reference;
+use strata_registry::RegistryOptions;
+use strata_registry::cache::CacheMode;
+use strata_runtime::spec::NetworkMode;
+
+use crate::error::{BuildError, Result};
+
+/// Where the build context comes from.
+pub enum ContextSource {
+    /// A directory.
+    Dir(PathBuf),
+    /// A tar stream (`build -`), plain or compressed.
+    Tar(Box<dyn Read + Send + Sync>),
+}
+
+impl std::fmt::Debug for ContextSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContextSource::Dir(p) => write!(f, "Dir({})", p.display()),
+            ContextSource::Tar(_) => write!(f, "Tar(..)"),
+        }
+    }
+}
+
+/// A `--secret`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSpec {
+    /// `id=`.
+    pub id: String,
+    /// The secret's bytes (read from `src=` or `env=`).
+    pub data: Vec<u8>,
+}
+
+/// An `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// `type=oci,dest=FILE` (`-` = stdout).
+    Oci(PathBuf),
+    /// `type=docker,dest=FILE` (`-` = stdout).
+    Docker(PathBuf),
+    /// `type=local,dest=DIR`: the final rootfs as files.
+    Local(PathBuf),
+}
+
+/// A `--cache-to` / `--cache-from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// `ref=`.
+    pub reference: Reference,
+    /// `mode=` (export only).
+    pub mode: CacheMode,
+}
+
+/// Everything one build needs.
+#[derive(Debug)]
+pub struct BuildRequest {
+    /// The Dockerfile's bytes.
+    pub dockerfile: Vec<u8>,
+    /// Its name for messages (`Dockerfile`).
+    pub dockerfile_name: String,
+    /// Its path, when read from a file (for `<Dockerfile>.dockerignore`).
+    pub dockerfile_path: Option<PathBuf>,
+    /// The context.
+    pub context: ContextSource,
+    /// `-t` (each gets the image).
+    pub tags: Vec<Reference>,
+    /// `--build-arg`.
+    pub build_args: BTreeMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`: always fetch base images.
+    pub pull: bool,
+    /// `--label` (set on the final image).
+    pub labels: BTreeMap<String, String>,
+    /// `--platform` (must be the host's).
+    pub platform: Option<String>,
+    /// `--network` for RUN steps without `RUN --network`.
+    pub network: NetworkMode,
+    /// `--secret`.
+    pub secrets: Vec<SecretSpec>,
+    /// `--output`.
+    pub outputs: Vec<OutputSpec>,
+    /// `--cache-from type=registry`.
+    pub cache_from: Vec<CacheSpec>,
+    /// `--cache-to type=registry`.
+    pub cache_to: Vec<CacheSpec>,
+    /// `--iidfile`.
+    pub iidfile: Option<PathBuf>,
+    /// `--explain`: say why each step missed the cache.
+    pub explain: bool,
+    /// Registry access for pulls and the registry cache.
+    pub registry: RegistryOptions,
+    /// An external OCI runtime for RUN steps (`--runtime`).
+    pub runtime: Option<PathBuf>,
+}
+
+impl BuildRequest {
+    /// A request with defaults for `dockerfile` over `context`.
+    pub fn new(dockerfile: Vec<u8>, context: ContextSource) -> BuildRequest {
+        BuildRequest {
+            dockerfile,
+            dockerfile_name: "Dockerfile".into(),
+            dockerfile_path: None,
+            context,
+            tags: Vec::new(),
+            build_args: BTreeMap::new(),
+            target: None,
+            no_cache: false,
+            pull: false,
+            labels: BTreeMap::new(),
+            platform: None,
+            network: NetworkMode::Host,
+            secrets: Vec::new(),
+            outputs: Vec::new(),
+            cache_from: Vec::new(),
+            cache_to: Vec::new(),
+            iidfile: None,
+            explain: false,
+            registry: RegistryOptions::default(),
+            runtime: None,
+        }
+    }
+}
+
+/// Splits `a=b,c=d` into pairs (a bare word is `(word, "")`).
+fn csv_pairs(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_ascii_lowercase(), v.to_string()),
+            None => (p.trim().to_ascii_lowercase(), String::new()),
+        })
+        .collect()
+}
+
+/// Parses `--secret id=ID[,src=FILE|,env=VAR][,type=file|env]`, reading
+/// the value. A bare `id=ID` reads the environment variable `ID` if set,
+/// else fails.
+pub fn parse_secret(s: &str) -> Result<SecretSpec> {
+    let bad = |why: &str| BuildError::Invalid(format!("invalid secret {s:?}: {why}"));
+    let mut id = None;
+    let mut src = None;
+    let mut env = None;
+    let mut kind = None;
+    for (k, v) in csv_pairs(s) {
+        match k.as_str() {
+            "id" => id = Some(v),
+            "src" | "source" => src = Some(v),
+            "env" => env = Some(v),
+            "type" => kind = Some(v),
+            other => return Err(bad(&format!("unexpected key {other:?}"))),
+        }
+    }
+    let id = id
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad("id= is required"))?;
+    if kind.as_deref() == Some("env") && env.is_none() {
+        env = src.take().or_else(|| Some(id.clone()));
+    }
+    let data = match (src, env) {
+        (Some(path), _) => std::fs::read(&path).map_err(|e| bad(&format!("read {path}: {e}")))?,
+        (None, Some(var)) => std::env::var_os(&var)
+            .ok_or_else(|| bad(&format!("environment variable {var} is not set")))?
+            .into_encoded_bytes(),
+        (None, None) => match std::env::var_os(&id) {
+            Some(v) => v.into_encoded_bytes(),
+            None => return Err(bad("src= (a file) or env= (a variable) is required")),
+        },
+    };
+    Ok(SecretSpec { id, data })
+}
+
+/// Parses `--output`: `type=oci|docker|local,dest=PATH`, or a bare path
+/// (docker's shorthand for `type=local,dest=PATH`).
+pub fn parse_output(s: &str) -> Result<OutputSpec> {
+    if !s.contains('=') {
+        return Ok(OutputSpec::Local(PathBuf::from(s)));
+    }
+    let mut kind = None;
+    let mut dest = None;
+    for (k, v) in csv_pairs(s) {
+        match k.as_str() {
+            "type" => kind = Some(v),
+            "dest" => dest = Some(PathBuf::from(v)),
+            _ => {}
+        }
+    }
+    let dest =
+        dest.ok_or_else(|| BuildError::Invalid(format!("--output {s}: dest= is required")))?;
+    match kind.as_deref() {
+        Some("oci") => Ok(OutputSpec::Oci(dest)),
+        Some("docker") | Some("tar") => Ok(OutputSpec::Docker(dest)),
+        Some("local") => Ok(OutputSpec::Local(dest)),
+        Some(other) => Err(BuildError::Invalid(format!(
+            "--output {s}: unsupported type {other:?} (strata supports oci, docker and local)"
+        ))),
+        None => Err(BuildError::Invalid(format!(
+            "--output {s}: type= is required"
+        ))),
+    }
+}
+
+/// Parses `--cache-to` / `--cache-from`: `type=registry,ref=REF[,mode=min|max]`
+/// (a bare reference means `type=registry,ref=REF`).
+pub fn parse_cache(s: &str) -> Result<CacheSpec> {
+    let mut kind = "registry".to_string();
+    let mut reference = None;
+    let mut mode = CacheMode::Min;
+    if !s.contains('=') {
+        reference = Some(s.to_string());
+    } else {
+        for (k, v) in csv_pairs(s) {
+            match k.as_str() {
+                "type" => kind = v,
+                "ref" => reference = Some(v),
+                "mode" => {
+                    mode = CacheMode::parse(&v).map_err(|e| BuildError::Invalid(e.to_string()))?
+                }
+                _ => {}
+            }
+        }
+    }
+    if kind != "registry" {
+        return Err(BuildError::Invalid(format!(
+            "cache {s:?}: unsupported type {kind:?} (strata supports type=registry)"
+        )));
+    }
+    let r =
+        reference.ok_or_else(|| BuildError::Invalid(format!("cache {s:?}: ref= is required")))?;
+    let reference = Reference::parse(&r)
+        .map_err(|e| BuildError::Invalid(format!("cache {s:?}: invalid reference: {e}")))?;
+    Ok(CacheSpec { reference, mode })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("tok");
+        std::fs::write(&f, "s3cret").unwrap();
+        let s = parse_secret(&format!("id=tok,src={}", f.display())).unwrap();
+        assert_eq!((s.id.as_str(), s.data.as_slice()), ("tok", &b"s3cret"[..]));
+        assert!(
+            parse_secret("src=/x")
+                .unwrap_err()
+                .to_string()
+                .contains("id=")
+        );
+        assert!(parse_secret("id=x,src=/nonexistent/strata").is_err());
+        assert!(parse_secret("id=x,bogus=1").is_err());
+    }
+
+    #[test]
+    fn outputs() {
+        assert_eq!(
+            parse_output("type=oci,dest=/tmp/o.tar").unwrap(),
+            OutputSpec::Oci("/tmp/o.tar".into())
+        );
+        assert_eq!(
+            parse_output("./out").unwrap(),
+            OutputSpec::Local("./out".into())
+        );
+        assert_eq!(
+            parse_output("type=docker,dest=-").unwrap(),
+            OutputSpec::Docker("-".into())
+        );
+        assert!(parse_output("type=registry,dest=x").is_err());
+        assert!(parse_output("type=oci").is_err());
+    }
+
+    #[test]
+    fn caches() {
+        let c = parse_cache("type=registry,ref=127.0.0.1:5000/cache:main,mode=max").unwrap();
+        assert_eq!(c.mode, CacheMode::Max);
+        assert_eq!(c.reference.to_string(), "127.0.0.1:5000/cache:main");
+        assert_eq!(
+            parse_cache("localhost:5000/c").unwrap().mode,
+            CacheMode::Min
+        );
+        assert!(parse_cache("type=local,dest=/x").is_err());
+        assert!(parse_cache("type=registry").is_err());
+    }
+}

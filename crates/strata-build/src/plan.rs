@@ -1,0 +1,596 @@
+//! Planning: everything about a build that can be known without running
+//! a step, computed once, single-threaded, before anything executes.
+//!
+//! For every stage the target needs (see [`crate::graph`]): its base
+//! (scratch, a local image — pulled if missing or `--pull` —, or another
+//! stage), the ONBUILD triggers of that base, and then for each
+//! instruction: the instruction after ARG/ENV expansion
+//! (`StageScope::apply`), its progress name (`[build 2/4] RUN make`), its
+//! action, its key inputs and its cache key (see [`crate::key`]). COPY/ADD
+//! from the build context select and checksum their sources here (through
+//! the stat index, so an unchanged file is not read).
+//!
+//! Because a key depends only on its parent's key and its own inputs —
+//! never on a step's output — every key of every stage is known before
+//! the cache is consulted: one query answers the whole build.
+
+use std::collections::BTreeSet;
+
+use strata_dockerfile::args::{GlobalArgs, StageScope};
+use strata_dockerfile::instructions::{
+    Command, Mount, NetworkMode as RunNetwork, OnbuildCommand, SecurityMode,
+};
+use strata_dockerfile::{Dockerfile, LineRange};
+use strata_oci::Reference;
+use strata_registry::PullOptions;
+use strata_runtime::spec::NetworkMode;
+use strata_store::{Image, Store, StoreError};
+
+use crate::context::{BuildContext, StatIndex};
+use crate::error::{BuildError, Result};
+use crate::fileops::{self, SelectOptions, Selection, SourceTree};
+use crate::graph::{BaseRef, Graph, SourceRef};
+use crate::key::{BaseKey, KeyInputs, base_key};
+use crate::options::BuildRequest;
+use crate::progress::Progress;
+
+/// What a stage starts from.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// `FROM scratch`.
+    Scratch,
+    /// An image from the store.
+    Image {
+        /// The reference as written (expanded).
+        reference: String,
+        /// The image.
+        image: Box<Image>,
+        /// Whether this build pulled it.
+        pulled: bool,
+    },
+    /// Another stage.
+    Stage(usize),
+}
+
+/// Where COPY --from or a RUN mount reads.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The build context.
+    Context,
+    /// A stage.
+    Stage(usize),
+    /// An image.
+    Image(Box<Image>),
+}
+
+/// A RUN step.
+#[derive(Debug, Clone)]
+pub struct RunAction {
+    /// The scope when the step runs (env, ARGs for the history prefix).
+    pub scope: Box<StageScope>,
+    /// The network.
+    pub network: NetworkMode,
+    /// Mounts, with their `from` resolved.
+    pub mounts: Vec<(Mount, Source)>,
+}
+
+/// A COPY or ADD step.
+#[derive(Debug, Clone)]
+pub struct CopyAction {
+    /// ADD rather than COPY.
+    pub add: bool,
+    /// Where sources are read.
+    pub source: Source,
+    /// The selection, when made from the context at plan time.
+    pub selection: Option<Selection>,
+}
+
+/// What executing a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Config only (ENV, LABEL, CMD, ARG, ONBUILD, …).
+    Meta,
+    /// WORKDIR: config, and the directory as a layer.
+    Workdir,
+    /// RUN.
+    Run(RunAction),
+    /// COPY/ADD.
+    Copy(CopyAction),
+}
+
+/// One planned step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The instruction, expanded.
+    pub command: Command,
+    /// Its lines.
+    pub range: LineRange,
+    /// The progress name (`[2/3] COPY app.js .`).
+    pub name: String,
+    /// Whether progress shows it (RUN, COPY, ADD, WORKDIR, as BuildKit).
+    pub shown: bool,
+    /// The parent key.
+    pub parent_key: String,
+    /// This step's key.
+    pub key: String,
+    /// The key inputs.
+    pub inputs: KeyInputs,
+    /// What to do.
+    pub action: Action,
+}
+
+/// One planned stage.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    /// Index in the Dockerfile.
+    pub index: usize,
+    /// The base.
+    pub base: Base,
+    /// The first step's parent key.
+    pub base_key: String,
+    /// The progress name of the FROM vertex, when shown.
+    pub from_name: Option<String>,
+    /// The FROM line.
+    pub from_range: LineRange,
+    /// The steps (ONBUILD triggers of the base first).
+    pub steps: Vec<Step>,
+    /// Stages whose results the steps may need (base stage included).
+    pub deps: BTreeSet<usize>,
+    /// The scope after the last step (a stage built FROM this one
+    /// continues from it).
+    pub scope: StageScope,
+    /// ONBUILD expressions declared in this stage.
+    pub onbuild: Vec<String>,
+}
+
+impl StagePlan {
+    /// The key of the stage's result.
+    pub fn final_key(&self) -> &str {
+        self.steps
+            .last()
+            .map(|s| s.key.as_str())
+            .unwrap_or(&self.base_key)
+    }
+}
+
+/// The whole plan.
+#[derive(Debug)]
+pub struct Plan {
+    /// Planned stages (`None`: not needed).
+    pub stages: Vec<Option<StagePlan>>,
+    /// The target stage.
+    pub target: usize,
+}
+
+/// Plans a build.
+pub struct Planner<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The request.
+    pub req: &'a BuildRequest,
+    /// The Dockerfile.
+    pub df: &'a Dockerfile,
+    /// Global ARGs.
+    pub global: &'a GlobalArgs,
+    /// The context.
+    pub ctx: &'a BuildContext,
+    /// The stat index of the context.
+    pub index: &'a mut StatIndex,
+    /// Progress (pulls are shown).
+    pub progress: &'a Progress,
+    /// Where ADD downloads URLs.
+    pub download_dir: std::path::PathBuf,
+    /// `os/arch` of the build.
+    pub platform: String,
+}
+
+fn stage_label(df: &Dockerfile, i: usize) -> String {
+    if df.stages.len() == 1 {
+        String::new()
+    } else {
+        format!("{} ", df.stages[i].display_name())
+    }
+}
+
+/// `RUN foo` with the keyword upper-cased, as BuildKit names vertices.
+fn upper_keyword(text: &str) -> String {
+    match text.split_once(char::is_whitespace) {
+        Some((k, rest)) => format!("{} {}", k.to_uppercase(), rest.trim_start()),
+        None => text.to_uppercase(),
+    }
+}
+
+impl Planner<'_> {
+    /// Plans every stage the target needs.
+    pub fn plan(&mut self) -> Result<Plan> {
+        let graph = Graph::new(self.df, self.global, self.req.target.as_deref())?;
+        let needed = graph.needed();
+        let mut stages: Vec<Option<StagePlan>> = vec![None; graph.stages.len()];
+        for (i, need) in needed.iter().enumerate() {
+            if *need {
+                self.ensure(&graph, &mut stages, i)?;
+            }
+        }
+        Ok(Plan {
+            stages,
+            target: graph.target,
+        })
+    }
+
+    fn ensure(&mut self, g: &Graph, stages: &mut Vec<Option<StagePlan>>, i: usize) -> Result<()> {
+        if stages[i].is_some() {
+            return Ok(());
+        }
+        let plan = self.plan_stage(g, stages, i)?;
+        stages[i] = Some(plan);
+        Ok(())
+    }
+
+    /// Resolves an image reference from the store, pulling it when absent
+    /// (or always with `--pull`).
+    pub fn image(&self, reference: &str, range: LineRange) -> Result<(Image, bool)> {
+        let named = Reference::parse(reference).map_err(|e| {
+            BuildError::Graph(crate::graph::GraphError {
+                range,
+                message: format!("failed to parse stage name {reference:?}: {e}"),
+            })
+        })?;
+        if !self.req.pull {
+            match self.store.resolve_image(reference) {
+                Ok(img) => return Ok((img, false)),
+                Err(StoreError::ImageNotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let v = self
+            .progress
+            .vertex(&format!("[internal] load metadata for {named}"));
+        self.progress.start(v);
+        let opts = PullOptions {
+            registry: self.req.registry.clone(),
+            ..PullOptions::default()
+        };
+        match strata_registry::pull(self.store, &named, &opts) {
+            Ok(img) => {
+                self.progress.done(v);
+                Ok((img, true))
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.progress.error(v, &reason);
+                Err(BuildError::BaseImage {
+                    reference: reference.to_string(),
+                    reason,
+                }
+                .at_step(&format!("FROM {reference}"), range, Vec::new()))
+            }
+        }
+    }
+
+    fn check_platform(&self, p: &str, range: LineRange) -> Result<()> {
+        strata_registry::pull::check_platform(p).map_err(|_| {
+            BuildError::Platform {
+                requested: p.to_string(),
+                host: self.platform.clone(),
+            }
+            .at_step("FROM", range, Vec::new())
+        })
+    }
+
+    fn plan_stage(
+        &mut self,
+        g: &Graph,
+        stages: &mut Vec<Option<StagePlan>>,
+        i: usize,
+    ) -> Result<StagePlan> {
+        let stage = &self.df.stages[i];
+        let node = &g.stages[i];
+        let from_range = stage.from.source.range;
+        if let Some(p) = &node.platform {
+            self.check_platform(&p.to_string(), from_range)?;
+        }
+        let mut deps = BTreeSet::new();
+        let (base, key, mut scope, triggers) = match &node.base {
+            BaseRef::Scratch => (
+                Base::Scratch,
+                base_key(&BaseKey::Scratch, &self.platform),
+                self.global
+                    .stage_scope(stage, Vec::<(String, String)>::new()),
+                Vec::new(),
+            ),
+            BaseRef::Stage(j) => {
+                self.ensure(g, stages, *j)?;
+                let parent = stages[*j].as_ref().expect("planned above");
+                deps.insert(*j);
+                (
+                    Base::Stage(*j),
+                    parent.final_key().to_string(),
+                    parent.scope.derive(stage),
+                    parent.onbuild.clone(),
+                )
+            }
+            BaseRef::Image(r) => {
+                let (image, pulled) = self.image(r, from_range)?;
+                if image.config.os != "linux"
+                    || image.config.architecture != strata_oci::host_platform().1
+                {
+                    let got = format!("{}/{}", image.config.os, image.config.architecture);
+                    self.check_platform(&got, from_range)?;
+                }
+                let key = base_key(&BaseKey::Image(image.id().as_str()), &self.platform);
+                let scope = self.global.stage_scope(stage, image.config.env_pairs());
+                let triggers = image
+                    .config
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.on_build.clone())
+                    .unwrap_or_default();
+                (
+                    Base::Image {
+                        reference: r.clone(),
+                        image: Box::new(image),
+                        pulled,
+                    },
+                    key,
+                    scope,
+                    triggers,
+                )
+            }
+        };
+        // ONBUILD triggers of the base run first, reported at the FROM line.
+        let mut commands: Vec<(Command, bool)> = Vec::new();
+        for t in &triggers {
+            let ob = OnbuildCommand {
+                expression: t.clone(),
+                heredocs: Vec::new(),
+                source: stage.from.source.clone(),
+            };
+            commands.push((ob.trigger()?, true));
+        }
+        commands.extend(stage.commands.iter().cloned().map(|c| (c, false)));
+        let counted = |c: &Command| {
+            matches!(
+                c,
+                Command::Run(_) | Command::Copy(_) | Command::Add(_) | Command::Workdir(_)
+            )
+        };
+        let image_base = matches!(base, Base::Image { .. });
+        let total = usize::from(image_base)
+            + triggers.len()
+            + stage.commands.iter().filter(|c| counted(c)).count();
+        let width = total.to_string().len();
+        let label = stage_label(self.df, i);
+        let mut n = 0usize;
+        let mut name_of = |text: &str, onbuild: bool| {
+            n += 1;
+            format!(
+                "[{label}{n:>width$}/{total}] {}{text}",
+                if onbuild { "ONBUILD " } else { "" }
+            )
+        };
+        let from_name = match &base {
+            Base::Image { reference, .. } => Some(name_of(&format!("FROM {reference}"), false)),
+            _ => None,
+        };
+        let mut steps = Vec::with_capacity(commands.len());
+        let mut parent = key.clone();
+        let mut onbuild_exprs = Vec::new();
+        for (cmd, is_trigger) in commands {
+            let text = upper_keyword(&cmd.source().text);
+            let shown = counted(&cmd);
+            let name = if shown {
+                name_of(&text, is_trigger)
+            } else {
+                text.clone()
+            };
+            let range = cmd.range();
+            let step = scope
+                .apply(&cmd)
+                .map_err(|e| BuildError::from(e).at_step(&name, range, Vec::new()))?;
+            let expanded = step.command;
+            if let Command::Onbuild(o) = &expanded {
+                onbuild_exprs.push(o.trigger_text());
+            }
+            let mut inputs = KeyInputs::new(expanded.name(), &text);
+            let mut canonical = expanded.clone();
+            neutralize_source(&mut canonical);
+            inputs.push("cmd", format!("{canonical:?}"));
+            let action = self
+                .action(g, stages, i, &expanded, &scope, &mut inputs, &mut deps)
+                .map_err(|e| e.at_step(&name, range, Vec::new()))?;
+            let key = inputs.key(&parent);
+            steps.push(Step {
+                command: expanded,
+                range,
+                name,
+                shown,
+                parent_key: std::mem::replace(&mut parent, key.clone()),
+                key,
+                inputs,
+                action,
+            });
+        }
+        Ok(StagePlan {
+            index: i,
+            base,
+            base_key: key,
+            from_name,
+            from_range,
+            steps,
+            deps,
+            scope,
+            onbuild: onbuild_exprs,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn source(
+        &mut self,
+        g: &Graph,
+        stages: &mut Vec<Option<StagePlan>>,
+        i: usize,
+        from: &str,
+        range: LineRange,
+        inputs: &mut KeyInputs,
+        label: &str,
+        deps: &mut BTreeSet<usize>,
+    ) -> Result<Source> {
+        Ok(match Graph::resolve_source(self.df, i, from, range)? {
+            SourceRef::Stage(j) => {
+                self.ensure(g, stages, j)?;
+                let k = stages[j].as_ref().expect("planned above").final_key();
+                inputs.push(label, format!("stage {k}"));
+                deps.insert(j);
+                Source::Stage(j)
+            }
+            SourceRef::Image(r) => {
+                let (img, _) = self.image(&r, range)?;
+                inputs.push(label, format!("image {}", img.id()));
+                Source::Image(Box::new(img))
+            }
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &mut self,
+        g: &Graph,
+        stages: &mut Vec<Option<StagePlan>>,
+        i: usize,
+        cmd: &Command,
+        scope: &StageScope,
+        inputs: &mut KeyInputs,
+        deps: &mut BTreeSet<usize>,
+    ) -> Result<Action> {
+        let range = cmd.range();
+        Ok(match cmd {
+            Command::Workdir(_) => Action::Workdir,
+            Command::Run(r) => {
+                if r.security == SecurityMode::Insecure {
+                    return Err(BuildError::Invalid(
+                        "RUN --security=insecure needs the security.insecure entitlement, which strata does not grant".into(),
+                    ));
+                }
+                for (k, v) in scope.env().iter() {
+                    inputs.push(format!("env.{k}"), v);
+                }
+                inputs.push("shell", scope.shell().join(" "));
+                let network = match r.network {
+                    RunNetwork::Default => self.req.network,
+                    RunNetwork::None => NetworkMode::None,
+                    RunNetwork::Host => NetworkMode::Host,
+                };
+                inputs.push("network", format!("{network:?}"));
+                let mut mounts = Vec::new();
+                for (n, m) in r.mounts.iter().enumerate() {
+                    let label = format!("mount.{n}");
+                    let src = match m {
+                        Mount::Bind(b) => match &b.from {
+                            Some(f) => self.source(g, stages, i, f, range, inputs, &label, deps)?,
+                            None => {
+                                let path = b.source.clone().unwrap_or_else(|| ".".into());
+                                let sel = fileops::select(
+                                    &SourceTree::context(self.ctx),
+                                    &[path],
+                                    &SelectOptions::default(),
+                                    self.index,
+                                )?;
+                                inputs.push(label, format!("context {}", sel.checksum()));
+                                Source::Context
+                            }
+                        },
+                        Mount::Cache(c) => match &c.from {
+                            Some(f) => self.source(g, stages, i, f, range, inputs, &label, deps)?,
+                            None => Source::Context,
+                        },
+                        Mount::Ssh(_) => {
+                            return Err(BuildError::Invalid(
+                                "RUN --mount=type=ssh is not supported by strata".into(),
+                            ));
+                        }
+                        Mount::Tmpfs(_) | Mount::Secret(_) => Source::Context,
+                    };
+                    mounts.push((m.clone(), src));
+                }
+                Action::Run(RunAction {
+                    scope: Box::new(scope.clone()),
+                    network,
+                    mounts,
+                })
+            }
+            Command::Copy(c) => {
+                let source = match &c.from {
+                    Some(f) => self.source(g, stages, i, f, range, inputs, "from", deps)?,
+                    None => Source::Context,
+                };
+                let selection = match source {
+                    Source::Context => {
+                        let mut sel = fileops::select(
+                            &SourceTree::context(self.ctx),
+                            &c.sources,
+                            &SelectOptions::copy(c),
+                            self.index,
+                        )?;
+                        for inl in &c.inline {
+                            sel.push_inline(&inl.path, inl.data.clone().into_bytes());
+                        }
+                        inputs.push("sources", sel.checksum().to_string());
+                        Some(sel)
+                    }
+                    _ => None,
+                };
+                Action::Copy(CopyAction {
+                    add: false,
+                    source,
+                    selection,
+                })
+            }
+            Command::Add(a) => {
+                std::fs::create_dir_all(&self.download_dir)
+                    .map_err(BuildError::io("create directory", &self.download_dir))?;
+                let mut sel = fileops::select(
+                    &SourceTree::context(self.ctx),
+                    &a.sources,
+                    &SelectOptions::add(a, &self.download_dir),
+                    self.index,
+                )?;
+                for inl in &a.inline {
+                    sel.push_inline(&inl.path, inl.data.clone().into_bytes());
+                }
+                inputs.push("sources", sel.checksum().to_string());
+                Action::Copy(CopyAction {
+                    add: true,
+                    source: Source::Context,
+                    selection: Some(sel),
+                })
+            }
+            _ => Action::Meta,
+        })
+    }
+}
+
+/// Clears what must not reach a key: where the instruction sits in the
+/// file (moving it, or adding a comment above, keeps its cache).
+fn neutralize_source(cmd: &mut Command) {
+    let src = match cmd {
+        Command::From(c) => &mut c.source,
+        Command::Run(c) => &mut c.source,
+        Command::Cmd(c) => &mut c.source,
+        Command::Entrypoint(c) => &mut c.source,
+        Command::Env(c) => &mut c.source,
+        Command::Arg(c) => &mut c.source,
+        Command::Label(c) => &mut c.source,
+        Command::Expose(c) => &mut c.source,
+        Command::User(c) => &mut c.source,
+        Command::Workdir(c) => &mut c.source,
+        Command::Volume(c) => &mut c.source,
+        Command::Copy(c) => &mut c.source,
+        Command::Add(c) => &mut c.source,
+        Command::Shell(c) => &mut c.source,
+        Command::Healthcheck(c) => &mut c.source,
+        Command::StopSignal(c) => &mut c.source,
+        Command::Onbuild(c) => &mut c.source,
+        Command::Maintainer(c) => &mut c.source,
+    };
+    src.range = LineRange::default();
+}

@@ -1,0 +1,89 @@
+//! Executing one planned step on top of its parent's image config: one
+//! module per kind ([`meta`] for metadata instructions and history texts,
+//! [`run`], [`copy`] for COPY/ADD, [`workdir`]). Each returns the config
+//! after the step (history entry appended, new layer's diffID added) and
+//! the layer it committed, if any.
+
+pub mod copy;
+pub mod meta;
+pub mod run;
+pub mod workdir;
+
+use strata_oci::ImageConfig;
+use strata_store::ingest::IngestedLayer;
+
+use crate::config_ops::StageState;
+use crate::error::Result;
+pub use crate::executor::Exec;
+use crate::plan::{Action, Step};
+use crate::progress::VertexId;
+
+/// What a step produced.
+#[derive(Debug)]
+pub struct StepOutcome {
+    /// The config after the step.
+    pub config: ImageConfig,
+    /// The layer it made.
+    pub layer: Option<IngestedLayer>,
+    /// COPY/ADD: the selection summary (for `--explain` next time).
+    pub summary: Option<Vec<u8>>,
+}
+
+/// Adds a layer and its history entry to `config`.
+pub fn push_layer_history(config: &mut ImageConfig, layer: &IngestedLayer, created_by: String) {
+    config.rootfs.diff_ids.push(layer.diff_id.clone());
+    meta::push_history(
+        config,
+        created_by,
+        false,
+        &strata_oci::config::rfc3339_now(),
+    );
+}
+
+/// Executes `step` on top of `config`.
+pub fn execute(
+    ex: &Exec<'_>,
+    step: &Step,
+    mut config: ImageConfig,
+    state: &mut StageState,
+    v: VertexId,
+) -> Result<StepOutcome> {
+    match &step.action {
+        Action::Meta => {
+            meta::apply_meta(&mut config, &step.command, state)?;
+            if let Some(text) = meta::meta_history(&step.command, &config) {
+                meta::push_history(&mut config, text, true, &strata_oci::config::rfc3339_now());
+            }
+            Ok(StepOutcome {
+                config,
+                layer: None,
+                summary: None,
+            })
+        }
+        Action::Workdir => {
+            meta::apply_meta(&mut config, &step.command, state)?;
+            let (config, layer) = workdir::workdir(ex, config)?;
+            Ok(StepOutcome {
+                config,
+                layer,
+                summary: None,
+            })
+        }
+        Action::Run(act) => {
+            let (config, layer) = run::run(ex, step, act, config, v)?;
+            Ok(StepOutcome {
+                config,
+                layer: Some(layer),
+                summary: None,
+            })
+        }
+        Action::Copy(act) => {
+            let (config, layer, sel) = copy::copy(ex, step, act, config)?;
+            Ok(StepOutcome {
+                config,
+                layer: Some(layer),
+                summary: Some(sel.summary().encode()),
+            })
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! A mounted view of an image's filesystem (a chain of snapshots), for the
+//! steps that read one: COPY's destination side (what already exists,
+//! `--chown` names), `COPY --from`, `RUN --mount=type=bind,from=…`, and
+//! WORKDIR.
+//!
+//! The view is an overlay of the chain's snapshot dirs with a throw-away
+//! upper dir in this process's scratch space, so nothing can write into a
+//! snapshot; a chain of one layer is mounted too (never used in place). An
+//! empty chain (`FROM scratch`) is an empty directory. The mount is
+//! removed when the [`View`] is dropped. The build process runs in its own
+//! mount namespace ([`private_mounts`]), so a killed build leaves no mount
+//! behind on the host.
+
+use std::path::{Path, PathBuf};
+
+use strata_oci::Digest;
+use strata_runtime::rootfs_linux::{Mounter, Overlay, SysMounter};
+use strata_store::Store;
+
+use crate::error::{BuildError, Result};
+
+/// A mounted view; unmounted and removed on drop.
+#[derive(Debug)]
+pub struct View {
+    root: PathBuf,
+    holder: PathBuf,
+    mounted: bool,
+}
+
+impl View {
+    /// Mounts the filesystem of the chain ending at `chain` (chain IDs
+    /// bottom first; empty for scratch).
+    pub fn mount(store: &Store, chain: &[Digest]) -> Result<View> {
+        let lowers = if chain.is_empty() {
+            Vec::new()
+        } else {
+            store.snapshots().lower_dirs(chain)?
+        };
+        View::mount_dirs(store, lowers)
+    }
+
+    /// Mounts an overlay of `lowers` (topmost first; none: an empty
+    /// directory) with a throw-away upper dir.
+    pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>) -> Result<View> {
+        let holder = store.scratch().new_dir("view")?;
+        let root = holder.join("root");
+        let mut view = View {
+            root: root.clone(),
+            holder: holder.clone(),
+            mounted: false,
+        };
+        std::fs::create_dir_all(&root).map_err(BuildError::io("create directory", &root))?;
+        if lowers.is_empty() {
+            return Ok(view);
+        }
+        let (upper, work) = (holder.join("upper"), holder.join("work"));
+        for d in [&upper, &work] {
+            std::fs::create_dir_all(d).map_err(BuildError::io("create directory", d))?;
+        }
+        Overlay {
+            lowers,
+            upper,
+            work,
+        }
+        .mount(&SysMounter, &root)?;
+        view.mounted = true;
+        Ok(view)
+    }
+
+    /// The view's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = SysMounter.unmount(&self.root);
+        }
+        let _ = strata_store::layout::remove_tree(&self.holder);
+    }
+}
+
+/// Moves this process into its own mount namespace (mounts it makes are
+/// invisible to the host and vanish when it exits). Must run before any
+/// thread is started; a no-op when not root.
+pub fn private_mounts() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| BuildError::Invalid(format!("create a private mount namespace: {e}")))?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| BuildError::Invalid(format!("make mounts private: {e}")))?;
+    Ok(())
+}
