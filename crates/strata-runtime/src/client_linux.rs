@@ -105,14 +105,19 @@ impl Supervised {
         loop {
             match self.next()? {
                 Some(Frame::Started(pid)) => {
-                    self.queued = early;
+                    // Frames that came in the same read (a short-lived
+                    // container's output and exit) are already buffered.
+                    if let Ok(Some(more)) = self.frames.push(&[]) {
+                        early.extend(more);
+                    }
+                    self.queued.extend(early);
                     return Ok(pid);
                 }
                 Some(Frame::Error { code, message }) => {
                     return Err(RuntimeError::Start { code, message });
                 }
                 Some(Frame::Exit(code)) => {
-                    self.queued = early;
+                    self.queued.extend(early);
                     self.queued.push(Frame::Exit(code));
                     return Ok(0);
                 }

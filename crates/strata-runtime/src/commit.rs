@@ -118,6 +118,17 @@ pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Dige
     new.config = Some(config);
     new.extra
         .insert("container".into(), serde_json::Value::String(c.id.clone()));
+    // docker's image `Comment` is the commit message (the parent's, e.g.
+    // "Imported from -", does not carry over).
+    match &opts.message {
+        Some(m) => {
+            new.extra
+                .insert("comment".into(), serde_json::Value::String(m.clone()));
+        }
+        None => {
+            new.extra.remove("comment");
+        }
+    }
     let row = store.create_image(&new, &layers)?;
     if let Some(r) = &opts.reference {
         store.tag_image(&row.id, r)?;

@@ -94,6 +94,7 @@ pub mod spec;
 pub mod step;
 pub mod supervisor_linux;
 pub mod sys_linux;
+pub mod workload_linux;
 
 pub use containers::Container;
 pub use error::{ExecError, Result, RuntimeError};

@@ -92,6 +92,7 @@ impl Embedded {
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.root)
             .map_err(|e| oci_err(op, id, e))?
+            .with_executor(crate::workload_linux::OrderedEnvExecutor)
             .with_console_socket(console.map(ConsoleSocket::path));
         if let Some(fd) = stdio.stdin {
             b = b.with_stdin(fd);

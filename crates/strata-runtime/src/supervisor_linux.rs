@@ -74,6 +74,29 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         path: p.dir.clone(),
         source: e,
     })?;
+    // One supervisor per container: a second `start` racing this one finds
+    // the lock taken and leaves.
+    let lock_path = p.dir.join("supervisor.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| RuntimeError::Io {
+            op: "open",
+            path: lock_path.clone(),
+            source: e,
+        })?;
+    // SAFETY: flock on a descriptor we own; it lives as long as `lock`.
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        return Err(RuntimeError::AlreadyRunning(id.to_string()));
+    }
     sys_linux::set_subreaper()?;
     let mut signals: Vec<Signal> = PROXIED.to_vec();
     signals.push(Signal::SIGCHLD);

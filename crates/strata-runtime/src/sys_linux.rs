@@ -96,6 +96,63 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 extern "C" fn ignore_signal(_sig: libc::c_int) {}
 
+/// The kernel's `struct sigaction` (rt_sigaction(2) takes it directly;
+/// glibc's wrapper refuses signals 32 and 33, which it reserves).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Restores the default disposition of every signal this process inherited
+/// as ignored (whoever started strata may have ignored some, even glibc's
+/// reserved 32 and 33; the container must not inherit that).
+fn reset_ignored() {
+    let max = 64;
+    for sig in 1..=max {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        let mut old = KernelSigaction {
+            handler: 0,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
+        // SAFETY: rt_sigaction with a NULL new action only reads the
+        // current one into `old`; sigsetsize is 8 on Linux.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<KernelSigaction>(),
+                &mut old as *mut KernelSigaction,
+                8usize,
+            )
+        };
+        if rc == 0 && old.handler == libc::SIG_IGN {
+            let dfl = KernelSigaction {
+                handler: libc::SIG_DFL,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            // SAFETY: installs SIG_DFL, which needs no restorer.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+    }
+}
+
 fn set_handler(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
     // SAFETY: a zeroed sigaction with a valid handler and an empty mask.
     unsafe {
@@ -131,6 +188,7 @@ impl SignalPipe {
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .sys("pipe")?;
         SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
+        reset_ignored();
         set_handler(libc::SIGPIPE, ignore_signal);
         for s in signals {
             set_handler(*s as libc::c_int, on_signal);

@@ -70,6 +70,41 @@ pub enum Command {
     Login(crate::commands::login::LoginArgs),
     /// Log out from a registry
     Logout(crate::commands::logout::LogoutArgs),
+
+    /// Manage containers
+    #[command(subcommand)]
+    Container(crate::commands::container::ContainerCommand),
+    /// Create and run a new container from an image
+    Run(crate::commands::container::run::RunArgs),
+    /// Create a new container
+    Create(crate::commands::container::create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(crate::commands::container::start::StartArgs),
+    /// List containers
+    Ps(crate::commands::container::ps::PsArgs),
+    /// Fetch the logs of a container
+    Logs(crate::commands::container::logs::LogsArgs),
+    /// Stop one or more running containers
+    Stop(crate::commands::container::stop::StopArgs),
+    /// Kill one or more running containers
+    Kill(crate::commands::container::kill::KillArgs),
+    /// Remove one or more containers
+    Rm(crate::commands::container::rm::RmArgs),
+    /// Execute a command in a running container
+    Exec(crate::commands::container::exec::ExecArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(crate::commands::container::wait::WaitArgs),
+    /// Create a new image from a container's changes
+    Commit(crate::commands::container::commit::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::commands::container::cp::CpArgs),
+    /// Rename a container
+    Rename(crate::commands::container::rename::RenameArgs),
+    /// Return low-level information on containers or images
+    Inspect(crate::commands::container::inspect::AnyInspectArgs),
+    /// Internal: strata-runtime's helper processes
+    #[command(name = "__shim", hide = true)]
+    Shim(crate::commands::container::shim::ShimArgs),
 }
 
 /// `strata image …`

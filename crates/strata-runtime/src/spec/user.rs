@@ -142,6 +142,11 @@ pub fn resolve_user(
             }
         }
     }
+    // Like docker (runc's setgroups), the primary group is also a
+    // supplementary one: `id` shows `groups=<gid>(…)`.
+    if !additional.contains(&gid) {
+        additional.insert(0, gid);
+    }
     for g in group_add {
         let id = match g.parse::<u32>() {
             Ok(n) => n,
@@ -182,21 +187,21 @@ mod tests {
     fn default_is_root() {
         let u = r("").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (0, 0, "/root"));
-        assert_eq!(u.additional_gids, vec![10]);
+        assert_eq!(u.additional_gids, vec![0, 10]);
     }
 
     #[test]
     fn names_and_numbers() {
         let u = r("app").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (1000, 1000, "/srv/app"));
-        assert_eq!(u.additional_gids, vec![10]);
+        assert_eq!(u.additional_gids, vec![1000, 10]);
         let u = r("1000").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
         let u = r("4242").unwrap();
         assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
         let u = r("nobody:wheel").unwrap();
         assert_eq!((u.uid, u.gid), (65534, 10));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!(u.additional_gids, vec![10]);
         let u = r("app:55").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 55));
     }
@@ -225,7 +230,7 @@ mod tests {
             &["wheel".into(), "77".into()],
         )
         .unwrap();
-        assert_eq!(u.additional_gids, vec![10, 77]);
+        assert_eq!(u.additional_gids, vec![65534, 10, 77]);
         assert!(resolve_user("nobody", Some(PASSWD), Some(GROUP), &["nope".into()]).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! each file declares its clap `Args` and a `run(ctx, args)` that calls the
 //! library crates and prints docker's output.
 
+pub mod container;
 pub mod image;
 pub mod login;
 pub mod logout;
@@ -28,6 +29,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Push(a) => image::push::run(&ctx, &cli.global, a),
         Command::Login(a) => login::run(&cli.global, a),
         Command::Logout(a) => logout::run(&cli.global, a),
+        Command::Container(c) => container::dispatch(&ctx, c),
+        Command::Run(a) => container::run::run(&ctx, a),
+        Command::Create(a) => container::create::run(&ctx, a),
+        Command::Start(a) => container::start::run(&ctx, a),
+        Command::Ps(a) => container::ps::run(&ctx, a),
+        Command::Logs(a) => container::logs::run(&ctx, a),
+        Command::Stop(a) => container::stop::run(&ctx, a),
+        Command::Kill(a) => container::kill::run(&ctx, a),
+        Command::Rm(a) => container::rm::run(&ctx, a),
+        Command::Exec(a) => container::exec::run(&ctx, a),
+        Command::Wait(a) => container::wait::run(&ctx, a),
+        Command::Commit(a) => container::commit::run(&ctx, a),
+        Command::Cp(a) => container::cp::run(&ctx, a),
+        Command::Rename(a) => container::rename::run(&ctx, a),
+        Command::Inspect(a) => container::inspect::run_any(&ctx, a),
+        Command::Shim(a) => container::shim::run(a),
     }
 }
 

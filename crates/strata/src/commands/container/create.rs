@@ -1,0 +1,210 @@
+//! `strata container create` (`create`), and the flags `run` shares with
+//! it, spelled as docker spells them (`-h` is `--hostname`, so help is
+//! `--help` only, as in docker).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args};
+use strata_runtime::Container;
+use strata_runtime::ops::{self, CreateOptions};
+use strata_runtime::spec::process::{EntrypointFlag, normalize_user_env, parse_env_file};
+use strata_store::StoreError;
+
+use super::rt;
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `create` (and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct CreateFlags {
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long, value_name = "list")]
+    pub env_file: Vec<PathBuf>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long, value_name = "string")]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long, value_name = "string")]
+    pub workdir: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long, value_name = "string")]
+    pub hostname: Option<String>,
+    /// Connect a container to a network (host or none)
+    #[arg(long, alias = "net", value_name = "network")]
+    pub network: Option<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Bind mount a volume (HOST:CONTAINER[:ro])
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volumes: Vec<String>,
+    /// Mount a tmpfs directory (PATH[:OPTIONS])
+    #[arg(long, value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal")]
+    pub cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// OCI runtime to use for this container (path to a runc-compatible binary)
+    #[arg(long, value_name = "string")]
+    pub runtime: Option<PathBuf>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label", value_name = "list")]
+    pub labels: Vec<String>,
+    /// Add additional groups to join
+    #[arg(long, value_name = "list")]
+    pub group_add: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long, value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, value_name = "int")]
+    pub stop_timeout: Option<i64>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long, value_name = "string")]
+    pub platform: Option<String>,
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+}
+
+/// Flags of `create`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Create flags.
+    #[command(flatten)]
+    pub flags: CreateFlags,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub args: Vec<String>,
+}
+
+/// Runs `create`.
+pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<i32> {
+    let c = create(ctx, &args.flags, &args.image, &args.args, false)?;
+    println!("{}", c.id);
+    Ok(0)
+}
+
+/// docker's `-a` values, validated.
+pub fn attach_streams(list: &[String]) -> anyhow::Result<(bool, bool, bool)> {
+    let mut out = (false, false, false);
+    for a in list {
+        match a.to_ascii_lowercase().as_str() {
+            "stdin" => out.0 = true,
+            "stdout" => out.1 = true,
+            "stderr" => out.2 = true,
+            _ => {
+                return Err(ExitError::new(
+                    125,
+                    format!("invalid argument \"{a}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the container for `create`/`run`; `foreground` says `run`
+/// attaches (docker's defaults for `-a`).
+pub fn create(
+    ctx: &Ctx,
+    f: &CreateFlags,
+    image: &str,
+    args: &[String],
+    foreground: bool,
+) -> anyhow::Result<Container> {
+    if let Some(p) = &f.platform {
+        crate::commands::check_platform(p).map_err(|e| ExitError::new(125, format!("{e:#}")))?;
+    }
+    let store = ctx.store()?;
+    let img = match store.resolve_image(image) {
+        Ok(i) => i,
+        Err(StoreError::ImageNotFound(_)) => {
+            let shown = strata_oci::Reference::parse(image)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| image.to_string());
+            eprintln!("Unable to find image '{shown}' locally");
+            return Err(ExitError::new(125, format!("No such image: {shown}")).into());
+        }
+        Err(e) => return Err(ExitError::new(125, e.to_string()).into()),
+    };
+    let mut env = Vec::new();
+    for file in &f.env_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| ExitError::new(125, format!("open {}: {}", file.display(), e.kind())))?;
+        env.extend(parse_env_file(&text).map_err(rt)?);
+    }
+    env.extend(f.env.iter().cloned());
+    let env = normalize_user_env(&env, |k| std::env::var(k).ok()).map_err(rt)?;
+    let mut attach = attach_streams(&f.attach)?;
+    if foreground && f.attach.is_empty() {
+        attach = (f.interactive, true, true);
+    }
+    let opts = CreateOptions {
+        name: f.name.clone(),
+        image: image.to_string(),
+        args: args.to_vec(),
+        entrypoint: match &f.entrypoint {
+            None => EntrypointFlag::Unset,
+            Some(e) if e.is_empty() => EntrypointFlag::Reset,
+            Some(e) => EntrypointFlag::Program(e.clone()),
+        },
+        env,
+        user: f.user.clone(),
+        workdir: f.workdir.clone(),
+        hostname: f.hostname.clone(),
+        tty: f.tty,
+        interactive: f.interactive,
+        attach,
+        auto_remove: f.rm,
+        read_only: f.read_only,
+        volumes: f.volumes.clone(),
+        tmpfs: f.tmpfs.clone(),
+        network: f.network.clone(),
+        memory: f.memory.clone(),
+        cpus: f.cpus.clone(),
+        pids_limit: f.pids_limit,
+        runtime: f.runtime.clone(),
+        labels: f.labels.clone(),
+        group_add: f.group_add.clone(),
+        stop_signal: f.stop_signal.clone(),
+        stop_timeout: f.stop_timeout,
+    };
+    ops::create(store, &img, &opts).map_err(rt)
+}

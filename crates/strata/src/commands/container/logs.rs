@@ -1,0 +1,177 @@
+//! `strata container logs` (`logs`): the container's json-file log, with
+//! docker's `-f`, `--tail`, `-t`, `--since`, `--until`. stdout entries go
+//! to stdout, stderr entries to stderr.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+use strata_runtime::containers::{self, paths};
+use strata_runtime::logs::{LogEntry, LogReader, Stream};
+
+use super::lookup;
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
+    /// Follow log output
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs
+    #[arg(short = 'n', long, default_value = "all", value_name = "string")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long, value_name = "string")]
+    pub until: Option<String>,
+    /// The container
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// docker's time arguments: RFC 3339 (with or without zone / fraction),
+/// a date, Unix seconds (`1700000000.5`), or a duration before now.
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        let whole = secs.trunc() as i64;
+        let nanos = ((secs - secs.trunc()) * 1e9) as u32;
+        return DateTime::from_timestamp(whole, nanos)
+            .ok_or_else(|| anyhow::anyhow!("invalid value for time: {s}"));
+    }
+    if let Ok(d) = strata_format::units::parse_duration(s) {
+        return Ok(now - chrono::Duration::from_std(d)?);
+    }
+    Err(ExitError::new(1, format!("invalid value for \"since\"/\"until\": {s:?}")).into())
+}
+
+/// Runs `logs`.
+pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let c = lookup(store, &args.container)?;
+    let now = Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()?;
+    let tail: Option<usize> = match args.tail.as_str() {
+        "all" | "" => None,
+        n => Some(
+            n.parse::<i64>()
+                .map_or(0, |v| if v < 0 { usize::MAX } else { v as usize }),
+        ),
+    };
+    let tail = tail.filter(|t| *t != usize::MAX);
+    let log = paths(store, &c.id).log;
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+    let keep = |e: &LogEntry| since.is_none_or(|s| e.time > s) && until.is_none_or(|u| e.time <= u);
+    let print = |e: &LogEntry, out: &mut dyn Write, err: &mut dyn Write| -> std::io::Result<()> {
+        let w: &mut dyn Write = match e.stream {
+            Stream::Stdout => out,
+            Stream::Stderr => err,
+        };
+        if args.timestamps {
+            w.write_all(e.time_text.as_bytes())?;
+            w.write_all(b" ")?;
+        }
+        w.write_all(&e.log)
+    };
+    if !log.exists() {
+        return Ok(0);
+    }
+    let mut reader = LogReader::open(&log).map_err(super::rt)?;
+    let first = reader.read_new()?;
+    let selected: Vec<&LogEntry> = first.iter().filter(|e| keep(e)).collect();
+    let skip = tail.map_or(0, |t| selected.len().saturating_sub(t));
+    for e in &selected[skip..] {
+        print(e, &mut out, &mut err)?;
+    }
+    out.flush()?;
+    if !args.follow || until.is_some() {
+        return Ok(0);
+    }
+    loop {
+        let running = containers::get(store, &c.id)?.is_some_and(|c| {
+            c.is_running()
+                || c.state.status == "created"
+                    && c.state.strata.supervisor.is_some_and(|s| s.is_alive())
+        });
+        let new = reader.read_new()?;
+        for e in new.iter().filter(|e| keep(e)) {
+            print(e, &mut out, &mut err)?;
+        }
+        out.flush()?;
+        if !running {
+            // One last read: the supervisor flushes before recording the exit.
+            for e in reader.read_new()?.iter().filter(|e| keep(e)) {
+                print(e, &mut out, &mut err)?;
+            }
+            out.flush()?;
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_like_docker() {
+        let now = DateTime::parse_from_rfc3339("2024-01-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_time("2024-01-01T11:00:00Z", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2024-01-01T11:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("10m", now).unwrap().to_rfc3339(),
+            "2024-01-01T11:50:00+00:00"
+        );
+        assert_eq!(
+            parse_time("1704106800", now).unwrap().to_rfc3339(),
+            "2024-01-01T11:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2024-01-01", now).unwrap().to_rfc3339(),
+            "2024-01-01T00:00:00+00:00"
+        );
+        assert!(parse_time("yesterday", now).is_err());
+    }
+}

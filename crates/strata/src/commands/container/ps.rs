@@ -1,0 +1,346 @@
+//! `strata container ls` (`ps`): docker's columns (CONTAINER ID, IMAGE,
+//! COMMAND quoted and cut to 20 with `…`, CREATED, STATUS, PORTS, NAMES),
+//! `-a`, `-q`, `-n`, `-l`, `-s`, `--no-trunc`, `--filter`, `--format`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use serde_json::{Value, json};
+use strata_format::output::ListFormat;
+use strata_format::units::{self, ContainerStatus};
+use strata_format::width;
+use strata_runtime::Container;
+use strata_runtime::containers::{self, paths};
+use strata_store::Store;
+
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Filter output based on conditions provided (status=, name=, id=, ancestor=)
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Pretty-print containers using a Go template ('table', 'json', or a template)
+    #[arg(long, value_name = "string")]
+    pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, value_name = "int", default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display container IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
+}
+
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("State", "STATE"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
+
+/// A `--filter`.
+enum Filter {
+    Status(String),
+    Name(String),
+    Id(String),
+    Ancestor(String),
+}
+
+fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
+    list.iter()
+        .map(|f| {
+            let (k, v) = f.split_once('=').ok_or_else(|| {
+                ExitError::new(
+                    1,
+                    format!("bad format of filter (expected name=value): {f}"),
+                )
+            })?;
+            Ok(match k {
+                "status" => {
+                    const OK: &[&str] = &[
+                        "created",
+                        "restarting",
+                        "running",
+                        "removing",
+                        "paused",
+                        "exited",
+                        "dead",
+                    ];
+                    if !OK.contains(&v) {
+                        return Err(
+                            ExitError::new(1, format!("Invalid filter 'status={v}'")).into()
+                        );
+                    }
+                    Filter::Status(v.to_string())
+                }
+                "name" => Filter::Name(v.trim_start_matches('/').to_string()),
+                "id" => Filter::Id(v.to_string()),
+                "ancestor" => Filter::Ancestor(v.to_string()),
+                other => {
+                    return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
+                }
+            })
+        })
+        .collect()
+}
+
+/// The `State.Status` docker would show (a running record whose processes
+/// are gone reads as exited).
+pub fn status_word(c: &Container) -> &str {
+    if c.state.running && !c.is_running() {
+        return "exited";
+    }
+    &c.state.status
+}
+
+fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
+    // docker: filters of the same key are OR'ed, different keys AND'ed.
+    let groups: [(&str, Vec<&Filter>); 4] = [
+        (
+            "status",
+            filters
+                .iter()
+                .filter(|f| matches!(f, Filter::Status(_)))
+                .collect(),
+        ),
+        (
+            "name",
+            filters
+                .iter()
+                .filter(|f| matches!(f, Filter::Name(_)))
+                .collect(),
+        ),
+        (
+            "id",
+            filters
+                .iter()
+                .filter(|f| matches!(f, Filter::Id(_)))
+                .collect(),
+        ),
+        (
+            "ancestor",
+            filters
+                .iter()
+                .filter(|f| matches!(f, Filter::Ancestor(_)))
+                .collect(),
+        ),
+    ];
+    groups.iter().all(|(_, fs)| {
+        fs.is_empty()
+            || fs.iter().any(|f| match f {
+                Filter::Status(s) => status_word(c) == s,
+                Filter::Name(n) => c.name.contains(n.as_str()),
+                Filter::Id(i) => c.id.starts_with(i.as_str()),
+                Filter::Ancestor(a) => store
+                    .resolve_image_id(a)
+                    .is_ok_and(|id| id.as_str() == c.image_id),
+            })
+    })
+}
+
+/// Go's `strconv.Quote`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// docker's `Command` of a container: path and args, args with spaces
+/// in single quotes.
+pub fn command_line(c: &Container) -> String {
+    if c.spec.args.is_empty() {
+        return c.spec.path.clone();
+    }
+    let args: Vec<String> = c
+        .spec
+        .args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    format!("{} {}", c.spec.path, args.join(" "))
+}
+
+/// An RFC 3339 time as a `SystemTime`.
+pub fn system_time(t: &str) -> Option<SystemTime> {
+    let dt = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+    let secs = dt.timestamp();
+    let nanos = dt.timestamp_subsec_nanos();
+    (secs >= 0).then(|| UNIX_EPOCH + Duration::new(secs as u64, nanos))
+}
+
+/// docker's STATUS text.
+pub fn status_text(c: &Container, now: SystemTime) -> String {
+    let s = &c.state;
+    let st = if c.is_running() {
+        ContainerStatus::Running {
+            started: system_time(&s.started_at).unwrap_or(now),
+            health: None,
+        }
+    } else if s.never_started() {
+        ContainerStatus::Created
+    } else {
+        ContainerStatus::Exited {
+            exit_code: s.exit_code as i64,
+            finished: system_time(&s.finished_at).unwrap_or(now),
+        }
+    };
+    units::container_status(&st, now)
+}
+
+fn row(store: &Store, c: &Container, no_trunc: bool, size: bool, now: SystemTime) -> Value {
+    let created = system_time(&c.created).unwrap_or(now);
+    let command = command_line(c);
+    let command = if no_trunc {
+        command
+    } else {
+        width::ellipsis(&command, 20)
+    };
+    let image = if c.image_name.starts_with("sha256:") && !no_trunc {
+        width::truncate_id(&c.image_name).to_string()
+    } else {
+        c.image_name.clone()
+    };
+    let created_at = chrono::DateTime::parse_from_rfc3339(&c.created)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %z %Z")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let labels: Vec<String> = c
+        .spec
+        .config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let size_text = if size {
+        let rw = strata_store::layer::disk_usage(&paths(store, &c.id).upper).unwrap_or(0);
+        let root = strata_oci::Digest::parse(&c.image_id)
+            .ok()
+            .and_then(|d| store.image(&d).ok())
+            .map_or(0, |i| i.row.size);
+        units::container_size(rw, rw + root)
+    } else {
+        String::new()
+    };
+    json!({
+        "Command": go_quote(&command),
+        "CreatedAt": created_at,
+        "ID": if no_trunc { c.id.clone() } else { c.short_id().to_string() },
+        "Image": image,
+        "Labels": labels.join(","),
+        "LocalVolumes": "0",
+        "Mounts": "",
+        "Names": c.name,
+        "Networks": c.spec.host_config.network_mode,
+        "Ports": "",
+        "RunningFor": units::running_for(created, now),
+        "Size": size_text,
+        "State": status_word(c),
+        "Status": status_text(c, now),
+    })
+}
+
+/// Runs `ps`.
+pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
+    let filters = parse_filters(&args.filter)?;
+    let store = ctx.store()?;
+    let mut list = containers::list(store).map_err(super::rt)?;
+    list.sort_by_key(|c| std::cmp::Reverse(system_time(&c.created)));
+    let last = if args.latest { 1 } else { args.last };
+    let all = args.all || last > 0;
+    let now = SystemTime::now();
+    let mut rows = Vec::new();
+    for c in &list {
+        if !all && !c.is_running() {
+            continue;
+        }
+        if !matches(store, c, &filters) {
+            continue;
+        }
+        rows.push(row(store, c, args.no_trunc, args.size, now));
+        if last > 0 && rows.len() as i64 >= last {
+            break;
+        }
+    }
+    let mut table = DEFAULT_TABLE.to_string();
+    if args.size {
+        table.push_str("\t{{.Size}}");
+    }
+    let fmt = ListFormat {
+        format: args.format.as_deref().unwrap_or(""),
+        quiet: args.quiet,
+        quiet_overrides_format: true,
+        default_table: &table,
+        quiet_format: "{{.ID}}",
+        headers: HEADERS,
+    };
+    if fmt.quiet_ignores_format() {
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
+    }
+    let out = fmt
+        .render(&rows)
+        .map_err(|e| ExitError::new(1, e.to_string()))?;
+    print!("{out}");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_like_go() {
+        assert_eq!(go_quote("sh -c 'echo hi'"), "\"sh -c 'echo hi'\"");
+        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(go_quote("\x01"), "\"\\x01\"");
+    }
+}

@@ -1,0 +1,67 @@
+//! `strata container rm` (`rm`) and `container prune`.
+
+use std::io::{BufRead, Write};
+
+use clap::Args;
+use strata_format::units;
+use strata_runtime::ops;
+
+use super::{each, lookup, rt};
+use crate::context::Ctx;
+
+/// Flags of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container (strata has none)
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Containers to remove
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Runs `rm`.
+pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<i32> {
+    each(ctx, &args.containers, |store, name| {
+        let c = lookup(store, name)?;
+        ops::remove(store, &c, args.force).map_err(rt)?;
+        Ok(Some(name.to_string()))
+    })
+}
+
+/// Flags of `container prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// Runs `container prune`.
+pub fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
+    if !args.force {
+        print!(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
+        );
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = ctx.store()?;
+    let (ids, bytes) = ops::prune(store).map_err(rt)?;
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in &ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", units::human_size(bytes));
+    Ok(0)
+}

@@ -1,0 +1,73 @@
+//! `strata container run` (`run`): create, start, and — unless `-d` —
+//! stay attached until the container exits, with its exit code as ours.
+//! `-d` prints the full ID once the container runs; a container that
+//! cannot start fails the command with docker's message and code.
+
+use std::io::IsTerminal;
+
+use clap::{ArgAction, Args};
+use strata_runtime::client_linux::AttachOptions;
+use strata_runtime::ops;
+
+use super::create::{CreateFlags, create};
+use super::rt;
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Create flags.
+    #[command(flatten)]
+    pub flags: CreateFlags,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long, action = ArgAction::Set, default_value_t = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: bool,
+    /// The image
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Command and arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub args: Vec<String>,
+}
+
+/// Runs `run`.
+pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
+    let f = &args.flags;
+    if args.detach && f.rm && !f.attach.is_empty() {
+        return Err(ExitError::new(125, "Conflicting options: -a and -d").into());
+    }
+    if !args.detach && f.tty && f.interactive && !std::io::stdin().is_terminal() {
+        return Err(ExitError::new(1, "the input device is not a TTY").into());
+    }
+    let c = create(ctx, f, &args.image, &args.args, !args.detach)?;
+    let store = ctx.store()?;
+    let mut sup = ops::start(store, &c).map_err(rt)?;
+    let cfg = &c.spec.config;
+    if cfg.tty && !args.detach {
+        sup.send_size();
+    }
+    sup.wait_started().map_err(rt)?;
+    if args.detach {
+        println!("{}", c.id);
+        return Ok(0);
+    }
+    let code = sup
+        .relay(AttachOptions {
+            stdin: cfg.attach_stdin,
+            stdout: cfg.attach_stdout,
+            stderr: cfg.attach_stderr,
+            tty: cfg.tty,
+            sig_proxy: args.sig_proxy,
+        })
+        .map_err(rt)?;
+    Ok(code)
+}

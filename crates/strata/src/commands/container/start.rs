@@ -1,0 +1,66 @@
+//! `strata container start` (`start`): starts created or exited
+//! containers (a running one is left alone); with `-a` stays attached to
+//! the (single) container's output, `-i` also forwards stdin.
+
+use clap::Args;
+use strata_runtime::client_linux::AttachOptions;
+use strata_runtime::ops;
+
+use super::{each, lookup, rt};
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Containers to start
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Runs `start`.
+pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
+    if args.attach || args.interactive {
+        if args.containers.len() > 1 {
+            return Err(ExitError::new(
+                1,
+                "you cannot start and attach multiple containers at once",
+            )
+            .into());
+        }
+        let store = ctx.store()?;
+        let c = lookup(store, &args.containers[0])?;
+        if c.is_running() {
+            return Ok(0);
+        }
+        let mut sup = ops::start(store, &c).map_err(rt)?;
+        if c.spec.config.tty {
+            sup.send_size();
+        }
+        sup.wait_started().map_err(rt)?;
+        return sup
+            .relay(AttachOptions {
+                stdin: args.interactive && c.spec.config.open_stdin,
+                stdout: true,
+                stderr: true,
+                tty: c.spec.config.tty,
+                sig_proxy: true,
+            })
+            .map_err(rt);
+    }
+    each(ctx, &args.containers, |store, name| {
+        let c = lookup(store, name)?;
+        if !c.is_running() {
+            ops::reconcile(store, &c).map_err(rt)?;
+            let mut sup = ops::start(store, &c).map_err(rt)?;
+            sup.wait_started().map_err(rt)?;
+        }
+        Ok(Some(name.to_string()))
+    })
+}

@@ -1,0 +1,134 @@
+//! `strata commit`, and the chapter's lab end to end on a real terminal
+//! (issue 4).
+
+use crate::container_common::{Ctr, Pty};
+
+#[test]
+fn chapter_lab_on_a_terminal() {
+    let Some(t) = Ctr::new() else { return };
+    let mut pty = Pty::spawn(
+        t.env
+            .cmd(["run", "-it", "--name", "ch03lab", "busybox", "sh"]),
+        24,
+        80,
+    );
+    let banner = pty.read_until("# ", 30);
+    assert!(banner.contains("# "), "no prompt: {banner:?}");
+    pty.write("echo 'lab answer' >> ch03.txt; stty size; echo $TERM\n");
+    let out = pty.read_until("xterm", 20);
+    assert!(out.contains("24 80"), "terminal size relayed: {out:?}");
+    pty.write("exit\n");
+    assert_eq!(pty.wait(30), Some(0));
+
+    let id = t.ok(["commit", "ch03lab", "ch03-lab-soln"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(
+        t.ok(["run", "--rm", "ch03-lab-soln", "cat", "ch03.txt"]),
+        "lab answer\n"
+    );
+    let history = t.ok([
+        "history",
+        "--format",
+        "{{.CreatedBy}}|{{.Size}}",
+        "ch03-lab-soln",
+    ]);
+    let rows: Vec<&str> = history.lines().collect();
+    assert_eq!(rows.len(), 2, "{history}");
+    assert!(rows[0].starts_with("sh|"), "{history}");
+    // The image keeps the container's command.
+    assert_eq!(
+        t.ok([
+            "image",
+            "inspect",
+            "-f",
+            "{{json .Config.Cmd}}",
+            "ch03-lab-soln"
+        ])
+        .trim(),
+        r#"["sh"]"#
+    );
+}
+
+#[test]
+fn commit_options_and_whiteouts() {
+    let Some(t) = Ctr::new() else { return };
+    t.ok([
+        "run",
+        "--name",
+        "cc",
+        "-e",
+        "KEEP=1",
+        "busybox",
+        "sh",
+        "-c",
+        "rm /etc/group && mkdir -p /opt/app && echo v1 > /opt/app/VERSION",
+    ]);
+    t.ok([
+        "commit",
+        "-m",
+        "second edition",
+        "-a",
+        "Lab Author <lab@example.com>",
+        "--change",
+        "ENV MODE=prod",
+        "--change",
+        "WORKDIR /opt/app",
+        "cc",
+        "edited:v2",
+    ]);
+    let out = t.ok([
+        "run",
+        "--rm",
+        "edited:v2",
+        "sh",
+        "-c",
+        "cat VERSION; echo $KEEP $MODE; test -e /etc/group || echo no-group",
+    ]);
+    assert_eq!(out, "v1\n1 prod\nno-group\n");
+    assert_eq!(
+        t.ok([
+            "image",
+            "inspect",
+            "-f",
+            "{{.Author}}|{{.Comment}}",
+            "edited:v2"
+        ])
+        .trim(),
+        "Lab Author <lab@example.com>|second edition"
+    );
+    let history = t.ok(["history", "--format", "{{.Comment}}", "edited:v2"]);
+    assert_eq!(history.lines().next(), Some("second edition"));
+
+    // No changes: an empty_layer history row and no new layer.
+    t.ok(["create", "--name", "unchanged", "busybox"]);
+    t.ok(["commit", "unchanged", "same-layers"]);
+    let layers = |img: &str| t.ok(["image", "inspect", "-f", "{{len .RootFS.Layers}}", img]);
+    assert_eq!(layers("same-layers"), layers("busybox"));
+}
+
+#[test]
+fn commit_of_a_running_container() {
+    let Some(t) = Ctr::new() else { return };
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "busybox",
+        "sh",
+        "-c",
+        "echo state > /state; sleep 60",
+    ]);
+    t.until(10, "the write", || {
+        t.run(["exec", "live", "cat", "/state"]).stdout == b"state\n"
+    });
+    t.ok(["commit", "live", "snap"]);
+    assert_eq!(
+        t.ok(["exec", "live", "echo", "still running"]),
+        "still running\n"
+    );
+    assert_eq!(t.ok(["run", "--rm", "snap", "cat", "/state"]), "state\n");
+    // The image's container may not go away while it uses it.
+    let err = t.env.fails(["rmi", "busybox"]);
+    assert!(err.contains("container"), "{err}");
+}
