@@ -269,3 +269,11 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
     })?;
     Ok(out)
 }
+
+/// Deletes every build cache record (`builder prune`); returns how many.
+/// The layers and configs only they kept alive go at the next GC.
+pub fn prune(store: &Store) -> strata_store::Result<usize> {
+    store
+        .db()
+        .write(|tx| Ok(tx.execute("DELETE FROM build_cache", [])?))
+}

@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage strata
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(crate::commands::builder::BuilderCommand),
 
     /// List images
     Images(image::ls::LsArgs),
@@ -62,6 +65,8 @@ pub enum Command {
     Load(image::load::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(image::build::BuildArgs),
     /// Download an image from a registry
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
@@ -110,6 +115,8 @@ pub enum Command {
 /// `strata image …`
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(image::build::BuildArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
     /// Display detailed information on one or more images

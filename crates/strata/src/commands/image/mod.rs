@@ -1,5 +1,6 @@
 //! `strata image …` and its short forms.
 
+pub mod build;
 pub mod common;
 pub mod history;
 pub mod import;

@@ -1,0 +1,51 @@
+//! `strata builder prune`: remove the build cache, as `docker builder
+//! prune` does — every cache record, then garbage collection of the
+//! layers and configs only the cache kept; with `--all`, the persistent
+//! `RUN --mount=type=cache` directories too.
+
+use clap::{Args, Subcommand};
+use strata_format::units;
+
+use crate::context::Ctx;
+
+/// `strata builder …`
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove build cache
+    Prune(PruneArgs),
+}
+
+/// Flags of `builder prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused build cache, cache mounts included
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation (strata never prompts)
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// Runs `builder …`.
+pub fn dispatch(ctx: &Ctx, c: BuilderCommand) -> anyhow::Result<i32> {
+    match c {
+        BuilderCommand::Prune(a) => prune(ctx, a),
+    }
+}
+
+fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let records = strata_build::cache::prune(store)?;
+    let mut freed = store.gc()?.bytes;
+    if args.all {
+        let dir = store.root().join("cache-mounts");
+        if dir.exists() {
+            freed += strata_store::layer::disk_usage(&dir).unwrap_or(0);
+            strata_store::layout::remove_tree(&dir)?;
+        }
+    }
+    let _ = args.force;
+    println!("Deleted {records} build cache records");
+    println!("Total:\t{}", units::human_size(freed));
+    Ok(0)
+}

@@ -1,0 +1,382 @@
+//! `strata image build` (`strata build`): build an image from a Dockerfile
+//! with docker's flags (strata-build does the work). Progress goes to
+//! stderr in BuildKit's forms (`--progress auto|tty|plain|json`); `-q`
+//! prints only the image ID on stdout. A failure prints BuildKit's block —
+//! the failing step's last output lines and the quoted Dockerfile lines —
+//! then the error, and exits 1 with no tag changed.
+//!
+//! `PATH` is the context directory, or `-`: a tar (plain or compressed) on
+//! stdin, or — when stdin is not a tar — a Dockerfile with an empty context,
+//! as docker does. `-f -` reads the Dockerfile from stdin.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use strata_build::options::{self, ContextSource};
+use strata_build::progress::{Progress, ProgressMode};
+use strata_build::{BuildError, BuildRequest};
+use strata_dockerfile::args::BuildOptions;
+use strata_oci::Reference;
+
+use crate::cli::GlobalArgs;
+use crate::commands::registry;
+use crate::context::Ctx;
+use crate::exit::ExitError;
+
+/// Flags of `image build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format (repeatable)
+    #[arg(short, long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<String>,
+    /// Set build-time variables (KEY=VALUE, or KEY to take it from the environment)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull all referenced images
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata for an image (KEY=VALUE, repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Set target platform for build (the host's only)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Set the networking mode for the RUN instructions during build (host, none)
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Set type of progress output (auto, tty, plain, json, quiet)
+    #[arg(long, default_value = "auto")]
+    pub progress: String,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the image ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Output destination (type=oci|docker|local,dest=PATH; a bare PATH means type=local)
+    #[arg(short, long = "output", value_name = "SPEC")]
+    pub outputs: Vec<String>,
+    /// External cache sources (type=registry,ref=REF)
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Cache export destinations (type=registry,ref=REF[,mode=min|max])
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Secret to expose to the build (id=ID,src=FILE or id=ID,env=VAR)
+    #[arg(long = "secret", value_name = "SPEC")]
+    pub secrets: Vec<String>,
+    /// Shorthand for "--call=check": lint the Dockerfile without building
+    #[arg(long)]
+    pub check: bool,
+    /// Say, for every step, whether the cache answered it and why not
+    #[arg(long)]
+    pub explain: bool,
+    /// Run RUN steps with this OCI runtime (runc, crun) instead of the embedded one
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+    /// Build context: a directory, or "-" for a tar (or a Dockerfile) on stdin
+    #[arg(value_name = "PATH")]
+    pub context: String,
+}
+
+/// `KEY=VALUE` pairs; a bare `KEY` takes `$KEY` (dropped if unset).
+fn key_values(items: &[String], from_env: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for i in items {
+        match i.split_once('=') {
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None if from_env => {
+                if let Ok(v) = std::env::var(i) {
+                    out.insert(i.clone(), v);
+                }
+            }
+            None => {
+                out.insert(i.clone(), String::new());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `head` starts a tar or a compressed stream.
+fn looks_like_archive(head: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 4] = [b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"];
+    MAGICS.iter().any(|m| head.starts_with(m)) || head.get(257..262) == Some(b"ustar")
+}
+
+struct Inputs {
+    dockerfile: Vec<u8>,
+    name: String,
+    path: Option<PathBuf>,
+    context: ContextSource,
+    _empty: Option<tempfile_dir::TempDir>,
+}
+
+/// A tiny owned temp dir for `build - < Dockerfile` (empty context).
+mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let p = std::env::temp_dir().join(format!("strata-empty-ctx-{}", std::process::id()));
+            std::fs::create_dir_all(&p)?;
+            Ok(TempDir(p))
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn read_inputs(args: &BuildArgs) -> anyhow::Result<Inputs> {
+    let stdin_df = args.file.as_deref() == Some("-");
+    if args.context == "-" {
+        if stdin_df {
+            anyhow::bail!(
+                "invalid argument: can't use stdin for both build context and dockerfile"
+            );
+        }
+        let mut stdin = std::io::stdin();
+        let mut head = vec![0u8; 512];
+        let mut n = 0;
+        while n < head.len() {
+            match stdin.read(&mut head[n..]).context("reading stdin")? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        head.truncate(n);
+        if looks_like_archive(&head) {
+            let reader = std::io::Cursor::new(head).chain(stdin);
+            // The Dockerfile is read from the context once it is unpacked.
+            let name = args.file.clone().unwrap_or_else(|| "Dockerfile".into());
+            return Ok(Inputs {
+                dockerfile: Vec::new(),
+                name,
+                path: None,
+                context: ContextSource::Tar(Box::new(reader)),
+                _empty: None,
+            });
+        }
+        let mut df = head;
+        stdin
+            .read_to_end(&mut df)
+            .context("reading the Dockerfile from stdin")?;
+        let dir = tempfile_dir::TempDir::new().context("creating an empty build context")?;
+        return Ok(Inputs {
+            dockerfile: df,
+            name: "Dockerfile".into(),
+            path: None,
+            context: ContextSource::Dir(dir.path().to_path_buf()),
+            _empty: Some(dir),
+        });
+    }
+    let ctx_dir = PathBuf::from(&args.context);
+    if !ctx_dir.is_dir() {
+        anyhow::bail!(
+            "unable to prepare context: path {:?} not found",
+            args.context
+        );
+    }
+    let (dockerfile, name, path) = if stdin_df {
+        let mut df = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut df)
+            .context("reading the Dockerfile from stdin")?;
+        (df, "Dockerfile".to_string(), None)
+    } else {
+        let p = match &args.file {
+            Some(f) => PathBuf::from(f),
+            None => ctx_dir.join("Dockerfile"),
+        };
+        let df = std::fs::read(&p).map_err(|e| {
+            anyhow::anyhow!(
+                "failed to read dockerfile: open {}: {}",
+                p.display(),
+                strip_os_error(&e)
+            )
+        })?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "Dockerfile".into());
+        (df, name, Some(p))
+    };
+    Ok(Inputs {
+        dockerfile,
+        name,
+        path,
+        context: ContextSource::Dir(ctx_dir),
+        _empty: None,
+    })
+}
+
+fn strip_os_error(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        "no such file or directory".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Runs `image build`.
+pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
+    let inputs = read_inputs(&args)?;
+    let build_args = key_values(&args.build_args, true);
+    if args.check {
+        let opts = BuildOptions {
+            build_args,
+            target: args.target.clone(),
+            ..BuildOptions::default()
+        };
+        let report = strata_build::check::check(&inputs.dockerfile, &inputs.name, &opts)
+            .map_err(|e| report_error(&e, &inputs))?;
+        print!("{}", report.text);
+        return Ok(i32::from(!report.warnings.is_empty()));
+    }
+    let mode = if args.quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::parse(&args.progress).ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid progress mode {:?} (auto, tty, plain, json, quiet)",
+                args.progress
+            )
+        })?
+    };
+    let network = match args.network.as_str() {
+        "default" | "host" => strata_runtime::spec::NetworkMode::Host,
+        "none" => strata_runtime::spec::NetworkMode::None,
+        other => anyhow::bail!("network mode {other:?} not supported by strata (host, none)"),
+    };
+    let mut req = BuildRequest::new(
+        inputs.dockerfile.clone(),
+        ContextSource::Dir(PathBuf::new()),
+    );
+    req.dockerfile_name = inputs.name.clone();
+    req.dockerfile_path = inputs.path.clone();
+    req.tags = args
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    req.build_args = build_args;
+    req.target = args.target.clone();
+    req.no_cache = args.no_cache;
+    req.pull = args.pull;
+    req.labels = key_values(&args.labels, false);
+    req.platform = args.platform.clone();
+    req.network = network;
+    req.secrets = args
+        .secrets
+        .iter()
+        .map(|s| options::parse_secret(s))
+        .collect::<Result<_, _>>()?;
+    req.outputs = args
+        .outputs
+        .iter()
+        .map(|s| options::parse_output(s))
+        .collect::<Result<_, _>>()?;
+    req.cache_from = args
+        .cache_from
+        .iter()
+        .map(|s| options::parse_cache(s))
+        .collect::<Result<_, _>>()?;
+    req.cache_to = args
+        .cache_to
+        .iter()
+        .map(|s| options::parse_cache(s))
+        .collect::<Result<_, _>>()?;
+    req.iidfile = args.iidfile.clone();
+    req.explain = args.explain;
+    req.runtime = args.runtime.clone();
+    if !req.cache_from.is_empty() || !req.cache_to.is_empty() || args.pull {
+        req.registry = registry::options(global)?;
+    } else {
+        req.registry = registry::options(global).unwrap_or_default();
+    }
+    let to_stdout = req
+        .outputs
+        .iter()
+        .any(|o| matches!(o, options::OutputSpec::Oci(p) | options::OutputSpec::Docker(p) if p.as_os_str() == "-"));
+    if to_stdout && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "refusing to write an image archive to a terminal: redirect stdout or give dest=FILE"
+        );
+    }
+    let Inputs {
+        context, _empty, ..
+    } = inputs;
+    req.context = context;
+    let store = ctx.store()?;
+    let progress = Progress::new(mode, Box::new(std::io::stderr()));
+    let dockerfile_text = String::from_utf8_lossy(&req.dockerfile).into_owned();
+    let name = req.dockerfile_name.clone();
+    let result = strata_build::build(store, req, &progress);
+    progress.finish(result.is_ok());
+    match result {
+        Ok(out) => {
+            let mut err = std::io::stderr().lock();
+            for w in &out.warnings {
+                let _ = writeln!(err, "WARNING: {w}");
+            }
+            if args.explain {
+                let _ = writeln!(err, "Cache explanation:");
+                for r in &out.report {
+                    match &r.reason {
+                        None => {
+                            let _ = writeln!(err, " CACHED  {}", r.step);
+                        }
+                        Some(why) => {
+                            let _ = writeln!(err, " MISS    {}: {why}", r.step);
+                        }
+                    }
+                }
+            }
+            if args.quiet {
+                println!("{}", out.image_id);
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            if let Some(l) = e.step_log() {
+                let _ = write!(err, "{l}");
+            }
+            if let Some(s) = e.snippet(&dockerfile_text, &name) {
+                let _ = write!(err, "{s}");
+            }
+            Err(ExitError::new(1, e.to_string()).into())
+        }
+    }
+}
+
+fn report_error(e: &BuildError, inputs: &Inputs) -> anyhow::Error {
+    let text = String::from_utf8_lossy(&inputs.dockerfile);
+    if let Some(s) = e.snippet(&text, &inputs.name) {
+        eprint!("{s}");
+    }
+    ExitError::new(1, e.to_string()).into()
+}

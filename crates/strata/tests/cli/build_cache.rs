@@ -1,0 +1,169 @@
+//! The build cache: a no-op rebuild is all CACHED with the same image ID;
+//! an edit re-runs the COPY and the steps after it only; a same-size edit
+//! with the mtime restored still misses; chmod misses; touch alone hits;
+//! `--explain` names the changed file; `.dockerignore`d files never reach
+//! the image or the key. See: issue 6.
+
+use std::fs::FileTimes;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::build_common::{build_ok, context, image_id, step_states};
+use crate::support::Env;
+
+const DF: &str = "FROM base\nENV TARGET=\"blog.sixeyed.com\"\nWORKDIR /web-ping\nCOPY app.js .\nCOPY . /all/\nCMD [\"cat\", \"/web-ping/app.js\"]\n";
+
+fn setup() -> (Env, std::path::PathBuf) {
+    let env = Env::new();
+    env.busybox("base");
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            ("Dockerfile", DF),
+            ("app.js", "console.log('one');\n"),
+            ("secret.txt", "password\n"),
+            ("notes/readme", "hello\n"),
+            (".dockerignore", "secret.txt\n"),
+        ],
+    );
+    build_ok(&env, &dir, &["-t", "app"]);
+    (env, dir)
+}
+
+fn states(progress: &str) -> Vec<String> {
+    step_states(progress)
+        .into_iter()
+        .map(|(n, s)| format!("{s} {n}"))
+        .collect()
+}
+
+#[test]
+fn noop_rebuild_is_all_cached_with_the_same_id() {
+    let (env, dir) = setup();
+    let id = image_id(&env, "app");
+    let p = build_ok(&env, &dir, &["-t", "app"]);
+    assert_eq!(
+        states(&p),
+        [
+            "CACHED [1/4] FROM base",
+            "CACHED [2/4] WORKDIR /web-ping",
+            "CACHED [3/4] COPY app.js .",
+            "CACHED [4/4] COPY . /all/",
+        ]
+    );
+    assert_eq!(image_id(&env, "app"), id);
+    // --no-cache runs everything again.
+    let p = build_ok(&env, &dir, &["--no-cache", "-t", "app"]);
+    assert!(
+        states(&p).iter().skip(1).all(|s| s.starts_with("DONE")),
+        "{p}"
+    );
+}
+
+#[test]
+fn an_edit_reruns_the_copy_and_what_follows_only() {
+    let (env, dir) = setup();
+    let before = image_id(&env, "app");
+    std::fs::write(dir.join("app.js"), "console.log('two');\n").unwrap();
+    let p = build_ok(&env, &dir, &["-t", "app", "--explain"]);
+    assert_eq!(
+        states(&p),
+        [
+            "CACHED [1/4] FROM base",
+            "CACHED [2/4] WORKDIR /web-ping",
+            "DONE [3/4] COPY app.js .",
+            "DONE [4/4] COPY . /all/",
+        ]
+    );
+    assert!(
+        p.contains("MISS    [3/4] COPY app.js .: source files changed: app.js: content changed"),
+        "{p}"
+    );
+    assert!(
+        p.contains(" MISS    CMD [\"cat\", \"/web-ping/app.js\"]: an earlier step was rebuilt"),
+        "{p}"
+    );
+    assert!(p.contains(" CACHED  ENV TARGET="), "{p}");
+    assert_ne!(image_id(&env, "app"), before);
+    assert_eq!(env.ok(["run", "--rm", "app"]), "console.log('two');\n");
+}
+
+#[test]
+fn same_size_edit_with_restored_mtime_still_misses() {
+    let (env, dir) = setup();
+    let f = dir.join("app.js");
+    let md = std::fs::metadata(&f).unwrap();
+    let mtime = md.modified().unwrap();
+    // Same length, different bytes, mtime put back to the nanosecond.
+    std::fs::write(&f, "console.log('One');\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(mtime).set_accessed(mtime))
+        .unwrap();
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), md.len());
+    let p = build_ok(&env, &dir, &["-t", "app", "--explain"]);
+    assert!(
+        states(&p).contains(&"DONE [3/4] COPY app.js .".to_string()),
+        "{p}"
+    );
+    assert!(p.contains("app.js: content changed"), "{p}");
+}
+
+#[test]
+fn chmod_misses_and_touch_hits() {
+    let (env, dir) = setup();
+    let f = dir.join("app.js");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = build_ok(&env, &dir, &["-t", "app", "--explain"]);
+    assert!(
+        states(&p).contains(&"DONE [3/4] COPY app.js .".to_string()),
+        "{p}"
+    );
+    assert!(p.contains("app.js: mode"), "{p}");
+    // touch alone (new mtime, same bytes and mode) hits.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(later))
+        .unwrap();
+    let p = build_ok(&env, &dir, &["-t", "app"]);
+    assert!(states(&p).iter().all(|s| s.starts_with("CACHED")), "{p}");
+}
+
+#[test]
+fn dockerignored_files_never_reach_image_or_key() {
+    let (env, dir) = setup();
+    let out = env.path("rootfs");
+    build_ok(
+        &env,
+        &dir,
+        &[
+            "-t",
+            "app",
+            "--output",
+            &format!("type=local,dest={}", out.display()),
+        ],
+    );
+    assert!(out.join("all/app.js").is_file());
+    assert!(out.join("all/notes/readme").is_file());
+    assert!(!out.join("all/secret.txt").exists(), "ignored file copied");
+    // Changing the ignored file changes nothing.
+    std::fs::write(dir.join("secret.txt"), "another password, longer\n").unwrap();
+    let p = build_ok(&env, &dir, &["-t", "app"]);
+    assert!(states(&p).iter().all(|s| s.starts_with("CACHED")), "{p}");
+    // Naming it literally is "not found", with the pattern that excluded it.
+    let bad = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", "FROM base\nCOPY secret.txt /\n")],
+    );
+    let err = crate::build_common::build_fails(&env, &bad, &[]);
+    assert!(
+        err.contains("secret.txt") && err.contains("not found"),
+        "{err}"
+    );
+}
