@@ -373,7 +373,7 @@ fn fifos_are_recreated_sockets_skipped() {
     let env = Env::new();
     std::fs::create_dir(env.ctx.join("d")).unwrap();
     let c = std::ffi::CString::new(env.ctx.join("d/pipe").to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o640) }, 0);
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o640) }, 0);
     let _sock = std::os::unix::net::UnixListener::bind(env.ctx.join("d/sock")).unwrap();
     let stats = env.copy(&["d"], "/d/", &copy_opts(), CopyOptions::default()).unwrap();
     assert_eq!(stats.specials, 1);
@@ -382,7 +382,23 @@ fn fifos_are_recreated_sockets_skipped() {
     assert!(!l.iter().any(|x| x.starts_with("d/sock")), "{l:?}");
 }
 
-unsafe extern "C" {
-    #[link_name = "mkfifo"]
-    fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
+
+#[test]
+fn xattrs_are_copied() {
+    let env = Env::new();
+    let f = env.write("d/f", "x");
+    let path = std::ffi::CString::new(f.to_str().unwrap()).unwrap();
+    let name = c"user.strata.test";
+    let r = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"v1".as_ptr().cast(), 2, 0) };
+    if r != 0 {
+        eprintln!("skipping: the filesystem refuses user xattrs");
+        return;
+    }
+    env.copy(&["d"], "/d/", &copy_opts(), CopyOptions { chown: Some("5".into()), ..CopyOptions::default() })
+        .unwrap();
+    let out = std::ffi::CString::new(env.layer.join("d/f").to_str().unwrap()).unwrap();
+    let mut buf = [0u8; 16];
+    let n = unsafe { libc::getxattr(out.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    assert_eq!(n, 2);
+    assert_eq!(&buf[..2], b"v1");
 }

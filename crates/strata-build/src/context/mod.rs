@@ -74,7 +74,8 @@ impl BuildContext {
     /// find `<Dockerfile>.dockerignore`, which wins over
     /// `<dir>/.dockerignore`.
     pub fn from_dir(dir: &Path, dockerfile_path: Option<&Path>) -> Result<BuildContext> {
-        let root = std::fs::canonicalize(dir).map_err(|_| ContextError::NotADirectory(dir.into()))?;
+        let root =
+            std::fs::canonicalize(dir).map_err(|_| ContextError::NotADirectory(dir.into()))?;
         if !root.is_dir() {
             return Err(ContextError::NotADirectory(dir.into()));
         }
@@ -139,7 +140,8 @@ impl BuildContext {
         let unpack = || -> Result<()> {
             let (_, stream) = crate::fileops::archive::decompress_any(reader)
                 .map_err(|e| ContextError::Tar(e.to_string()))?;
-            let mut opts = strata_store::layer::ApplyOptions::new(strata_store::layer::ApplyMode::Merge);
+            let mut opts =
+                strata_store::layer::ApplyOptions::new(strata_store::layer::ApplyMode::Merge);
             opts.same_owner = Some(false);
             opts.devices = false;
             opts.xattrs = false;
@@ -228,11 +230,13 @@ fn unique_dir(scratch: &Path) -> Result<PathBuf> {
         match std::fs::create_dir(&p) {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(ContextError::Io {
-                op: "create directory",
-                path: p,
-                source: e,
-            }),
+            Err(e) => {
+                return Err(ContextError::Io {
+                    op: "create directory",
+                    path: p,
+                    source: e,
+                });
+            }
         }
     }
     Err(ContextError::Tar("no free scratch directory name".into()))
@@ -248,7 +252,11 @@ mod tests {
         std::fs::write(t.path().join(".dockerignore"), "*.log\n").unwrap();
         std::fs::create_dir(t.path().join("build")).unwrap();
         std::fs::write(t.path().join("build/app.Dockerfile"), "FROM scratch\n").unwrap();
-        std::fs::write(t.path().join("build/app.Dockerfile.dockerignore"), "secret\n").unwrap();
+        std::fs::write(
+            t.path().join("build/app.Dockerfile.dockerignore"),
+            "secret\n",
+        )
+        .unwrap();
         let plain = BuildContext::from_dir(t.path(), None).unwrap();
         assert!(plain.is_ignored("x.log"));
         assert!(!plain.is_ignored("secret"));

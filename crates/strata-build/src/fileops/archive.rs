@@ -122,7 +122,8 @@ pub(crate) fn extract(r: impl Read, target: &Path) -> Result<u64, String> {
     let (_, stream) = decompress_any(r).map_err(|e| e.to_string())?;
     let mut opts = strata_store::layer::ApplyOptions::new(strata_store::layer::ApplyMode::Merge);
     opts.same_owner = Some(true);
-    let applied = strata_store::layer::apply_layer(stream, target, &opts).map_err(|e| e.to_string())?;
+    let applied =
+        strata_store::layer::apply_layer(stream, target, &opts).map_err(|e| e.to_string())?;
     Ok(applied.entries)
 }
 
@@ -143,7 +144,13 @@ mod tests {
         let sum: u64 = block
             .iter()
             .enumerate()
-            .map(|(i, x)| if (148..156).contains(&i) { 32 } else { u64::from(*x) })
+            .map(|(i, x)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u64::from(*x)
+                }
+            })
             .sum();
         let s = format!("{sum:06o}\0 ");
         block[148..156].copy_from_slice(s.as_bytes());

@@ -84,8 +84,14 @@ mod tests {
 
     #[test]
     fn numeric_and_named() {
-        assert_eq!(resolve_chown("10", None).unwrap(), Owner { uid: 10, gid: 10 });
-        assert_eq!(resolve_chown("10:11", None).unwrap(), Owner { uid: 10, gid: 11 });
+        assert_eq!(
+            resolve_chown("10", None).unwrap(),
+            Owner { uid: 10, gid: 10 }
+        );
+        assert_eq!(
+            resolve_chown("10:11", None).unwrap(),
+            Owner { uid: 10, gid: 11 }
+        );
         assert_eq!(resolve_chown("", None).unwrap(), Owner { uid: 0, gid: 0 });
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("etc")).unwrap();
@@ -94,13 +100,38 @@ mod tests {
             "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/srv:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(t.path().join("etc/group"), "root:x:0:\nstaff:x:50:\napp:x:1001:\n").unwrap();
+        std::fs::write(
+            t.path().join("etc/group"),
+            "root:x:0:\nstaff:x:50:\napp:x:1001:\n",
+        )
+        .unwrap();
         let r = Some(t.path());
-        assert_eq!(resolve_chown("app", r).unwrap(), Owner { uid: 1000, gid: 1001 });
-        assert_eq!(resolve_chown("app:", r).unwrap(), Owner { uid: 1000, gid: 1001 });
-        assert_eq!(resolve_chown("app:staff", r).unwrap(), Owner { uid: 1000, gid: 50 });
-        assert_eq!(resolve_chown("7:staff", r).unwrap(), Owner { uid: 7, gid: 50 });
-        assert_eq!(resolve_chown("app:9", r).unwrap(), Owner { uid: 1000, gid: 9 });
+        assert_eq!(
+            resolve_chown("app", r).unwrap(),
+            Owner {
+                uid: 1000,
+                gid: 1001
+            }
+        );
+        assert_eq!(
+            resolve_chown("app:", r).unwrap(),
+            Owner {
+                uid: 1000,
+                gid: 1001
+            }
+        );
+        assert_eq!(
+            resolve_chown("app:staff", r).unwrap(),
+            Owner { uid: 1000, gid: 50 }
+        );
+        assert_eq!(
+            resolve_chown("7:staff", r).unwrap(),
+            Owner { uid: 7, gid: 50 }
+        );
+        assert_eq!(
+            resolve_chown("app:9", r).unwrap(),
+            Owner { uid: 1000, gid: 9 }
+        );
         let e = resolve_chown("nobody", r).unwrap_err().to_string();
         assert!(e.contains("no such user: nobody"), "{e}");
         let e = resolve_chown("app:wheel", r).unwrap_err().to_string();

@@ -181,7 +181,13 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn unit(&mut self, tree: &SourceTree<'_>, sel: &Selection, u: &SourceUnit, dest: &str) -> Result<()> {
+    fn unit(
+        &mut self,
+        tree: &SourceTree<'_>,
+        sel: &Selection,
+        u: &SourceUnit,
+        dest: &str,
+    ) -> Result<()> {
         let base = if u.path.is_empty() {
             tree.root().to_path_buf()
         } else {
@@ -203,12 +209,19 @@ impl Writer<'_> {
                         self.dir_times.insert(target.clone(), t);
                     }
                 }
-                let xattrs = true;
+                // Directories, links and specials in order; plain files
+                // (the bulk) afterwards on all cores.
+                let mut files: Vec<&SelectedEntry> = Vec::new();
                 for e in entries.iter().filter(|e| !e.rel.is_empty()) {
+                    if e.kind == EntryKind::File && e.nlink <= 1 {
+                        files.push(e);
+                        continue;
+                    }
                     let src = base.join(&e.rel);
                     let dst = join(&target, &e.rel);
-                    self.entry(Source::Path(&src), e, &dst, xattrs)?;
+                    self.entry(Source::Path(&src), e, &dst, true)?;
                 }
+                self.parallel_files(&base, &target, &files)?;
             }
             UnitKind::Single | UnitKind::Inline { .. } | UnitKind::Remote { unpack: false, .. } => {
                 let Some(e) = entries.first() else {
@@ -221,7 +234,9 @@ impl Writer<'_> {
                 };
                 self.mkdir_all(parent_of(&target))?;
                 match &u.kind {
-                    UnitKind::Inline { data } => self.entry(Source::Bytes(data), e, &target, false)?,
+                    UnitKind::Inline { data } => {
+                        self.entry(Source::Bytes(data), e, &target, false)?
+                    }
                     UnitKind::Remote { file, .. } => {
                         self.entry(Source::Downloaded(file), e, &target, false)?
                     }
@@ -260,7 +275,9 @@ impl Writer<'_> {
                     super::sys::chmod(&host, mode).map_err(FileOpError::io("chmod", &host))?;
                 }
                 Some(f) if !f.is_dir() => {
-                    return Err(FileOpError::CopyToNonDir { path: dst.to_string() });
+                    return Err(FileOpError::CopyToNonDir {
+                        path: dst.to_string(),
+                    });
                 }
                 _ => self.make_dir(dst, mode, uid, gid)?,
             }
@@ -274,7 +291,9 @@ impl Writer<'_> {
         }
         match existing {
             Some(f) if f.is_dir() => {
-                return Err(FileOpError::ReplaceDir { path: dst.to_string() });
+                return Err(FileOpError::ReplaceDir {
+                    path: dst.to_string(),
+                });
             }
             Some(Found::Layer(_)) => {
                 std::fs::remove_file(&host).map_err(FileOpError::io("remove", &host))?;
@@ -285,7 +304,8 @@ impl Writer<'_> {
             EntryKind::File => self.file(src, e, &host, uid, gid, time, xattrs),
             EntryKind::Symlink => {
                 let target = e.link.as_deref().unwrap_or("");
-                std::os::unix::fs::symlink(target, &host).map_err(FileOpError::io("symlink", &host))?;
+                std::os::unix::fs::symlink(target, &host)
+                    .map_err(FileOpError::io("symlink", &host))?;
                 super::sys::lchown(&host, uid, gid).map_err(FileOpError::io("chown", &host))?;
                 super::sys::set_times(&host, time).map_err(FileOpError::io("set times", &host))?;
                 self.stats.symlinks += 1;
@@ -339,29 +359,19 @@ impl Writer<'_> {
         let written = match src {
             Source::Bytes(data) => {
                 use std::io::Write;
-                out.write_all(data).map_err(FileOpError::io("write", host))?;
+                out.write_all(data)
+                    .map_err(FileOpError::io("write", host))?;
                 data.len() as u64
             }
             Source::Path(p) | Source::Downloaded(p) => {
-                let mut input = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
-                    .open(p)
-                    .map_err(FileOpError::io("open", p))?;
-                if let Source::Path(_) = src {
-                    check_unchanged(&input, e, p)?;
-                }
-                let n = std::io::copy(&mut input, &mut out).map_err(FileOpError::io("copy", p))?;
-                if n != e.size {
-                    return Err(FileOpError::Changed { path: p.to_path_buf() });
-                }
-                if xattrs {
-                    let _ = super::sys::copy_xattrs(p, host);
-                }
-                n
+                copy_data(p, e, &mut out, matches!(src, Source::Path(_)))?
             }
         };
         super::sys::fchown_fchmod(&out, uid, gid, mode).map_err(FileOpError::io("chown", host))?;
+        if let (true, Source::Path(p)) = (xattrs, src) {
+            // After chown, which clears security.capability.
+            let _ = super::sys::copy_xattrs(p, host);
+        }
         super::sys::fset_times(&out, time).map_err(FileOpError::io("set times", host))?;
         if linkable {
             self.links.insert((e.dev, e.ino), host.to_path_buf());
@@ -371,9 +381,90 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Copies single-linked regular files of one directory unit on all
+    /// cores (their directories exist by now).
+    fn parallel_files(
+        &mut self,
+        base: &Path,
+        target: &str,
+        files: &[&SelectedEntry],
+    ) -> Result<()> {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+        if files.is_empty() {
+            return Ok(());
+        }
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let bytes = AtomicU64::new(0);
+        let count = AtomicU64::new(0);
+        let error: Mutex<Option<FileOpError>> = Mutex::new(None);
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8)
+            .min(files.len().div_ceil(64));
+        let this = &*self;
+        let work = || {
+            while !stop.load(Ordering::Relaxed) {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(e) = files.get(k) else { break };
+                let src = base.join(&e.rel);
+                let dst = join(target, &e.rel);
+                match this.plain_file(&src, e, &dst) {
+                    Ok(n) => {
+                        bytes.fetch_add(n, Ordering::Relaxed);
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert(err);
+                    }
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(work);
+            }
+            work();
+        });
+        self.stats.files += count.into_inner();
+        self.stats.bytes += bytes.into_inner();
+        match error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// One regular file from the tree at image path `dst` (no hardlink
+    /// bookkeeping): the conflict checks of [`Writer::entry`], then the copy.
+    fn plain_file(&self, src: &Path, e: &SelectedEntry, dst: &str) -> Result<u64> {
+        let host = self.host(dst);
+        match self.view.lstat(dst) {
+            Some(f) if f.is_dir() => {
+                return Err(FileOpError::ReplaceDir {
+                    path: dst.to_string(),
+                });
+            }
+            Some(Found::Layer(_)) => {
+                std::fs::remove_file(&host).map_err(FileOpError::io("remove", &host))?;
+            }
+            _ => {}
+        }
+        let (uid, gid) = self.owner_of(e);
+        write_file(src, e, &host, uid, gid, self.mode_of(e), self.time_of(e))
+    }
+
     /// ADD of an archive: extracted into a scratch directory beside the
     /// layer, re-owned for `--chown`, then merged into `target`.
-    fn extract(&mut self, source: &str, file: &Path, e: Option<&SelectedEntry>, target: &str) -> Result<()> {
+    fn extract(
+        &mut self,
+        source: &str,
+        file: &Path,
+        e: Option<&SelectedEntry>,
+        target: &str,
+    ) -> Result<()> {
         let f = File::open(file).map_err(FileOpError::io("open", file))?;
         if let Some(e) = e {
             if e.ino != 0 {
@@ -409,6 +500,51 @@ impl Writer<'_> {
     }
 }
 
+/// Streams `p` into `out` (`copy_file_range`), checking first that it is
+/// still the selected file when `check` (tree sources).
+fn copy_data(p: &Path, e: &SelectedEntry, out: &mut File, check: bool) -> Result<u64> {
+    let mut input = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(p)
+        .map_err(FileOpError::io("open", p))?;
+    if check {
+        check_unchanged(&input, e, p)?;
+    }
+    let n = std::io::copy(&mut input, out).map_err(FileOpError::io("copy", p))?;
+    if n != e.size {
+        return Err(FileOpError::Changed {
+            path: p.to_path_buf(),
+        });
+    }
+    Ok(n)
+}
+
+/// Creates `host` as a copy of tree file `src` with its final owner, mode,
+/// times and xattrs.
+fn write_file(
+    src: &Path,
+    e: &SelectedEntry,
+    host: &Path,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    time: i64,
+) -> Result<u64> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(host)
+        .map_err(FileOpError::io("create", host))?;
+    let n = copy_data(src, e, &mut out, true)?;
+    super::sys::fchown_fchmod(&out, uid, gid, mode).map_err(FileOpError::io("chown", host))?;
+    // After chown, which clears security.capability.
+    let _ = super::sys::copy_xattrs(src, host);
+    super::sys::fset_times(&out, time).map_err(FileOpError::io("set times", host))?;
+    Ok(n)
+}
+
 #[derive(Clone, Copy)]
 enum Source<'a> {
     Path(&'a Path),
@@ -420,10 +556,18 @@ enum Source<'a> {
 /// inode, size, mtime and ctime), or its cache key would be wrong.
 fn check_unchanged(f: &File, e: &SelectedEntry, p: &Path) -> Result<()> {
     let md = f.metadata().map_err(FileOpError::io("stat", p))?;
-    let mtime = md.mtime().saturating_mul(1_000_000_000).saturating_add(md.mtime_nsec());
-    let ctime = md.ctime().saturating_mul(1_000_000_000).saturating_add(md.ctime_nsec());
+    let mtime = md
+        .mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(md.mtime_nsec());
+    let ctime = md
+        .ctime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(md.ctime_nsec());
     if md.ino() != e.ino || md.size() != e.size || mtime != e.mtime_ns || ctime != e.ctime_ns {
-        return Err(FileOpError::Changed { path: p.to_path_buf() });
+        return Err(FileOpError::Changed {
+            path: p.to_path_buf(),
+        });
     }
     Ok(())
 }
@@ -439,11 +583,13 @@ fn sibling_dir(layer: &Path) -> Result<PathBuf> {
         match std::fs::create_dir(&p) {
             Ok(()) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(FileOpError::Io {
-                op: "create directory",
-                path: p,
-                source: e,
-            }),
+            Err(e) => {
+                return Err(FileOpError::Io {
+                    op: "create directory",
+                    path: p,
+                    source: e,
+                });
+            }
         }
     }
     Err(FileOpError::Io {
@@ -480,13 +626,18 @@ fn merge_tree(src: &Path, dst: &Path) -> Result<()> {
                 merge_tree(&from, &to)?;
                 super::sys::lchown(&to, from_md.uid(), from_md.gid())
                     .map_err(FileOpError::io("chown", &to))?;
-                super::sys::chmod(&to, from_md.mode() & 0o7777).map_err(FileOpError::io("chmod", &to))?;
-                let t = from_md.mtime().saturating_mul(1_000_000_000).saturating_add(from_md.mtime_nsec());
+                super::sys::chmod(&to, from_md.mode() & 0o7777)
+                    .map_err(FileOpError::io("chmod", &to))?;
+                let t = from_md
+                    .mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(from_md.mtime_nsec());
                 super::sys::set_times(&to, t).map_err(FileOpError::io("set times", &to))?;
             }
             Ok(to_md) => {
                 if to_md.is_dir() {
-                    strata_store::layout::remove_tree(&to).map_err(FileOpError::io("remove", &to))?;
+                    strata_store::layout::remove_tree(&to)
+                        .map_err(FileOpError::io("remove", &to))?;
                 } else {
                     std::fs::remove_file(&to).map_err(FileOpError::io("remove", &to))?;
                 }

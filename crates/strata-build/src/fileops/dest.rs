@@ -14,10 +14,7 @@ use super::{FileOpError, Result};
 /// `workdir` when relative, cleaned, keeping a trailing `/` (a `.`, `""`
 /// or a trailing `/.` also mean "a directory"). `"/"` stays `"/"`.
 pub fn resolve_dest(workdir: &str, dest: &str) -> String {
-    let dir_like = dest.is_empty()
-        || dest == "."
-        || dest.ends_with('/')
-        || dest.ends_with("/.");
+    let dir_like = dest.is_empty() || dest == "." || dest.ends_with('/') || dest.ends_with("/.");
     let joined = if dest.starts_with('/') {
         dest.to_string()
     } else {
@@ -203,7 +200,9 @@ pub(crate) fn dir_meta(md: &Metadata) -> (u32, u32, u32, i64) {
         md.mode() & 0o7777,
         md.uid(),
         md.gid(),
-        md.mtime().saturating_mul(1_000_000_000).saturating_add(md.mtime_nsec()),
+        md.mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(md.mtime_nsec()),
     )
 }
 

@@ -26,7 +26,9 @@ pub enum FileOpError {
         src: String,
     },
     /// Following a symlink leaves the context.
-    #[error("{command} source {src:?}: symlink {link:?} points outside the build context (to {target:?})")]
+    #[error(
+        "{command} source {src:?}: symlink {link:?} points outside the build context (to {target:?})"
+    )]
     SymlinkEscape {
         /// COPY or ADD.
         command: &'static str,
@@ -44,7 +46,9 @@ pub enum FileOpError {
         path: String,
     },
     /// Docker's rule for several sources.
-    #[error("When using {command} with more than one source file, the destination must be a directory and end with a /")]
+    #[error(
+        "When using {command} with more than one source file, the destination must be a directory and end with a /"
+    )]
     DestNotDir {
         /// COPY or ADD.
         command: &'static str,
@@ -68,13 +72,17 @@ pub enum FileOpError {
         path: String,
     },
     /// `--chown` names a user the image does not have.
-    #[error("unable to convert uid/gid chown string to host mapping: can't find uid for user {user}: no such user: {user}")]
+    #[error(
+        "unable to convert uid/gid chown string to host mapping: can't find uid for user {user}: no such user: {user}"
+    )]
     UnknownUser {
         /// The user name.
         user: String,
     },
     /// `--chown` names a group the image does not have.
-    #[error("unable to convert uid/gid chown string to host mapping: can't find gid for group {group}: no such group: {group}")]
+    #[error(
+        "unable to convert uid/gid chown string to host mapping: can't find gid for group {group}: no such group: {group}"
+    )]
     UnknownGroup {
         /// The group name.
         group: String,
@@ -94,7 +102,9 @@ pub enum FileOpError {
     #[error("source can't be a URL for COPY")]
     UrlInCopy,
     /// A git source: strata cannot fetch git repositories.
-    #[error("ADD {url}: strata cannot fetch git sources; clone the repository into the build context and COPY it")]
+    #[error(
+        "ADD {url}: strata cannot fetch git sources; clone the repository into the build context and COPY it"
+    )]
     GitSource {
         /// The URL.
         url: String,
@@ -121,7 +131,9 @@ pub enum FileOpError {
         actual: String,
     },
     /// A selected file changed between selection and copy.
-    #[error("{path}: file changed during the build (its cache key is no longer valid); build again")]
+    #[error(
+        "{path}: file changed during the build (its cache key is no longer valid); build again"
+    )]
     Changed {
         /// The source path.
         path: PathBuf,
@@ -150,7 +162,10 @@ pub enum FileOpError {
 }
 
 impl FileOpError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| FileOpError::Io { op, path, source }
     }

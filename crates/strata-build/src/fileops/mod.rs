@@ -38,7 +38,7 @@
 //! | 18 | ADD archives | a local source that is a tar (plain, gzip, bzip2, xz, zstd; sniffed by content) is extracted *into* the destination (a directory), entries keep their tar owner/mode/mtime unless `--chown`; `--unpack=false` copies it as a file |
 //! | 19 | ADD URLs | http(s) downloaded, named after the URL's last path segment (`__unnamed__` if none), mode 0600, mtime from `Last-Modified`; `--checksum=sha256:…` verified; not extracted unless `--unpack=true` |
 //! | 20 | ADD git | git URLs are refused: strata does not fetch git sources |
-//! | 21 | cache key | [`Selection::checksum`]: per source the written text, then per entry its relative path, type, mode, uid/gid, link target and content sha256 — never mtime/atime/ctime |
+//! | 21 | cache key | [`Selection::checksum`]: per source the written text, then per entry its relative path, type, mode, uid/gid (source owner: 0 for the context), link target, device number and content sha256 — never mtime/atime/ctime. `--chown`/`--chmod`/dest are keyed by the engine through the instruction text, and a `--chown` name's meaning through the parent key |
 //! | 22 | heredocs | `COPY <<EOF` bodies ([`Selection::push_inline`]) are 0644 files named after the delimiter |
 //!
 //! Where strata is stricter than BuildKit (rows 1, 6, 10, 13) it turns a

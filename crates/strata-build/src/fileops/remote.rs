@@ -95,9 +95,11 @@ pub(crate) fn fetch(url: &str, checksum: Option<&str>, dir: &Path) -> Result<Fet
     let expected = match checksum {
         None => None,
         Some(c) => {
-            let hex = c
-                .strip_prefix("sha256:")
-                .ok_or_else(|| FileOpError::Checksum(format!("unsupported checksum {c:?}: only sha256 is supported")))?;
+            let hex = c.strip_prefix("sha256:").ok_or_else(|| {
+                FileOpError::Checksum(format!(
+                    "unsupported checksum {c:?}: only sha256 is supported"
+                ))
+            })?;
             let mut want = [0u8; 32];
             hex::decode_to_slice(hex, &mut want)
                 .map_err(|_| FileOpError::Checksum(format!("invalid checksum digest {c:?}")))?;
@@ -139,7 +141,8 @@ pub(crate) fn fetch(url: &str, checksum: Option<&str>, dir: &Path) -> Result<Fet
                 Err(e) => return Err(fail(format!("reading body: {e}"))),
             };
             h.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(FileOpError::io("write", &file))?;
+            out.write_all(&buf[..n])
+                .map_err(FileOpError::io("write", &file))?;
             size += n as u64;
         }
         let sha: [u8; 32] = h.finalize().into();
@@ -161,7 +164,10 @@ pub(crate) fn fetch(url: &str, checksum: Option<&str>, dir: &Path) -> Result<Fet
             sha256: sha,
             size,
             mtime_ns,
-            ctime_ns: md.ctime().saturating_mul(1_000_000_000).saturating_add(md.ctime_nsec()),
+            ctime_ns: md
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(md.ctime_nsec()),
             dev: md.dev(),
             ino: md.ino(),
         })
@@ -193,7 +199,10 @@ mod tests {
 
     #[test]
     fn names_and_kinds() {
-        assert_eq!(url_file_name("https://example.com/a/b/tool.tar.gz?x=1"), "tool.tar.gz");
+        assert_eq!(
+            url_file_name("https://example.com/a/b/tool.tar.gz?x=1"),
+            "tool.tar.gz"
+        );
         assert_eq!(url_file_name("https://example.com/"), "__unnamed__");
         assert_eq!(url_file_name("https://example.com"), "__unnamed__");
         assert_eq!(url_file_name("http://h/dir/my%20file"), "my file");

@@ -44,10 +44,13 @@ pub fn select(
             if opts.command == Command::Copy {
                 return Err(FileOpError::UrlInCopy);
             }
-            let dir = opts.download_dir.as_deref().ok_or_else(|| FileOpError::Download {
-                url: src.clone(),
-                reason: "no download directory given".into(),
-            })?;
+            let dir = opts
+                .download_dir
+                .as_deref()
+                .ok_or_else(|| FileOpError::Download {
+                    url: src.clone(),
+                    reason: "no download directory given".into(),
+                })?;
             let got = super::remote::fetch(src, opts.checksum.as_deref(), dir)?;
             let unpack = opts.unpack == Some(true) && super::archive::is_archive(&got.file);
             push_remote(&mut sel, src, got, unpack);
@@ -63,7 +66,9 @@ pub fn select(
         match comps.iter().position(|c| has_wildcards(c)) {
             None => {
                 let found = r.resolve(&comps, true)?;
-                let name = comps.last().map_or_else(|| base_of(tree.root()), |c| unescape(c));
+                let name = comps
+                    .last()
+                    .map_or_else(|| base_of(tree.root()), |c| unescape(c));
                 add_unit(&r, &mut sel, found, name, exclude.as_ref(), opts)?;
             }
             Some(k) => {
@@ -78,7 +83,9 @@ pub fn select(
             }
         }
     }
+    let t_walk = std::time::Instant::now();
     digest_files(tree, &mut sel, index)?;
+    tracing::debug!("digest {:?}", t_walk.elapsed());
     sel.stats.entries = sel.entries.len() as u64;
     for e in &sel.entries {
         if e.kind == EntryKind::File {
@@ -94,7 +101,9 @@ fn check_checksum_flag(sources: &[String], opts: &SelectOptions) -> Result<()> {
         return Ok(());
     }
     if opts.command == Command::Copy {
-        return Err(FileOpError::Checksum("checksum can't be specified for COPY".into()));
+        return Err(FileOpError::Checksum(
+            "checksum can't be specified for COPY".into(),
+        ));
     }
     if sources.len() != 1 {
         return Err(FileOpError::Checksum(
@@ -191,7 +200,11 @@ impl Resolver<'_, '_> {
             let clamped = clean(&format!("/{src}"));
             return Ok(clamped.trim_start_matches('/').to_string());
         }
-        Ok(if c == "." { String::new() } else { c.to_string() })
+        Ok(if c == "." {
+            String::new()
+        } else {
+            c.to_string()
+        })
     }
 
     fn not_found(&self, rel: &str) -> FileOpError {
@@ -361,7 +374,11 @@ impl Resolver<'_, '_> {
 }
 
 fn unescape_if_literal(c: &str) -> String {
-    if has_wildcards(c) { c.to_string() } else { unescape(c) }
+    if has_wildcards(c) {
+        c.to_string()
+    } else {
+        unescape(c)
+    }
 }
 
 fn join_rel(a: &str, b: &str) -> String {
@@ -402,7 +419,9 @@ fn add_unit(
             exclude,
             include: None,
         };
+        let t = std::time::Instant::now();
         let below = walk_dir(r.abs(&found.rel), &found.rel, unit, filters, reset)?;
+        tracing::debug!("walk {:?}", t.elapsed());
         sel.entries.extend(below);
         u.range.end = sel.entries.len();
         sel.units.push(u);
@@ -432,7 +451,11 @@ fn add_unit(
 
 /// `--parents`: the pivot (before `/./`, default the root) is copied as a
 /// directory whose contents are filtered by the pattern after it.
-fn select_parents(r: &Resolver<'_, '_>, sel: &mut Selection, exclude: Option<&Matcher>) -> Result<()> {
+fn select_parents(
+    r: &Resolver<'_, '_>,
+    sel: &mut Selection,
+    exclude: Option<&Matcher>,
+) -> Result<()> {
     let (pivot, pattern) = match r.src.split_once("/./") {
         Some((p, pat)) => (if p.is_empty() { "/" } else { p }, pat),
         None => ("/", r.src),
@@ -457,10 +480,20 @@ fn select_parents(r: &Resolver<'_, '_>, sel: &mut Selection, exclude: Option<&Ma
             src: r.src.to_string(),
         });
     }
-    let include = if whole { None } else { compile(&[pattern], true)? };
+    let include = if whole {
+        None
+    } else {
+        compile(&[pattern], true)?
+    };
     let unit = sel.units.len() as u32;
     let reset = r.tree.is_context();
-    let mut u = new_unit(sel, r.src, &found.rel, base_of(&r.abs(&found.rel)), UnitKind::Dir);
+    let mut u = new_unit(
+        sel,
+        r.src,
+        &found.rel,
+        base_of(&r.abs(&found.rel)),
+        UnitKind::Dir,
+    );
     sel.entries
         .push(entry_from(unit, String::new(), &found.md, None, reset));
     let filters = Filters {
@@ -524,16 +557,18 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
             tree.root().join(&u.path)
         };
         let base = base.to_string_lossy().into_owned();
+        let mut abs = String::with_capacity(base.len() + 128);
         for i in u.range.clone() {
             let e = &sel.entries[i];
             if e.kind != EntryKind::File || e.sha256.is_some() {
                 continue;
             }
-            let abs = if e.rel.is_empty() {
-                base.clone()
-            } else {
-                format!("{base}/{}", e.rel)
-            };
+            abs.clear();
+            abs.push_str(&base);
+            if !e.rel.is_empty() {
+                abs.push('/');
+                abs.push_str(&e.rel);
+            }
             if persist {
                 let key = StatKey {
                     dev: e.dev,
@@ -548,7 +583,7 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
                     continue;
                 }
             }
-            misses.push((i, abs));
+            misses.push((i, abs.clone()));
         }
         if persist && matches!(u.kind, UnitKind::Dir) {
             index.walked_dir(&base);

@@ -49,7 +49,12 @@ pub(crate) fn set_times(p: &Path, ns: i64) -> io::Result<()> {
     let c = cstr(p)?;
     let t = [ts(ns), ts(ns)];
     check(unsafe {
-        libc::utimensat(libc::AT_FDCWD, c.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            t.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     })
 }
 
@@ -100,7 +105,12 @@ pub(crate) fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
         };
         let len = loop {
             let r = unsafe {
-                libc::lgetxattr(s.as_ptr(), cname.as_ptr(), value.as_mut_ptr().cast(), value.len())
+                libc::lgetxattr(
+                    s.as_ptr(),
+                    cname.as_ptr(),
+                    value.as_mut_ptr().cast(),
+                    value.len(),
+                )
             };
             if r >= 0 {
                 break Some(r as usize);

@@ -86,7 +86,11 @@ pub(crate) fn entry_from(
     } else {
         EntryKind::File
     };
-    let (uid, gid) = if reset_owner { (0, 0) } else { (md.uid(), md.gid()) };
+    let (uid, gid) = if reset_owner {
+        (0, 0)
+    } else {
+        (md.uid(), md.gid())
+    };
     SelectedEntry {
         unit,
         rel,
@@ -94,15 +98,25 @@ pub(crate) fn entry_from(
         mode: md.mode() & 0o7777,
         uid,
         gid,
-        size: if kind == EntryKind::File { md.size() } else { 0 },
-        mtime_ns: md.mtime().saturating_mul(1_000_000_000).saturating_add(md.mtime_nsec()),
+        size: if kind == EntryKind::File {
+            md.size()
+        } else {
+            0
+        },
+        mtime_ns: md
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(md.mtime_nsec()),
         sha256: None,
         link,
         rdev: md.rdev(),
         dev: md.dev(),
         ino: md.ino(),
         nlink: md.nlink(),
-        ctime_ns: md.ctime().saturating_mul(1_000_000_000).saturating_add(md.ctime_nsec()),
+        ctime_ns: md
+            .ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(md.ctime_nsec()),
     }
 }
 
@@ -158,7 +172,9 @@ pub(crate) fn walk_dir(
         error: None,
     });
     let cv = Condvar::new();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| worker(&shared, &cv, unit, filters, reset_owner));
@@ -173,7 +189,13 @@ pub(crate) fn walk_dir(
     Ok(out)
 }
 
-fn worker(shared: &Mutex<Shared>, cv: &Condvar, unit: u32, filters: Filters<'_>, reset_owner: bool) {
+fn worker(
+    shared: &Mutex<Shared>,
+    cv: &Condvar,
+    unit: u32,
+    filters: Filters<'_>,
+    reset_owner: bool,
+) {
     loop {
         let job = {
             let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -243,8 +265,14 @@ fn read_one(
         };
         let md = de.metadata().map_err(FileOpError::io("stat", de.path()))?;
         let unit_rel = join_rel(&job.unit_rel, name);
-        let tree_rel = join_rel(&job.tree_rel, name);
         let is_dir = md.is_dir();
+        // The tree-relative path is only needed by the ignore matcher and
+        // for sub-directory jobs.
+        let tree_rel = if filters.ignore.is_some() || is_dir {
+            join_rel(&job.tree_rel, name)
+        } else {
+            String::new()
+        };
         let (included, descend) = if no_filters {
             (true, is_dir)
         } else if is_dir {
@@ -256,15 +284,18 @@ fn read_one(
             continue;
         }
         let link = if included && md.file_type().is_symlink() {
-            let t = std::fs::read_link(de.path()).map_err(FileOpError::io("readlink", de.path()))?;
+            let t =
+                std::fs::read_link(de.path()).map_err(FileOpError::io("readlink", de.path()))?;
             Some(t.to_string_lossy().into_owned())
         } else {
             None
         };
-        let entry = entry_from(unit, unit_rel.clone(), &md, link, reset_owner);
-        if is_dir && descend {
-            subdirs.push((children.len(), de.path(), unit_rel, tree_rel));
-        }
+        let entry = if is_dir && descend {
+            subdirs.push((children.len(), de.path(), unit_rel.clone(), tree_rel));
+            entry_from(unit, unit_rel, &md, link, reset_owner)
+        } else {
+            entry_from(unit, unit_rel, &md, link, reset_owner)
+        };
         children.push(Child {
             entry,
             included,
@@ -273,7 +304,13 @@ fn read_one(
     }
     // Sort by name, keeping the sub-directory indexes right.
     let mut order: Vec<usize> = (0..children.len()).collect();
-    order.sort_by(|a, b| children[*a].entry.rel.as_bytes().cmp(children[*b].entry.rel.as_bytes()));
+    order.sort_by(|a, b| {
+        children[*a]
+            .entry
+            .rel
+            .as_bytes()
+            .cmp(children[*b].entry.rel.as_bytes())
+    });
     let mut pos = vec![0usize; children.len()];
     for (new, old) in order.iter().enumerate() {
         pos[*old] = new;
