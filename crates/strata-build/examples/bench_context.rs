@@ -43,7 +43,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = BuildContext::from_dir(Path::new(ctx_dir), None)?;
     let mut index = StatIndex::load(&store, ctx.root())?;
     let tree = SourceTree::context(&ctx);
-    let sel = fileops::select(&tree, std::slice::from_ref(source), &SelectOptions::default(), &mut index)?;
+    let sel = fileops::select(
+        &tree,
+        std::slice::from_ref(source),
+        &SelectOptions::default(),
+        &mut index,
+    )?;
     let t_select = ms(t0);
     let c_select = cpu_ms() - c0;
     let t1 = Instant::now();

@@ -43,7 +43,12 @@ fn make_archive(env: &Env, name: &str, flag: &str) {
 
 #[test]
 fn local_archives_are_extracted_into_the_destination() {
-    for (name, flag) in [("a.tar", "-cf"), ("a.tar.gz", "-czf"), ("a.tbz", "-cjf"), ("a.txz", "-cJf")] {
+    for (name, flag) in [
+        ("a.tar", "-cf"),
+        ("a.tar.gz", "-czf"),
+        ("a.tbz", "-cjf"),
+        ("a.txz", "-cJf"),
+    ] {
         let env = Env::new();
         make_archive(&env, name, flag);
         let stats = env
@@ -51,8 +56,14 @@ fn local_archives_are_extracted_into_the_destination() {
             .unwrap();
         assert!(stats.extracted >= 4, "{name}: {stats:?}");
         let l = env.listing();
-        assert!(l.contains(&"opt/pkg/bin/tool f 755 0:0 20".to_string()), "{name}: {l:?}");
-        assert!(l.contains(&"opt/pkg/README f 644 7:8 6".to_string()), "{name}: {l:?}");
+        assert!(
+            l.contains(&"opt/pkg/bin/tool f 755 0:0 20".to_string()),
+            "{name}: {l:?}"
+        );
+        assert!(
+            l.contains(&"opt/pkg/README f 644 7:8 6".to_string()),
+            "{name}: {l:?}"
+        );
         assert_eq!(mtime(&env.layer.join("opt/pkg/README")), 1_234_567_890);
     }
 }
@@ -65,21 +76,27 @@ fn archive_with_chown_and_unpack_false() {
         chown: Some("100:200".into()),
         ..CopyOptions::default()
     };
-    env.copy(&["a.tar.gz"], "/x/", &add_opts(&env), opts).unwrap();
+    env.copy(&["a.tar.gz"], "/x/", &add_opts(&env), opts)
+        .unwrap();
     let l = env.listing();
-    assert!(l.contains(&"x/pkg/README f 644 100:200 6".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"x/pkg/README f 644 100:200 6".to_string()),
+        "{l:?}"
+    );
     let env = Env::new();
     make_archive(&env, "a.tar.gz", "-czf");
     let mut o = add_opts(&env);
     o.unpack = Some(false);
-    env.copy(&["a.tar.gz"], "/x/", &o, CopyOptions::default()).unwrap();
+    env.copy(&["a.tar.gz"], "/x/", &o, CopyOptions::default())
+        .unwrap();
     let l = env.listing();
     assert_eq!(l.len(), 2, "{l:?}");
     assert!(l[1].starts_with("x/a.tar.gz f 644 0:0"), "{l:?}");
     // COPY never extracts.
     let env = Env::new();
     make_archive(&env, "a.tar", "-cf");
-    env.copy(&["a.tar"], "/y/", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(&["a.tar"], "/y/", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert!(env.layer.join("y/a.tar").is_file());
 }
 
@@ -100,7 +117,13 @@ fn archive_entries_cannot_escape() {
         .status()
         .unwrap();
     assert!(st.success());
-    env.copy(&["evil.tar"], "/in/", &add_opts(&env), CopyOptions::default()).unwrap();
+    env.copy(
+        &["evil.tar"],
+        "/in/",
+        &add_opts(&env),
+        CopyOptions::default(),
+    )
+    .unwrap();
     // Clamped inside the destination; nothing beside the layer.
     assert!(env.layer.join("in/x").is_file(), "{:?}", env.listing());
     assert!(!env.tmp.path().join("x").exists());
@@ -129,7 +152,9 @@ fn serve(body: &'static [u8], count: usize) -> Server {
                 }
             }
             if line.contains("/missing") {
-                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let _ = s.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
                 continue;
             }
             let head = format!(
@@ -169,10 +194,17 @@ fn url_with_right_checksum_is_downloaded_0600_with_last_modified() {
     let url = format!("{}/files/tool.sh?v=1", srv.url);
     let mut o = add_opts(&env);
     o.checksum = Some(sha(BODY));
-    env.copy(&[&url], "/usr/local/bin/", &o, CopyOptions::default()).unwrap();
+    env.copy(&[&url], "/usr/local/bin/", &o, CopyOptions::default())
+        .unwrap();
     let l = env.listing();
-    assert!(l.contains(&"usr/local/bin/tool.sh f 600 0:0 17".to_string()), "{l:?}");
-    assert_eq!(mtime(&env.layer.join("usr/local/bin/tool.sh")), 1_445_412_480);
+    assert!(
+        l.contains(&"usr/local/bin/tool.sh f 600 0:0 17".to_string()),
+        "{l:?}"
+    );
+    assert_eq!(
+        mtime(&env.layer.join("usr/local/bin/tool.sh")),
+        1_445_412_480
+    );
 }
 
 #[test]
@@ -186,7 +218,9 @@ fn url_with_wrong_checksum_fails() {
     assert!(matches!(err, FileOpError::ChecksumMismatch { .. }), "{err}");
     assert!(err.to_string().contains(&sha(BODY)), "{err}");
     // Nothing left in the download dir.
-    let left = std::fs::read_dir(env.tmp.path().join("dl")).unwrap().count();
+    let left = std::fs::read_dir(env.tmp.path().join("dl"))
+        .unwrap()
+        .count();
     assert_eq!(left, 0);
 }
 
@@ -198,8 +232,13 @@ fn url_checksum_is_in_the_key_and_errors_are_named() {
     let s1 = env.select(&[&url], &add_opts(&env)).unwrap();
     let s2 = env.select(&[&url], &add_opts(&env)).unwrap();
     assert_eq!(s1.checksum(), s2.checksum());
-    assert_eq!(s1.entries[0].sha256.map(hex::encode), Some(sha(BODY)[7..].to_string()));
-    let err = env.select(&[&format!("{}/missing", srv.url)], &add_opts(&env)).unwrap_err();
+    assert_eq!(
+        s1.entries[0].sha256.map(hex::encode),
+        Some(sha(BODY)[7..].to_string())
+    );
+    let err = env
+        .select(&[&format!("{}/missing", srv.url)], &add_opts(&env))
+        .unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
     let err = env.select(&[&url], &copy_opts()).unwrap_err();
     assert_eq!(err.to_string(), "source can't be a URL for COPY");
@@ -207,17 +246,26 @@ fn url_checksum_is_in_the_key_and_errors_are_named() {
     o.checksum = Some(sha(BODY));
     env.write("local", "l");
     let err = env.select(&["local"], &o).unwrap_err();
-    assert_eq!(err.to_string(), "checksum can't be specified for non-HTTP(S) sources");
+    assert_eq!(
+        err.to_string(),
+        "checksum can't be specified for non-HTTP(S) sources"
+    );
 }
 
 #[test]
 fn git_sources_are_refused() {
     let env = Env::new();
     let err = env
-        .select(&["https://github.com/moby/buildkit.git#v0.10.1"], &add_opts(&env))
+        .select(
+            &["https://github.com/moby/buildkit.git#v0.10.1"],
+            &add_opts(&env),
+        )
         .unwrap_err();
     assert!(matches!(err, FileOpError::GitSource { .. }), "{err}");
-    assert!(err.to_string().contains("cannot fetch git sources"), "{err}");
+    assert!(
+        err.to_string().contains("cannot fetch git sources"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -243,13 +291,22 @@ fn context_from_a_gzipped_tar() {
     assert!(root.join("Dockerfile").is_file());
     assert!(ctx.is_ignored("app/k.secret"));
     let mut idx = strata_build::context::StatIndex::ephemeral();
-    let sel = fileops::select(&SourceTree::context(&ctx), &["app".into()], &copy_opts(), &mut idx).unwrap();
+    let sel = fileops::select(
+        &SourceTree::context(&ctx),
+        &["app".into()],
+        &copy_opts(),
+        &mut idx,
+    )
+    .unwrap();
     let rels: Vec<&str> = sel.entries.iter().map(|e| e.rel.as_str()).collect();
     assert_eq!(rels, vec!["", "main.js"]);
     assert_eq!(sel.entries[1].uid, 0);
     drop(ctx);
     assert!(!root.exists(), "unpacked context removed on drop");
     let err = BuildContext::from_tar(&b"not a tar at all"[..], &scratch).unwrap_err();
-    assert!(err.to_string().contains("build context from stdin"), "{err}");
+    assert!(
+        err.to_string().contains("build context from stdin"),
+        "{err}"
+    );
     let _ = std::fs::metadata(&scratch).map(|m| m.ino());
 }

@@ -15,10 +15,20 @@ fn file_into_dir_dest_with_slash_keeps_mode_and_mtime_owner_root() {
     chmod(&f, 0o640);
     set_mtime(&f, 1_600_000_000);
     std::os::unix::fs::chown(&f, Some(1234), Some(4321)).unwrap();
-    env.copy(&["app.js"], "/opt/app/", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(
+        &["app.js"],
+        "/opt/app/",
+        &copy_opts(),
+        CopyOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         env.listing(),
-        vec!["opt/ d 755 0:0", "opt/app/ d 755 0:0", "opt/app/app.js f 640 0:0 15"]
+        vec![
+            "opt/ d 755 0:0",
+            "opt/app/ d 755 0:0",
+            "opt/app/app.js f 640 0:0 15"
+        ]
     );
     assert_eq!(mtime(&env.layer.join("opt/app/app.js")), 1_600_000_000);
 }
@@ -27,8 +37,17 @@ fn file_into_dir_dest_with_slash_keeps_mode_and_mtime_owner_root() {
 fn file_to_missing_dest_without_slash_is_renamed() {
     let env = Env::new();
     env.write("a.txt", "a");
-    env.copy(&["a.txt"], "/etc/b.conf", &copy_opts(), CopyOptions::default()).unwrap();
-    assert_eq!(env.listing(), vec!["etc/ d 755 0:0", "etc/b.conf f 644 0:0 1"]);
+    env.copy(
+        &["a.txt"],
+        "/etc/b.conf",
+        &copy_opts(),
+        CopyOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        env.listing(),
+        vec!["etc/ d 755 0:0", "etc/b.conf f 644 0:0 1"]
+    );
 }
 
 #[test]
@@ -39,10 +58,20 @@ fn file_into_existing_parent_dir_without_slash_keeps_parent_metadata() {
     chmod(&env.parent.join("srv/data"), 0o700);
     std::os::unix::fs::chown(env.parent.join("srv/data"), Some(5), Some(6)).unwrap();
     set_mtime(&env.parent.join("srv/data"), 1_500_000_000);
-    env.copy(&["a.txt"], "/srv/data", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(
+        &["a.txt"],
+        "/srv/data",
+        &copy_opts(),
+        CopyOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         env.listing(),
-        vec!["srv/ d 755 0:0", "srv/data/ d 700 5:6", "srv/data/a.txt f 644 0:0 1"]
+        vec![
+            "srv/ d 755 0:0",
+            "srv/data/ d 700 5:6",
+            "srv/data/a.txt f 644 0:0 1"
+        ]
     );
     assert_eq!(mtime(&env.layer.join("srv/data")), 1_500_000_000);
 }
@@ -54,7 +83,8 @@ fn directory_source_copies_contents_and_its_mtime() {
     env.write("src/sub/b.txt", "bb");
     chmod(&env.ctx.join("src/sub"), 0o750);
     set_mtime(&env.ctx.join("src"), 1_400_000_000);
-    env.copy(&["src"], "/app", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(&["src"], "/app", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert_eq!(
         env.listing(),
         vec![
@@ -81,7 +111,8 @@ fn wildcards_use_go_match_in_lexical_order() {
     let sel = env.select(&["**/*.txt"], &copy_opts()).unwrap();
     let names: Vec<&str> = sel.units.iter().map(|u| u.path.as_str()).collect();
     assert_eq!(names, vec!["d/e.txt"]);
-    env.copy(&["?.txt"], "/w/", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(&["?.txt"], "/w/", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert_eq!(
         env.listing(),
         vec!["w/ d 755 0:0", "w/a.txt f 644 0:0 1", "w/b.txt f 644 0:0 1"]
@@ -95,14 +126,20 @@ fn wildcard_without_match_selects_nothing_but_missing_prefix_is_an_error() {
     let sel = env.select(&["dir/*.none"], &copy_opts()).unwrap();
     assert!(sel.units.is_empty() && sel.entries.is_empty());
     let err = env.select(&["nodir/*.txt"], &copy_opts()).unwrap_err();
-    assert_eq!(err.to_string(), "failed to compute cache key: \"/nodir\": not found");
+    assert_eq!(
+        err.to_string(),
+        "failed to compute cache key: \"/nodir\": not found"
+    );
 }
 
 #[test]
 fn missing_source_is_named() {
     let env = Env::new();
     let err = env.select(&["missing.txt"], &copy_opts()).unwrap_err();
-    assert_eq!(err.to_string(), "failed to compute cache key: \"/missing.txt\": not found");
+    assert_eq!(
+        err.to_string(),
+        "failed to compute cache key: \"/missing.txt\": not found"
+    );
 }
 
 #[test]
@@ -118,12 +155,18 @@ fn several_sources_need_a_directory_destination() {
         "When using COPY with more than one source file, the destination must be a directory and end with a /"
     );
     // A wildcard that matches two files counts as two.
-    let err = env.copy(&["[ab]"], "/dst", &copy_opts(), CopyOptions::default()).unwrap_err();
+    let err = env
+        .copy(&["[ab]"], "/dst", &copy_opts(), CopyOptions::default())
+        .unwrap_err();
     assert!(matches!(err, fileops::FileOpError::DestNotDir { .. }));
     // An existing directory in the parent image is fine (BuildKit copies into it).
     std::fs::create_dir(env.parent.join("dst")).unwrap();
-    env.copy(&["a", "b"], "/dst", &copy_opts(), CopyOptions::default()).unwrap();
-    assert_eq!(env.listing(), vec!["dst/ d 755 0:0", "dst/a f 644 0:0 1", "dst/b f 644 0:0 1"]);
+    env.copy(&["a", "b"], "/dst", &copy_opts(), CopyOptions::default())
+        .unwrap();
+    assert_eq!(
+        env.listing(),
+        vec!["dst/ d 755 0:0", "dst/a f 644 0:0 1", "dst/b f 644 0:0 1"]
+    );
 }
 
 #[test]
@@ -132,12 +175,18 @@ fn relative_dest_resolves_against_workdir() {
     env.write("a", "a");
     let dest = fileops::resolve_dest("/work/dir", "sub/");
     assert_eq!(dest, "/work/dir/sub/");
-    env.copy(&["a"], &dest, &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(&["a"], &dest, &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert!(env.layer.join("work/dir/sub/a").is_file());
     let env = Env::new();
     env.write("a", "a");
-    env.copy(&["a"], &fileops::resolve_dest("/w", "."), &copy_opts(), CopyOptions::default())
-        .unwrap();
+    env.copy(
+        &["a"],
+        &fileops::resolve_dest("/w", "."),
+        &copy_opts(),
+        CopyOptions::default(),
+    )
+    .unwrap();
     assert!(env.layer.join("w/a").is_file());
 }
 
@@ -147,8 +196,16 @@ fn dest_symlinks_resolve_inside_the_image() {
     env.write("f", "f");
     std::fs::create_dir_all(env.parent.join("usr/lib")).unwrap();
     std::os::unix::fs::symlink("usr/lib", env.parent.join("lib")).unwrap();
-    env.copy(&["f"], "/lib/", &copy_opts(), CopyOptions::default()).unwrap();
-    assert_eq!(env.listing(), vec!["usr/ d 755 0:0", "usr/lib/ d 755 0:0", "usr/lib/f f 644 0:0 1"]);
+    env.copy(&["f"], "/lib/", &copy_opts(), CopyOptions::default())
+        .unwrap();
+    assert_eq!(
+        env.listing(),
+        vec![
+            "usr/ d 755 0:0",
+            "usr/lib/ d 755 0:0",
+            "usr/lib/f f 644 0:0 1"
+        ]
+    );
 }
 
 #[test]
@@ -158,11 +215,19 @@ fn symlinks_inside_a_directory_are_copied_as_links_hardlinks_kept() {
     std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("d/abs-link")).unwrap();
     std::os::unix::fs::symlink("real.txt", env.ctx.join("d/rel-link")).unwrap();
     std::fs::hard_link(env.ctx.join("d/real.txt"), env.ctx.join("d/hard.txt")).unwrap();
-    let stats = env.copy(&["d"], "/x/", &copy_opts(), CopyOptions::default()).unwrap();
+    let stats = env
+        .copy(&["d"], "/x/", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert_eq!(stats.hardlinks, 1);
     let l = env.listing();
-    assert!(l.contains(&"x/abs-link l 0:0 -> /etc/passwd".to_string()), "{l:?}");
-    assert!(l.contains(&"x/rel-link l 0:0 -> real.txt".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"x/abs-link l 0:0 -> /etc/passwd".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        l.contains(&"x/rel-link l 0:0 -> real.txt".to_string()),
+        "{l:?}"
+    );
     let a = std::fs::metadata(env.layer.join("x/real.txt")).unwrap();
     let b = std::fs::metadata(env.layer.join("x/hard.txt")).unwrap();
     assert_eq!(a.ino(), b.ino());
@@ -173,21 +238,29 @@ fn top_level_symlink_source_is_followed_and_keeps_its_name() {
     let env = Env::new();
     env.write("target/real.txt", "data");
     std::os::unix::fs::symlink("target/real.txt", env.ctx.join("link.txt")).unwrap();
-    env.copy(&["link.txt"], "/out/", &copy_opts(), CopyOptions::default()).unwrap();
-    assert_eq!(env.listing(), vec!["out/ d 755 0:0", "out/link.txt f 644 0:0 4"]);
+    env.copy(&["link.txt"], "/out/", &copy_opts(), CopyOptions::default())
+        .unwrap();
+    assert_eq!(
+        env.listing(),
+        vec!["out/ d 755 0:0", "out/link.txt f 644 0:0 4"]
+    );
 }
 
 #[test]
 fn chown_by_name_uses_the_images_passwd_and_group() {
     let env = Env::new();
     env.write("d/f", "x");
-    env.write_parent("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n");
+    env.write_parent(
+        "etc/passwd",
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+    );
     env.write_parent("etc/group", "root:x:0:\napp:x:1001:\nstaff:x:50:\n");
     let opts = CopyOptions {
         chown: Some("app".into()),
         ..CopyOptions::default()
     };
-    env.copy(&["d"], "/home/app/new/", &copy_opts(), opts).unwrap();
+    env.copy(&["d"], "/home/app/new/", &copy_opts(), opts)
+        .unwrap();
     let l = env.listing();
     assert_eq!(
         l,
@@ -268,15 +341,20 @@ fn exclude_patterns_filter_dir_contents_and_file_names() {
     env.write("homer.rs", "h");
     let mut o = copy_opts();
     o.excludes = vec!["*.md".into(), "docs".into()];
-    env.copy(&["src"], "/s/", &o, CopyOptions::default()).unwrap();
+    env.copy(&["src"], "/s/", &o, CopyOptions::default())
+        .unwrap();
     assert_eq!(env.listing(), vec!["s/ d 755 0:0", "s/a.rs f 644 0:0 1"]);
     let env2 = Env::new();
     env2.write("home.txt", "h");
     env2.write("homer.rs", "h");
     let mut o = copy_opts();
     o.excludes = vec!["*.txt".into()];
-    env2.copy(&["hom*"], "/m/", &o, CopyOptions::default()).unwrap();
-    assert_eq!(env2.listing(), vec!["m/ d 755 0:0", "m/homer.rs f 644 0:0 1"]);
+    env2.copy(&["hom*"], "/m/", &o, CopyOptions::default())
+        .unwrap();
+    assert_eq!(
+        env2.listing(),
+        vec!["m/ d 755 0:0", "m/homer.rs f 644 0:0 1"]
+    );
 }
 
 #[test]
@@ -288,7 +366,8 @@ fn parents_keep_the_directory_structure() {
     env.write("src/p/d.go", "4");
     let mut o = copy_opts();
     o.parents = true;
-    env.copy(&["x/a.txt", "y/a.txt"], "/p/", &o, CopyOptions::default()).unwrap();
+    env.copy(&["x/a.txt", "y/a.txt"], "/p/", &o, CopyOptions::default())
+        .unwrap();
     assert_eq!(
         env.listing(),
         vec![
@@ -302,10 +381,16 @@ fn parents_keep_the_directory_structure() {
     let env2 = Env::new();
     env2.write("src/p/q/c.txt", "3");
     env2.write("src/p/d.go", "4");
-    env2.copy(&["src/./**/*.txt"], "/o/", &o, CopyOptions::default()).unwrap();
+    env2.copy(&["src/./**/*.txt"], "/o/", &o, CopyOptions::default())
+        .unwrap();
     assert_eq!(
         env2.listing(),
-        vec!["o/ d 755 0:0", "o/p/ d 755 0:0", "o/p/q/ d 755 0:0", "o/p/q/c.txt f 644 0:0 1"]
+        vec![
+            "o/ d 755 0:0",
+            "o/p/ d 755 0:0",
+            "o/p/q/ d 755 0:0",
+            "o/p/q/c.txt f 644 0:0 1"
+        ]
     );
     let err = env2.select(&["nothere.txt"], &o).unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
@@ -317,7 +402,9 @@ fn conflicts_with_the_parent_image_are_errors() {
     env.write("d/etc/x", "x");
     env.write("f", "x");
     env.write_parent("app/etc", "a file");
-    let err = env.copy(&["d"], "/app/", &copy_opts(), CopyOptions::default()).unwrap_err();
+    let err = env
+        .copy(&["d"], "/app/", &copy_opts(), CopyOptions::default())
+        .unwrap_err();
     assert_eq!(err.to_string(), "cannot copy to non-directory: /app/etc");
     let env = Env::new();
     env.write("f", "x");
@@ -328,8 +415,13 @@ fn conflicts_with_the_parent_image_are_errors() {
     std::fs::create_dir_all(env.ctx.join("d")).unwrap();
     std::fs::write(env.ctx.join("d/inner"), "x").unwrap();
     std::fs::create_dir_all(env.parent.join("t/inner")).unwrap();
-    let err = env.copy(&["d"], "/t/", &copy_opts(), CopyOptions::default()).unwrap_err();
-    assert_eq!(err.to_string(), "cannot replace to directory /t/inner with file");
+    let err = env
+        .copy(&["d"], "/t/", &copy_opts(), CopyOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot replace to directory /t/inner with file"
+    );
 }
 
 #[test]
@@ -344,12 +436,20 @@ fn copy_from_a_rootfs_keeps_owners_and_resolves_links_inside_it() {
     std::os::unix::fs::chown(stage.join("app/out"), Some(33), Some(44)).unwrap();
     let tree = SourceTree::rootfs(&stage);
     let mut idx = strata_build::context::StatIndex::ephemeral();
-    let srcs = vec!["/bin/sh".to_string(), "/app/".to_string(), "../../app/out".to_string()];
+    let srcs = vec![
+        "/bin/sh".to_string(),
+        "/app/".to_string(),
+        "../../app/out".to_string(),
+    ];
     let sel = fileops::select(&tree, &srcs, &SelectOptions::default(), &mut idx).unwrap();
     fileops::copy_into(&tree, &sel, &env.layer, "/dst/", &CopyOptions::default()).unwrap();
     assert_eq!(
         env.listing(),
-        vec!["dst/ d 755 0:0", "dst/out f 644 33:44 1", "dst/sh f 644 0:0 7"]
+        vec![
+            "dst/ d 755 0:0",
+            "dst/out f 644 33:44 1",
+            "dst/sh f 644 0:0 7"
+        ]
     );
     assert_eq!(idx.stats().hashed, 3);
 }
@@ -360,11 +460,21 @@ fn heredoc_sources_are_0644_files() {
     let mut sel = env.select(&[], &copy_opts()).unwrap();
     sel.push_inline("run.sh", b"echo hi\n".to_vec());
     let ctx = env.context();
-    fileops::copy_into(&SourceTree::context(&ctx), &sel, &env.layer, "/usr/bin/", &CopyOptions::default())
-        .unwrap();
+    fileops::copy_into(
+        &SourceTree::context(&ctx),
+        &sel,
+        &env.layer,
+        "/usr/bin/",
+        &CopyOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         env.listing(),
-        vec!["usr/ d 755 0:0", "usr/bin/ d 755 0:0", "usr/bin/run.sh f 644 0:0 8"]
+        vec![
+            "usr/ d 755 0:0",
+            "usr/bin/ d 755 0:0",
+            "usr/bin/run.sh f 644 0:0 8"
+        ]
     );
 }
 
@@ -375,13 +485,14 @@ fn fifos_are_recreated_sockets_skipped() {
     let c = std::ffi::CString::new(env.ctx.join("d/pipe").to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o640) }, 0);
     let _sock = std::os::unix::net::UnixListener::bind(env.ctx.join("d/sock")).unwrap();
-    let stats = env.copy(&["d"], "/d/", &copy_opts(), CopyOptions::default()).unwrap();
+    let stats = env
+        .copy(&["d"], "/d/", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert_eq!(stats.specials, 1);
     let l = env.listing();
     assert!(l.iter().any(|x| x.starts_with("d/pipe f 640")), "{l:?}");
     assert!(!l.iter().any(|x| x.starts_with("d/sock")), "{l:?}");
 }
-
 
 #[test]
 fn xattrs_are_copied() {
@@ -394,11 +505,26 @@ fn xattrs_are_copied() {
         eprintln!("skipping: the filesystem refuses user xattrs");
         return;
     }
-    env.copy(&["d"], "/d/", &copy_opts(), CopyOptions { chown: Some("5".into()), ..CopyOptions::default() })
-        .unwrap();
+    env.copy(
+        &["d"],
+        "/d/",
+        &copy_opts(),
+        CopyOptions {
+            chown: Some("5".into()),
+            ..CopyOptions::default()
+        },
+    )
+    .unwrap();
     let out = std::ffi::CString::new(env.layer.join("d/f").to_str().unwrap()).unwrap();
     let mut buf = [0u8; 16];
-    let n = unsafe { libc::getxattr(out.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::getxattr(
+            out.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     assert_eq!(n, 2);
     assert_eq!(&buf[..2], b"v1");
 }

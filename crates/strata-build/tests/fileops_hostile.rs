@@ -13,7 +13,10 @@ fn dotdot_escape_is_an_error_naming_the_source() {
     env.write("a", "a");
     for src in ["../x", "sub/../../x", "/../etc/passwd"] {
         let err = env.select(&[src], &copy_opts()).unwrap_err();
-        assert!(matches!(err, FileOpError::EscapesContext { .. }), "{src}: {err}");
+        assert!(
+            matches!(err, FileOpError::EscapesContext { .. }),
+            "{src}: {err}"
+        );
         assert!(err.to_string().contains(src), "{err}");
     }
     // `..` that stays inside is fine.
@@ -31,13 +34,21 @@ fn symlink_escapes_are_errors_naming_the_link() {
     std::os::unix::fs::symlink("/etc/passwd", env.ctx.join("passwd")).unwrap();
     std::os::unix::fs::symlink("../outside", env.ctx.join("up")).unwrap();
     std::os::unix::fs::symlink(&outside, env.ctx.join("abs")).unwrap();
-    for (src, link) in [("passwd", "passwd"), ("up/secret", "up"), ("abs/secret", "abs"), ("up", "up")] {
+    for (src, link) in [
+        ("passwd", "passwd"),
+        ("up/secret", "up"),
+        ("abs/secret", "abs"),
+        ("up", "up"),
+    ] {
         let err = env.select(&[src], &copy_opts()).unwrap_err();
         match &err {
             FileOpError::SymlinkEscape { link: l, .. } => assert_eq!(l, link, "{src}"),
             other => panic!("{src}: {other}"),
         }
-        assert!(err.to_string().contains("outside the build context"), "{err}");
+        assert!(
+            err.to_string().contains("outside the build context"),
+            "{err}"
+        );
     }
     // A wildcard that reaches an escaping link fails the same way.
     let err = env.select(&["pass*"], &copy_opts()).unwrap_err();
@@ -52,7 +63,10 @@ fn symlink_escapes_are_errors_naming_the_link() {
 #[test]
 fn dockerignore_excludes_with_exceptions() {
     let env = Env::new();
-    env.write(".dockerignore", "*.log\n!keep.log\nbuild\n!build/out/app\nnode_modules\n");
+    env.write(
+        ".dockerignore",
+        "*.log\n!keep.log\nbuild\n!build/out/app\nnode_modules\n",
+    );
     env.write("a.js", "a");
     env.write("err.log", "e");
     env.write("keep.log", "k");
@@ -60,7 +74,8 @@ fn dockerignore_excludes_with_exceptions() {
     env.write("build/out/app", "app");
     env.write("build/out/other", "x");
     env.write("node_modules/m/index.js", "m");
-    env.copy(&["."], "/app/", &copy_opts(), CopyOptions::default()).unwrap();
+    env.copy(&["."], "/app/", &copy_opts(), CopyOptions::default())
+        .unwrap();
     assert_eq!(
         env.listing(),
         vec![
@@ -112,5 +127,9 @@ fn symlink_loops_are_errors() {
     std::os::unix::fs::symlink("b", env.ctx.join("a")).unwrap();
     std::os::unix::fs::symlink("a", env.ctx.join("b")).unwrap();
     let err = env.select(&["a"], &copy_opts()).unwrap_err();
-    assert!(err.to_string().contains("too many levels of symbolic links"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("too many levels of symbolic links"),
+        "{err}"
+    );
 }

@@ -249,10 +249,10 @@ impl Writer<'_> {
                     _ => base.clone(),
                 };
                 let target = self.view.resolve(dest)?;
-                if let Some(f) = self.view.lstat(&target) {
-                    if !f.is_dir() {
-                        return Err(FileOpError::CopyToNonDir { path: target });
-                    }
+                if let Some(f) = self.view.lstat(&target)
+                    && !f.is_dir()
+                {
+                    return Err(FileOpError::CopyToNonDir { path: target });
                 }
                 self.mkdir_all(&target)?;
                 self.extract(&u.source, &file, entries.first(), &target)?;
@@ -281,10 +281,8 @@ impl Writer<'_> {
                 }
                 _ => self.make_dir(dst, mode, uid, gid)?,
             }
-            if xattrs {
-                if let Source::Path(p) = src {
-                    let _ = super::sys::copy_xattrs(p, &host);
-                }
+            if let (true, Source::Path(p)) = (xattrs, src) {
+                let _ = super::sys::copy_xattrs(p, &host);
             }
             self.dir_times.insert(dst.to_string(), time);
             return Ok(());
@@ -316,7 +314,7 @@ impl Writer<'_> {
                     EntryKind::Fifo => libc::S_IFIFO,
                     EntryKind::CharDevice => libc::S_IFCHR,
                     _ => libc::S_IFBLK,
-                } as u32;
+                };
                 let mode = self.mode_of(e);
                 super::sys::mknod(&host, ty | (mode & 0o777), e.rdev)
                     .map_err(FileOpError::io("mknod", &host))?;
@@ -342,12 +340,10 @@ impl Writer<'_> {
         xattrs: bool,
     ) -> Result<()> {
         let linkable = matches!(src, Source::Path(_)) && e.nlink > 1;
-        if linkable {
-            if let Some(first) = self.links.get(&(e.dev, e.ino)) {
-                std::fs::hard_link(first, host).map_err(FileOpError::io("link", host))?;
-                self.stats.hardlinks += 1;
-                return Ok(());
-            }
+        if linkable && let Some(first) = self.links.get(&(e.dev, e.ino)) {
+            std::fs::hard_link(first, host).map_err(FileOpError::io("link", host))?;
+            self.stats.hardlinks += 1;
+            return Ok(());
         }
         let mode = self.mode_of(e);
         let mut out = OpenOptions::new()
@@ -466,10 +462,10 @@ impl Writer<'_> {
         target: &str,
     ) -> Result<()> {
         let f = File::open(file).map_err(FileOpError::io("open", file))?;
-        if let Some(e) = e {
-            if e.ino != 0 {
-                check_unchanged(&f, e, file)?;
-            }
+        if let Some(e) = e
+            && e.ino != 0
+        {
+            check_unchanged(&f, e, file)?;
         }
         let tmp = sibling_dir(self.layer_dir)?;
         let res = (|| -> Result<()> {

@@ -69,11 +69,11 @@ fn go_match_inner(mut pattern: &str, mut name: &str) -> Result<bool, Bad> {
             return Ok(!name.contains('/'));
         }
         let first = match_chunk(chunk, name);
-        if let Ok(Some(t)) = first {
-            if t.is_empty() || !pattern.is_empty() {
-                name = t;
-                continue;
-            }
+        if let Ok(Some(t)) = first
+            && (t.is_empty() || !pattern.is_empty())
+        {
+            name = t;
+            continue;
         }
         if let Err(Bad) = first {
             return Err(Bad);
@@ -84,15 +84,12 @@ fn go_match_inner(mut pattern: &str, mut name: &str) -> Result<bool, Bad> {
                     break;
                 }
                 let after = &name[i + c.len_utf8()..];
-                match match_chunk(chunk, after)? {
-                    Some(t) => {
-                        if pattern.is_empty() && !t.is_empty() {
-                            continue;
-                        }
-                        name = t;
-                        continue 'outer;
+                if let Some(t) = match_chunk(chunk, after)? {
+                    if pattern.is_empty() && !t.is_empty() {
+                        continue;
                     }
-                    None => {}
+                    name = t;
+                    continue 'outer;
                 }
             }
         }

@@ -72,12 +72,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -146,14 +148,14 @@ pub(crate) fn fetch(url: &str, checksum: Option<&str>, dir: &Path) -> Result<Fet
             size += n as u64;
         }
         let sha: [u8; 32] = h.finalize().into();
-        if let Some(want) = expected {
-            if want != sha {
-                return Err(FileOpError::ChecksumMismatch {
-                    url: url.to_string(),
-                    expected: format!("sha256:{}", hex::encode(want)),
-                    actual: format!("sha256:{}", hex::encode(sha)),
-                });
-            }
+        if let Some(want) = expected
+            && want != sha
+        {
+            return Err(FileOpError::ChecksumMismatch {
+                url: url.to_string(),
+                expected: format!("sha256:{}", hex::encode(want)),
+                actual: format!("sha256:{}", hex::encode(sha)),
+            });
         }
         let mtime_ns = last_modified.unwrap_or_else(crate::context::now_ns);
         super::sys::fset_times(&out, mtime_ns).map_err(FileOpError::io("set times", &file))?;
@@ -206,6 +208,7 @@ mod tests {
         assert_eq!(url_file_name("https://example.com/"), "__unnamed__");
         assert_eq!(url_file_name("https://example.com"), "__unnamed__");
         assert_eq!(url_file_name("http://h/dir/my%20file"), "my file");
+        assert_eq!(url_file_name("http://h/%é%2"), "%é%2");
         assert!(is_http("HTTPS://x/y"));
         assert!(!is_http("./http"));
         assert!(is_git("git@github.com:moby/buildkit.git"));

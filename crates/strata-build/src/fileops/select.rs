@@ -428,10 +428,10 @@ fn add_unit(
         return Ok(());
     }
     // A single entry; `--exclude` applies to its name.
-    if let Some(m) = exclude {
-        if m.matches(&name).unwrap_or(false) {
-            return Ok(());
-        }
+    if let Some(m) = exclude
+        && m.matches(&name).unwrap_or(false)
+    {
+        return Ok(());
     }
     let mut kind = UnitKind::Single;
     if opts.command == Command::Add

@@ -29,7 +29,13 @@ impl Env {
             std::fs::create_dir(d).unwrap();
         }
         let store = Store::open(base.join("root")).unwrap();
-        Env { tmp, ctx, parent, layer, store }
+        Env {
+            tmp,
+            ctx,
+            parent,
+            layer,
+            store,
+        }
     }
 
     pub fn write(&self, rel: &str, data: &str) -> PathBuf {
@@ -64,7 +70,13 @@ impl Env {
     }
 
     /// select + copy_into the fresh layer, with `parent` as the parent view.
-    pub fn copy(&self, sources: &[&str], dest: &str, sopts: &SelectOptions, copts: CopyOptions<'_>) -> fileops::Result<CopyStats> {
+    pub fn copy(
+        &self,
+        sources: &[&str],
+        dest: &str,
+        sopts: &SelectOptions,
+        copts: CopyOptions<'_>,
+    ) -> fileops::Result<CopyStats> {
         let ctx = self.context();
         let mut idx = self.index();
         let srcs: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
@@ -95,7 +107,10 @@ pub fn listing(root: &Path) -> Vec<String> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
     for p in names {
         let md = std::fs::symlink_metadata(&p).unwrap();
@@ -120,8 +135,13 @@ pub fn mtime(p: &Path) -> i64 {
 
 pub fn set_mtime(p: &Path, secs: i64) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-    let f = std::fs::OpenOptions::new().write(true).open(p).or_else(|_| std::fs::File::open(p)).unwrap();
-    f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t)).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .or_else(|_| std::fs::File::open(p))
+        .unwrap();
+    f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
+        .unwrap();
 }
 
 pub fn chmod(p: &Path, mode: u32) {
