@@ -710,6 +710,25 @@ impl RegistryClient {
         }
     }
 
+    /// The digest of what the registry serves for `digest` (read to the
+    /// end, at most `size` + 1 bytes; nothing kept). For diagnosing a layer
+    /// that would not unpack.
+    pub async fn blob_digest(&self, repo: &str, digest: &Digest, size: u64) -> Result<Digest> {
+        use futures_util::StreamExt;
+        let what = format!("download blob {digest}");
+        let resp = self.blob_response(repo, digest, 0).await?;
+        let mut d = strata_oci::Digester::new();
+        let mut s = resp.bytes_stream();
+        while let Some(chunk) = s.next().await {
+            let chunk = chunk.map_err(|e| self.connection_error(&what, &e))?;
+            d.update(&chunk);
+            if d.len() > size {
+                break;
+            }
+        }
+        Ok(d.finish())
+    }
+
     /// Reads a small blob (config) whole and checks its digest and size.
     pub async fn get_small_blob(
         &self,

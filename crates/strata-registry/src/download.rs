@@ -1,16 +1,18 @@
 //! Streaming one blob from the registry into a synchronous consumer.
 //!
 //! ```text
-//!  tokio task: GET blob ──chunks──> sha256 + size check ──bounded channel──> ChannelReader (Read)
+//!  tokio task: GET blob ──chunks──> size check ──bounded channel──> ChannelReader (Read)
 //!              ^ connection lost at byte N: GET with Range: bytes=N- (or skip N bytes of a 200)
 //! ```
 //! The channel holds at most [`CHANNEL_CHUNKS`] chunks, so memory stays
 //! bounded whatever the blob size; the consumer (a store staging thread:
-//! decompress + extract) pulls as fast as it can. The task hashes every
-//! byte and, instead of a clean end of stream, hands the reader an error
-//! when the bytes do not match the digest or size the descriptor promised,
-//! so nothing unverified is ever taken for a complete layer (the store
-//! checks the digest again before committing).
+//! decompress + extract) pulls as fast as it can. The consumer is the one
+//! that verifies: the store hashes every byte as it writes the blob and
+//! refuses to commit a blob that does not match its descriptor's digest and
+//! size (and a layer whose tar does not match its diffID), so hashing here
+//! as well would only spend CPU. This side refuses a registry that sends
+//! more bytes than promised, and hands the reader an error instead of a
+//! clean end of stream when the transfer cannot be completed.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use strata_oci::{Digest, Digester};
+use strata_oci::Digest;
 use tokio::sync::mpsc;
 
 use crate::client::RegistryClient;
@@ -114,7 +116,6 @@ async fn stream_inner(
 ) -> Result<u64> {
     let what = format!("download blob {}", req.digest);
     let retry = client.retry_policy();
-    let mut hasher = Digester::new();
     let mut offset: u64 = 0;
     let mut throttle = Throttle::new();
     let mut failures = 0u32;
@@ -173,7 +174,6 @@ async fn stream_inner(
                     req.size
                 )));
             }
-            hasher.update(&chunk);
             offset += chunk.len() as u64;
             if tx.send(Ok(chunk)).await.is_err() {
                 // The consumer stopped (it failed); its error is the story.
@@ -203,10 +203,6 @@ async fn stream_inner(
             continue 'attempts;
         }
         break;
-    }
-    let got = hasher.finish();
-    if got != req.digest {
-        return Err(mismatch(format!("{offset} bytes hashing to {got}")));
     }
     progress::layer(progress, &req.id, LayerStatus::VerifyingChecksum);
     progress::layer(progress, &req.id, LayerStatus::DownloadComplete);

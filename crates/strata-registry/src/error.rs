@@ -90,12 +90,13 @@ pub enum RegistryError {
         detail: String,
     },
     /// A layer failed to download, verify or unpack.
-    #[error("layer {digest}: {source}")]
+    #[error("layer {digest}: {error}")]
     Layer {
         /// The layer's blob digest.
         digest: Digest,
-        /// Why.
-        source: Box<RegistryError>,
+        /// Why (shown in the message, so not a `source`: the chain would
+        /// print it twice).
+        error: Box<RegistryError>,
     },
     /// An index has no manifest for the requested platform.
     #[error("{reference}: no matching manifest for {platform} in the manifest list entries")]
@@ -123,14 +124,14 @@ pub enum RegistryError {
     #[error("credentials: {0}")]
     Credentials(String),
     /// A local file could not be read or written.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}: {error}")]
     Io {
         /// What was being done.
         op: &'static str,
         /// On what.
         path: std::path::PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a `source`).
+        error: std::io::Error,
     },
     /// The store failed.
     #[error(transparent)]
@@ -146,7 +147,7 @@ impl RegistryError {
         match self {
             RegistryError::Connection { .. } => true,
             RegistryError::Status { status, .. } => *status >= 500 || *status == 429,
-            RegistryError::Layer { source, .. } => source.is_transient(),
+            RegistryError::Layer { error, .. } => error.is_transient(),
             _ => false,
         }
     }
@@ -164,13 +165,13 @@ impl RegistryError {
                 what: op.to_string(),
                 reason,
             },
-            RegistryError::Layer { source, digest } => match *source {
+            RegistryError::Layer { error, digest } => match *error {
                 e @ (RegistryError::Unauthorized { .. } | RegistryError::Forbidden { .. }) => {
                     e.for_operation(op)
                 }
                 other => RegistryError::Layer {
                     digest,
-                    source: Box::new(other),
+                    error: Box::new(other),
                 },
             },
             e => e,
@@ -181,10 +182,10 @@ impl RegistryError {
     pub fn in_layer(self, digest: &Digest) -> RegistryError {
         match &self {
             RegistryError::Layer { .. } => self,
-            RegistryError::DigestMismatch { expected, .. } if expected == digest => self,
+            e if e.to_string().contains(digest.as_str()) => self,
             _ => RegistryError::Layer {
                 digest: digest.clone(),
-                source: Box::new(self),
+                error: Box::new(self),
             },
         }
     }
@@ -199,7 +200,7 @@ pub(crate) fn io_err(
     path: &std::path::Path,
 ) -> impl FnOnce(std::io::Error) -> RegistryError {
     let path = path.to_path_buf();
-    move |source| RegistryError::Io { op, path, source }
+    move |error| RegistryError::Io { op, path, error }
 }
 
 /// The error chain of `e` on one line (`a: b: c`).

@@ -270,7 +270,27 @@ impl Fetcher<'_> {
             (Ok(v), Ok(_)) => Ok(v),
             // The download's own error (digest, connection) is the cause.
             (_, Err(e)) => Err(e),
-            (Err(e), Ok(_)) => Err(e.into()),
+            (Err(e), Ok(_)) => {
+                // Nothing hashes on the happy path but the store; when the
+                // layer could not be unpacked, find out whether the registry's
+                // bytes are even the blob they claim to be.
+                if matches!(e, strata_store::StoreError::DigestMismatch { .. }) {
+                    return Err(e.into());
+                }
+                match self
+                    .rt
+                    .block_on(self.client.blob_digest(self.repo, &job.blob, job.size))
+                {
+                    Ok(got) if got != job.blob => Err(RegistryError::DigestMismatch {
+                        what: "blob",
+                        expected: job.blob.clone(),
+                        detail: format!(
+                            "the registry sends bytes hashing to {got} (unpacking them failed: {e})"
+                        ),
+                    }),
+                    _ => Err(e.into()),
+                }
+            }
         }
     }
 }

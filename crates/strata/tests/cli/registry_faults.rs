@@ -37,7 +37,7 @@ fn corrupt_blob_is_refused_and_nothing_is_stored() {
     let before = env.store_files();
     let err = env.fails(["pull", &format!("{}/{repo}:v1", proxy.addr())]);
     assert!(
-        err.contains(&layer),
+        err.contains(&layer) && err.contains("digest mismatch"),
         "the error names the blob {layer}: {err}"
     );
     assert!(proxy.blob_gets() >= 1);
