@@ -299,9 +299,13 @@ impl StatIndex {
                 .map_err(|_| ContextError::Tar("stat index loader panicked".into()))??;
             self.stats.loaded = loaded.len() as u64;
             tracing::debug!("index join waited {:?}", t.elapsed());
-            // Entries recorded before the load finished win.
-            for (k, v) in loaded {
-                self.entries.entry(k).or_insert(v);
+            if self.entries.is_empty() {
+                self.entries = loaded;
+            } else {
+                // Entries recorded before the load finished win.
+                for (k, v) in loaded {
+                    self.entries.entry(k).or_insert(v);
+                }
             }
         }
         Ok(())
