@@ -56,7 +56,20 @@ fn cache_options(req: &BuildRequest) -> CacheOptions {
 /// tag is set unless the whole build succeeded.
 pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<BuildOutput> {
     // Mounts made by this build stay in this process (before any thread).
-    crate::view::private_mounts()?;
+    // Without a private namespace the views are still unmounted on drop.
+    if let Err(e) = crate::view::private_mounts() {
+        tracing::debug!("build mounts stay in the host namespace: {e}");
+    }
+    // A build does not checkpoint the WAL when it exits (SQLite's default,
+    // which costs two fsyncs per process); SQLite's auto-checkpoint and
+    // the next command that closes the DB normally still do.
+    store.db().with(|c| {
+        c.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        Ok(())
+    })?;
     let platform = host_platform();
     if let Some(p) = &req.platform
         && strata_registry::pull::check_platform(p).is_err()

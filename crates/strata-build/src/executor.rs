@@ -196,6 +196,17 @@ fn register(progress: &Progress, sp: &StagePlan) -> Vertices {
     }
 }
 
+fn stage_done(ex: &Exec<'_>, errors: &Mutex<Vec<BuildError>>, i: usize, res: Result<StageOutput>) {
+    match res {
+        Ok(out) => ex.publish(i, Ok(Arc::new(out))),
+        Err(e) => {
+            ex.failed.store(true, Ordering::SeqCst);
+            ex.publish(i, Err(()));
+            errors.lock().unwrap_or_else(|p| p.into_inner()).push(e);
+        }
+    }
+}
+
 /// Runs the plan; returns the target's result and the per-step report.
 pub fn execute(
     store: &Store,
@@ -252,22 +263,40 @@ pub fn execute(
         }
     }
     let errors: Mutex<Vec<BuildError>> = Mutex::new(Vec::new());
+    let finished = AtomicBool::new(false);
     std::thread::scope(|scope| {
+        if progress.mode() == crate::progress::ProgressMode::Tty {
+            // Keep the live view's clocks moving while steps are quiet.
+            let finished = &finished;
+            scope.spawn(move || {
+                while !finished.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(150));
+                    progress.tick();
+                }
+            });
+        }
+        let mut handles = Vec::new();
         for (i, sp) in plan.stages.iter().enumerate() {
             let (Some(sp), true) = (sp, run[i]) else {
                 continue;
             };
             let v = vertices[i].as_ref().expect("registered");
             let (ex, errors, miss) = (&ex, &errors, misses[i]);
-            scope.spawn(move || match run_stage(ex, sp, v, miss) {
-                Ok(out) => ex.publish(i, Ok(Arc::new(out))),
-                Err(e) => {
-                    ex.failed.store(true, Ordering::SeqCst);
-                    ex.publish(i, Err(()));
-                    errors.lock().unwrap_or_else(|p| p.into_inner()).push(e);
-                }
-            });
+            handles.push(scope.spawn(move || {
+                // A panic must still publish, or stages waiting here hang.
+                let run = std::panic::AssertUnwindSafe(|| run_stage(ex, sp, v, miss));
+                let res = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+                    Err(BuildError::Invalid(format!(
+                        "internal error: stage {i} panicked"
+                    )))
+                });
+                stage_done(ex, errors, i, res)
+            }));
         }
+        for h in handles {
+            let _ = h.join();
+        }
+        finished.store(true, Ordering::SeqCst);
     });
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     if !errors.is_empty() {

@@ -272,6 +272,14 @@ impl Progress {
         lines
     }
 
+    /// Redraws the live view if due (tty mode; a no-op otherwise).
+    pub fn tick(&self) {
+        if self.mode == ProgressMode::Tty {
+            let mut st = self.lock();
+            self.redraw(&mut st, false);
+        }
+    }
+
     /// The build ended (`ok` false: with an error). Draws the final view.
     pub fn finish(&self, ok: bool) {
         let mut st = self.lock();

@@ -385,8 +385,10 @@ mod tests {
 
     #[test]
     fn docker_api_config_has_every_field() {
-        let mut c = ContainerConfig::default();
-        c.cmd = Some(vec!["sh".into()]);
+        let c = ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
         let v = c.to_docker_api("");
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(

@@ -37,6 +37,8 @@ pub const CGROUP_PARENT: &str = "strata";
 pub struct LaunchInput {
     /// Root filesystem layers.
     pub overlay: Overlay,
+    /// Mount them `volatile` (single-use upper dir).
+    pub volatile: bool,
     /// Where to mount it.
     pub rootfs: PathBuf,
     /// Where `config.json` goes.
@@ -71,7 +73,7 @@ pub struct LaunchInput {
 
 /// Mounts the rootfs and writes the bundle; returns the spec.
 pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
-    input.overlay.mount(m, &input.rootfs)?;
+    input.overlay.mount_with(m, &input.rootfs, input.volatile)?;
     match prepare_mounted(input) {
         Ok(spec) => Ok(spec),
         Err(e) => {

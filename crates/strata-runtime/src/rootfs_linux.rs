@@ -16,6 +16,13 @@
 //! because a layer diff cannot express renamed directories or metadata-only
 //! copy-ups.
 //!
+//! A container that is removed when it exits (`--rm`) and a build step
+//! (whose upper dir is read, then committed with its own `syncfs`) mount
+//! with `volatile`: overlayfs then skips syncing the upper filesystem at
+//! unmount. Without it every unmount flushes the whole host filesystem the
+//! store lives on — tens to hundreds of milliseconds on a busy machine, for
+//! data that is about to be deleted anyway.
+//!
 //! Mounting goes through [`Mounter`], so the option strings and the order
 //! of operations are unit-tested with [`RecordingMounter`].
 
@@ -136,7 +143,12 @@ impl Overlay {
     /// from when absolute paths would not fit in a page (containerd's
     /// trick for images with many layers).
     pub fn options(&self) -> (String, Option<PathBuf>) {
-        let abs = format_opts(&self.lowers, &self.upper, &self.work);
+        self.options_with(false)
+    }
+
+    /// [`Self::options`], with `volatile` (for single-use upper dirs).
+    pub fn options_with(&self, volatile: bool) -> (String, Option<PathBuf>) {
+        let abs = format_opts(&self.lowers, &self.upper, &self.work, volatile);
         if abs.len() <= MAX_OPTS {
             return (abs, None);
         }
@@ -150,31 +162,38 @@ impl Overlay {
         let rel = |p: &Path| relative_to(p, &base);
         let lowers: Vec<PathBuf> = self.lowers.iter().map(|l| rel(l)).collect();
         (
-            format_opts(&lowers, &rel(&self.upper), &rel(&self.work)),
+            format_opts(&lowers, &rel(&self.upper), &rel(&self.work), volatile),
             Some(base),
         )
     }
 
     /// Mounts the overlay at `target` (created if missing).
     pub fn mount(&self, m: &dyn Mounter, target: &Path) -> Result<()> {
+        self.mount_with(m, target, false)
+    }
+
+    /// [`Self::mount`], `volatile` if asked (the upper dir is single-use:
+    /// removed, or read and committed with its own sync, after unmount).
+    pub fn mount_with(&self, m: &dyn Mounter, target: &Path, volatile: bool) -> Result<()> {
         if self.lowers.is_empty() {
             return Err(RuntimeError::Invalid(
                 "an overlay needs at least one lower dir".to_string(),
             ));
         }
         fs::create_dir_all(target).ctx("create directory", target)?;
-        let (opts, cwd) = self.options();
+        let (opts, cwd) = self.options_with(volatile);
         m.mount_overlay(target, &opts, cwd.as_deref())
     }
 }
 
-fn format_opts(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
+fn format_opts(lowers: &[PathBuf], upper: &Path, work: &Path, volatile: bool) -> String {
     let lower: Vec<String> = lowers.iter().map(|p| escape(p)).collect();
     format!(
-        "lowerdir={},upperdir={},workdir={},{FIXED_OPTS}",
+        "lowerdir={},upperdir={},workdir={},{FIXED_OPTS}{}",
         lower.join(":"),
         escape(upper),
-        escape(work)
+        escape(work),
+        if volatile { ",volatile" } else { "" }
     )
 }
 
@@ -337,10 +356,11 @@ mod tests {
             upper: "/var/lib/strata/containers/abc/upper".into(),
             work: "/var/lib/strata/containers/abc/work".into(),
         };
-        let (opts, cwd) = o.options();
+        let (opts, cwd) = o.options_with(true);
         assert_eq!(cwd.as_deref(), Some(Path::new("/var/lib/strata")));
         assert!(opts.starts_with("lowerdir=snapshots/0/fs:snapshots/1/fs:"));
         assert!(opts.contains("upperdir=containers/abc/upper,workdir=containers/abc/work"));
+        assert!(opts.ends_with(",metacopy=off,volatile"));
         assert!(opts.len() < MAX_OPTS);
     }
 

@@ -301,6 +301,7 @@ fn step(req: &StepRequest) -> Result<i32> {
             upper: spec.upper.clone(),
             work: spec.work.clone(),
         },
+        volatile: true,
         rootfs: rootfs.clone(),
         bundle: b.clone(),
         argv: spec.args.clone(),

@@ -64,8 +64,15 @@ pub fn run(root: &Path, id: &str, attach: Option<OwnedFd>) -> i32 {
     }
 }
 
+/// Milliseconds since the supervisor started (for `debug` timing logs).
+fn ms(t0: Instant) -> u128 {
+    t0.elapsed().as_millis()
+}
+
 fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<()> {
+    let t0 = Instant::now();
     let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
+    tracing::debug!(ms = ms(t0), "store open");
     let c = containers::get(&store, id)?
         .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
     let p = paths(&store, id);
@@ -115,6 +122,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         mounter: &mounter,
         client: client.take(),
         frames: FrameBuffer::default(),
+        t0,
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
@@ -129,6 +137,7 @@ struct Supervisor<'a> {
     mounter: &'a dyn Mounter,
     client: Option<UnixStream>,
     frames: FrameBuffer,
+    t0: Instant,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -169,6 +178,7 @@ impl Supervisor<'_> {
                 upper: self.p.upper.clone(),
                 work: self.p.work.clone(),
             },
+            volatile: hc.auto_remove,
             rootfs: self.p.rootfs.clone(),
             bundle: self.p.dir.clone(),
             argv,
@@ -208,8 +218,10 @@ impl Supervisor<'_> {
             }
         };
         let code = self.relay(pid, &mut io, &mut log, sfd);
+        tracing::debug!(ms = ms(self.t0), code, "container exited");
         drop(io);
         self.cleanup();
+        tracing::debug!(ms = ms(self.t0), "cleaned up");
         let finished = strata_oci::config::rfc3339_now();
         containers::update_state(self.store, &self.c.id, |s| {
             s.status = "exited".into();
@@ -221,8 +233,10 @@ impl Supervisor<'_> {
             s.strata.init = None;
             s.strata.supervisor = None;
         })?;
+        tracing::debug!(ms = ms(self.t0), "state recorded");
         if self.c.spec.host_config.auto_remove {
             containers::delete(self.store, &self.c.id)?;
+            tracing::debug!(ms = ms(self.t0), "removed");
         }
         self.send(&Frame::Exit(code));
         Ok(())
@@ -246,7 +260,9 @@ impl Supervisor<'_> {
     /// Mounts, creates and starts the container; returns its PID and stdio.
     fn launch(&mut self) -> Result<(i32, Io)> {
         let input = self.launch_input()?;
+        tracing::debug!(ms = ms(self.t0), "launch input ready");
         launch_linux::prepare(self.mounter, &input)?;
+        tracing::debug!(ms = ms(self.t0), "rootfs mounted, bundle written");
         let cfg = &self.c.spec.config;
         let (stdio, console, mut io) = if cfg.tty {
             let console = ConsoleSocket::bind(&self.p.dir, "console.sock")?;
@@ -284,6 +300,7 @@ impl Supervisor<'_> {
             self.runtime
                 .create(&self.c.id, &self.p.dir, console.as_ref(), stdio)
         };
+        tracing::debug!(ms = ms(self.t0), "runtime create returned");
         let pid = match created {
             Ok(pid) => pid,
             Err(e) => {
@@ -327,6 +344,7 @@ impl Supervisor<'_> {
             let _ = waitpid(Pid::from_raw(pid), None);
             return Err(e);
         }
+        tracing::debug!(ms = ms(self.t0), "started");
         self.send(&Frame::Started(pid));
         Ok((pid, io))
     }
@@ -516,11 +534,14 @@ impl Supervisor<'_> {
         if let Err(e) = self.runtime.delete(&self.c.id) {
             tracing::warn!("{e}");
         }
+        tracing::debug!(ms = ms(self.t0), "runtime state deleted");
         launch_linux::remove_cgroup(&self.c.id);
         launch_linux::release_cgroup_parent();
+        tracing::debug!(ms = ms(self.t0), "cgroups released");
         if let Err(e) = self.mounter.unmount(&self.p.rootfs) {
             tracing::warn!("{e}");
         }
+        tracing::debug!(ms = ms(self.t0), "rootfs unmounted");
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
     }
 }

@@ -66,7 +66,7 @@ pub enum Command {
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
     /// Build an image from a Dockerfile
-    Build(image::build::BuildArgs),
+    Build(Box<image::build::BuildArgs>),
     /// Download an image from a registry
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
@@ -116,7 +116,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
-    Build(image::build::BuildArgs),
+    Build(Box<image::build::BuildArgs>),
     /// Import the contents from a tarball to create a filesystem image
     Import(image::import::ImportArgs),
     /// Display detailed information on one or more images

@@ -194,6 +194,9 @@ impl Writer<'_> {
             tree.root().join(&u.path)
         };
         let entries = &sel.entries[u.range.clone()];
+        // Hardlinks are kept within one source, as BuildKit's copier does
+        // (a new copier per source).
+        self.links.clear();
         match &u.kind {
             UnitKind::Dir => {
                 let target = self.view.resolve(dest)?;

@@ -32,7 +32,7 @@
 //! | 12 | conflicts | a directory over a non-directory: `cannot copy to non-directory: <path>`; a file over a directory: `cannot replace to directory <path> with file` |
 //! | 13 | ownership | context files become 0:0; `--from` files keep their uid/gid; `--chown=u[:g]`: numbers as given (uid only → gid = uid), names from the *image's* `/etc/passwd`/`/etc/group` (name only → the user's primary group); an unknown name is an error |
 //! | 14 | `--chmod` | octal (incl. setuid/setgid/sticky) or symbolic (`u+x,go=r`), applied to every copied file and directory, not to symlinks nor to created parent dirs |
-//! | 15 | metadata | mode bits and mtimes are kept (atime = mtime); xattrs are copied (not `security.selinux`); hardlinks among copied files stay hardlinks; FIFOs and devices are recreated; sockets are skipped |
+//! | 15 | metadata | mode bits and mtimes are kept (atime = mtime); xattrs are copied (not `security.selinux`); hardlinks within one source stay hardlinks; FIFOs and devices are recreated; sockets are skipped |
 //! | 16 | `--exclude` | patternmatcher patterns (with `!` exceptions) on paths relative to the source directory, or on the base name of a file source |
 //! | 17 | `--parents` | the source is split at `/./` (default: the root) into a pivot and a pattern; matching paths keep their directories below the pivot, which are created with the source directories' metadata; `**` works here |
 //! | 18 | ADD archives | a local source that is a tar (plain, gzip, bzip2, xz, zstd; sniffed by content) is extracted *into* the destination (a directory), entries keep their tar owner/mode/mtime unless `--chown`; `--unpack=false` copies it as a file |

@@ -26,7 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Save(a) => image::save::run(&ctx, a),
         Command::Load(a) => image::load::run(&ctx, a),
         Command::Import(a) => image::import::run(&ctx, a),
-        Command::Build(a) => image::build::run(&ctx, &cli.global, a),
+        Command::Build(a) => image::build::run(&ctx, &cli.global, *a),
         Command::Builder(c) => builder::dispatch(&ctx, c),
         Command::Pull(a) => image::pull::run(&ctx, &cli.global, a),
         Command::Push(a) => image::push::run(&ctx, &cli.global, a),
@@ -54,7 +54,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Result<i32> {
     match c {
         ImageCommand::Import(a) => image::import::run(ctx, a),
-        ImageCommand::Build(a) => image::build::run(ctx, global, a),
+        ImageCommand::Build(a) => image::build::run(ctx, global, *a),
         ImageCommand::Inspect(a) => image::inspect::run(ctx, a),
         ImageCommand::Ls(a) => image::ls::run(ctx, a),
         ImageCommand::Rm(a) => image::rm::run(ctx, a),

@@ -90,13 +90,12 @@ pub fn step_states(progress: &str) -> Vec<(String, String)> {
         };
         if text.starts_with('[') && !names.contains_key(n) {
             names.insert(n.to_string(), text.to_string());
-        } else if text == "CACHED" || text.starts_with("DONE") {
-            if let Some(name) = names.get(n) {
-                let state = if text == "CACHED" { "CACHED" } else { "DONE" };
-                if !name.starts_with("[internal]") {
-                    out.push((name.clone(), state.to_string()));
-                }
-            }
+        } else if (text == "CACHED" || text.starts_with("DONE"))
+            && let Some(name) = names.get(n)
+            && !name.starts_with("[internal]")
+        {
+            let state = if text == "CACHED" { "CACHED" } else { "DONE" };
+            out.push((name.clone(), state.to_string()));
         }
     }
     out

@@ -34,6 +34,12 @@ fn cache_to_then_cache_from_on_a_clean_store() {
     let to = format!("type=registry,ref={cache},mode=max");
     build_ok(&first, &dir, &["-t", "app", "--cache-to", &to]);
     let id = image_id(&first, "app");
+    // The base is local: no pull, unless --pull.
+    let p = build_ok(&first, &dir, &["-t", "app"]);
+    assert!(!p.contains("load metadata for"), "{p}");
+    let p = build_ok(&first, &dir, &["-t", "app", "--pull"]);
+    assert!(p.contains("load metadata for"), "--pull did not pull: {p}");
+    assert_eq!(image_id(&first, "app"), id, "the same base, the same image");
 
     // A clean store: the base is pulled by FROM, the steps come from the cache.
     let second = Env::new();

@@ -41,7 +41,10 @@ fn copy_out_and_in() {
     t.ok(["cp", src.to_str().unwrap(), "cc:/data/renamed.txt"]);
     // The container's process sees both copies.
     let listing = t.ok(["start", "-a", "cc"]);
-    assert!(listing.contains("in.txt") && listing.contains("renamed.txt"), "{listing}");
+    assert!(
+        listing.contains("in.txt") && listing.contains("renamed.txt"),
+        "{listing}"
+    );
     let check = t.ok(["cp", "cc:/data/renamed.txt", "-"]);
     assert!(check.contains("from host"));
     let err = t

@@ -86,7 +86,7 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
         let created_by = h.created_by.clone().unwrap_or_default().replace('\t', " ");
         rows.push(json!({
             "Comment": h.comment.clone().unwrap_or_default(),
-            "CreatedAt": if args.human { units::rfc3339(created, 0) } else { units::rfc3339(created, 0) },
+            "CreatedAt": units::rfc3339(created, 0),
             "CreatedBy": if args.no_trunc { created_by } else { width::ellipsis(&created_by, 45) },
             "CreatedSince": units::since(created, now),
             "ID": id,

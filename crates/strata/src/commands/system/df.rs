@@ -65,12 +65,9 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
         .flat_map(|(_, c)| c)
         .collect();
     let active_size: u64 = active_chains.iter().map(|c| layers[*c].0).sum();
-    let reclaim = |r: u64, t: u64| {
-        if t == 0 {
-            units::human_size(r)
-        } else {
-            format!("{} ({}%)", units::human_size(r), r * 100 / t)
-        }
+    let reclaim = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        None => units::human_size(r),
+        Some(pct) => format!("{} ({pct}%)", units::human_size(r)),
     };
     let container_sizes: Vec<u64> = containers
         .iter()
