@@ -41,7 +41,7 @@ pub struct BuildOutput {
 
 /// The host platform as `os/arch[/variant]`.
 pub fn host_platform() -> String {
-    strata_registry::pull::host_platform_string()
+    strata_oci::host_platform_string()
 }
 
 fn cache_options(req: &BuildRequest) -> CacheOptions {
@@ -72,7 +72,7 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     })?;
     let platform = host_platform();
     if let Some(p) = &req.platform
-        && strata_registry::pull::check_platform(p).is_err()
+        && !strata_oci::is_host_platform(p)
     {
         return Err(BuildError::Platform {
             requested: p.clone(),

@@ -268,13 +268,14 @@ impl Planner<'_> {
     }
 
     fn check_platform(&self, p: &str, range: LineRange) -> Result<()> {
-        strata_registry::pull::check_platform(p).map_err(|_| {
-            BuildError::Platform {
-                requested: p.to_string(),
-                host: self.platform.clone(),
-            }
-            .at_step("FROM", range, Vec::new())
-        })
+        if strata_oci::is_host_platform(p) {
+            return Ok(());
+        }
+        Err(BuildError::Platform {
+            requested: p.to_string(),
+            host: self.platform.clone(),
+        }
+        .at_step("FROM", range, Vec::new()))
     }
 
     fn plan_stage(

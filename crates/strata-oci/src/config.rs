@@ -351,6 +351,28 @@ pub fn host_platform() -> (&'static str, &'static str, Option<&'static str>) {
     ("linux", arch, variant)
 }
 
+/// The host platform as `os/arch[/variant]`.
+pub fn host_platform_string() -> String {
+    let (os, arch, variant) = host_platform();
+    match variant {
+        Some(v) => format!("{os}/{arch}/{v}"),
+        None => format!("{os}/{arch}"),
+    }
+}
+
+/// Whether `--platform p` (`os/arch[/variant]`) names the host's platform
+/// (`linux/amd64/v1` is `linux/amd64`): strata does not emulate others.
+pub fn is_host_platform(p: &str) -> bool {
+    let (os, arch, variant) = host_platform();
+    let mut parts = p.split('/');
+    parts.next() == Some(os)
+        && parts.next() == Some(arch)
+        && parts
+            .next()
+            .is_none_or(|v| Some(v) == variant || (arch == "amd64" && v == "v1"))
+        && parts.next().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +403,18 @@ mod tests {
         assert_eq!(ids[0], a);
         let expect = Digest::of(format!("{a} {b}").as_bytes());
         assert_eq!(ids[1], expect);
+    }
+
+    #[test]
+    fn host_platform_forms() {
+        let host = host_platform_string();
+        assert!(is_host_platform(&host));
+        assert!(!is_host_platform("linux/s390x/z"));
+        assert!(!is_host_platform(&format!("{host}/extra/part")));
+        assert!(!is_host_platform("windows"));
+        if host == "linux/amd64" {
+            assert!(is_host_platform("linux/amd64/v1"));
+        }
     }
 
     #[test]

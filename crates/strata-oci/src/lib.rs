@@ -17,7 +17,10 @@ pub mod manifest;
 pub mod media;
 pub mod reference;
 
-pub use config::{ContainerConfig, History, ImageConfig, chain_id, chain_ids, host_platform};
+pub use config::{
+    ContainerConfig, History, ImageConfig, chain_id, chain_ids, host_platform,
+    host_platform_string, is_host_platform,
+};
 pub use digest::{Digest, DigestError, DigestReader, DigestWriter, Digester, VerifyingReader};
 pub use oci_spec;
 pub use reference::{Reference, ReferenceError};

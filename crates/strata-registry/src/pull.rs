@@ -86,27 +86,10 @@ pub struct PullReport {
 
 /// `os/arch[/variant]` of `--platform`, checked against the host.
 pub fn check_platform(p: &str) -> Result<()> {
-    let (os, arch, variant) = host_platform();
-    let mut parts = p.split('/');
-    let ok = parts.next() == Some(os)
-        && parts.next() == Some(arch)
-        && parts
-            .next()
-            .is_none_or(|v| Some(v) == variant || (arch == "amd64" && v == "v1"))
-        && parts.next().is_none();
-    if ok {
+    if strata_oci::is_host_platform(p) {
         Ok(())
     } else {
         Err(RegistryError::Platform(p.to_string()))
-    }
-}
-
-/// The host platform as `os/arch[/variant]`.
-pub fn host_platform_string() -> String {
-    let (os, arch, variant) = host_platform();
-    match variant {
-        Some(v) => format!("{os}/{arch}/{v}"),
-        None => format!("{os}/{arch}"),
     }
 }
 
@@ -217,7 +200,7 @@ impl Puller<'_> {
                     manifest::select_platform(&index, os, arch, variant).ok_or_else(|| {
                         RegistryError::NoMatchingPlatform {
                             reference: shown.clone(),
-                            platform: host_platform_string(),
+                            platform: strata_oci::host_platform_string(),
                         }
                     })?;
                 let d = descriptor_digest(desc).map_err(|e| manifest_err(&shown, e))?;
@@ -315,7 +298,7 @@ mod tests {
 
     #[test]
     fn only_the_host_platform_is_accepted() {
-        let host = host_platform_string();
+        let host = strata_oci::host_platform_string();
         check_platform(&host).unwrap();
         let (os, arch, _) = host_platform();
         check_platform(&format!("{os}/{arch}")).unwrap();

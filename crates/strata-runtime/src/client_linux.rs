@@ -17,7 +17,6 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 
 use crate::attach::{Frame, FrameBuffer};
@@ -182,27 +181,13 @@ impl Supervised {
             }
         }
         loop {
-            let mut fds = vec![
-                PollFd::new(self.socket.as_fd(), PollFlags::POLLIN),
-                PollFd::new(sfd.fd(), PollFlags::POLLIN),
-            ];
+            let mut fds = vec![self.socket.as_fd(), sfd.fd()];
             if stdin_open {
-                fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+                fds.push(stdin.as_fd());
             }
-            match poll(&mut fds, PollTimeout::NONE) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    return Err(RuntimeError::Sys {
-                        op: "poll",
-                        source: e,
-                    });
-                }
-            }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
+            let Some(ready) = sys_linux::poll_readable(&fds)? else {
+                continue;
+            };
             drop(fds);
             if ready[1] {
                 for signo in sfd.take() {

@@ -20,7 +20,7 @@
 //! a scratch init layer, never in the upper dir.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio as StdStdio};
@@ -158,31 +158,19 @@ fn run_in(
     let mut result = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     while slots.iter().any(Option::is_some) {
-        let mut fds = Vec::new();
-        let mut which = Vec::new();
-        for (i, s) in slots.iter().enumerate() {
-            if let Some(fd) = s {
-                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-                which.push(i);
-            }
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(RuntimeError::Sys {
-                    op: "poll",
-                    source: e,
-                });
-            }
-        }
-        let ready: Vec<usize> = fds
+        let (which, fds): (Vec<usize>, Vec<BorrowedFd<'_>>) = slots
             .iter()
-            .zip(&which)
-            .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(_, i)| *i)
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|fd| (i, fd.as_fd())))
+            .unzip();
+        let Some(flags) = sys_linux::poll_readable(&fds)? else {
+            continue;
+        };
+        let ready: Vec<usize> = which
+            .into_iter()
+            .zip(flags)
+            .filter_map(|(i, r)| r.then_some(i))
             .collect();
-        drop(fds);
         for i in ready {
             let Some(fd) = slots[i].as_ref() else {
                 continue;

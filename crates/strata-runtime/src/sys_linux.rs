@@ -221,6 +221,25 @@ impl SignalPipe {
 }
 
 /// A pipe (read end, write end), close-on-exec.
+/// Waits until one of `fds` is readable (or hung up), with no timeout;
+/// returns which are. `None`: a signal interrupted the wait (call again).
+pub fn poll_readable(fds: &[BorrowedFd<'_>]) -> Result<Option<Vec<bool>>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut pfds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    match poll(&mut pfds, PollTimeout::NONE) {
+        Ok(_) => Ok(Some(
+            pfds.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect(),
+        )),
+        Err(nix::errno::Errno::EINTR) => Ok(None),
+        Err(source) => Err(crate::error::RuntimeError::Sys { op: "poll", source }),
+    }
+}
+
 pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")
 }

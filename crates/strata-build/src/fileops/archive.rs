@@ -40,19 +40,9 @@ fn sniff(head: &[u8]) -> Compression {
 }
 
 /// Wraps `r` in the decompressor its first bytes call for.
-pub fn decompress_any<'a>(mut r: impl Read + 'a) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
-    let mut head = [0u8; 6];
-    let mut n = 0;
-    while n < head.len() {
-        match r.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let c = sniff(&head[..n]);
-    let joined = io::Cursor::new(head).take(n as u64).chain(r);
+pub fn decompress_any<'a>(r: impl Read + 'a) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
+    let (head, joined) = strata_store::layer::peek(r, 6)?;
+    let c = sniff(&head);
     let out: Box<dyn Read + 'a> = match c {
         Compression::Plain => Box::new(joined),
         Compression::Gzip => strata_store::layer::decompress(joined, LayerCompression::Gzip)

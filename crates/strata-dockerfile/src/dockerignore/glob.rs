@@ -15,6 +15,13 @@ pub(crate) fn match_is_bad(pattern: &str, name: &str) -> bool {
     go_match(pattern.as_bytes(), name.as_bytes()).is_err()
 }
 
+/// Go's `filepath.Match(pattern, name)` on `/`-separated paths: `Some`
+/// with the answer, `None` for `ErrBadPattern`. (COPY's source wildcards
+/// use it too: BuildKit resolves them with `filepath.Match`.)
+pub fn filepath_match(pattern: &str, name: &str) -> Option<bool> {
+    go_match(pattern.as_bytes(), name.as_bytes()).ok()
+}
+
 fn scan_chunk(p: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     let mut star = false;

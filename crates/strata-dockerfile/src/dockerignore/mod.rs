@@ -28,6 +28,7 @@
 mod glob;
 
 use glob::Kind;
+pub use glob::filepath_match;
 
 /// Why a `.dockerignore` could not be read or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

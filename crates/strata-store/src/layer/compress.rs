@@ -221,21 +221,31 @@ pub fn decompress<'a>(
 /// Like [`decompress`], choosing the compression from the stream's first
 /// bytes ([`LayerCompression::sniff`]); returns what it found.
 pub fn decompress_sniffed<'a>(
-    mut r: impl Read + 'a,
+    r: impl Read + 'a,
 ) -> Result<(LayerCompression, Box<dyn Read + 'a>), LayerError> {
-    let mut head = [0u8; 4];
+    let (head, r) = peek(r, 4).map_err(|e| super::error::from_stream(e, None))?;
+    let c = LayerCompression::sniff(&head);
+    Ok((c, decompress(r, c)?))
+}
+
+/// A stream with its first bytes read ahead and put back in front.
+pub type Replayed<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+/// Reads up to `len` first bytes of `r` (fewer at its end) and returns them
+/// with a reader that yields the whole stream again, for sniffing formats.
+pub fn peek<R: Read>(mut r: R, len: usize) -> io::Result<(Vec<u8>, Replayed<R>)> {
+    let mut head = vec![0u8; len];
     let mut n = 0;
-    while n < head.len() {
+    while n < len {
         match r.read(&mut head[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(super::error::from_stream(e, None)),
+            Err(e) => return Err(e),
         }
     }
-    let c = LayerCompression::sniff(&head[..n]);
-    let head = io::Cursor::new(head).take(n as u64);
-    Ok((c, decompress(head.chain(r), c)?))
+    head.truncate(n);
+    Ok((head.clone(), io::Cursor::new(head).chain(r)))
 }
 
 #[cfg(test)]

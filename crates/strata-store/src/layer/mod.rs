@@ -126,7 +126,7 @@ mod tree_linux;
 
 pub use apply::apply_layer;
 pub use compress::{
-    Compression, Compressor, FinishWrite, compressor, decompress, decompress_sniffed,
+    Compression, Compressor, FinishWrite, compressor, decompress, decompress_sniffed, peek,
 };
 pub use create::write_layer;
 pub use error::LayerError;

@@ -70,21 +70,10 @@ fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Res
 /// Accepts `--platform` only for the host's platform (`linux/amd64`,
 /// `linux/amd64/v1`…): strata does not emulate other architectures.
 pub fn check_platform(p: &str) -> anyhow::Result<()> {
-    let (os, arch, variant) = strata_oci::host_platform();
-    let mut parts = p.split('/');
-    let ok = parts.next() == Some(os)
-        && parts.next() == Some(arch)
-        && parts
-            .next()
-            .is_none_or(|v| Some(v) == variant || (arch == "amd64" && v == "v1"))
-        && parts.next().is_none();
-    if !ok {
-        let host = match variant {
-            Some(v) => format!("{os}/{arch}/{v}"),
-            None => format!("{os}/{arch}"),
-        };
+    if !strata_oci::is_host_platform(p) {
         anyhow::bail!(
-            "platform {p:?} is not supported: strata runs images of the host platform ({host}) only"
+            "platform {p:?} is not supported: strata runs images of the host platform ({}) only",
+            strata_oci::host_platform_string()
         );
     }
     Ok(())
