@@ -5,11 +5,19 @@
 #   2. `image save --format oci` of an image whose layers are already gzip-compressed
 #      (the lab node OCI layout): bytes copied, GB/s.
 # Needs the lab (../shared/lab/setup.sh): /tmp/lab/cache/node-image.tar, /tmp/lab/oci/node.
-# Env: RUNS (default 5), STRATA (binary; default: release build).
+# Env: RUNS (default 3), STRATA (binary; default: release build), SETTLE (default 40).
+#
+# SETTLE: this VM's ext4 root has no journal, and ext4 then skips inodes
+# freed in the last ~35 s when it allocates new ones: a load right after
+# deleting the previous run's files spends most of its time scanning inode
+# tables (every tool alike; perf shows `recently_deleted`). Each timed load
+# therefore starts SETTLE seconds after its prepare step deleted the last
+# one; SETTLE=0 measures the churning case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
+SETTLE=${SETTLE:-40}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ -n "${STRATA:-}" ] || { cargo build --release -q -p strata; STRATA=$TARGET/release/strata; }
 NODE_TAR=${NODE_TAR:-/tmp/lab/cache/node-image.tar}
@@ -23,10 +31,10 @@ start_dockerd
 export DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 say "load: strata vs docker ($RUNS runs each)"
 hyperfine --runs "$RUNS" --export-json "$W/load.json" \
-  --prepare "rm -rf $W/root" "$STRATA --root $W/root load -q -i $NODE_TAR" \
-  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true" \
+  --prepare "rm -rf $W/root; sync; sleep $SETTLE" "$STRATA --root $W/root load -q -i $NODE_TAR" \
+  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true; sync; sleep $SETTLE" \
   "/usr/bin/docker load -q -i $NODE_TAR"
-rm -rf "$W/root"
+rm -rf "$W/root"; sync; sleep "$SETTLE"
 /usr/bin/time -v "$STRATA" --root "$W/root" load -q -i "$NODE_TAR" 2>"$W/time.txt" >/dev/null
 say "strata load peak RSS: $(awk -F': ' '/Maximum resident/{print $2}' "$W/time.txt") KB"
 
@@ -34,8 +42,11 @@ say "save of gzip layers: copy throughput"
 tar -C "$NODE_OCI" -cf "$W/node-oci.tar" .
 rm -rf "$W/root"; "$STRATA" --root "$W/root" load -q -i "$W/node-oci.tar"
 ID=$("$STRATA" --root "$W/root" images -q | head -1)
-hyperfine --runs "$RUNS" --export-json "$W/save.json" \
-  --prepare "rm -f $W/saved.tar; sync" "$STRATA --root $W/root save --format oci -o $W/saved.tar $ID"
+# `cp` of the same bytes is the machine's file-copy ceiling.
+hyperfine --warmup 2 --runs 10 --export-json "$W/save.json" \
+  --prepare "rm -f $W/saved.tar $W/cp.tar" "$STRATA --root $W/root save --format oci -o $W/saved.tar $ID" \
+  "cp $W/node-oci.tar $W/cp.tar"
+"$STRATA" --root "$W/root" save --format oci -o "$W/saved.tar" "$ID"
 bytes=$(stat -c %s "$W/saved.tar")
 mean=$(jq '.results[0].mean' "$W/save.json")
 say "saved $bytes bytes in ${mean}s: $(python3 -c "print(f'{$bytes/$mean/1e9:.2f}')") GB/s"

@@ -10,7 +10,9 @@
 //! committed. A bad or interrupted load leaves the store as it was.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{self, BufRead, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 
 use strata_oci::manifest::{
@@ -105,61 +107,125 @@ impl Store {
 
     fn read_entries(&self, tar: impl Read, out: &mut Entries) -> Result<()> {
         let mut archive = tar::Archive::new(tar);
-        let bad = |e: io::Error| StoreError::Invalid(format!("invalid archive: {e}"));
-        for entry in archive.entries().map_err(bad)? {
-            let mut entry = entry.map_err(bad)?;
-            let path = clean(&entry.path().map_err(bad)?);
-            let kind = entry.header().entry_type();
-            if kind.is_symlink() || kind.is_hard_link() {
-                if let Some(target) = entry.link_name().map_err(bad)? {
-                    let base = if kind.is_symlink() {
-                        path.parent().unwrap_or(Path::new("")).join(target)
-                    } else {
-                        target.into_owned()
-                    };
-                    out.links.insert(path, clean(&base));
-                }
+        for entry in archive.entries().map_err(bad_archive)? {
+            let mut entry = entry.map_err(bad_archive)?;
+            let Some((path, head)) = classify(&mut entry, out)? else {
                 continue;
-            }
-            if !kind.is_file() {
-                continue;
-            }
-            let size = entry.header().size().map_err(bad)?;
-            let mut first = [0u8; 8];
-            let n = read_full(&mut entry, &mut first).map_err(bad)?;
-            let whole = io::Cursor::new(first[..n].to_vec()).chain(&mut entry);
-            if n == 0 || first[0] == b'{' || first[0] == b'[' || path.as_os_str() == "oci-layout" {
-                if size > MAX_INLINE_BLOB {
-                    return Err(StoreError::Invalid(format!(
-                        "archive entry {} is a {size}-byte JSON document, too large",
-                        path.display()
-                    )));
-                }
-                let mut buf = Vec::with_capacity(size as usize);
-                let mut whole = whole;
-                whole.read_to_end(&mut buf).map_err(bad)?;
-                out.json.insert(path, buf);
-                continue;
-            }
-            let src = LayerSource {
-                media_type: String::new(),
-                keep_blob: true,
-                ..LayerSource::default()
             };
-            match self.stage_layer(&src, whole) {
+            let whole = io::Cursor::new(head).chain(&mut entry);
+            match self.stage_member(whole) {
                 Ok(staged) => {
                     out.staged.insert(path, staged);
                 }
                 Err(e @ StoreError::Io { .. }) => return Err(e),
                 Err(e) => {
-                    // Not a layer (or a corrupt one): an error only if an
-                    // image turns out to need it.
-                    io::copy(&mut entry, &mut io::sink()).map_err(bad)?;
+                    io::copy(&mut entry, &mut io::sink()).map_err(bad_archive)?;
                     out.failed.insert(path, e.to_string());
                 }
             }
         }
         Ok(())
+    }
+
+    /// Loads an archive from a file. An uncompressed one (what `docker
+    /// save` writes) is indexed first, seeking past the layer data, and its
+    /// layers are then staged in parallel, each worker reading its own byte
+    /// range: unpacking is bound by the filesystem's inode creation, which
+    /// scales with cores. Anything else streams through [`Store::load`].
+    pub fn load_file(&self, file: &File) -> Result<Vec<LoadedImage>> {
+        let mut head = [0u8; 8];
+        let n = file.read_at(&mut head, 0).unwrap_or(0);
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        if !regular || n == 0 || LayerCompression::sniff(&head[..n]) != LayerCompression::None {
+            return self.load(file);
+        }
+        let mut entries = Entries::default();
+        let staged = self
+            .index_entries(file, &mut entries)
+            .and_then(|members| self.stage_in_parallel(file, members, &mut entries));
+        if let Err(e) = staged {
+            entries.abort();
+            return Err(e);
+        }
+        let plan = match plan_images(self, &entries) {
+            Ok(p) => p,
+            Err(e) => {
+                entries.abort();
+                return Err(e);
+            }
+        };
+        self.commit_plan(entries, plan)
+    }
+
+    /// Reads the outer tar's headers and JSON documents; returns the other
+    /// members (candidate layers) as byte ranges of the file.
+    fn index_entries(&self, file: &File, out: &mut Entries) -> Result<Vec<Member>> {
+        let mut archive = tar::Archive::new(file);
+        let mut members = Vec::new();
+        for entry in archive.entries_with_seek().map_err(bad_archive)? {
+            let mut entry = entry.map_err(bad_archive)?;
+            let offset = entry.raw_file_position();
+            let size = entry.header().size().map_err(bad_archive)?;
+            if let Some((path, _)) = classify(&mut entry, out)? {
+                members.push(Member { path, offset, size });
+            }
+        }
+        Ok(members)
+    }
+
+    fn stage_in_parallel(
+        &self,
+        file: &File,
+        members: Vec<Member>,
+        out: &mut Entries,
+    ) -> Result<()> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        let queue = std::sync::Mutex::new(members.into_iter());
+        let results = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                        let Some(m) = next else { break };
+                        let reader = io::BufReader::with_capacity(
+                            1 << 20,
+                            RangeReader::new(file, m.offset, m.size),
+                        );
+                        let r = self.stage_member(reader);
+                        results
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((m.path, r));
+                    }
+                });
+            }
+        });
+        let mut first_err = None;
+        for (path, r) in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            match r {
+                Ok(staged) => {
+                    out.staged.insert(path, staged);
+                }
+                Err(e @ StoreError::Io { .. }) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(e) => {
+                    out.failed.insert(path, e.to_string());
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Stages one archive member as a layer (blob kept, unpacked).
+    fn stage_member(&self, reader: impl Read) -> Result<StagedLayer> {
+        let src = LayerSource {
+            media_type: String::new(),
+            keep_blob: true,
+            ..LayerSource::default()
+        };
+        self.stage_layer(&src, reader)
     }
 
     fn commit_plan(
@@ -468,17 +534,90 @@ fn plan_oci_layout(store: &Store, e: &Entries, index_json: &[u8]) -> Result<Vec<
     Ok(out)
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+fn bad_archive(e: io::Error) -> StoreError {
+    StoreError::Invalid(format!("invalid archive: {e}"))
+}
+
+/// A member of the outer tar that may be a layer: where its bytes are.
+struct Member {
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+}
+
+/// Sorts one outer-tar entry: links and JSON documents go into `out`;
+/// a regular file that may be a layer is returned with its first bytes
+/// (already read from `entry`). Not a layer, or a corrupt one: an error
+/// only if an image turns out to need it.
+fn classify<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    out: &mut Entries,
+) -> Result<Option<(PathBuf, Vec<u8>)>> {
+    let path = clean(&entry.path().map_err(bad_archive)?);
+    let kind = entry.header().entry_type();
+    if kind.is_symlink() || kind.is_hard_link() {
+        if let Some(target) = entry.link_name().map_err(bad_archive)? {
+            let base = if kind.is_symlink() {
+                path.parent().unwrap_or(Path::new("")).join(target)
+            } else {
+                target.into_owned()
+            };
+            out.links.insert(path, clean(&base));
+        }
+        return Ok(None);
+    }
+    if !kind.is_file() {
+        return Ok(None);
+    }
+    let size = entry.header().size().map_err(bad_archive)?;
+    let (first, mut whole) = layer::peek(entry, 8).map_err(bad_archive)?;
+    let json = first.first().is_none_or(|b| *b == b'{' || *b == b'[');
+    if json || path.as_os_str() == "oci-layout" {
+        if size > MAX_INLINE_BLOB {
+            return Err(StoreError::Invalid(format!(
+                "archive entry {} is a {size}-byte JSON document, too large",
+                path.display()
+            )));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        whole.read_to_end(&mut buf).map_err(bad_archive)?;
+        out.json.insert(path, buf);
+        return Ok(None);
+    }
+    Ok(Some((path, first)))
+}
+
+/// Reads `len` bytes of `file` from `offset` with positioned reads (the
+/// file is shared by the workers).
+struct RangeReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl<'a> RangeReader<'a> {
+    fn new(file: &'a File, offset: u64, len: u64) -> Self {
+        RangeReader {
+            file,
+            pos: offset,
+            end: offset + len,
         }
     }
-    Ok(n)
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if left == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..left], self.pos)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// Lexically cleans an archive path (no leading `/` or `./`, no `..`).

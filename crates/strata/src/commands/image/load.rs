@@ -2,7 +2,7 @@
 //! (plain, gzip or zstd) from `-i FILE` or stdin.
 
 use std::fs::File;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -22,23 +22,24 @@ pub struct LoadArgs {
 
 /// Runs `image load`.
 pub fn run(ctx: &Ctx, args: LoadArgs) -> anyhow::Result<i32> {
-    let reader: Box<dyn Read> = match &args.input {
-        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
-        None => {
-            if std::io::stdin().is_terminal() {
-                bail!("requested load from stdin, but stdin is empty");
-            }
-            Box::new(std::io::stdin().lock())
-        }
-    };
     let what = args
         .input
         .as_ref()
         .map_or_else(|| "stdin".to_string(), |p| p.display().to_string());
-    let loaded = ctx
-        .store()?
-        .load(reader)
-        .with_context(|| format!("loading {what}"))?;
+    let store = ctx.store()?;
+    let loaded = match &args.input {
+        Some(p) => {
+            let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            store.load_file(&file)
+        }
+        None => {
+            if std::io::stdin().is_terminal() {
+                bail!("requested load from stdin, but stdin is empty");
+            }
+            store.load(std::io::stdin().lock())
+        }
+    }
+    .with_context(|| format!("loading {what}"))?;
     if !args.quiet {
         for img in loaded {
             if img.tags.is_empty() {

@@ -48,10 +48,12 @@ pub fn run(ctx: &Ctx, args: SaveArgs) -> anyhow::Result<i32> {
         Some(path) => {
             let tmp = path.with_extension("strata-tmp");
             let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-            let result = store.save(&items, format, f).and_then(|f| {
-                f.sync_all()
-                    .map_err(|e| strata_store::StoreError::Invalid(e.to_string()))
-            });
+            // Written beside the target and renamed over it when complete,
+            // as docker's CLI does: a failed save never leaves a partial
+            // archive under the name. No fsync (docker does none either): an
+            // archive is an export, not store state, and syncing 100s of MB
+            // would double the cost of the copy.
+            let result = store.save(&items, format, f);
             if let Err(e) = result {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e.into());
