@@ -5,36 +5,35 @@
 #   2. `image save --format oci` of an image whose layers are already gzip-compressed
 #      (the lab node OCI layout): bytes copied, GB/s.
 # Needs the lab (../shared/lab/setup.sh): /tmp/lab/cache/node-image.tar, /tmp/lab/oci/node.
-# Env: RUNS (default 3), STRATA (binary; default: release build), SETTLE (default 40).
+# Env: RUNS (default 5), STRATA (binary; default: release build).
 #
-# SETTLE: this VM's ext4 root has no journal, and ext4 then skips inodes
-# freed in the last ~35 s when it allocates new ones: a load right after
-# deleting the previous run's files spends most of its time scanning inode
-# tables (every tool alike; perf shows `recently_deleted`). Each timed load
-# therefore starts SETTLE seconds after its prepare step deleted the last
-# one; SETTLE=0 measures the churning case.
+# This VM's ext4 root is slow at creating inodes (8,000 empty files take
+# ~3.5 s; perf shows ext4's free-inode scan), and both tools create ~9,000
+# for the node image: a third command loads into a root on tmpfs to show
+# what strata's own work costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-RUNS=${RUNS:-3}
-SETTLE=${SETTLE:-40}
+RUNS=${RUNS:-5}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ -n "${STRATA:-}" ] || { cargo build --release -q -p strata; STRATA=$TARGET/release/strata; }
 NODE_TAR=${NODE_TAR:-/tmp/lab/cache/node-image.tar}
 NODE_OCI=${NODE_OCI:-/tmp/lab/oci/node}
 [ -s "$NODE_TAR" ] && [ -d "$NODE_OCI" ] || { echo "run ../shared/lab/setup.sh first" >&2; exit 1; }
 W=$(mktemp -d /tmp/strata-bench-store.XXXX)
-cleanup() { stop_pidfile "$STRATA_RUN/dockerd.pid"; rm -rf "$W"; }
+cleanup() { stop_pidfile "$STRATA_RUN/dockerd.pid"; umount "$W/tmpfs" 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
 
+mkdir -p "$W/tmpfs" && mount -t tmpfs -o size=2g tmpfs "$W/tmpfs"
 start_dockerd
 export DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 say "load: strata vs docker ($RUNS runs each)"
 hyperfine --runs "$RUNS" --export-json "$W/load.json" \
-  --prepare "rm -rf $W/root; sync; sleep $SETTLE" "$STRATA --root $W/root load -q -i $NODE_TAR" \
-  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true; sync; sleep $SETTLE" \
-  "/usr/bin/docker load -q -i $NODE_TAR"
-rm -rf "$W/root"; sync; sleep "$SETTLE"
+  --prepare "rm -rf $W/root; sync" "$STRATA --root $W/root load -q -i $NODE_TAR" \
+  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true; sync" \
+  "/usr/bin/docker load -q -i $NODE_TAR" \
+  --prepare "rm -rf $W/tmpfs/root" "$STRATA --root $W/tmpfs/root load -q -i $NODE_TAR"
+rm -rf "$W/root"; sync
 /usr/bin/time -v "$STRATA" --root "$W/root" load -q -i "$NODE_TAR" 2>"$W/time.txt" >/dev/null
 say "strata load peak RSS: $(awk -F': ' '/Maximum resident/{print $2}' "$W/time.txt") KB"
 
