@@ -27,7 +27,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "StartedAt": s.started_at,
         "FinishedAt": s.finished_at,
     });
-    let mounts: Vec<Value> = parse_mounts(hc.binds.as_deref().unwrap_or(&[]), None)
+    let mounts: Vec<Value> = parse_mounts(hc.binds.as_deref().unwrap_or(&[]), None, false)
         .unwrap_or_default()
         .into_iter()
         .filter_map(|m| match m {

@@ -102,7 +102,14 @@ fn prepare_mounted(input: &LaunchInput) -> Result<Spec> {
     if !input.readonly {
         ensure_workdir(&root, &cwd, user.uid, user.gid)?;
     }
-    find_executable(&root, &input.argv[0], env_value(&env, "PATH"), &cwd)?;
+    // The command must exist in the image (docker's 126/127 errors); with
+    // `--init` that is the one after `docker-init --`, which is mounted
+    // over its stub later, by the runtime.
+    let command = match input.argv.as_slice() {
+        [init, dashes, cmd, ..] if init == crate::spec::INIT_PATH && dashes == "--" => cmd,
+        _ => &input.argv[0],
+    };
+    find_executable(&root, command, env_value(&env, "PATH"), &cwd)?;
     let spec = build_spec(&SpecInput {
         rootfs: input.rootfs.clone(),
         readonly_rootfs: input.readonly,

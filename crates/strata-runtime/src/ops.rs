@@ -75,6 +75,8 @@ pub struct CreateOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout`.
     pub stop_timeout: Option<i64>,
+    /// `--init`: run docker-init (tini) as PID 1.
+    pub init: bool,
 }
 
 /// Creates a container from `image` with docker's rules.
@@ -137,7 +139,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         tmpfs.insert(dest.to_string(), o.to_string());
     }
     let binds = opts.volumes.clone();
-    let mounts = parse_mounts(&binds, Some(&tmpfs))?;
+    let mounts = parse_mounts(&binds, Some(&tmpfs), opts.init)?;
     let mut labels = icfg.labels.clone().unwrap_or_default();
     for l in &opts.labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -202,7 +204,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             .runtime
             .as_ref()
             .map_or_else(|| EMBEDDED_RUNTIME.to_string(), |p| p.display().to_string()),
-        init: None,
+        init: opts.init.then_some(true),
         extra: serde_json::Map::new(),
     };
     containers::create(

@@ -22,7 +22,7 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -40,7 +40,7 @@ use crate::model::State;
 use crate::oci_linux::{ConsoleSocket, OciRuntime, Stdio, runtime_for};
 use crate::procs_linux::ProcRef;
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter};
-use crate::spec::{EtcFiles, MountSpec};
+use crate::spec::{EtcFiles, INIT_PATH, MountSpec};
 use crate::sys_linux::{self, PROXIED};
 
 /// Runs the supervisor of container `id` in store `root`; `attach` is the
@@ -170,7 +170,13 @@ impl Supervisor<'_> {
             })?)?;
         let mut lowers = vec![self.p.init.clone()];
         lowers.extend(self.store.snapshots().lower_dirs(&image.chain_ids())?);
-        let mut argv = vec![self.c.spec.path.clone()];
+        let init = hc.init == Some(true);
+        let mut argv = Vec::new();
+        if init {
+            // tini as PID 1: reaps zombies and forwards signals.
+            argv.extend([INIT_PATH.to_string(), "--".to_string()]);
+        }
+        argv.push(self.c.spec.path.clone());
         argv.extend(self.c.spec.args.iter().cloned());
         Ok(LaunchInput {
             overlay: Overlay {
@@ -194,7 +200,7 @@ impl Supervisor<'_> {
                 hostname: self.p.hostname.clone(),
                 resolv_conf: self.p.resolv_conf.clone(),
             }),
-            mounts: parse_mounts(hc.binds.as_deref().unwrap_or(&[]), hc.tmpfs.as_ref())?,
+            mounts: parse_mounts(hc.binds.as_deref().unwrap_or(&[]), hc.tmpfs.as_ref(), init)?,
             resources: hc.resources(),
             readonly: hc.readonly_rootfs,
             cgroups_path: launch_linux::cgroups_path(&self.c.id),
@@ -565,8 +571,16 @@ fn reap(pid: i32) -> Option<i32> {
 pub fn parse_mounts(
     binds: &[String],
     tmpfs: Option<&std::collections::BTreeMap<String, String>>,
+    init: bool,
 ) -> Result<Vec<MountSpec>> {
     let mut out = Vec::new();
+    if init {
+        out.push(MountSpec::Bind {
+            source: init_binary()?,
+            destination: INIT_PATH.to_string(),
+            readonly: true,
+        });
+    }
     for b in binds {
         out.push(parse_bind(b)?);
     }
@@ -583,6 +597,30 @@ pub fn parse_mounts(
         }
     }
     Ok(out)
+}
+
+/// The host's init for `--init`: docker's `docker-init` (tini, static), else
+/// a static tini. It runs inside the container's rootfs, so it must not
+/// need the image's libc.
+fn init_binary() -> Result<PathBuf> {
+    let dirs = [
+        "/usr/libexec/docker",
+        "/usr/local/bin",
+        "/usr/bin",
+        "/usr/sbin",
+    ];
+    ["docker-init", "tini-static"]
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |d| Path::new(d).join(name)))
+        .find(|p| p.is_file())
+        // Bind the file itself (docker-init is a symlink to tini-static).
+        .and_then(|p| fs::canonicalize(p).ok())
+        .ok_or_else(|| {
+            RuntimeError::Invalid(
+                "--init: no docker-init or tini-static binary on this host (apt install tini)"
+                    .to_string(),
+            )
+        })
 }
 
 /// `-v HOST:CTR[:ro|rw]` (the host path must be absolute: strata has no
@@ -656,7 +694,7 @@ mod tests {
         assert!(parse_bind("/a").is_err());
         let mut t = std::collections::BTreeMap::new();
         t.insert("/run".to_string(), "size=1m,mode=1777".to_string());
-        let m = parse_mounts(&[], Some(&t)).unwrap();
+        let m = parse_mounts(&[], Some(&t), false).unwrap();
         assert_eq!(
             m,
             vec![MountSpec::Tmpfs {

@@ -133,6 +133,9 @@ pub enum MountSpec {
     },
 }
 
+/// Where `--init` puts the init process in the container, as docker does.
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
 /// Cgroup limits (`--memory`, `--cpus`, `--pids-limit`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {

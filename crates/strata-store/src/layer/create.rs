@@ -43,7 +43,13 @@ pub fn write_layer(
     compression: Compression,
     out: impl Write,
 ) -> Result<LayerWritten, LayerError> {
-    let blob = DigestWriter::new(out);
+    // An uncompressed blob is the tar itself: its digest is the diffID,
+    // so it is hashed once, not twice.
+    let blob = if compression == Compression::None {
+        BlobSide::SameAsTar(out)
+    } else {
+        BlobSide::Hashed(DigestWriter::new(out))
+    };
     let comp = Compressor::new(blob, compression)?;
     let diff = DigestWriter::new(comp);
     let mut w = TarOut {
@@ -67,8 +73,13 @@ pub fn write_layer(
         .into_inner()
         .map_err(|e| LayerError::Write(e.into_error()))?;
     let (comp, diff_id, tar_size) = diff.finish();
-    let blob = comp.finish().map_err(LayerError::Write)?;
-    let (_, blob_digest, blob_size) = blob.finish();
+    let (blob_digest, blob_size) = match comp.finish().map_err(LayerError::Write)? {
+        BlobSide::Hashed(blob) => {
+            let (_, digest, size) = blob.finish();
+            (digest, size)
+        }
+        BlobSide::SameAsTar(_) => (diff_id.clone(), tar_size),
+    };
     Ok(LayerWritten {
         diff_id,
         tar_size,
@@ -76,6 +87,30 @@ pub fn write_layer(
         blob_size,
         entries,
     })
+}
+
+/// The blob end of [`write_layer`]'s stream.
+enum BlobSide<W> {
+    /// Compressed bytes, hashed on their way out.
+    Hashed(DigestWriter<W>),
+    /// The uncompressed tar, already hashed as the diffID.
+    SameAsTar(W),
+}
+
+impl<W: Write> Write for BlobSide<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            BlobSide::Hashed(w) => w.write(buf),
+            BlobSide::SameAsTar(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            BlobSide::Hashed(w) => w.flush(),
+            BlobSide::SameAsTar(w) => w.flush(),
+        }
+    }
 }
 
 struct TarOut<W: Write> {

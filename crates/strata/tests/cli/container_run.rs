@@ -351,3 +351,43 @@ fn signals_are_forwarded() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("got TERM"));
 }
+
+#[test]
+fn init_runs_docker_init_as_pid_1() {
+    let Some(t) = Ctr::new() else { return };
+    let have_init = [
+        "/usr/bin/docker-init",
+        "/usr/bin/tini-static",
+        "/usr/sbin/docker-init",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).is_file());
+    if !have_init {
+        eprintln!("skipped: no docker-init or tini-static on this host (apt install tini)");
+        return;
+    }
+    // PID 1 is the init; the command runs as its child and its exit code
+    // passes through.
+    let out = t.run([
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "tr '\\0' ' ' </proc/1/cmdline; echo; echo $$; exit 4",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("/sbin/docker-init -- sh -c tr '\\0' ' ' </proc/1/cmdline; echo; echo $$; exit 4 ")
+    );
+    assert_ne!(lines.next(), Some("1"), "the shell is not PID 1");
+    // Without --init the command is PID 1.
+    assert_eq!(
+        t.ok(["run", "--rm", "busybox", "sh", "-c", "echo $$"]),
+        "1\n"
+    );
+}

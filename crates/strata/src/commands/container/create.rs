@@ -71,6 +71,9 @@ pub struct CreateFlags {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
     /// OCI runtime to use for this container (path to a runc-compatible binary)
     #[arg(long, value_name = "string")]
     pub runtime: Option<PathBuf>,
@@ -205,6 +208,7 @@ pub fn create(
         group_add: f.group_add.clone(),
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
+        init: f.init,
     };
     ops::create(store, &img, &opts).map_err(rt)
 }
