@@ -29,7 +29,7 @@ TOOLS=${TOOLS:-strata buildkit legacy buildah}
 RES=${RES:-/tmp/strata-bench-build}
 CTX=$LAB/ctx                                  # the peers' contexts (shared)
 ROOT=${STRATA_BENCH_ROOT:-/tmp/strata-bench-build/root}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-build}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 mkdir -p "$RES/json" "$CTX"
 
 command -v hyperfine >/dev/null || { echo "need hyperfine"; exit 1; }

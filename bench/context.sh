@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CTX=${1:-/tmp/lab/ctx/many-files}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-ctx}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 if [ ! -f "$CTX/data/.complete" ]; then
   bash ../shared/lab/cases/many-files/gen-context.sh "$CTX/data"
 fi

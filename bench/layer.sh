@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 NODE=${1:-/tmp/lab/cache/node-image.tar}
 ROOTFS=${2:-/tmp/lab/cache/debian-bookworm-minbase.tar}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-layer}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 command -v /usr/bin/time >/dev/null || { echo "need /usr/bin/time (apt-get install -y time)"; exit 1; }
 cargo build -q --release -p strata-store --example bench_layer

@@ -28,7 +28,7 @@ RUNS=${RUNS:-5}
 IMAGE=127.0.0.1:5000/node:latest
 LAYOUT=/tmp/lab/oci/node
 LAB=${LAB:-/work/shared/lab}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 
 for t in hyperfine skopeo /usr/bin/time /usr/bin/docker-registry; do
   command -v "$t" >/dev/null || { echo "need $t (scripts/lib.sh lists the apt packages)"; exit 1; }

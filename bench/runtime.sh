@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 if [[ -z "${STRATA:-}" ]]; then
   cargo build --release -p strata >&2
-  STRATA="${CARGO_TARGET_DIR:-target}/release/strata"
+  STRATA="${CARGO_TARGET_DIR:-$PWD/target}/release/strata"
 fi
 [[ $(id -u) == 0 ]] || { echo "bench/runtime.sh must run as root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine is required" >&2; exit 1; }

@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 RUNS=${RUNS:-5}
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 [ -n "${STRATA:-}" ] || { cargo build --release -q -p strata; STRATA=$TARGET/release/strata; }
 NODE_TAR=${NODE_TAR:-/tmp/lab/cache/node-image.tar}
 NODE_OCI=${NODE_OCI:-/tmp/lab/oci/node}

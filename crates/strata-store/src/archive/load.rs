@@ -91,18 +91,20 @@ impl Store {
         let compression = LayerCompression::sniff(head);
         let tar = layer::decompress(input, compression)?;
         let mut entries = Entries::default();
-        if let Err(e) = self.read_entries(tar, &mut entries) {
-            entries.abort();
-            return Err(e);
-        }
-        let plan = match plan_images(self, &entries) {
-            Ok(p) => p,
+        let read = self.read_entries(tar, &mut entries);
+        self.finish_load(entries, read)
+    }
+
+    /// Plans and commits what was read; on any error (`read`'s included)
+    /// drops everything staged.
+    fn finish_load(&self, entries: Entries, read: Result<()>) -> Result<Vec<LoadedImage>> {
+        match read.and_then(|()| plan_images(self, &entries)) {
+            Ok(plan) => self.commit_plan(entries, plan),
             Err(e) => {
                 entries.abort();
-                return Err(e);
+                Err(e)
             }
-        };
-        self.commit_plan(entries, plan)
+        }
     }
 
     fn read_entries(&self, tar: impl Read, out: &mut Entries) -> Result<()> {
@@ -143,18 +145,7 @@ impl Store {
         let staged = self
             .index_entries(file, &mut entries)
             .and_then(|members| self.stage_in_parallel(file, members, &mut entries));
-        if let Err(e) = staged {
-            entries.abort();
-            return Err(e);
-        }
-        let plan = match plan_images(self, &entries) {
-            Ok(p) => p,
-            Err(e) => {
-                entries.abort();
-                return Err(e);
-            }
-        };
-        self.commit_plan(entries, plan)
+        self.finish_load(entries, staged)
     }
 
     /// Reads the outer tar's headers and JSON documents; returns the other
