@@ -13,6 +13,10 @@
 # what strata's own work costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A private dockerd of its own (socket, exec root and an empty data root),
+# not the tests' one, whose images share layers with node.
+export STRATA_RUN=/tmp/strata-bench-store-run STRATA_DOCKER_DATA=/var/lib/strata-bench-store-docker
+rm -rf "$STRATA_DOCKER_DATA"
 source scripts/lib.sh
 RUNS=${RUNS:-5}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -21,7 +25,10 @@ NODE_TAR=${NODE_TAR:-/tmp/lab/cache/node-image.tar}
 NODE_OCI=${NODE_OCI:-/tmp/lab/oci/node}
 [ -s "$NODE_TAR" ] && [ -d "$NODE_OCI" ] || { echo "run ../shared/lab/setup.sh first" >&2; exit 1; }
 W=$(mktemp -d /tmp/strata-bench-store.XXXX)
-cleanup() { stop_pidfile "$STRATA_RUN/dockerd.pid"; umount "$W/tmpfs" 2>/dev/null || true; rm -rf "$W"; }
+cleanup() {
+  stop_pidfile "$STRATA_RUN/dockerd.pid"; umount "$W/tmpfs" 2>/dev/null || true
+  rm -rf "$W" "$STRATA_DOCKER_DATA"
+}
 trap cleanup EXIT
 
 mkdir -p "$W/tmpfs" && mount -t tmpfs -o size=2g tmpfs "$W/tmpfs"
@@ -30,7 +37,7 @@ export DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 say "load: strata vs docker ($RUNS runs each)"
 hyperfine --runs "$RUNS" --export-json "$W/load.json" \
   --prepare "rm -rf $W/root; sync" "$STRATA --root $W/root load -q -i $NODE_TAR" \
-  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1 || true; sync" \
+  --prepare "/usr/bin/docker rmi -f 127.0.0.1:5000/node:latest >/dev/null 2>&1; /usr/bin/docker image prune -af >/dev/null; sync" \
   "/usr/bin/docker load -q -i $NODE_TAR" \
   --prepare "rm -rf $W/tmpfs/root" "$STRATA --root $W/tmpfs/root load -q -i $NODE_TAR"
 rm -rf "$W/root"; sync

@@ -68,12 +68,13 @@ start_registry() {
 
 # A private dockerd (own socket, data-root, no bridge, no iptables) for interop tests.
 STRATA_DOCKER_SOCK=${STRATA_DOCKER_SOCK:-$STRATA_RUN/docker.sock}
+STRATA_DOCKER_DATA=${STRATA_DOCKER_DATA:-/var/lib/strata-test-docker}
 start_dockerd() {
   pid_alive "$STRATA_RUN/dockerd.pid" && return 0
   command -v dockerd >/dev/null || { say "dockerd not installed"; return 1; }
   mkdir -p "$STRATA_RUN/docker-exec"
   nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-    --host "unix://$STRATA_DOCKER_SOCK" --data-root /var/lib/strata-test-docker \
+    --host "unix://$STRATA_DOCKER_SOCK" --data-root "$STRATA_DOCKER_DATA" \
     --exec-root "$STRATA_RUN/docker-exec" --pidfile "$STRATA_RUN/dockerd.real.pid" \
     >"$STRATA_RUN/dockerd.log" 2>&1 &
   echo $! >"$STRATA_RUN/dockerd.pid"

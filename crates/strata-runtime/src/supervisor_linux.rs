@@ -531,6 +531,15 @@ impl Supervisor<'_> {
         let _ = log.finish(Stream::Stdout);
         let _ = log.finish(Stream::Stderr);
         let _ = std::io::stdout().flush();
+        if code.is_none() {
+            // Left the loop without the container's end (a failed poll):
+            // never exit with it still running, it would outlive its
+            // supervisor with nobody to reap or record it.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            if let Ok(st) = waitpid(Pid::from_raw(pid), None) {
+                code = sys_linux::exit_code(&st);
+            }
+        }
         code.unwrap_or(137)
     }
 
