@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # strata's test suite, for a fresh Debian 12 machine, as root:
 #   installs the tools the tests drive (skopeo, umoci, docker.io, runc, docker-registry, ...),
-#   starts a private dockerd and two registries on 127.0.0.1 (plain :5100, htpasswd :5101),
+#   starts a private dockerd and three registries on 127.0.0.1 (plain :5100, htpasswd :5101,
+#   token auth :5102 with its token server on :5103),
 #   runs cargo fmt --check, clippy -D warnings and every test, then stops what it started.
 # Env: SKIP_APT=1 (packages already there), CARGO_TARGET_DIR (reuse a build dir).
 set -euo pipefail
