@@ -222,6 +222,33 @@ impl External {
             .unwrap_or_else(|| fallback.to_string())
     }
 
+    /// Runs `create`/`exec` (whose process detaches) with the console
+    /// socket and stdio given; returns the PID the runtime wrote.
+    fn run_detached(
+        &self,
+        op: &'static str,
+        id: &str,
+        mut c: Command,
+        console: Option<&ConsoleSocket>,
+        stdio: Stdio,
+        pid_file: &Path,
+    ) -> Result<i32> {
+        if let Some(s) = console {
+            c.arg("--console-socket")
+                .arg(s.relative())
+                .current_dir(s.dir());
+        }
+        c.arg(id);
+        set_stdio(&mut c, stdio);
+        let status = c
+            .status()
+            .map_err(|e| oci_err(op, id, format!("{}: {e}", self.program.display())))?;
+        if !status.success() {
+            return Err(oci_err(op, id, self.last_error(id, &status.to_string())));
+        }
+        read_pid(pid_file).ok_or_else(|| oci_err(op, id, "no pid file written"))
+    }
+
     fn run(&self, op: &'static str, id: &str, mut c: Command) -> Result<()> {
         let out = c
             .stdin(StdStdio::null())
@@ -262,24 +289,7 @@ impl OciRuntime for External {
             .arg(bundle)
             .arg("--pid-file")
             .arg(&pid_file);
-        if let Some(s) = console {
-            c.arg("--console-socket")
-                .arg(s.relative())
-                .current_dir(s.dir());
-        }
-        c.arg(id);
-        set_stdio(&mut c, stdio);
-        let status = c
-            .status()
-            .map_err(|e| oci_err("create", id, format!("{}: {e}", self.program.display())))?;
-        if !status.success() {
-            return Err(oci_err(
-                "create",
-                id,
-                self.last_error(id, &status.to_string()),
-            ));
-        }
-        read_pid(&pid_file).ok_or_else(|| oci_err("create", id, "no pid file written"))
+        self.run_detached("create", id, c, console, stdio, &pid_file)
     }
 
     fn start(&self, id: &str) -> Result<()> {
@@ -305,26 +315,9 @@ impl OciRuntime for External {
             .arg("--pid-file")
             .arg(&pid_file);
         c.arg("--process").arg(process_json);
-        if let Some(s) = console {
-            c.arg("--console-socket")
-                .arg(s.relative())
-                .current_dir(s.dir());
-        }
-        c.arg(id);
-        set_stdio(&mut c, stdio);
-        let status = c
-            .status()
-            .map_err(|e| oci_err("exec", id, format!("{}: {e}", self.program.display())))?;
-        let pid = read_pid(&pid_file);
+        let pid = self.run_detached("exec", id, c, console, stdio, &pid_file);
         let _ = std::fs::remove_file(&pid_file);
-        if !status.success() {
-            return Err(oci_err(
-                "exec",
-                id,
-                self.last_error(id, &status.to_string()),
-            ));
-        }
-        pid.ok_or_else(|| oci_err("exec", id, "no pid file written"))
+        pid
     }
 
     fn delete(&self, id: &str) -> Result<()> {
