@@ -268,14 +268,19 @@ fn mounts(
 /// step's container writes, and it starts after its mounts are made;
 /// snapshots are never written; the context is the user's directory, which
 /// steps see read-only or through a private overlay.
+///
+/// A source missing inside its root fails with BuildKit's text
+/// (`failed to compute cache key: "/x": not found`).
 fn source_in(root: &Path, source: &str) -> Result<PathBuf> {
-    let shown = format!("/{}", clean_relative(source).display());
+    let rel = clean_relative(source).display().to_string();
     let r = Root::open(root).map_err(BuildError::io("open", root))?;
-    r.host_path(source).map_err(|e| {
-        BuildError::Invalid(match e.raw_os_error() {
-            Some(libc::ENOENT) => format!("RUN --mount=type=bind: source {shown:?} not found"),
-            _ => format!("RUN --mount=type=bind: source {shown:?}: {e}"),
-        })
+    r.host_path(source).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => fileops::FileOpError::NotFound {
+            path: rel,
+            hint: None,
+        }
+        .into(),
+        _ => BuildError::Invalid(format!("RUN --mount=type=bind: source \"/{rel}\": {e}")),
     })
 }
 

@@ -196,6 +196,26 @@ RUN --mount=type=cache,id={t}-rel,from=evil,source=relroot/tmp,target=/c2 sh -c 
         assert!(all.contains(want), "{want}:\n{all}");
     }
     c.check(&all, &env.root);
+    // A host path the stage does not have is missing, as in BuildKit.
+    for src in [
+        format!("hostroot/tmp/{t}/secret.txt"),
+        format!("relroot/tmp/{t}"),
+    ] {
+        let df = format!(
+            "{EVIL}FROM base\nRUN --mount=type=bind,from=evil,source={src},target=/x cat /x /x/secret.txt\n"
+        );
+        std::fs::write(dir.join("Dockerfile"), df).unwrap();
+        let out = build(&env, &dir, &[]);
+        let all = text(&out);
+        assert!(!out.status.success(), "{src}: {all}");
+        assert!(
+            all.contains(&format!(
+                "failed to compute cache key: \"/{src}\": not found"
+            )),
+            "{src}: {all}"
+        );
+        c.check(&all, &env.root);
+    }
 }
 
 #[test]
