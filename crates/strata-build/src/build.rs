@@ -91,7 +91,7 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     if req.dockerfile.is_empty() {
         // `build -` with a tar: the Dockerfile is inside the context.
         let p = ctx.root().join(&req.dockerfile_name);
-        req.dockerfile = std::fs::read(&p).map_err(|e| {
+        req.dockerfile = crate::context::read_confined(ctx.root(), &p).map_err(|e| {
             BuildError::Invalid(format!(
                 "failed to read dockerfile {} from the context: {e}",
                 req.dockerfile_name

@@ -493,7 +493,10 @@ impl Planner<'_> {
                                 let sel = fileops::select(
                                     &SourceTree::context(self.ctx),
                                     &[path],
-                                    &SelectOptions::default(),
+                                    &SelectOptions {
+                                        command: fileops::Command::Mount,
+                                        ..SelectOptions::default()
+                                    },
                                     self.index,
                                 )?;
                                 inputs.push(label, format!("context {}", sel.checksum()));

@@ -24,7 +24,7 @@ use strata_store::db::containers::{self as q, ContainerRow};
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::model::{ContainerSpec, State};
 use crate::names;
-use crate::rootfs_linux::{StubKind, create_init_layer};
+use crate::rootfs_linux::create_init_layer;
 use crate::spec::{MountSpec, NetworkMode};
 
 /// A container record.
@@ -157,7 +157,10 @@ pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
         state: serde_json::to_string(&state).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
     };
     let p = paths(store, &new.id);
-    prepare_dir(&p, &new)?;
+    if let Err(e) = prepare_dir(store, &p, &new) {
+        let _ = fs::remove_dir_all(&p.dir);
+        return Err(e);
+    }
     let result = match &new.name {
         Some(n) => {
             row.name = names::validate_name(n)?;
@@ -198,35 +201,24 @@ fn insert(store: &Store, row: &ContainerRow) -> Result<()> {
     }
 }
 
-fn prepare_dir(p: &Paths, new: &NewContainer) -> Result<()> {
+fn prepare_dir(store: &Store, p: &Paths, new: &NewContainer) -> Result<()> {
     for d in [&p.dir, &p.upper, &p.work, &p.rootfs] {
         fs::create_dir_all(d).ctx("create directory", d)?;
     }
-    let mut stubs = Vec::new();
     for m in &new.mounts {
-        match m {
-            MountSpec::Bind {
-                source,
-                destination,
-                ..
-            } => {
-                if !source.exists() {
-                    // docker's -v creates a missing host path as a directory.
-                    fs::create_dir_all(source).ctx("create bind source", source)?;
-                }
-                let kind = if source.is_dir() {
-                    StubKind::Dir
-                } else {
-                    StubKind::File
-                };
-                stubs.push((destination.clone(), kind));
-            }
-            MountSpec::Tmpfs { destination, .. } => {
-                stubs.push((destination.clone(), StubKind::Dir))
-            }
+        if let MountSpec::Bind { source, .. } = m
+            && !source.exists()
+        {
+            // docker's -v creates a missing host path as a directory.
+            fs::create_dir_all(source).ctx("create bind source", source)?;
         }
     }
-    create_init_layer(&p.init, &stubs)?;
+    // Stubs where the mounts will really be: destinations resolved inside
+    // the image's layers (see `mountpoint_linux`).
+    let image = store.image(&new.image_id)?;
+    let lowers = store.snapshots().lower_dirs(&image.chain_ids())?;
+    let planned = crate::mountpoint_linux::plan(lowers, &new.mounts)?;
+    create_init_layer(&p.init, &planned.stubs)?;
     let hostname = &new.spec.config.hostname;
     fs::write(&p.hostname, format!("{hostname}\n")).ctx("write", &p.hostname)?;
     let hosts = match new.spec.host_config.network() {

@@ -4,46 +4,37 @@
 //! root. Files are opened with `openat2(2)` and `RESOLVE_IN_ROOT |
 //! RESOLVE_NO_MAGICLINKS`; [`RootDir::resolve`] does the same walk in user
 //! space for callers that need a path (docker's `FollowSymlinkInScope`).
+//! Both are [`strata_store::inroot_linux`]'s, the one owner of in-root
+//! resolution; this type adds the container's view (a path, error context).
 //!
 //! [`find_executable`] is Go's `exec.LookPath` (what runc runs before
 //! `execve`) evaluated against the container's root, so a missing or
 //! non-executable command fails with docker's exact message and exit code
 //! before any namespace is created.
 
-use std::ffi::CString;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use strata_store::inroot_linux::Root;
+use strata_store::inroot_linux::layers::Layers;
+
 use crate::error::{ExecError, IoContext, Result};
-
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
 
 /// An open container root directory.
 #[derive(Debug)]
 pub struct RootDir {
-    fd: OwnedFd,
+    root: Root,
     path: PathBuf,
 }
 
 impl RootDir {
     /// Opens `path` as a root.
     pub fn open(path: &Path) -> Result<RootDir> {
-        let f = File::open(path).ctx("open root directory", path)?;
+        let root = Root::open(path).ctx("open root directory", path)?;
         Ok(RootDir {
-            fd: f.into(),
+            root,
             path: path.to_path_buf(),
         })
     }
@@ -56,49 +47,7 @@ impl RootDir {
     /// Opens `rel` (absolute or relative, resolved inside the root) with
     /// `flags` (`O_CLOEXEC` is added).
     pub fn open_at(&self, rel: &str, flags: i32) -> io::Result<File> {
-        let rel = rel.trim_start_matches('/');
-        let rel = if rel.is_empty() { "." } else { rel };
-        let c = CString::new(rel).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let how = OpenHow {
-            flags: (flags | libc::O_CLOEXEC) as u64,
-            mode: 0,
-            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and a
-        // correctly sized open_how; returns a new descriptor or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ENOSYS) {
-                return self.open_fallback(rel, flags);
-            }
-            return Err(e);
-        }
-        // SAFETY: the kernel just returned this descriptor to us.
-        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
-    }
-
-    /// Kernels without openat2: resolve in user space, then open without
-    /// following a final symlink (it was already resolved).
-    fn open_fallback(&self, rel: &str, flags: i32) -> io::Result<File> {
-        let p = self.resolve(rel, true)?;
-        let c = CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: open with a NUL-terminated path.
-        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just returned this descriptor to us.
-        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+        self.root.open_in(rel, flags).map(File::from)
     }
 
     /// Reads a whole file inside the root; `None` if it does not exist or
@@ -119,57 +68,12 @@ impl RootDir {
     }
 
     /// Resolves `rel` inside the root to a host path, following symlinks
-    /// as the container would (the last component only if `follow_last`).
-    /// `..` never climbs above the root. At most 255 links are followed.
+    /// as the container would (the last component only if `follow_last`);
+    /// missing components are kept. `..` never climbs above the root.
     pub fn resolve(&self, rel: &str, follow_last: bool) -> io::Result<PathBuf> {
-        let mut done: Vec<String> = Vec::new();
-        let mut todo: Vec<String> = split(rel).into_iter().rev().collect();
-        let mut links = 0;
-        while let Some(part) = todo.pop() {
-            match part.as_str() {
-                "." => continue,
-                ".." => {
-                    done.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            let is_last = todo.is_empty();
-            let host = self.path.join(done.iter().collect::<PathBuf>()).join(&part);
-            let md = match std::fs::symlink_metadata(&host) {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    done.push(part);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            if md.file_type().is_symlink() && (!is_last || follow_last) {
-                links += 1;
-                if links > 255 {
-                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
-                }
-                let target = std::fs::read_link(&host)?;
-                let target = target.to_string_lossy().into_owned();
-                if target.starts_with('/') {
-                    done.clear();
-                }
-                for p in split(&target).into_iter().rev() {
-                    todo.push(p);
-                }
-            } else {
-                done.push(part);
-            }
-        }
-        Ok(self.path.join(done.iter().collect::<PathBuf>()))
+        let r = Layers::plain(&self.path).resolve(rel, follow_last)?;
+        Ok(self.path.join(r.path.trim_start_matches('/')))
     }
-}
-
-fn split(p: &str) -> Vec<String> {
-    p.split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// Go's `exec.LookPath(name)` inside `root`, with `path_env` as `$PATH`

@@ -1,7 +1,8 @@
 //! Turning a container (or build step) into a runnable OCI bundle, the
 //! part shared by the supervisor and the build-step helper:
 //!
-//! 1. mount the overlay rootfs;
+//! 1. resolve the mount destinations inside the rootfs
+//!    ([`crate::mountpoint_linux`]), mount the overlay rootfs;
 //! 2. resolve `-u` through the rootfs's `/etc/passwd` and `/etc/group`
 //!    (opened inside the root, see [`crate::inroot_linux`]);
 //! 3. compute the process environment (docker's defaults, `HOME`);
@@ -73,8 +74,13 @@ pub struct LaunchInput {
 
 /// Mounts the rootfs and writes the bundle; returns the spec.
 pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
+    // Mount destinations resolved inside the rootfs as it is now (the
+    // upper dir included: a restarted container may have changed it).
+    let mut layers = vec![input.overlay.upper.clone()];
+    layers.extend(input.overlay.lowers.iter().cloned());
+    let mounts = crate::mountpoint_linux::plan(layers, &input.mounts)?.mounts;
     input.overlay.mount_with(m, &input.rootfs, input.volatile)?;
-    match prepare_mounted(input) {
+    match prepare_mounted(input, mounts) {
         Ok(spec) => Ok(spec),
         Err(e) => {
             let _ = m.unmount(&input.rootfs);
@@ -83,7 +89,7 @@ pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
     }
 }
 
-fn prepare_mounted(input: &LaunchInput) -> Result<Spec> {
+fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> {
     let root = RootDir::open(&input.rootfs)?;
     let passwd = root.read_to_string("/etc/passwd");
     let group = root.read_to_string("/etc/group");
@@ -121,7 +127,7 @@ fn prepare_mounted(input: &LaunchInput) -> Result<Spec> {
         hostname: input.hostname.clone(),
         network: input.network,
         etc_files: input.etc_files.clone(),
-        mounts: input.mounts.clone(),
+        mounts,
         resources: input.resources,
         cgroups: CgroupSupport::probe(),
         cgroups_path: input.cgroups_path.clone(),

@@ -14,6 +14,7 @@
 //!   create, start, stop, kill, rm, wait, prune; [`inspect`], [`commit`],
 //!   [`cp`].
 //! * [`rootfs_linux`]: the overlay (init layer + image snapshots + upper);
+//!   [`mountpoint_linux`]: mount destinations resolved inside it;
 //!   [`inroot_linux`]: reading the rootfs without escaping it, and the
 //!   runc-style executable lookup (docker's 126/127).
 //! * [`oci_linux`]: [`oci_linux::Embedded`] (libcontainer) and
@@ -85,6 +86,7 @@ pub mod inspect;
 pub mod launch_linux;
 pub mod logs;
 pub mod model;
+pub mod mountpoint_linux;
 pub mod names;
 pub mod oci_linux;
 pub mod ops;

@@ -37,7 +37,7 @@ use crate::helper;
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::Stream;
 use crate::oci_linux::{Stdio, runtime_for};
-use crate::rootfs_linux::{Mounter, Overlay, StubKind, SysMounter, create_init_layer};
+use crate::rootfs_linux::{Mounter, Overlay, SysMounter, create_init_layer};
 use crate::spec::{EtcFiles, MountSpec, NetworkMode, Resources};
 use crate::sys_linux::{self, PROXIED};
 
@@ -237,26 +237,10 @@ fn step(req: &StepRequest) -> Result<i32> {
         return Err(RuntimeError::NoCommand);
     }
     let init = b.join("init");
-    let stubs: Vec<(String, StubKind)> = spec
-        .mounts
-        .iter()
-        .map(|m| match m {
-            MountSpec::Bind {
-                source,
-                destination,
-                ..
-            } => (
-                destination.clone(),
-                if source.is_dir() {
-                    StubKind::Dir
-                } else {
-                    StubKind::File
-                },
-            ),
-            MountSpec::Tmpfs { destination, .. } => (destination.clone(), StubKind::Dir),
-        })
-        .collect();
-    create_init_layer(&init, &stubs)?;
+    // Stubs where the mounts will really be (destinations resolved
+    // inside the rootfs, see `mountpoint_linux`).
+    let planned = crate::mountpoint_linux::plan(spec.lowers.clone(), &spec.mounts)?;
+    create_init_layer(&init, &planned.stubs)?;
     let hostname = if spec.hostname.is_empty() {
         "buildkitsandbox".to_string()
     } else {

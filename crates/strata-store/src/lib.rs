@@ -7,6 +7,9 @@
 //! - [`content::ContentStore`]: blobs by digest, written verify-then-rename.
 //! - [`snapshots::Snapshots`]: unpacked layers by chain ID (overlay lowers).
 //! - [`layer`]: deterministic layer tars and safe extraction.
+//! - [`inroot_linux`]: paths resolved inside a root directory, or a stack
+//!   of overlay layers, as if it were `/` (extraction, mount sources and
+//!   mount points, reading a container's files).
 //! - [`images`]: image records, references, tags, removal; [`archive`]:
 //!   `save`/`load` of docker-archive and OCI-layout tars, and `import`.
 //!
@@ -29,6 +32,7 @@ pub mod error;
 pub mod gc;
 pub mod images;
 pub mod ingest;
+pub mod inroot_linux;
 pub mod layer;
 pub mod layout;
 pub mod snapshots;

@@ -30,6 +30,17 @@ pub enum ContextError {
         /// What is wrong in it.
         error: DockerignoreError,
     },
+    /// A Dockerfile or ignore file named inside the context is a symlink
+    /// that leads out of it.
+    #[error(
+        "{file}: it is a symlink to {target}, outside the build context; strata does not read it"
+    )]
+    OutsideContext {
+        /// The file as named.
+        file: PathBuf,
+        /// Where its symlinks lead.
+        target: PathBuf,
+    },
     /// The context tar given on stdin is not a valid (compressed) tar.
     #[error("build context from stdin: {0}")]
     Tar(String),

@@ -25,6 +25,9 @@
 //! and never part of a cache key; naming it literally is a "not found"
 //! error that says which pattern excluded it.
 //!
+//! The Dockerfile and the ignore file are read through [`read_confined`]: a
+//! symlink that leads out of the context is refused, never read.
+//!
 //! # The stat index ([`StatIndex`])
 //!
 //! Table `context_files` (schema v2 of the store): absolute path → `dev,
@@ -43,9 +46,11 @@
 //! after; the stat recorded is the one the content was read under, so a
 //! concurrent edit can never be recorded under the old stat.
 
+mod confine;
 mod error;
 mod index;
 
+pub use confine::{confined_file, read_confined};
 pub use error::ContextError;
 pub use index::{DEFAULT_RACY_WINDOW, IndexStats, StatIndex};
 pub(crate) use index::{Hashed, StatKey, digest_of, hash_file, now_ns};
@@ -96,7 +101,7 @@ impl BuildContext {
         }
         let matcher = match &ignore_file {
             Some(f) => {
-                let bytes = std::fs::read(f).map_err(ContextError::io("read", f))?;
+                let bytes = read_confined(dir, f)?;
                 let parsed = dockerignore::parse(&bytes).map_err(|error| ContextError::Ignore {
                     file: f.clone(),
                     error,

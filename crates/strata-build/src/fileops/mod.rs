@@ -83,6 +83,9 @@ pub enum Command {
     Copy,
     /// ADD.
     Add,
+    /// A `RUN --mount` source (its cache key and the seed of a cache):
+    /// a plain path, never a URL.
+    Mount,
 }
 
 impl Command {
@@ -91,6 +94,7 @@ impl Command {
         match self {
             Command::Copy => "COPY",
             Command::Add => "ADD",
+            Command::Mount => "RUN --mount",
         }
     }
 }
@@ -137,7 +141,7 @@ impl<'a> SourceTree<'a> {
 /// How [`select`] reads the sources of one instruction.
 #[derive(Debug, Clone, Default)]
 pub struct SelectOptions {
-    /// COPY or ADD.
+    /// COPY, ADD or a RUN mount.
     pub command: Command,
     /// `--exclude` patterns.
     pub excludes: Vec<String>,

@@ -34,13 +34,14 @@ pub fn select(
     };
     let cmd = opts.command.name();
     for src in sources {
-        if super::remote::is_git(src) {
+        let plain = opts.command == Command::Mount;
+        if !plain && super::remote::is_git(src) {
             return Err(match opts.command {
-                Command::Copy => FileOpError::Checksum("source can't be a git ref for COPY".into()),
                 Command::Add => FileOpError::GitSource { url: src.clone() },
+                _ => FileOpError::Checksum("source can't be a git ref for COPY".into()),
             });
         }
-        if super::remote::is_http(src) {
+        if !plain && super::remote::is_http(src) {
             if opts.command == Command::Copy {
                 return Err(FileOpError::UrlInCopy);
             }

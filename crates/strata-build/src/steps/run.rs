@@ -12,6 +12,10 @@
 //! | `tmpfs` | a tmpfs (`size=`) |
 //! | `secret` | the `--secret` of that id as a 0400 file at `/run/secrets/<id>` (or `target=`), or as the variable `env=`; never in a layer or a key |
 //!
+//! Every source path a Dockerfile names resolves inside its own root
+//! ([`source_in`]); every target resolves inside the step's rootfs
+//! (`strata_runtime::mountpoint_linux`). `type=ssh` is refused.
+//!
 //! Heredoc scripts with a `#!` line are mounted at `/dev/pipes/<name>` and
 //! executed, as BuildKit does.
 
@@ -29,6 +33,7 @@ use strata_runtime::rootfs_linux::clean_relative;
 use strata_runtime::spec::MountSpec;
 use strata_runtime::step::{StepSpec, run_step};
 use strata_store::ingest::{DirLayerOptions, IngestedLayer};
+use strata_store::inroot_linux::Root;
 use strata_store::layer::{Compression, WhiteoutFormat};
 
 use super::{Exec, push_layer_history};
@@ -164,7 +169,6 @@ fn mounts(
     for (n, (m, src)) in act.mounts.iter().enumerate() {
         match m {
             Mount::Bind(b) => {
-                let rel = clean_relative(b.source.as_deref().unwrap_or("/"));
                 let (root, view) = match src {
                     Source::Context if b.readonly => (ex.ctx.root().to_path_buf(), None),
                     Source::Context => {
@@ -176,13 +180,7 @@ fn mounts(
                         (v.root().to_path_buf(), Some(v))
                     }
                 };
-                let source = root.join(&rel);
-                if !source.exists() {
-                    return Err(BuildError::Invalid(format!(
-                        "RUN --mount=type=bind: source {:?} not found",
-                        format!("/{}", rel.display())
-                    )));
-                }
+                let source = source_in(&root, b.source.as_deref().unwrap_or("/"))?;
                 out.push(MountSpec::Bind {
                     source,
                     destination: abs_target(workdir, &b.target),
@@ -253,6 +251,39 @@ fn mounts(
     Ok((out, held))
 }
 
+/// The host path of bind source `source` inside `root` (the context, or a
+/// stage's or image's view): every symlink, absolute or relative, and every
+/// `..` resolve as if `root` were `/`, as BuildKit resolves a bind source
+/// inside its snapshot, so `source=hostroot` with `hostroot -> /` is the
+/// stage's own root, never the host's. See: issue 9.
+///
+/// Why a path and not a descriptor: the runtimes take the source by name
+/// (libcontainer canonicalises it and re-opens it, runc passes it to
+/// mount(2)), so a `/proc/self/fd/N` handle would be turned back into a
+/// path anyway. What is handed over is the kernel's own path of the object
+/// resolved inside the root ([`Root::host_path`]: free of symlinks,
+/// checked to lie under the root and to still be that object). Nothing
+/// untrusted can rename anything in these trees between this check and the
+/// mount: a stage or image view is an overlay whose upper dir only this
+/// step's container writes, and it starts after its mounts are made;
+/// snapshots are never written; the context is the user's directory, which
+/// steps see read-only or through a private overlay.
+///
+/// A source missing inside its root fails with BuildKit's text
+/// (`failed to compute cache key: "/x": not found`).
+fn source_in(root: &Path, source: &str) -> Result<PathBuf> {
+    let rel = clean_relative(source).display().to_string();
+    let r = Root::open(root).map_err(BuildError::io("open", root))?;
+    r.host_path(source).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOENT) => fileops::FileOpError::NotFound {
+            path: rel,
+            hint: None,
+        }
+        .into(),
+        _ => BuildError::Invalid(format!("RUN --mount=type=bind: source \"/{rel}\": {e}")),
+    })
+}
+
 /// The directory of cache mount `id`, locked as `sharing` asks.
 fn cache_dir(
     ex: &Exec<'_>,
@@ -320,7 +351,10 @@ fn seed_cache(
     let sel = fileops::select(
         &tree,
         &[source],
-        &SelectOptions::default(),
+        &SelectOptions {
+            command: fileops::Command::Mount,
+            ..SelectOptions::default()
+        },
         &mut StatIndex::ephemeral(),
     )?;
     fileops::copy_into(&tree, &sel, dir, "/", &CopyOptions::default())?;

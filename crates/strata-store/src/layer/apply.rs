@@ -15,7 +15,7 @@
 //! * every entry name is cleaned lexically ([`super::path::clean`]: `..` is
 //!   clamped at the root, a leading `/` stripped);
 //! * its parent directory is opened *inside* the target with `openat2`
-//!   `RESOLVE_IN_ROOT` ([`super::resolve_linux::Root`]), so a symlink in the
+//!   `RESOLVE_IN_ROOT` ([`crate::inroot_linux::Root`]), so a symlink in the
 //!   tree, absolute or relative, is followed as if the target were `/`;
 //! * the final component is created with `*at` calls that never follow it
 //!   (`O_CREAT|O_EXCL|O_NOFOLLOW`, `mkdirat`, `symlinkat`, `mknodat`, `linkat`
@@ -38,12 +38,12 @@ use tar::EntryType;
 use super::error::{from_stream, io_err};
 use super::meta::{Meta, link_target};
 use super::path::{self, Whiteout, join, show, split_parent};
-use super::resolve_linux::{DirCache, Root};
 use super::sys_linux as sys;
 use super::tap::{Tap, TapState};
 use super::tarfmt::Extensions;
 use super::tree_linux::{list_names, remove_all};
 use super::{Applied, ApplyMode, ApplyOptions, LayerError};
+use crate::inroot_linux::{DirCache, Root};
 
 /// Overlayfs' opaque-directory xattr.
 pub(crate) const OVERLAY_OPAQUE: &CStr = c"trusted.overlay.opaque";

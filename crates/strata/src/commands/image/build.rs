@@ -211,7 +211,11 @@ fn read_inputs(args: &BuildArgs) -> anyhow::Result<Inputs> {
             Some(f) => PathBuf::from(f),
             None => ctx_dir.join("Dockerfile"),
         };
-        let df = std::fs::read(&p).map_err(|e| {
+        // A Dockerfile named inside the context never leads out of it
+        // (a hostile `Dockerfile -> /etc/shadow` is refused unread).
+        let real = strata_build::context::confined_file(&ctx_dir, &p)
+            .map_err(|e| anyhow::anyhow!("failed to read dockerfile: {e}"))?;
+        let df = std::fs::read(&real).map_err(|e| {
             anyhow::anyhow!(
                 "failed to read dockerfile: open {}: {}",
                 p.display(),
