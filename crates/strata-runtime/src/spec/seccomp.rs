@@ -9,7 +9,9 @@
 //!   set, the kernel is at least `minKernel` — and its `excludes` do not:
 //!   the arch is listed, *any* listed capability is in the bounding set,
 //!   the kernel is at least `minKernel`;
-//! * `name` is the old spelling of a one-element `names`.
+//! * `name` is the old spelling of a one-element `names`;
+//! * the x32 sub-architecture is dropped where the kernel has no x32 ABI
+//!   (its syscalls fail there anyway; listing it only costs start time).
 //!
 //! The default profile ([`DEFAULT_PROFILE`], `seccomp-default.json` beside
 //! this file) has the allow-list, argument filters and conditions of
@@ -132,6 +134,10 @@ pub struct Target {
     pub kernel: (u64, u64),
     /// The container's bounding set, by name (`CAP_CHOWN`, …).
     pub caps: Vec<String>,
+    /// The kernel runs x32 syscalls (most do not; then the x32
+    /// sub-architecture is left out of the filter: it could never match,
+    /// and each architecture costs milliseconds to compile at every start).
+    pub x32: bool,
 }
 
 impl Target {
@@ -141,8 +147,24 @@ impl Target {
             arch: native_arch(),
             kernel: host_kernel(),
             caps,
+            x32: kernel_runs_x32(),
         }
     }
+}
+
+/// True if this kernel accepts x32 syscalls (asked once, with the x32
+/// `getpid`, which fails with ENOSYS where the ABI is off).
+pub fn kernel_runs_x32() -> bool {
+    static X32: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *X32.get_or_init(|| {
+        if native_arch() != "amd64" {
+            return false;
+        }
+        const X32_SYSCALL_BIT: libc::c_long = 0x4000_0000;
+        // SAFETY: getpid (x32 number 39) takes no arguments and changes
+        // nothing; an unsupported ABI just returns ENOSYS.
+        unsafe { libc::syscall(X32_SYSCALL_BIT | libc::SYS_getpid) >= 0 }
+    })
 }
 
 /// libseccomp's name of the architecture strata was built for (moby's
@@ -258,7 +280,14 @@ impl Profile {
             && let Some(entry) = arch_map.iter().find(|a| a.architecture == native)
         {
             arches.push(entry.architecture);
-            arches.extend(entry.sub_architectures.iter().flatten().copied());
+            arches.extend(
+                entry
+                    .sub_architectures
+                    .iter()
+                    .flatten()
+                    .filter(|a| target.x32 || **a != Arch::ScmpArchX32)
+                    .copied(),
+            );
         }
         let mut syscalls = Vec::new();
         for rule in rules {
@@ -338,6 +367,7 @@ mod tests {
             arch,
             kernel: (6, 18),
             caps: caps.iter().map(|c| c.to_string()).collect(),
+            x32: true,
         }
     }
 
@@ -386,6 +416,12 @@ mod tests {
         assert_eq!(
             s.architectures().as_deref(),
             Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..])
+        );
+        let mut no_x32 = target("amd64", DEFAULT_CAPS);
+        no_x32.x32 = false;
+        assert_eq!(
+            default_for(&no_x32).architectures().as_deref(),
+            Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86][..])
         );
         for name in [
             "read",
