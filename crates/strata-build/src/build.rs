@@ -177,16 +177,11 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     } else {
         crate::cache::lookup(store, &keys)?
     };
-    let explain = req.explain || progress.mode() == crate::progress::ProgressMode::Plain;
-    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, explain)?;
+    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, req.explain)?;
     let ev = progress.vertex("exporting to image");
     progress.start(ev);
     let config = export::final_config(&out.config, &req.labels);
-    let used: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|k| hits.contains_key(*k))
-        .collect();
+    let used = executor::used_steps(&plan, &hits);
     let id = export::commit_image(store, &config, &req.tags, &used)?;
     progress.note(ev, &format!("writing image {id} done"));
     for t in &req.tags {

@@ -54,12 +54,13 @@ fn layer_blobs(store: &Store, config: &ImageConfig) -> Result<Vec<LayerBlob>> {
 }
 
 /// Records the image (unless present), then, in one transaction, marks
-/// `used` cache keys and points every tag at it. Returns the image ID.
+/// the `used` cache records (`(key, step lineage)`) and points every tag
+/// at it. Returns the image ID.
 pub fn commit_image(
     store: &Store,
     config: &ImageConfig,
     tags: &[Reference],
-    used: &[&str],
+    used: &[(&str, String)],
 ) -> Result<Digest> {
     let bytes = config.to_vec();
     let id = Digest::of(&bytes);
