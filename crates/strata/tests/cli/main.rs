@@ -9,6 +9,7 @@ mod build_basics;
 mod build_cache;
 mod build_common;
 mod build_copy;
+mod build_dockerignore;
 mod build_fidelity;
 mod build_interop;
 mod build_lab;

@@ -76,6 +76,25 @@ impl Docker {
         }
     }
 
+    /// `docker build` of `dir` exporting the result's files to `dest`
+    /// (`--output type=local`); returns the progress, or the error output.
+    pub fn build_to_dir(&self, dir: &Path, dest: &Path) -> Result<String, String> {
+        let out = self
+            .cmd()
+            .args(["build", "--progress", "plain", "--network=host", "--output"])
+            .arg(format!("type=local,dest={}", dest.display()))
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker build");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() {
+            Ok(err)
+        } else {
+            Err(err)
+        }
+    }
+
     /// Like [`Docker::build`], asserting success.
     pub fn build_ok(&self, dir: &Path, tag: &str, args: &[&str]) -> String {
         self.build(dir, tag, args)
