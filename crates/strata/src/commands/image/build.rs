@@ -280,8 +280,16 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
     req.tags = args
         .tags
         .iter()
-        .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
-        .collect::<anyhow::Result<_>>()?;
+        .map(|t| {
+            // docker's flag validation: exit 125.
+            Reference::parse(t).map_err(|e| {
+                ExitError::new(
+                    125,
+                    format!("invalid argument {t:?} for \"-t, --tag\" flag: {e}"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
     req.build_args = build_args;
     req.target = args.target.clone();
     req.no_cache = args.no_cache;

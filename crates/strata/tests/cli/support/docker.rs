@@ -41,6 +41,11 @@ impl Docker {
         c
     }
 
+    /// Removes docker image `tag` when this [`Docker`] drops.
+    pub fn track(&self, tag: &str) {
+        self.made.borrow_mut().push(tag.to_string());
+    }
+
     /// Copies strata image `image` into docker under the same name.
     pub fn load_from(&self, env: &Env, image: &str) {
         let tar = env.path(&format!("to-docker-{}.tar", sha256_hex(image.as_bytes())));
