@@ -397,12 +397,6 @@ fn validate_path_component(comp: &str) -> Result<(), ()> {
 mod tests {
     use super::*;
 
-    fn norm(s: &str) -> String {
-        Reference::parse(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .to_string()
-    }
-
     /// docker 20.10's answers (`docker tag IMAGE REF`, recorded): the
     /// normalised name, or the error text after "is not a valid
     /// repository/tag: ". See: issue 14.

@@ -143,14 +143,14 @@ fn class_char(chars: &[char], pos: &mut usize) -> Option<char> {
 mod tests {
     use super::*;
 
-    fn class(p: &str) -> Option<(bool, Vec<(char, char)>, usize)> {
+    fn class(p: &str) -> Option<Class> {
         let chars: Vec<char> = p.chars().collect();
-        parse(&chars, 0).map(|c| (c.negated, c.ranges, c.end))
+        parse(&chars, 0)
     }
 
     fn has(p: &str, c: char) -> bool {
-        let (neg, ranges, _) = class(p).unwrap();
-        ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != neg
+        let k = class(p).unwrap();
+        k.ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != k.negated
     }
 
     #[test]
@@ -166,7 +166,7 @@ mod tests {
         assert!(has("[:alpha:]", ':') && has("[:alpha:]", 'p') && !has("[:alpha:]", 'b'));
         // `[` alone is a member.
         assert!(has("[[a]", '[') && has("[[a]", 'a'));
-        assert_eq!(class("[[:alpha:]]x").unwrap().2, 11);
+        assert_eq!(class("[[:alpha:]]x").unwrap().end, 11);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod support;
 mod build_bad_input;
 mod build_basics;
 mod build_cache;
+mod build_cache_export;
 mod build_common;
 mod build_copy;
 mod build_dockerignore;

@@ -310,12 +310,12 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
     req.cache_from = args
         .cache_from
         .iter()
-        .map(|s| options::parse_cache(s))
+        .map(|s| options::parse_cache_from(s))
         .collect::<Result<_, _>>()?;
     req.cache_to = args
         .cache_to
         .iter()
-        .map(|s| options::parse_cache(s))
+        .map(|s| options::parse_cache_to(s))
         .collect::<Result<_, _>>()?;
     req.iidfile = args.iidfile.clone();
     req.explain = args.explain;
