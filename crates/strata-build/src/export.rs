@@ -176,6 +176,7 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
                 key: r.key.clone(),
                 parent_key: r.parent.clone(),
                 config_digest: r.config_digest.clone(),
+                created: r.created.clone(),
                 layer,
                 description: Description::default().to_json(),
             },
@@ -190,7 +191,10 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
 pub fn export(store: &Store, keys: &[&str], spec: &CacheSpec, opts: &CacheOptions) -> Result<()> {
     let mut out = Vec::new();
     for r in cache::records(store, keys)? {
-        let config = store.content().read(&r.config_digest)?;
+        let config = match &r.config_digest {
+            Some(d) => store.content().read(d)?,
+            None => Vec::new(),
+        };
         let layer = match &r.layer {
             Some(l) => {
                 let blob = store
@@ -212,6 +216,7 @@ pub fn export(store: &Store, keys: &[&str], spec: &CacheSpec, opts: &CacheOption
             parent: r.parent_key,
             config_digest: r.config_digest,
             config,
+            created: r.created,
             layer,
         });
     }

@@ -35,7 +35,54 @@ pub struct GcStats {
     pub bytes: u64,
 }
 
+/// What the build cache holds on disk (`system df`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildCacheUsage {
+    /// Records (one per step result).
+    pub records: u64,
+    /// Bytes only the build cache keeps alive: its config blobs, and the
+    /// unpacked layers and layer blobs of chains no image uses.
+    pub bytes: u64,
+}
+
 impl Store {
+    /// The build cache's records and the bytes only it keeps alive.
+    pub fn build_cache_usage(&self) -> Result<BuildCacheUsage> {
+        let (records, configs, layers) = self.db().with(|c| {
+            let records: i64 = c.query_row("SELECT COUNT(*) FROM build_cache", [], |r| r.get(0))?;
+            let configs = c
+                .prepare(
+                    "SELECT DISTINCT config_digest FROM build_cache \
+                     WHERE config_digest IS NOT NULL AND config_digest NOT IN (SELECT id FROM images)",
+                )?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let layers = c
+                .prepare(
+                    "SELECT DISTINCT b.blob_digest, s.size FROM build_cache b \
+                     JOIN snapshots s ON s.chain_id = b.chain_id \
+                     WHERE b.chain_id NOT IN (SELECT chain_id FROM image_layers)",
+                )?
+                .query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((records, configs, layers))
+        })?;
+        let blob_size = |d: &str| {
+            Digest::parse(d)
+                .ok()
+                .and_then(|d| self.content().size(&d).ok())
+                .unwrap_or(0)
+        };
+        let mut bytes: u64 = configs.iter().map(|d| blob_size(d)).sum();
+        for (blob, unpacked) in layers {
+            bytes += u64::try_from(unpacked).unwrap_or(0) + blob.as_deref().map_or(0, blob_size);
+        }
+        Ok(BuildCacheUsage {
+            records: u64::try_from(records).unwrap_or(0),
+            bytes,
+        })
+    }
+
     /// Collects garbage if no other process has the store open.
     pub fn gc(&self) -> Result<GcStats> {
         let mut guard = self.gc_guard.lock().unwrap_or_else(|e| e.into_inner());
@@ -85,7 +132,7 @@ impl Store {
             let rows = st
                 .query_map([], |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(0)?,
                         r.get::<_, Option<String>>(1)?,
                         r.get::<_, Option<String>>(2)?,
                     ))
@@ -94,7 +141,10 @@ impl Store {
             drop(st);
             let mut cache_chains = Vec::new();
             for (config, chain, blob) in rows {
-                blobs.insert(config);
+                // Metadata steps in mid-stage store no config (schema v3).
+                if let Some(c) = config {
+                    blobs.insert(c);
+                }
                 if let Some(b) = blob {
                     blobs.insert(b);
                 }

@@ -14,6 +14,7 @@ mod build_lab;
 mod build_output;
 mod build_registry;
 mod build_run;
+mod build_scaling;
 mod build_stages;
 
 mod container_bad_input;
