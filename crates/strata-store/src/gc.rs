@@ -85,115 +85,70 @@ impl Store {
 
     /// Collects garbage if no other process has the store open.
     pub fn gc(&self) -> Result<GcStats> {
+        self.exclusively(|alone| {
+            if alone {
+                self.collect()
+            } else {
+                Ok(GcStats::default())
+            }
+        })?
+    }
+
+    /// Runs `f(alone)`: `alone` is true when this process holds the root's
+    /// `gc.lock` exclusively for the call (no other strata command has the
+    /// store open; container supervisors do not count). Never waits for the
+    /// lock; this process's shared hold is restored afterwards.
+    pub fn exclusively<T>(&self, f: impl FnOnce(bool) -> T) -> Result<T> {
         let mut guard = self.gc_guard.lock().unwrap_or_else(|e| e.into_inner());
         // Release our shared hold, try for exclusive, and always end up
         // holding the shared lock again.
         let had_guard = guard.take().is_some();
         let path = self.layout().gc_lock();
-        let stats = match FileLock::try_lock(&path, LockMode::Exclusive)? {
+        let out = match FileLock::try_lock(&path, LockMode::Exclusive)? {
             Some(exclusive) => {
-                let s = self.collect();
+                let out = f(true);
                 drop(exclusive);
-                s?
+                out
             }
-            None => GcStats::default(),
+            None => f(false),
         };
         if had_guard {
             *guard = Some(FileLock::lock(&path, LockMode::Shared)?);
         }
-        Ok(stats)
+        Ok(out)
     }
 
-    fn collect(&self) -> Result<GcStats> {
+    /// Deletes what no root reaches; the caller holds the GC lock.
+    pub(crate) fn collect(&self) -> Result<GcStats> {
         let mut stats = GcStats {
             ran: true,
             ..GcStats::default()
         };
         let now = now_secs();
-        let (live_blobs, live_chains, live_diffs) = self.db().write(|tx| {
+        let live = self.db().write(|tx| {
             leases::expire(tx, now)?;
-            let mut blobs: HashSet<String> = HashSet::new();
-            let mut chains: HashSet<String> = HashSet::new();
-            let mut diffs: HashSet<String> = HashSet::new();
-            for img in iq::list(tx)? {
-                blobs.insert(img.id.to_string());
-                blobs.insert(img.manifest_digest.to_string());
-                for l in iq::layers(tx, &img.id)? {
-                    chains.insert(l.chain_id.to_string());
-                    diffs.insert(l.diff_id.to_string());
-                }
-            }
-            for d in leases::pinned(tx, ResourceKind::Image)? {
-                blobs.insert(d);
-            }
-            // Build cache records keep their config and their layer's chain.
-            let mut st =
-                tx.prepare("SELECT config_digest, chain_id, blob_digest FROM build_cache")?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            drop(st);
-            let mut cache_chains = Vec::new();
-            for (config, chain, blob) in rows {
-                // Metadata steps in mid-stage store no config (schema v3).
-                if let Some(c) = config {
-                    blobs.insert(c);
-                }
-                if let Some(b) = blob {
-                    blobs.insert(b);
-                }
-                if let Some(c) = chain {
-                    cache_chains.push(c);
-                }
-            }
-            for d in leases::pinned(tx, ResourceKind::Blob)? {
-                blobs.insert(d);
-            }
-            for c in leases::pinned(tx, ResourceKind::Snapshot)?
-                .into_iter()
-                .chain(cache_chains)
-            {
-                // A pinned chain keeps its parents too.
-                let mut next = Some(c);
-                while let Some(chain) = next.take() {
-                    let Ok(d) = Digest::parse(&chain) else { break };
-                    if let Some(row) = lq::snapshot(tx, &d)? {
-                        diffs.insert(row.diff_id.to_string());
-                        next = row.parent_chain_id.map(|p| p.to_string());
-                    }
-                    chains.insert(chain);
-                }
-            }
-            // Every blob recorded for a live diffID stays.
+            let live = roots(tx)?;
+            // Blob records of dead layers go.
             let mut st = tx.prepare("SELECT diff_id, blob_digest FROM layer_blobs")?;
             let rows = st
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             drop(st);
             for (diff, blob) in rows {
-                if diffs.contains(&diff) {
-                    blobs.insert(blob);
-                } else {
+                if !live.diffs.contains(&diff) {
                     tx.execute(
                         "DELETE FROM layer_blobs WHERE diff_id = ?1 AND blob_digest = ?2",
                         rusqlite::params![diff, blob],
                     )?;
                 }
             }
-            Ok((blobs, chains, diffs))
+            Ok(live)
         })?;
-        let _ = live_diffs;
         // Snapshots: rows no live chain reaches, then dirs without rows.
         let rows = self.db().with(lq::all_snapshots)?;
         let mut kept_ids = HashSet::new();
         for row in rows {
-            if live_chains.contains(row.chain_id.as_str()) {
+            if live.chains.contains(row.chain_id.as_str()) {
                 kept_ids.insert(row.id);
                 continue;
             }
@@ -208,7 +163,7 @@ impl Store {
             }
         }
         for d in self.content().list()? {
-            if !live_blobs.contains(d.as_str()) {
+            if !live.blobs.contains(d.as_str()) {
                 stats.bytes += self.content().size(&d).unwrap_or(0);
                 self.content().delete(&d)?;
                 stats.blobs += 1;
@@ -216,4 +171,92 @@ impl Store {
         }
         Ok(stats)
     }
+}
+
+/// What GC keeps: every blob, chain and diffID some root reaches.
+#[derive(Debug, Default)]
+pub(crate) struct Roots {
+    /// Blob digests.
+    pub blobs: HashSet<String>,
+    /// Chain IDs (snapshots), parents included.
+    pub chains: HashSet<String>,
+    /// diffIDs of live chains (their recorded blobs stay).
+    pub diffs: HashSet<String>,
+}
+
+/// Computes the roots (read only; GC expires leases first).
+pub(crate) fn roots(tx: &rusqlite::Connection) -> Result<Roots> {
+    let mut blobs: HashSet<String> = HashSet::new();
+    let mut chains: HashSet<String> = HashSet::new();
+    let mut diffs: HashSet<String> = HashSet::new();
+    for img in iq::list(tx)? {
+        blobs.insert(img.id.to_string());
+        blobs.insert(img.manifest_digest.to_string());
+        for l in iq::layers(tx, &img.id)? {
+            chains.insert(l.chain_id.to_string());
+            diffs.insert(l.diff_id.to_string());
+        }
+    }
+    for d in leases::pinned(tx, ResourceKind::Image)? {
+        blobs.insert(d);
+    }
+    // Build cache records keep their config and their layer's chain.
+    let mut st = tx.prepare("SELECT config_digest, chain_id, blob_digest FROM build_cache")?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(st);
+    let mut cache_chains = Vec::new();
+    for (config, chain, blob) in rows {
+        // Metadata steps in mid-stage store no config (schema v3).
+        if let Some(c) = config {
+            blobs.insert(c);
+        }
+        if let Some(b) = blob {
+            blobs.insert(b);
+        }
+        if let Some(c) = chain {
+            cache_chains.push(c);
+        }
+    }
+    for d in leases::pinned(tx, ResourceKind::Blob)? {
+        blobs.insert(d);
+    }
+    for c in leases::pinned(tx, ResourceKind::Snapshot)?
+        .into_iter()
+        .chain(cache_chains)
+    {
+        // A pinned chain keeps its parents too.
+        let mut next = Some(c);
+        while let Some(chain) = next.take() {
+            let Ok(d) = Digest::parse(&chain) else { break };
+            if let Some(row) = lq::snapshot(tx, &d)? {
+                diffs.insert(row.diff_id.to_string());
+                next = row.parent_chain_id.map(|p| p.to_string());
+            }
+            chains.insert(chain);
+        }
+    }
+    // Every blob recorded for a live diffID stays.
+    let mut st = tx.prepare("SELECT diff_id, blob_digest FROM layer_blobs")?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    drop(st);
+    for (diff, blob) in rows {
+        if diffs.contains(&diff) {
+            blobs.insert(blob);
+        }
+    }
+    Ok(Roots {
+        blobs,
+        chains,
+        diffs,
+    })
 }

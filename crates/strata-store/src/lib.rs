@@ -23,6 +23,7 @@
 //! ```
 
 pub mod archive;
+pub mod check;
 pub mod content;
 pub mod db;
 pub mod error;

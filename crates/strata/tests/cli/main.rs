@@ -40,3 +40,4 @@ mod registry_interop;
 mod registry_pull;
 mod registry_push;
 mod store_concurrency;
+mod system_check;
