@@ -131,3 +131,59 @@ fn many_labels_store_a_few_configs() {
         "system df shows the build cache: {df_out}"
     );
 }
+
+/// Replayed records travel through a registry cache (format v2: a record
+/// with a time instead of a config) and replay to the same configs on a
+/// clean store. Needs the test registry (STRATA_TEST_REGISTRY).
+#[test]
+fn replayed_records_survive_a_registry_cache() {
+    let Some(reg) = crate::support::registry() else {
+        return crate::support::skip("no test registry (STRATA_TEST_REGISTRY)");
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let tag = format!("{}-{nanos}", std::process::id());
+    let base = format!("{reg}/strata-scaling-base:{tag}");
+    let cache = format!("{reg}/strata-scaling-cache:{tag}");
+    let first = Env::new();
+    first.busybox(&base);
+    first.ok(["push", "-q", base.as_str()]);
+    let df = format!(
+        "FROM {base}\nLABEL a=1\nENV B=2\nRUN echo ran > /marker\nLABEL c=3\nENV D=4\nCOPY app.txt /\nLABEL e=5\nCMD [\"cat\", \"/marker\"]\n"
+    );
+    let dir = context(&first, "ctx", &[("Dockerfile", &df), ("app.txt", "x\n")]);
+    let to = format!("type=registry,ref={cache},mode=min");
+    build_ok(&first, &dir, &["-t", "app", "--cache-to", &to]);
+    let want = raw_config(&first, "app");
+
+    // A clean store, a changed last step: everything before it comes from
+    // the cache, the config before it replayed from imported records.
+    let second = Env::new();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        df.replace("CMD [\"cat\", \"/marker\"]", "CMD [\"cat\", \"/app.txt\"]"),
+    )
+    .unwrap();
+    let from = format!("type=registry,ref={cache}");
+    let p = build_ok(&second, &dir, &["-t", "app", "--cache-from", &from]);
+    let states: Vec<String> = step_states(&p)
+        .into_iter()
+        .map(|(n, s)| format!("{s} {n}"))
+        .collect();
+    assert!(
+        states[1..].iter().all(|s| s.starts_with("CACHED")),
+        "every layer step from the cache: {p}"
+    );
+    let got = raw_config(&second, "app");
+    let (hw, hg) = (
+        want["history"].as_array().unwrap(),
+        got["history"].as_array().unwrap(),
+    );
+    assert_eq!(hw.len(), hg.len());
+    assert_eq!(hw[..hw.len() - 1], hg[..hg.len() - 1], "replayed history");
+    assert_eq!(want["config"]["Labels"], got["config"]["Labels"]);
+    assert_eq!(want["config"]["Env"], got["config"]["Env"]);
+    assert_eq!(got["config"]["Cmd"], serde_json::json!(["cat", "/app.txt"]));
+}
