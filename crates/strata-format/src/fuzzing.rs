@@ -42,7 +42,11 @@ pub fn template(data: &[u8]) {
         }
     }
     if flags & 4 != 0 {
-        let _ = render_list(&text, &[("ID", "ID"), ("Name", "NAME")], &[value.clone()]);
+        let _ = render_list(
+            &text,
+            &[("ID", "ID"), ("Name", "NAME")],
+            std::slice::from_ref(&value),
+        );
     }
     if flags & 8 != 0 {
         let _ = render_inspect(&text, &[value]);

@@ -44,12 +44,9 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 fn main() {
     let args = Arguments::from_args();
     type Entry = fn(&[u8]);
-    let targets: [(
-        &str,
-        Entry,
-        &'static [&'static [u8]],
-        fn(&mut Rng) -> Vec<u8>,
-    ); 2] = [
+    type Gen = fn(&mut Rng) -> Vec<u8>;
+    type Dict = &'static [&'static [u8]];
+    let targets: [(&str, Entry, Dict, Gen); 2] = [
         (
             "manifest",
             fuzzing::manifest,

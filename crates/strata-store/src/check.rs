@@ -291,8 +291,8 @@ impl<'a> Checker<'a> {
 
     fn run(mut self) -> Result<CheckReport> {
         let db = self.store.db();
-        let live = db.with(|c| roots(c))?;
-        let images = db.with(|c| iq::list(c))?;
+        let live = db.with(roots)?;
+        let images = db.with(iq::list)?;
         let snapshots = db.with(lq::all_snapshots)?;
         let layer_blobs = db.with(all_layer_blobs)?;
         // Who needs each chain and each blob (for the repair decisions).

@@ -61,7 +61,8 @@ fn main() {
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("STRATA_FUZZ_TMP", tmp.path()) };
     type Entry = fn(&[u8]);
-    let targets: [(&str, Entry, fn(&mut Rng) -> Vec<u8>); 2] = [
+    type Gen = fn(&mut Rng) -> Vec<u8>;
+    let targets: [(&str, Entry, Gen); 2] = [
         ("layer", fuzzing::layer, fuzzing::gen_layer),
         ("archive", fuzzing::archive, fuzzing::gen_archive),
     ];

@@ -130,6 +130,8 @@ fn serve(conn: TcpStream, route: &Route, stop: &AtomicBool) -> std::io::Result<(
 
 /// Runs `strata pull` with `envs`; returns (exit code, stderr, peak RSS
 /// in KiB from wait4). Kills it if it is still running after `hang`.
+// The child is reaped by wait4 (for its own rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn pull(env: &Env, image: &str, envs: &[(&str, &str)], hang: Duration) -> (i32, String, i64) {
     let mut cmd = env.cmd(["pull", image]);
     for (k, v) in envs {
