@@ -40,16 +40,25 @@ pub struct GcStats {
 pub struct BuildCacheUsage {
     /// Records (one per step result).
     pub records: u64,
-    /// Bytes only the build cache keeps alive: its config blobs, and the
-    /// unpacked layers and layer blobs of chains no image uses.
+    /// Bytes only the build cache keeps alive: its records in the metadata
+    /// DB, its config blobs, and the unpacked layers and layer blobs of
+    /// chains no image uses.
     pub bytes: u64,
 }
 
 impl Store {
     /// The build cache's records and the bytes only it keeps alive.
     pub fn build_cache_usage(&self) -> Result<BuildCacheUsage> {
-        let (records, configs, layers) = self.db().with(|c| {
-            let records: i64 = c.query_row("SELECT COUNT(*) FROM build_cache", [], |r| r.get(0))?;
+        let (records, row_bytes, configs, layers) = self.db().with(|c| {
+            let (records, row_bytes): (i64, i64) = c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(key) + COALESCE(LENGTH(parent_key), 0) \
+                 + COALESCE(LENGTH(config_digest), 0) + COALESCE(LENGTH(created), 0) \
+                 + COALESCE(LENGTH(diff_id), 0) + COALESCE(LENGTH(chain_id), 0) \
+                 + COALESCE(LENGTH(blob_digest), 0) + LENGTH(description) + 16), 0) \
+                 FROM build_cache",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let configs = c
                 .prepare(
                     "SELECT DISTINCT config_digest FROM build_cache \
@@ -65,7 +74,7 @@ impl Store {
                 )?
                 .query_map([], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((records, configs, layers))
+            Ok((records, row_bytes, configs, layers))
         })?;
         let blob_size = |d: &str| {
             Digest::parse(d)
@@ -73,7 +82,8 @@ impl Store {
                 .and_then(|d| self.content().size(&d).ok())
                 .unwrap_or(0)
         };
-        let mut bytes: u64 = configs.iter().map(|d| blob_size(d)).sum();
+        let mut bytes: u64 = u64::try_from(row_bytes).unwrap_or(0);
+        bytes += configs.iter().map(|d| blob_size(d)).sum::<u64>();
         for (blob, unpacked) in layers {
             bytes += u64::try_from(unpacked).unwrap_or(0) + blob.as_deref().map_or(0, blob_size);
         }
