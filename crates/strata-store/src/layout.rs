@@ -135,6 +135,17 @@ impl FileLock {
         }
     }
 
+    /// Takes an exclusive lock on a directory (no lock file of its own)
+    /// if it is free right now.
+    pub fn try_lock_dir(path: &Path) -> Result<Option<FileLock>> {
+        let file = File::open(path).ctx("open directory", path)?;
+        match flock(&file, LockMode::Exclusive, true) {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            Err(e) => Err(e).ctx("lock", path),
+        }
+    }
+
     /// The locked file.
     pub fn file(&self) -> &File {
         &self.file

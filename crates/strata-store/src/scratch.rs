@@ -6,8 +6,9 @@
 //! tmp/<owner>.lock     flock(LOCK_EX) held by the owner for its lifetime
 //! tmp/<owner>/         its scratch (owner = p<pid>-<nanos>, never reused)
 //! tmp/trash-<owner>-…  scratch of a dead owner, moved aside, being deleted
-//! tmp/trash.lock       held (non-blocking) by whoever deletes the trash
 //! ```
+//! Whoever deletes the trash holds a `flock` on `tmp/` itself (taken
+//! without waiting; nothing else locks that directory).
 //!
 //! Ownership is the lock, not the pid: a pid can be reused, a lock dies
 //! with the last descriptor of the process holding it. The sweep (run by
@@ -18,7 +19,7 @@
 //!    can ever see half of it) and the lock file removed;
 //! 2. a `<owner>/` without a lock file (a crash between the two creations)
 //!    is moved to the trash too — a live owner creates its lock first;
-//! 3. if it can take `trash.lock` without waiting, it deletes the trash,
+//! 3. if it can lock `tmp/` without waiting, it deletes the trash,
 //!    first detaching any mount a dead process left inside (deleting
 //!    through a bind mount would delete its source). What it cannot delete
 //!    now (a mount it may not detach, a straggler process still writing
@@ -36,7 +37,6 @@ use crate::mounts;
 
 /// Prefix of trash directories under `tmp/`.
 pub const TRASH_PREFIX: &str = "trash-";
-const TRASH_LOCK: &str = "trash.lock";
 
 /// This process's scratch directory `tmp/<owner>/`, locked while it lives.
 #[derive(Debug)]
@@ -140,7 +140,7 @@ pub fn sweep_tmp(tmp: &Path) -> SweepReport {
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
         .collect();
     names.sort();
-    let is_trash = |n: &str| n.starts_with(TRASH_PREFIX) || n == TRASH_LOCK;
+    let is_trash = |n: &str| n.starts_with(TRASH_PREFIX);
     // 1. Dead owners: their lock is free.
     for name in &names {
         let Some(owner) = name.strip_suffix(".lock") else {
@@ -184,8 +184,7 @@ pub fn sweep_tmp(tmp: &Path) -> SweepReport {
         }
     }
     // 3. Delete the trash, unless someone else is at it.
-    let Ok(Some(_trash_lock)) = FileLock::try_lock(&tmp.join(TRASH_LOCK), LockMode::Exclusive)
-    else {
+    let Ok(Some(_trash_lock)) = FileLock::try_lock_dir(tmp) else {
         return report;
     };
     let Ok(entries) = fs::read_dir(tmp) else {
@@ -260,9 +259,6 @@ pub fn leftovers(tmp: &Path) -> Result<Vec<PathBuf>> {
             continue;
         };
         let p = e.path();
-        if name == TRASH_LOCK {
-            continue;
-        }
         if name.starts_with(TRASH_PREFIX) {
             out.push(p);
         } else if let Some(owner) = name.strip_suffix(".lock") {
@@ -306,6 +302,20 @@ mod tests {
         assert!(!t.path().join("p1-dead.lock").exists());
         assert!(!t.path().join("p2-orphan").exists());
         assert!(leftovers(t.path()).unwrap().is_empty());
+        // Nothing but the live owner's dir and lock file is left in tmp/.
+        let mut names: Vec<_> = fs::read_dir(t.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let owner = live
+            .dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(names, [owner.clone(), format!("{owner}.lock")]);
         let d = live.dir().to_path_buf();
         drop(live);
         assert!(!d.exists());
@@ -314,8 +324,8 @@ mod tests {
     #[test]
     fn trash_that_cannot_be_deleted_is_deferred_not_an_error() {
         let t = tempfile::tempdir().unwrap();
-        // Someone else holds the trash lock: the sweep leaves the trash.
-        let other = FileLock::lock(&t.path().join(TRASH_LOCK), LockMode::Exclusive).unwrap();
+        // Someone else is deleting the trash: the sweep leaves it.
+        let other = FileLock::try_lock_dir(t.path()).unwrap().unwrap();
         fs::create_dir(t.path().join("p3-dead")).unwrap();
         fs::write(t.path().join("p3-dead.lock"), b"").unwrap();
         let r = sweep_tmp(t.path());
