@@ -94,11 +94,10 @@ pub fn reference(data: &[u8]) {
             .unwrap_or_else(|e| panic!("{s:?} printed as {printed:?}, which does not parse: {e}"));
         assert_eq!(back, r, "{s:?} -> {printed:?}");
         let fam = r.familiar();
-        let back = Reference::parse(&fam)
-            .unwrap_or_else(|e| panic!("familiar form {fam:?} of {s:?} does not parse: {e}"));
         // As in docker, the familiar form of a Docker Hub repository whose
         // first component looks like a host (`docker.io/a.b/c`) is `a.b/c`,
-        // which names another registry: display only, not a round trip.
+        // which names another registry (or nothing valid at all): display
+        // only, not a round trip.
         let hostlike = r.domain() == crate::reference::DEFAULT_DOMAIN
             && r.path().split('/').next().is_some_and(|c| {
                 c.contains(['.', ':'])
@@ -106,6 +105,8 @@ pub fn reference(data: &[u8]) {
                     || c.chars().any(|c| c.is_ascii_uppercase())
             });
         if !hostlike {
+            let back = Reference::parse(&fam)
+                .unwrap_or_else(|e| panic!("familiar form {fam:?} of {s:?} does not parse: {e}"));
             assert_eq!(back, r, "familiar {fam:?}");
         }
         let _ = r.familiar_repository();
