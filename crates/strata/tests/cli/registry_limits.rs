@@ -326,29 +326,3 @@ fn an_endless_env_file_is_refused() {
         "{err}"
     );
 }
-
-/// `--memory` beyond int64 and an unknown `--stop-signal` are refused at
-/// create, with docker's texts. See: issue 11 ("Error text").
-#[test]
-fn impossible_memory_and_unknown_stop_signals_are_refused() {
-    let env = Env::new();
-    env.busybox("base");
-    let out = env
-        .cmd(["create", "--memory=99999999999999999999g", "base"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Minimum memory limit allowed is 6MB"), "{err}");
-    let out = env
-        .cmd(["create", "--stop-signal=FOO", "base"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Invalid signal: FOO"), "{err}");
-    assert!(
-        env.ok(["ps", "-aq"]).trim().is_empty(),
-        "no container was created"
-    );
-}
