@@ -6,7 +6,10 @@
 //!   key           PK  the step's cache key (see [`crate::key`])
 //!   parent_key        the previous step's key, or the stage's base key
 //!   config_digest     the image config after the step (a blob: the whole
-//!                     config, history and rootfs included)
+//!                     config, history and rootfs included) — only for steps
+//!                     that make a layer and a stage's first and last steps;
+//!                     NULL for a metadata step in between (see below)
+//!   created           the step's history time (RFC 3339), for the replay
 //!   diff_id           the layer the step made (NULL for metadata steps)
 //!   chain_id          that layer's chain ID (its snapshot)
 //!   blob_digest       that layer's blob (uncompressed tar)
@@ -17,8 +20,17 @@
 //! ```
 //! The lineages say which step of which Dockerfile the record last served
 //! (see [`crate::explain`]); at most [`MAX_LINEAGES`], the oldest dropped.
+//!
+//! A metadata step (ENV, LABEL, CMD, …) in the middle of a stage stores no
+//! config: storing one per step made a Dockerfile of n LABELs write n
+//! configs of up to n labels (1.1 GB for 4,000 ENV lines). Its config is
+//! *replayed*: the nearest earlier step of the stage that stored one, then
+//! the metadata steps after it applied again with their recorded history
+//! times — the same instruction on the same config at the same time gives
+//! the same bytes (see `executor::config_after`).
+//!
 //! A record is a *hit* only when what it names is still there: its config
-//! blob and, for a layer step, its snapshot. Records are GC roots (their
+//! blob (if it has one) and, for a layer step, its snapshot. Records are GC roots (their
 //! config, blob and chain survive `image rm` and GC). `--no-cache` skips
 //! lookups but still records results.
 
@@ -41,8 +53,10 @@ pub struct Record {
     pub key: String,
     /// The previous step's key (or the base key).
     pub parent_key: Option<String>,
-    /// The image config after the step.
-    pub config_digest: Digest,
+    /// The image config after the step (`None`: replayed, see the module docs).
+    pub config_digest: Option<Digest>,
+    /// The step's history time, for replaying a metadata step.
+    pub created: Option<String>,
     /// The layer the step made.
     pub layer: Option<RecordLayer>,
     /// What the step was and its key inputs (JSON, see the module doc).
@@ -144,8 +158,8 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
             let marks = vec!["?"; chunk.len()].join(",");
             let sql = format!(
                 "SELECT b.key, b.parent_key, b.config_digest, b.diff_id, b.chain_id, b.blob_digest, \
-                 b.chain_id IS NULL OR EXISTS (SELECT 1 FROM snapshots s WHERE s.chain_id = b.chain_id) \
-                 FROM build_cache b WHERE b.key IN ({marks})"
+                 b.chain_id IS NULL OR EXISTS (SELECT 1 FROM snapshots s WHERE s.chain_id = b.chain_id), \
+                 b.created FROM build_cache b WHERE b.key IN ({marks})"
             );
             let mut st = c.prepare_cached(&sql)?;
             let found = st
@@ -153,11 +167,12 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,
-                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, bool>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -165,11 +180,17 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
         }
         Ok(rows)
     })?;
-    for (key, parent, config, diff, chain, blob, snapshot_ok) in rows {
-        let Ok(config_digest) = Digest::parse(&config) else {
-            continue;
+    for (key, parent, config, diff, chain, blob, snapshot_ok, created) in rows {
+        let config_digest = match config {
+            Some(c) => match Digest::parse(&c) {
+                Ok(d) if store.content().exists(&d) => Some(d),
+                _ => continue,
+            },
+            // A replayed record needs its history time.
+            None if created.is_some() => None,
+            None => continue,
         };
-        if !snapshot_ok || !store.content().exists(&config_digest) {
+        if !snapshot_ok {
             continue;
         }
         let layer = match (parse_digest(diff), parse_digest(chain), parse_digest(blob)) {
@@ -187,6 +208,7 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
                 key,
                 parent_key: parent,
                 config_digest,
+                created,
                 layer,
                 description: String::new(),
             },
@@ -197,22 +219,34 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
 
 /// Stores (or replaces) a record.
 pub fn insert(store: &Store, r: &Record) -> strata_store::Result<()> {
+    insert_all(store, std::slice::from_ref(r))
+}
+
+/// Stores (or replaces) records, in order, in one transaction.
+pub fn insert_all(store: &Store, records: &[Record]) -> strata_store::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
     let now = now_secs();
     store.db().write(|tx| {
-        tx.execute(
-            "INSERT OR REPLACE INTO build_cache (key, parent_key, config_digest, diff_id, chain_id, \
-             blob_digest, created_at, last_used, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
-            params![
+        let mut st = tx.prepare_cached(
+            "INSERT OR REPLACE INTO build_cache (key, parent_key, config_digest, created, diff_id, \
+             chain_id, blob_digest, created_at, last_used, description) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+        )?;
+        for r in records {
+            st.execute(params![
                 r.key,
                 r.parent_key,
-                r.config_digest.as_str(),
+                r.config_digest.as_ref().map(Digest::as_str),
+                r.created,
                 r.layer.as_ref().map(|l| l.diff_id.as_str()),
                 r.layer.as_ref().map(|l| l.chain_id.as_str()),
                 r.layer.as_ref().map(|l| l.blob_digest.as_str()),
                 now,
                 r.description,
-            ],
-        )?;
+            ])?;
+        }
         Ok(())
     })
 }
@@ -270,8 +304,8 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
     let mut out = Vec::new();
     store.db().with(|c| {
         let mut st = c.prepare_cached(
-            "SELECT key, parent_key, config_digest, diff_id, chain_id, blob_digest, description \
-             FROM build_cache WHERE key = ?1",
+            "SELECT key, parent_key, config_digest, diff_id, chain_id, blob_digest, description, \
+             created FROM build_cache WHERE key = ?1",
         )?;
         for k in keys {
             let row = st
@@ -279,19 +313,23 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,
-                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<String>>(4)?,
                         r.get::<_, Option<String>>(5)?,
                         r.get::<_, String>(6)?,
+                        r.get::<_, Option<String>>(7)?,
                     ))
                 })
                 .optional()?;
-            let Some((key, parent_key, config, diff, chain, blob, description)) = row else {
+            let Some((key, parent_key, config, diff, chain, blob, description, created)) = row
+            else {
                 continue;
             };
-            let Ok(config_digest) = Digest::parse(&config) else {
-                continue;
+            let config_digest = match config.map(|c| Digest::parse(&c)) {
+                Some(Ok(d)) => Some(d),
+                Some(Err(_)) => continue,
+                None => None,
             };
             let layer = match (parse_digest(diff), parse_digest(chain), parse_digest(blob)) {
                 (Some(diff_id), Some(chain_id), Some(blob_digest)) => Some(RecordLayer {
@@ -305,6 +343,7 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
                 key,
                 parent_key,
                 config_digest,
+                created,
                 layer,
                 description,
             });

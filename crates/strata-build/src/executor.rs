@@ -10,10 +10,14 @@
 //!     --mount from= at or after a stage's first miss
 //!                                       │
 //!   one thread per stage that must run ─┴─> steps before the first miss:
-//!     CACHED; from the first miss on: execute, store the config blob,
-//!     record (key → config, layer); a stage's result goes to its slot,
-//!     where `COPY --from` waits for exactly that stage
+//!     CACHED; from the first miss on: execute, store the config blob
+//!     (layer steps, a stage's first and last step only), record
+//!     (key → config or history time, layer), batched; a stage's result
+//!     goes to its slot, where `COPY --from` waits for exactly that stage
 //! ```
+//! The config before the first miss (or a fully cached stage's result) is
+//! the nearest stored config, with the metadata steps after it replayed
+//! ([`config_after`]); cost and bytes stay linear in the Dockerfile.
 //! A stage whose every step hits needs nothing from its dependencies, so
 //! they do not run at all (their steps are shown CACHED when they hit too,
 //! and never shown otherwise). The first failure cancels the steps other
@@ -137,8 +141,16 @@ fn first_miss(sp: &StagePlan, hits: &HashMap<String, Record>, no_cache: bool) ->
     sp.steps.iter().position(|s| !hits.contains_key(&s.key))
 }
 
+/// The index of the last step of `sp.steps[..upto]` whose record stored
+/// a config (`None`: a replay up to `upto` starts from the stage's base).
+fn stored_before(sp: &StagePlan, hits: &HashMap<String, Record>, upto: usize) -> Option<usize> {
+    sp.steps[..upto]
+        .iter()
+        .rposition(|s| hits.get(&s.key).is_some_and(|r| r.config_digest.is_some()))
+}
+
 /// The stages that must run for the target, given the first misses.
-fn must_run(plan: &Plan, misses: &[Option<usize>]) -> Vec<bool> {
+fn must_run(plan: &Plan, misses: &[Option<usize>], hits: &HashMap<String, Record>) -> Vec<bool> {
     let mut run = vec![false; plan.stages.len()];
     let mut todo = vec![plan.target];
     while let Some(i) = todo.pop() {
@@ -146,12 +158,21 @@ fn must_run(plan: &Plan, misses: &[Option<usize>]) -> Vec<bool> {
             continue;
         }
         let Some(sp) = &plan.stages[i] else { continue };
+        // A replay that reaches back to the base needs the base's config.
+        let replays_from_base = |upto: usize| upto > 0 && stored_before(sp, hits, upto).is_none();
         let from = match misses[i] {
-            None if !sp.steps.is_empty() => continue,
+            None if !sp.steps.is_empty() => {
+                if replays_from_base(sp.steps.len())
+                    && let Base::Stage(j) = sp.base
+                {
+                    todo.push(j);
+                }
+                continue;
+            }
             None => 0,
             Some(k) => k,
         };
-        if from == 0
+        if (from == 0 || replays_from_base(from))
             && let Base::Stage(j) = sp.base
         {
             todo.push(j);
@@ -222,7 +243,7 @@ pub fn execute(
         .iter()
         .map(|s| s.as_ref().and_then(|sp| first_miss(sp, hits, req.no_cache)))
         .collect();
-    let run = must_run(plan, &misses);
+    let run = must_run(plan, &misses, hits);
     let mut vertices: Vec<Option<Vertices>> = Vec::new();
     for (i, sp) in plan.stages.iter().enumerate() {
         let Some(sp) = sp else {
@@ -319,10 +340,73 @@ fn cached_stage(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices) {
     cached_stage_steps(ex, sp, v, sp.steps.len());
 }
 
-fn load_config(store: &Store, r: &Record) -> Result<ImageConfig> {
-    let bytes = store.content().read(&r.config_digest)?;
+fn load_config(store: &Store, digest: &strata_oci::Digest) -> Result<ImageConfig> {
+    let bytes = store.content().read(digest)?;
     ImageConfig::from_slice(&bytes)
-        .map_err(|e| BuildError::Invalid(format!("build cache config {}: {e}", r.config_digest)))
+        .map_err(|e| BuildError::Invalid(format!("build cache config {digest}: {e}")))
+}
+
+/// The config after step `k` of `sp`, every step up to `k` being a hit:
+/// the nearest stored config at or before `k` (or the stage's base), then
+/// the metadata steps after it replayed with their recorded history times
+/// (see [`crate::cache`]).
+fn config_after(ex: &Exec<'_>, sp: &StagePlan, k: usize) -> Result<ImageConfig> {
+    let (mut config, start) = match stored_before(sp, ex.hits, k + 1) {
+        Some(j) => {
+            let digest = ex.hits[&sp.steps[j].key]
+                .config_digest
+                .as_ref()
+                .expect("stored_before found a config");
+            (load_config(ex.store, digest)?, j + 1)
+        }
+        None => (base_config(ex, sp)?, 0),
+    };
+    let mut state = StageState {
+        cmd_set: sp.steps[..start]
+            .iter()
+            .any(|s| matches!(s.command, Command::Cmd(_))),
+    };
+    for step in &sp.steps[start..=k] {
+        let created = match (&step.action, ex.hits.get(&step.key)) {
+            (Action::Meta, Some(r)) => r.created.as_deref(),
+            _ => None,
+        };
+        let Some(created) = created else {
+            return Err(BuildError::Invalid(format!(
+                "the build cache record of `{}` has no config to resume from; run `strata builder prune`",
+                step.name
+            )));
+        };
+        steps::meta_step(&mut config, &step.command, &mut state, created)?;
+    }
+    Ok(config)
+}
+
+/// Build cache records not yet written: metadata steps are recorded in
+/// batches (one transaction for many), flushed before anything that
+/// stores a config and when the stage ends or fails.
+struct Pending<'a> {
+    store: &'a Store,
+    records: Vec<Record>,
+}
+
+impl Pending<'_> {
+    const BATCH: usize = 1024;
+
+    fn push(&mut self, r: Record) -> Result<()> {
+        let flush = r.config_digest.is_some() || self.records.len() + 1 >= Self::BATCH;
+        self.records.push(r);
+        if flush {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        cache::insert_all(self.store, &self.records)?;
+        self.records.clear();
+        Ok(())
+    }
 }
 
 fn base_config(ex: &Exec<'_>, sp: &StagePlan) -> Result<ImageConfig> {
@@ -350,9 +434,9 @@ fn run_stage(
     }
     let Some(first) = miss else {
         cached_stage_steps(ex, sp, v, sp.steps.len());
-        let config = match sp.steps.last() {
-            Some(last) => load_config(ex.store, &ex.hits[&last.key])?,
-            None => base_config(ex, sp)?,
+        let config = match sp.steps.len() {
+            0 => base_config(ex, sp)?,
+            n => config_after(ex, sp, n - 1)?,
         };
         return Ok(StageOutput {
             key: sp.final_key().to_string(),
@@ -360,7 +444,7 @@ fn run_stage(
         });
     };
     cached_stage_steps(ex, sp, v, first);
-    let mut config = if first == 0 {
+    let config = if first == 0 {
         base_config(ex, sp).map_err(|e| {
             e.at_step(
                 sp.from_name.as_deref().unwrap_or("FROM"),
@@ -369,7 +453,7 @@ fn run_stage(
             )
         })?
     } else {
-        load_config(ex.store, &ex.hits[&sp.steps[first - 1].key])?
+        config_after(ex, sp, first - 1)?
     };
     let mut state = StageState {
         cmd_set: sp.steps[..first]
@@ -377,6 +461,42 @@ fn run_stage(
             .any(|s| matches!(s.command, Command::Cmd(_))),
     };
     let mut first_reason = String::new();
+    let mut pending = Pending {
+        store: ex.store,
+        records: Vec::new(),
+    };
+    let res = run_steps(
+        ex,
+        sp,
+        v,
+        first,
+        config,
+        &mut state,
+        &mut first_reason,
+        &mut pending,
+    );
+    // What ran before a failure stays cached.
+    let flushed = pending.flush();
+    let config = res?;
+    flushed?;
+    Ok(StageOutput {
+        key: sp.final_key().to_string(),
+        config,
+    })
+}
+
+/// The steps of `sp` from `first` on; returns the stage's final config.
+#[allow(clippy::too_many_arguments)]
+fn run_steps(
+    ex: &Exec<'_>,
+    sp: &StagePlan,
+    v: &Vertices,
+    first: usize,
+    mut config: ImageConfig,
+    state: &mut StageState,
+    first_reason: &mut String,
+    pending: &mut Pending<'_>,
+) -> Result<ImageConfig> {
     for (k, step) in sp.steps.iter().enumerate().skip(first) {
         let vid = v.steps[k];
         if ex.failed.load(Ordering::SeqCst) {
@@ -388,7 +508,7 @@ fn run_stage(
         let reason = if ex.req.no_cache {
             "--no-cache".to_string()
         } else if k == first {
-            first_reason = if ex.explain {
+            *first_reason = if ex.explain {
                 explain::why(ex.store, sp, k, ex.hits)
             } else {
                 "cache miss".into()
@@ -416,7 +536,28 @@ fn run_stage(
             cached: false,
             reason: Some(reason),
         });
-        let out = match steps::execute(ex, step, config.clone(), &mut state, vid.unwrap_or(0)) {
+        // Metadata steps run here, so the record can carry their time.
+        let mut created = None;
+        let result = if matches!(step.action, Action::Meta) {
+            let now = strata_oci::config::rfc3339_now();
+            let mut c = std::mem::take(&mut config);
+            let r = steps::meta_step(&mut c, &step.command, state, &now);
+            created = Some(now);
+            r.map(|()| steps::StepOutcome {
+                config: c,
+                layer: None,
+                summary: None,
+            })
+        } else {
+            steps::execute(
+                ex,
+                step,
+                std::mem::take(&mut config),
+                state,
+                vid.unwrap_or(0),
+            )
+        };
+        let out = match result {
             Ok(o) => o,
             Err(e) => {
                 if let Some(id) = vid {
@@ -429,7 +570,14 @@ fn run_stage(
             }
         };
         config = out.config;
-        let config_digest = ex.store.content().put(&config.to_vec())?;
+        // A metadata step in mid-stage is replayed instead (see crate::cache).
+        let store_config =
+            !matches!(step.action, Action::Meta) || k == 0 || k + 1 == sp.steps.len();
+        let config_digest = if store_config {
+            Some(ex.store.content().put(&config.to_vec())?)
+        } else {
+            None
+        };
         let mut desc = Description {
             step: step.name.clone(),
             inputs: step.inputs.clone(),
@@ -452,24 +600,19 @@ fn run_stage(
             }),
             None => None,
         };
-        cache::insert(
-            ex.store,
-            &Record {
-                key: step.key.clone(),
-                parent_key: Some(step.parent_key.clone()),
-                config_digest,
-                layer,
-                description: desc.to_json(),
-            },
-        )?;
+        pending.push(Record {
+            key: step.key.clone(),
+            parent_key: Some(step.parent_key.clone()),
+            config_digest,
+            created,
+            layer,
+            description: desc.to_json(),
+        })?;
         if let Some(id) = vid {
             ex.progress.done(id);
         }
     }
-    Ok(StageOutput {
-        key: sp.final_key().to_string(),
-        config,
-    })
+    Ok(config)
 }
 
 fn cached_stage_steps(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, upto: usize) {

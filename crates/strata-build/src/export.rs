@@ -188,6 +188,7 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
                 key: r.key.clone(),
                 parent_key: r.parent.clone(),
                 config_digest: r.config_digest.clone(),
+                created: r.created.clone(),
                 layer,
                 description: Description::default().to_json(),
             },
@@ -201,7 +202,10 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
 fn cache_records(store: &Store, keys: &[&str]) -> Result<Vec<CacheRecord>> {
     let mut out = Vec::new();
     for r in cache::records(store, keys)? {
-        let config = store.content().read(&r.config_digest)?;
+        let config = match &r.config_digest {
+            Some(d) => store.content().read(d)?,
+            None => Vec::new(),
+        };
         let layer = match &r.layer {
             Some(l) => {
                 let blob = store
@@ -223,6 +227,7 @@ fn cache_records(store: &Store, keys: &[&str]) -> Result<Vec<CacheRecord>> {
             parent: r.parent_key,
             config_digest: r.config_digest,
             config,
+            created: r.created,
             layer,
         });
     }

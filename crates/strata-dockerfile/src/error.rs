@@ -147,10 +147,36 @@ pub fn render_snippet(source: &str, filename: &str, range: LineRange) -> Option<
     for (i, line) in lines.iter().enumerate().take(end).skip(start - 1) {
         let n = i + 1;
         let mark = if range.contains(n) { ">>>" } else { "   " };
-        let _ = writeln!(out, " {n:>3} | {mark} {line}");
+        let _ = writeln!(out, " {n:>3} | {mark} {}", escape_controls(line, false));
     }
     let _ = writeln!(out, "{rule}");
     Some(out)
+}
+
+/// `text` with control characters spelled out (`\x1b`, `\u{9b}`) so
+/// that echoing a Dockerfile line (or anything a user wrote) to a terminal
+/// never runs escape sequences hidden in it. Tabs stay; newlines stay when
+/// `keep_newlines`.
+pub fn escape_controls(text: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !bad(c) => out.push(c),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A non-fatal finding with its position, such as BuildKit's build checks
@@ -183,6 +209,16 @@ mod tests {
             s,
             "Dockerfile:3\n--------------------\n   1 |     FROM a\n   2 |     RUN 1\n   3 | >>> BAD\n   4 |     RUN 2\n   5 |     RUN 3\n--------------------\n"
         );
+    }
+
+    #[test]
+    fn snippets_escape_control_bytes() {
+        let src = "FROM a\nRUN echo \x1b[31mred\x07\r\u{9b}2J\tx\n";
+        let s = render_snippet(src, "Dockerfile", LineRange::line(2)).unwrap();
+        assert!(s.contains(r"RUN echo \x1b[31mred\x07\r\u{9b}2J"), "{s:?}");
+        assert!(!s.contains('\x1b') && !s.contains('\u{9b}'));
+        assert_eq!(escape_controls("a\nb", true), "a\nb");
+        assert_eq!(escape_controls("a\nb", false), r"a\nb");
     }
 
     #[test]

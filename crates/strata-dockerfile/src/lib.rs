@@ -55,6 +55,6 @@ pub mod parser;
 mod platform;
 pub mod shell;
 
-pub use error::{Error, LineRange, Warning, render_snippet};
+pub use error::{Error, LineRange, Warning, escape_controls, render_snippet};
 pub use instructions::Dockerfile;
 pub use platform::{Platform, PlatformError};

@@ -8,6 +8,10 @@
 //! picks — and the layout rules (`%e` vs `%f` choice, exponent padding) are
 //! Go's.
 
+/// More significant digits than any f64 has (767 at most): asking Rust
+/// for more only appends zeros.
+const MAX_EXACT_DIGITS: usize = 800;
+
 /// Decimal digits of a finite, non-negative float: value = 0.`digits` × 10^`dp`.
 /// Trailing zeros are trimmed, so zero has no digits.
 struct Decimal {
@@ -19,9 +23,12 @@ impl Decimal {
     /// Digits of `x` (finite, ≥ 0): shortest round-trip when `sig` is `None`,
     /// else rounded to `sig` (≥ 1) significant digits.
     fn of(x: f64, sig: Option<usize>) -> Decimal {
+        // An f64 has at most 767 significant decimal digits; the rest are
+        // zeros (and Rust's formatter refuses precisions over 65535, which
+        // Go's `%.100000e` asks for).
         let s = match sig {
             None => format!("{x:e}"),
-            Some(p) => format!("{:.*e}", p.saturating_sub(1), x),
+            Some(p) => format!("{:.*e}", p.clamp(1, MAX_EXACT_DIGITS) - 1, x),
         };
         let (mant, exp) = s.split_once('e').unwrap_or((s.as_str(), "0"));
         let exp: i32 = exp.parse().unwrap_or(0);
@@ -176,7 +183,13 @@ pub fn format_f(x: f64, prec: Option<usize>) -> String {
         }
         // Rust's fixed-point formatting rounds the exact value ties-to-even,
         // as Go does.
-        Some(p) => format!("{:.*}", p, x.abs()),
+        Some(p) => {
+            // Past 1074 places an f64's decimal expansion is all zeros.
+            let exact = p.min(MAX_EXACT_DIGITS + 400);
+            let mut s = format!("{:.*}", exact, x.abs());
+            s.extend(std::iter::repeat_n('0', p - exact));
+            s
+        }
     };
     sign(x, body)
 }

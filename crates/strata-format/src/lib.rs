@@ -49,6 +49,7 @@
 //! assert_eq!(custom.render(&[row]).unwrap(), "0123456789ab: 8.46MB\n");
 //! ```
 
+pub mod fuzzing;
 mod gofmt;
 pub mod json;
 pub mod output;

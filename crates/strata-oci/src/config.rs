@@ -216,10 +216,7 @@ impl ContainerConfig {
     pub fn set_env(&mut self, key: &str, value: &str) {
         let env = self.env.get_or_insert_with(Vec::new);
         let entry = format!("{key}={value}");
-        match env
-            .iter_mut()
-            .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
-        {
+        match env.iter_mut().find(|e| env_key_is(e, key)) {
             Some(slot) => *slot = entry,
             None => env.push(entry),
         }
@@ -230,11 +227,17 @@ impl ContainerConfig {
         self.env
             .as_ref()?
             .iter()
-            .find_map(|e| match e.split_once('=') {
-                Some((k, v)) if k == key => Some(v),
-                _ => None,
-            })
+            .find_map(|e| e.strip_prefix(key)?.strip_prefix('='))
     }
+}
+
+/// True when `entry` (`KEY=value` or `KEY`) sets `key`. A prefix compare,
+/// not a split: this runs for every entry on every ENV of a build, and
+/// scanning each value for its `=` made long ENV lists quadratic in bytes.
+fn env_key_is(entry: &str, key: &str) -> bool {
+    entry
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
 }
 
 impl ContainerConfig {

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod digest;
+pub mod fuzzing;
 pub mod manifest;
 pub mod media;
 pub mod reference;

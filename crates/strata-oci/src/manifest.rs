@@ -41,6 +41,79 @@ pub enum ManifestError {
     /// The document's media type is not one strata can use.
     #[error("unsupported media type {0:?}")]
     UnsupportedMediaType(String),
+    /// A descriptor claims a size that is negative, not an integer, or
+    /// beyond what strata accepts for its kind.
+    #[error("{what} descriptor has an invalid size {size}: {reason}")]
+    Size {
+        /// Which descriptor (`config`, `layer 3`, `manifest 0`).
+        what: String,
+        /// The size as written.
+        size: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+/// Largest manifest or index accepted (docker's limit is 4 MiB).
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+/// Largest image config accepted.
+pub const MAX_CONFIG_SIZE: u64 = 16 << 20;
+/// Largest layer a descriptor may claim (1 TiB): anything bigger is a
+/// hostile or broken manifest, not an image.
+pub const MAX_LAYER_SIZE: u64 = 1 << 40;
+
+/// Checks every descriptor size of a manifest or index *before* it is
+/// parsed into typed form (which would reject a negative size with a bare
+/// serde message): sizes must be non-negative integers, a config at most
+/// `config_limit`, a nested manifest at most [`MAX_MANIFEST_SIZE`] and a
+/// layer at most [`MAX_LAYER_SIZE`]. Documents that are not JSON objects
+/// are left to the parser to refuse.
+pub fn check_sizes(bytes: &[u8], config_limit: u64) -> Result<(), ManifestError> {
+    #[derive(Deserialize)]
+    struct Desc {
+        size: Option<serde_json::Value>,
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        config: Option<Desc>,
+        layers: Option<Vec<Desc>>,
+        manifests: Option<Vec<Desc>>,
+    }
+    let Ok(p) = serde_json::from_slice::<Probe>(bytes) else {
+        return Ok(());
+    };
+    let check = |what: String, d: &Desc, limit: u64| -> Result<(), ManifestError> {
+        let Some(v) = &d.size else { return Ok(()) };
+        let bad = |reason: &str| ManifestError::Size {
+            what: what.clone(),
+            size: v.to_string(),
+            reason: reason.to_string(),
+        };
+        let n = match v {
+            serde_json::Value::Number(n) => n,
+            _ => return Err(bad("not a number")),
+        };
+        if n.as_i64().is_some_and(|i| i < 0) || n.as_f64().is_some_and(|f| f < 0.0) {
+            return Err(bad("negative"));
+        }
+        let Some(size) = n.as_u64() else {
+            return Err(bad("not a whole number of bytes"));
+        };
+        if size > limit {
+            return Err(bad(&format!("more than the {limit} bytes allowed")));
+        }
+        Ok(())
+    };
+    if let Some(c) = &p.config {
+        check("config".into(), c, config_limit)?;
+    }
+    for (i, l) in p.layers.iter().flatten().enumerate() {
+        check(format!("layer {i}"), l, MAX_LAYER_SIZE)?;
+    }
+    for (i, m) in p.manifests.iter().flatten().enumerate() {
+        check(format!("manifest {i}"), m, MAX_MANIFEST_SIZE)?;
+    }
+    Ok(())
 }
 
 /// What a manifest-ish document is.
@@ -229,6 +302,33 @@ pub type DockerRepositories = BTreeMap<String, BTreeMap<String, String>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_descriptor_sizes_are_refused() {
+        let doc = |cfg: &str, layer: &str| {
+            format!(
+                r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"sha256:1","size":{cfg}}},"layers":[{{"size":{layer}}}]}}"#
+            )
+        };
+        check_sizes(doc("10", "100").as_bytes(), 100).unwrap();
+        let e = check_sizes(doc("10", "-1").as_bytes(), 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "layer 0 descriptor has an invalid size -1: negative"
+        );
+        let e = check_sizes(doc("101", "1").as_bytes(), 100).unwrap_err();
+        assert!(e.to_string().contains("config descriptor"), "{e}");
+        assert!(e.to_string().contains("more than the 100 bytes"), "{e}");
+        let e = check_sizes(doc("1", "1e300").as_bytes(), 100).unwrap_err();
+        assert!(e.to_string().contains("whole number"), "{e}");
+        let e = check_sizes(doc("1", "\"1\"").as_bytes(), 100).unwrap_err();
+        assert!(e.to_string().contains("not a number"), "{e}");
+        let huge = (MAX_LAYER_SIZE + 1).to_string();
+        assert!(check_sizes(doc("1", &huge).as_bytes(), 100).is_err());
+        let ix = br#"{"manifests":[{"size":99999999999}]}"#;
+        assert!(check_sizes(ix, 100).is_err());
+        assert!(check_sizes(b"not json", 1).is_ok());
+    }
 
     #[test]
     fn classify_documents() {

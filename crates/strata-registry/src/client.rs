@@ -51,8 +51,12 @@ pub const MANIFEST_ACCEPT: &[&str] = &[
     media::DOCKER_MANIFEST,
 ];
 
-/// Largest manifest accepted (docker's limit is 4 MiB).
-pub const MAX_MANIFEST: usize = 4 << 20;
+/// Largest manifest accepted (docker's limit is 4 MiB), enforced while it
+/// streams in.
+pub const MAX_MANIFEST: usize = strata_oci::manifest::MAX_MANIFEST_SIZE as usize;
+
+/// Least bytes a blob transfer must move per idle timeout.
+pub const MIN_PROGRESS: u64 = 1024;
 
 /// Pull or push access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +97,8 @@ pub struct RegistryClient {
     creds: Option<Credentials>,
     oci_auth: RegistryAuth,
     retry: RetryPolicy,
+    request_timeout: Duration,
+    idle_timeout: Duration,
     auth_cache: tokio::sync::Mutex<HashMap<(String, Access), Option<HeaderValue>>>,
 }
 
@@ -112,7 +118,7 @@ async fn probe_scheme(host: &str, opts: &RegistryOptions) -> &'static str {
     let Ok(c) = reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
         .connect_timeout(opts.connect_timeout.min(Duration::from_secs(5)))
-        .timeout(Duration::from_secs(10))
+        .timeout(opts.request_timeout.min(Duration::from_secs(10)))
         .user_agent(USER_AGENT)
         .build()
     else {
@@ -200,6 +206,8 @@ impl RegistryClient {
             creds,
             oci_auth,
             retry: opts.retry,
+            request_timeout: opts.request_timeout,
+            idle_timeout: opts.read_timeout,
             auth_cache: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -224,7 +232,37 @@ impl RegistryClient {
         self.retry
     }
 
-    fn oci_ref(&self, repo: &str, tag_or_digest: &str) -> oci_client::Reference {
+    /// The overall timeout of one request (not of a blob body).
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// The idle timeout: the longest silence on a connection, and the
+    /// window in which a blob transfer must move at least
+    /// [`MIN_PROGRESS`] bytes.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// The error for a request that got no complete answer in time.
+    pub fn timeout_error(&self, what: &str, after: Duration) -> RegistryError {
+        RegistryError::Connection {
+            what: what.to_string(),
+            registry: self.domain.clone(),
+            reason: format!("no complete answer within {after:?} (timed out)"),
+        }
+    }
+
+    /// Runs `fut`, failing with [`RegistryClient::timeout_error`] when it
+    /// takes longer than the request timeout.
+    pub async fn timed<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.request_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(self.timeout_error(what, self.request_timeout)),
+        }
+    }
+
+    pub(crate) fn oci_ref(&self, repo: &str, tag_or_digest: &str) -> oci_client::Reference {
         if tag_or_digest.contains(':') {
             oci_client::Reference::with_digest(
                 self.host.clone(),
@@ -247,7 +285,7 @@ impl RegistryClient {
             .map_err(|e| RegistryError::Invalid(format!("{repo}: bad URL: {e}")))
     }
 
-    fn unauthorized(&self, what: &str, reason: impl Into<String>) -> RegistryError {
+    pub(crate) fn unauthorized(&self, what: &str, reason: impl Into<String>) -> RegistryError {
         RegistryError::Unauthorized {
             what: what.to_string(),
             reason: reason.into(),
@@ -264,12 +302,14 @@ impl RegistryClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match f().await {
+            match self.timed(what, f()).await {
                 Err(e) if e.is_transient() && attempt < self.retry.attempts => {
                     let d = self.retry.delay(attempt);
-                    tracing::warn!("{what}: {e}; retrying in {d:?}");
+                    // The error names the operation already.
+                    tracing::warn!("{e}; retrying in {d:?}");
                     tokio::time::sleep(d).await;
                 }
+                Err(e) if attempt > 1 => return Err(e.after_attempts(attempt)),
                 r => return r,
             }
         }
@@ -348,17 +388,48 @@ impl RegistryClient {
                 req.headers_mut().insert(AUTHORIZATION, h.clone());
             }
             let can_retry = retry && attempt < self.retry.attempts;
-            match self.http.execute(req).await {
+            // Headers within the request timeout; a streamed body (an
+            // upload) may take as long as it keeps moving.
+            let streamed = req.body().is_some_and(|b| b.as_bytes().is_none());
+            let sent = if streamed {
+                Ok(self.http.execute(req).await)
+            } else {
+                tokio::time::timeout(self.request_timeout, self.http.execute(req)).await
+            };
+            let sent = match sent {
+                Ok(r) => r,
+                Err(_) if can_retry => {
+                    let d = self.retry.delay(attempt);
+                    tracing::warn!(
+                        "{what}: no answer within {:?}; retrying in {d:?}",
+                        self.request_timeout
+                    );
+                    tokio::time::sleep(d).await;
+                    continue;
+                }
+                Err(_) => {
+                    let e = self.timeout_error(what, self.request_timeout);
+                    return Err(if attempt > 1 {
+                        e.after_attempts(attempt)
+                    } else {
+                        e
+                    });
+                }
+            };
+            match sent {
                 Ok(resp) => {
                     let s = resp.status();
                     if s == StatusCode::UNAUTHORIZED && scoped.is_none() {
                         // A token for exactly the scope the registry names.
                         if let Some(ch) = challenge::insufficient_scope(&resp)
-                            && let Some(t) = challenge::fetch_token(
-                                &self.http,
-                                &ch,
-                                self.creds.as_ref(),
-                                &self.host,
+                            && let Ok(Some(t)) = tokio::time::timeout(
+                                self.request_timeout,
+                                challenge::fetch_token(
+                                    &self.http,
+                                    &ch,
+                                    self.creds.as_ref(),
+                                    &self.host,
+                                ),
                             )
                             .await
                         {
@@ -384,7 +455,14 @@ impl RegistryClient {
                     tracing::warn!("{what}: {}; retrying in {d:?}", chain(&e));
                     tokio::time::sleep(d).await;
                 }
-                Err(e) => return Err(self.connection_error(what, &e)),
+                Err(e) => {
+                    let e = self.connection_error(what, &e);
+                    return Err(if attempt > 1 {
+                        e.after_attempts(attempt)
+                    } else {
+                        e
+                    });
+                }
             }
         }
     }
@@ -553,67 +631,6 @@ impl RegistryClient {
         }
     }
 
-    /// GETs a manifest or index by tag or digest; its digest is checked
-    /// against the reference (when it names one) and the registry's
-    /// `Docker-Content-Digest`.
-    pub async fn get_manifest(
-        &self,
-        repo: &str,
-        tag_or_digest: &str,
-        shown: &str,
-    ) -> Result<FetchedManifest> {
-        let what = format!("pull {shown}");
-        self.authorization(repo, Access::Pull).await?;
-        let oref = self.oci_ref(repo, tag_or_digest);
-        let (bytes, digest) = self
-            .retrying(&what, || async {
-                self.oci
-                    .pull_manifest_raw(&oref, &self.oci_auth, MANIFEST_ACCEPT)
-                    .await
-                    .map_err(|e| self.map_oci(&what, Some(shown), e))
-            })
-            .await?;
-        if bytes.len() > MAX_MANIFEST {
-            return Err(RegistryError::Manifest {
-                context: shown.to_string(),
-                reason: format!(
-                    "manifest is {} bytes, more than the {MAX_MANIFEST} allowed",
-                    bytes.len()
-                ),
-            });
-        }
-        let got = Digest::of(&bytes);
-        if got.as_str() != digest {
-            return Err(RegistryError::Protocol {
-                what,
-                registry: self.domain.clone(),
-                reason: format!(
-                    "the registry says the manifest is {digest}, its bytes hash to {got}"
-                ),
-            });
-        }
-        if let Some(want) = tag_or_digest.strip_prefix("sha256:")
-            && want != got.hex()
-        {
-            return Err(RegistryError::DigestMismatch {
-                what: "manifest",
-                expected: Digest::from_hex(want).unwrap_or_else(|_| got.clone()),
-                detail: format!("content hashes to {got}"),
-            });
-        }
-        let media_type = strata_oci::manifest::classify(&bytes, None)
-            .map(|(_, mt)| mt)
-            .map_err(|e| RegistryError::Manifest {
-                context: format!("{shown} ({got})"),
-                reason: e.to_string(),
-            })?;
-        Ok(FetchedManifest {
-            bytes: bytes.to_vec(),
-            digest: got,
-            media_type,
-        })
-    }
-
     /// PUTs a manifest under a tag or its digest; returns its digest.
     pub async fn put_manifest(
         &self,
@@ -708,71 +725,6 @@ impl RegistryClient {
         } else {
             Err(self.status_error(&what, None, resp).await)
         }
-    }
-
-    /// The digest of what the registry serves for `digest` (read to the
-    /// end, at most `size` + 1 bytes; nothing kept). For diagnosing a layer
-    /// that would not unpack.
-    pub async fn blob_digest(&self, repo: &str, digest: &Digest, size: u64) -> Result<Digest> {
-        use futures_util::StreamExt;
-        let what = format!("download blob {digest}");
-        let resp = self.blob_response(repo, digest, 0).await?;
-        let mut d = strata_oci::Digester::new();
-        let mut s = resp.bytes_stream();
-        while let Some(chunk) = s.next().await {
-            let chunk = chunk.map_err(|e| self.connection_error(&what, &e))?;
-            d.update(&chunk);
-            if d.len() > size {
-                break;
-            }
-        }
-        Ok(d.finish())
-    }
-
-    /// Reads a small blob (config) whole and checks its digest and size.
-    pub async fn get_small_blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        size: u64,
-        limit: u64,
-    ) -> Result<Vec<u8>> {
-        use futures_util::StreamExt;
-        if size > limit {
-            return Err(RegistryError::Invalid(format!(
-                "blob {digest} is {size} bytes, more than the {limit} allowed for a config"
-            )));
-        }
-        let what = format!("download blob {digest}");
-        self.retrying(&what, || async {
-            let resp = self.blob_response(repo, digest, 0).await?;
-            let mut out = Vec::with_capacity(size as usize);
-            let mut s = resp.bytes_stream();
-            while let Some(chunk) = s.next().await {
-                let chunk = chunk.map_err(|e| self.connection_error(&what, &e))?;
-                if out.len() as u64 + chunk.len() as u64 > limit {
-                    return Err(RegistryError::DigestMismatch {
-                        what: "blob",
-                        expected: digest.clone(),
-                        detail: format!("more than {limit} bytes"),
-                    });
-                }
-                out.extend_from_slice(&chunk);
-            }
-            let got = Digest::of(&out);
-            if &got != digest || out.len() as u64 != size {
-                return Err(RegistryError::DigestMismatch {
-                    what: "blob",
-                    expected: digest.clone(),
-                    detail: format!(
-                        "{} bytes hashing to {got} (expected {size} bytes)",
-                        out.len()
-                    ),
-                });
-            }
-            Ok(out)
-        })
-        .await
     }
 
     /// Whether the credentials work: a `/v2/` request with them, after a

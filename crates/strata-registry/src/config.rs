@@ -20,6 +20,20 @@
 //!
 //! Credentials are docker's: `$DOCKER_CONFIG/config.json`, default
 //! `~/.docker/config.json` (see [`crate::auth`]).
+//!
+//! # Timeouts and retries
+//!
+//! Every request is bounded; a registry that never answers, or answers a
+//! byte at a time, fails the command with an error naming the registry
+//! instead of hanging it. Durations are seconds (`30`, `1.5`) or carry a
+//! unit (`500ms`, `2m`).
+//!
+//! | variable | default | bounds |
+//! |---|---|---|
+//! | `STRATA_REGISTRY_CONNECT_TIMEOUT` | 30s | establishing a connection (TCP and TLS) |
+//! | `STRATA_REGISTRY_IDLE_TIMEOUT` | 60s | silence on an open connection; a blob transfer that moves less than 1 KiB in this long is stalled |
+//! | `STRATA_REGISTRY_TIMEOUT` | 120s | one whole request and its answer (auth, manifests, configs, tag lists, HEAD; a blob's headers — not its body) |
+//! | `STRATA_REGISTRY_RETRIES` | 4 | retries of a failed attempt (connection errors, timeouts, 5xx, 429), with exponential backoff from 200 ms to 5 s |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +45,14 @@ use crate::host::InsecureRegistries;
 pub const ENV_INSECURE: &str = "STRATA_INSECURE_REGISTRY";
 /// Environment variable naming the strata config file.
 pub const ENV_CONFIG: &str = "STRATA_CONFIG";
+/// Connect timeout (see the module docs).
+pub const ENV_CONNECT_TIMEOUT: &str = "STRATA_REGISTRY_CONNECT_TIMEOUT";
+/// Idle (read) timeout.
+pub const ENV_IDLE_TIMEOUT: &str = "STRATA_REGISTRY_IDLE_TIMEOUT";
+/// Overall timeout of one request.
+pub const ENV_TIMEOUT: &str = "STRATA_REGISTRY_TIMEOUT";
+/// Retries after a failed attempt.
+pub const ENV_RETRIES: &str = "STRATA_REGISTRY_RETRIES";
 
 /// Retries with exponential backoff on connection errors, 5xx and 429.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +94,11 @@ pub struct RegistryOptions {
     pub retry: RetryPolicy,
     /// Timeout for establishing a connection.
     pub connect_timeout: Duration,
-    /// Timeout for one read on an open connection.
+    /// Idle timeout: the longest silence on an open connection (and the
+    /// window in which a blob transfer must move at least 1 KiB).
     pub read_timeout: Duration,
+    /// Timeout of one whole request and its answer (not blob bodies).
+    pub request_timeout: Duration,
 }
 
 impl Default for RegistryOptions {
@@ -83,7 +108,8 @@ impl Default for RegistryOptions {
             docker_config: None,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(120),
+            read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -98,7 +124,41 @@ impl RegistryOptions {
         if let Ok(list) = std::env::var(ENV_INSECURE) {
             o.insecure.add_list(&list)?;
         }
+        o.apply_env(|k| std::env::var(k).ok())?;
         Ok(o)
+    }
+
+    /// Applies the timeout and retry variables (see the module docs) read
+    /// through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        let dur = |k: &str| -> Result<Option<Duration>> {
+            match get(k).filter(|v| !v.trim().is_empty()) {
+                None => Ok(None),
+                Some(v) => parse_duration(v.trim()).map(Some).ok_or_else(|| {
+                    RegistryError::Invalid(format!(
+                        "{k}={v}: not a duration (seconds, or with a unit: 500ms, 30s, 2m)"
+                    ))
+                }),
+            }
+        };
+        if let Some(d) = dur(ENV_CONNECT_TIMEOUT)? {
+            self.connect_timeout = d;
+        }
+        if let Some(d) = dur(ENV_IDLE_TIMEOUT)? {
+            self.read_timeout = d;
+        }
+        if let Some(d) = dur(ENV_TIMEOUT)? {
+            self.request_timeout = d;
+        }
+        if let Some(v) = get(ENV_RETRIES).filter(|v| !v.trim().is_empty()) {
+            let n: u32 = v.trim().parse().ok().filter(|n| *n <= 100).ok_or_else(|| {
+                RegistryError::Invalid(format!(
+                    "{ENV_RETRIES}={v}: not a number of retries (0-100)"
+                ))
+            })?;
+            self.retry.attempts = n + 1;
+        }
+        Ok(())
     }
 
     /// Reads one strata config file (missing is fine).
@@ -123,6 +183,24 @@ impl RegistryOptions {
         }
         Ok(())
     }
+}
+
+/// A positive duration: seconds (`30`, `1.5`) or a number with `ms`, `s`,
+/// `m` or `h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    let secs = v * match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
 }
 
 /// The strata config files to read, in order.
@@ -152,6 +230,33 @@ mod tests {
         assert_eq!(p.delay(2), Duration::from_millis(400));
         assert_eq!(p.delay(4), Duration::from_millis(1600));
         assert_eq!(p.delay(40), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn timeouts_and_retries_come_from_the_environment() {
+        let mut o = RegistryOptions::default();
+        assert_eq!(o.read_timeout, Duration::from_secs(60));
+        let env = |k: &str| match k {
+            ENV_CONNECT_TIMEOUT => Some("1.5".to_string()),
+            ENV_IDLE_TIMEOUT => Some("500ms".to_string()),
+            ENV_TIMEOUT => Some("2m".to_string()),
+            ENV_RETRIES => Some("0".to_string()),
+            _ => None,
+        };
+        o.apply_env(env).unwrap();
+        assert_eq!(o.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(o.read_timeout, Duration::from_millis(500));
+        assert_eq!(o.request_timeout, Duration::from_secs(120));
+        assert_eq!(o.retry.attempts, 1);
+        let bad = |k: &'static str, v: &'static str| {
+            let mut o = RegistryOptions::default();
+            o.apply_env(|x| (x == k).then(|| v.to_string()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(ENV_TIMEOUT, "soon").contains("STRATA_REGISTRY_TIMEOUT=soon"));
+        assert!(bad(ENV_TIMEOUT, "-1").contains("not a duration"));
+        assert!(bad(ENV_RETRIES, "many").contains("STRATA_REGISTRY_RETRIES"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use reqwest::StatusCode;
 use strata_oci::Digest;
 use tokio::sync::mpsc;
 
-use crate::client::RegistryClient;
+use crate::client::{MIN_PROGRESS, RegistryClient};
 use crate::error::{RegistryError, Result, chain};
 use crate::progress::{self, LayerStatus, ProgressRef, Throttle};
 
@@ -124,8 +124,13 @@ async fn stream_inner(
         expected: req.digest.clone(),
         detail,
     };
+    // A transfer must move MIN_PROGRESS bytes per idle timeout: a server
+    // trickling a byte every few seconds never trips the idle timeout.
+    let window = client.idle_timeout();
     'attempts: loop {
         let resp = client.blob_response(&req.repo, &req.digest, offset).await?;
+        let mut window_start = tokio::time::Instant::now();
+        let mut window_bytes = 0u64;
         // A server that ignores Range answers 200 with the whole blob.
         let mut skip = if offset > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
             offset
@@ -137,28 +142,54 @@ async fn stream_inner(
             if cancel.load(Ordering::Relaxed) {
                 return Err(RegistryError::Invalid(format!("{what}: cancelled")));
             }
-            let chunk = match body.next().await {
+            let next = match tokio::time::timeout_at(window_start + window, body.next()).await {
+                Ok(n) => n.map(|r| r.map_err(|e| chain(&e))),
+                Err(_) if window_bytes >= MIN_PROGRESS => {
+                    window_start = tokio::time::Instant::now();
+                    window_bytes = 0;
+                    continue;
+                }
+                // Empty: stalled (the reason is spelled out below).
+                Err(_) => Some(Err(String::new())),
+            };
+            let chunk = match next {
                 None => break,
                 Some(Ok(c)) => c,
-                Some(Err(e)) => {
+                Some(Err(reason)) => {
+                    let reason = if reason.is_empty() {
+                        format!("stalled: {window_bytes} bytes in {window:?}")
+                    } else {
+                        reason
+                    };
                     failures += 1;
                     if failures >= retry.attempts {
-                        return Err(client.connection_error(&what, &e));
+                        return Err(RegistryError::Connection {
+                            what,
+                            registry: client.domain().to_string(),
+                            reason: format!(
+                                "{reason} at byte {offset} (gave up after {failures} attempts)"
+                            ),
+                        });
                     }
                     let d = retry.delay(failures);
-                    tracing::warn!("{what}: {} at byte {offset}; resuming in {d:?}", chain(&e));
+                    tracing::warn!("{what}: {reason} at byte {offset}; resuming in {d:?}");
                     progress::layer(
                         progress,
                         &req.id,
                         LayerStatus::Retrying {
                             attempt: failures,
-                            reason: chain(&e),
+                            reason,
                         },
                     );
                     tokio::time::sleep(d).await;
                     continue 'attempts;
                 }
             };
+            window_bytes += chunk.len() as u64;
+            if window_start.elapsed() >= window {
+                window_start = tokio::time::Instant::now();
+                window_bytes = 0;
+            }
             let mut chunk = chunk;
             if skip > 0 {
                 let n = (skip as usize).min(chunk.len());

@@ -152,6 +152,35 @@ impl RegistryError {
         }
     }
 
+    /// Says that retries ran out (`… (gave up after 3 attempts)`) on a
+    /// connection or server error; other errors are returned as they are.
+    pub fn after_attempts(self, attempts: u32) -> RegistryError {
+        let note = format!(" (gave up after {attempts} attempts)");
+        match self {
+            RegistryError::Connection {
+                what,
+                registry,
+                reason,
+            } if !reason.ends_with(" attempts)") => RegistryError::Connection {
+                what,
+                registry,
+                reason: reason + &note,
+            },
+            RegistryError::Status {
+                what,
+                registry,
+                status,
+                message,
+            } if !message.ends_with(" attempts)") => RegistryError::Status {
+                what,
+                registry,
+                status,
+                message: message + &note,
+            },
+            e => e,
+        }
+    }
+
     /// Names the user's operation (`push 127.0.0.1:5101/app:v1`) in an
     /// access error, which would otherwise name the request that failed.
     pub fn for_operation(self, op: &str) -> RegistryError {

@@ -32,6 +32,7 @@ pub mod cache;
 pub mod challenge;
 pub mod client;
 pub mod config;
+pub mod documents;
 pub mod download;
 pub mod error;
 pub mod fetch;

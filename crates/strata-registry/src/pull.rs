@@ -29,7 +29,7 @@ use crate::progress::{self, Event, ProgressRef};
 use crate::runtime::with_runtime;
 
 /// Largest image config accepted.
-pub const MAX_CONFIG: u64 = 16 << 20;
+pub const MAX_CONFIG: u64 = manifest::MAX_CONFIG_SIZE;
 
 /// How to pull.
 #[derive(Clone)]
@@ -221,6 +221,10 @@ impl Puller<'_> {
             }
         };
         let ctx = format!("manifest {}", platform.digest);
+        // Absurd descriptor sizes (negative, a config over its limit, a
+        // layer over 1 TiB) are refused before anything is fetched.
+        manifest::check_sizes(&top.bytes, MAX_CONFIG).map_err(|e| manifest_err(&shown, e))?;
+        manifest::check_sizes(&platform.bytes, MAX_CONFIG).map_err(|e| manifest_err(&ctx, e))?;
         let m = manifest::parse_manifest(&platform.bytes).map_err(|e| manifest_err(&ctx, e))?;
         let cfg_digest = descriptor_digest(m.config()).map_err(|e| manifest_err(&ctx, e))?;
         let cfg_type = m.config().media_type().to_string();

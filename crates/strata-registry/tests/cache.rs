@@ -74,8 +74,9 @@ fn record(
     CacheRecord {
         key: key.to_string().repeat(64),
         parent: parent.map(|p| p.to_string().repeat(64)),
-        config_digest: Digest::of(&config),
+        config_digest: Some(Digest::of(&config)),
         config,
+        created: None,
         layer: layer.cloned(),
     }
 }
@@ -167,7 +168,10 @@ fn export_then_import_into_an_empty_store() {
             g.layer.as_ref().map(|l| &l.diff_id),
             want.layer.as_ref().map(|l| &l.diff_id)
         );
-        assert_eq!(b.content().read(&g.config_digest).unwrap(), want.config);
+        assert_eq!(
+            b.content().read(g.config_digest.as_ref().unwrap()).unwrap(),
+            want.config
+        );
     }
     let c1 = chain_id(&c0, &l1.diff_id);
     let c2 = chain_id(&c0, &l2.diff_id);
@@ -197,7 +201,7 @@ fn export_then_import_into_an_empty_store() {
     assert!(stats.ran);
     assert_eq!(stats.snapshots, 0, "{stats:?}");
     assert!(b.snapshots().get(&c1).unwrap().is_some());
-    assert!(b.content().exists(&r3.config_digest));
+    assert!(b.content().exists(r3.config_digest.as_ref().unwrap()));
 
     // mode=min: only the final result's chain (r3 ← r2 ← r1), without l2.
     let min_ref = Reference::parse(&format!("{reg}/{}:min", unique("cache"))).unwrap();
@@ -235,7 +239,11 @@ fn bad_records_and_non_caches_are_refused() {
     let target = Reference::parse(&format!("{reg}/{}:bad", unique("cache"))).unwrap();
     r.config.push(b' ');
     let err = cache::export_cache(&a, &target, &[r.clone()], CacheMode::Max, &opts()).unwrap_err();
-    assert!(err.to_string().contains(r.config_digest.as_str()), "{err}");
+    assert!(
+        err.to_string()
+            .contains(r.config_digest.as_ref().unwrap().as_str()),
+        "{err}"
+    );
     let mut r = record('1', None, &[&l0.diff_id], "one", Some(&l0));
     r.key = "not-hex".into();
     assert!(cache::export_cache(&a, &target, &[r], CacheMode::Max, &opts()).is_err());

@@ -105,6 +105,10 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         _ => icfg.working_dir.clone().unwrap_or_default(),
     };
     let network = NetworkMode::parse(opts.network.as_deref().unwrap_or("host"))?;
+    // docker's daemon refuses an unknown --stop-signal at create.
+    if let Some(sig) = &opts.stop_signal {
+        parse_signal(sig)?;
+    }
     let memory = opts
         .memory
         .as_deref()

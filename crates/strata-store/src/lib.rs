@@ -26,15 +26,19 @@
 //! ```
 
 pub mod archive;
+pub mod check;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod fuzzing;
 pub mod gc;
 pub mod images;
 pub mod ingest;
 pub mod inroot_linux;
 pub mod layer;
 pub mod layout;
+pub mod mounts;
+pub mod scratch;
 pub mod snapshots;
 
 use std::path::{Path, PathBuf};
@@ -89,7 +93,12 @@ impl Store {
         } else {
             None
         };
-        layout::sweep_tmp(&layout.tmp())?;
+        // Reclaiming dead processes' scratch never fails the open; what it
+        // cannot delete now waits for the next open (`system check` lists it).
+        let swept = layout::sweep_tmp(&layout.tmp());
+        for (path, why) in &swept.deferred {
+            tracing::debug!("scratch {} left for later: {why}", path.display());
+        }
         let scratch = Arc::new(Scratch::create(&layout.tmp())?);
         let db = Arc::new(Db::open(&layout.db())?);
         let content = ContentStore::new(layout.blobs(), scratch.clone());

@@ -146,4 +146,6 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Show strata disk usage
     Df(system::df::DfArgs),
+    /// Verify the store (blobs, images, snapshots, containers, mounts, build cache) and repair what is safe
+    Check(system::check::CheckArgs),
 }

@@ -63,8 +63,13 @@ pub fn init_logging(global: &GlobalArgs) {
                 "warn".into()
             }
         });
+    // Colour only for a terminal (a CI log or a pipe gets plain text), and
+    // never with NO_COLOR set.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();

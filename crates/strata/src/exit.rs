@@ -31,11 +31,32 @@ pub fn report(err: &anyhow::Error) -> i32 {
         return 0;
     }
     let code = err.downcast_ref::<ExitError>().map_or(1, |e| e.code);
-    let msg = format!("{err:#}");
+    let msg = message(err);
     if !msg.is_empty() {
-        eprintln!("Error: {msg}");
+        // An error may quote what a user wrote (a Dockerfile line, a path):
+        // never let it drive the terminal.
+        eprintln!("Error: {}", strata_dockerfile::escape_controls(&msg, true));
     }
     code
+}
+
+/// The error and its causes on one line (`a: b: c`), leaving out a cause
+/// whose text the line already holds: library errors often print their
+/// source in their own message, and would otherwise print it twice
+/// (`File name too long (os error 36): File name too long (os error 36)`).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in err.chain() {
+        let c = cause.to_string();
+        if c.is_empty() || msg.contains(&c) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&c);
+    }
+    msg
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -43,4 +64,31 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         c.downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("open {path}: {source}")]
+    struct Wrapped {
+        path: String,
+        source: io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let e = Wrapped {
+            path: "/x".into(),
+            source: io::Error::from_raw_os_error(36),
+        };
+        let err = anyhow::Error::new(e).context("opening the store at /r");
+        assert_eq!(
+            message(&err),
+            "opening the store at /r: open /x: File name too long (os error 36)"
+        );
+        let plain = anyhow::anyhow!("one").context("two");
+        assert_eq!(message(&plain), "two: one");
+    }
 }

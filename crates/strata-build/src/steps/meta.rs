@@ -101,7 +101,10 @@ pub fn meta_history(cmd: &Command, after: &ImageConfig) -> Option<String> {
         }
         s
     };
-    let cc = after.config.clone().unwrap_or_default();
+    // Borrowed, not cloned: this runs once per step, and a config grows
+    // with every LABEL and ENV (cloning made n steps cost n²).
+    let empty = strata_oci::ContainerConfig::default();
+    let cc = after.config.as_ref().unwrap_or(&empty);
     Some(match cmd {
         Command::Env(e) => kvs("ENV", &e.vars),
         Command::Label(l) => kvs("LABEL", &l.labels),
@@ -116,10 +119,13 @@ pub fn meta_history(cmd: &Command, after: &ImageConfig) -> Option<String> {
                 .collect();
             format!("ARG {}", parts.join(" "))
         }
-        Command::Cmd(_) => format!("CMD {}", go_quote_list(&cc.cmd.unwrap_or_default())),
+        Command::Cmd(_) => format!(
+            "CMD {}",
+            go_quote_list(cc.cmd.as_deref().unwrap_or_default())
+        ),
         Command::Entrypoint(_) => format!(
             "ENTRYPOINT {}",
-            go_quote_list(&cc.entrypoint.unwrap_or_default())
+            go_quote_list(cc.entrypoint.as_deref().unwrap_or_default())
         ),
         Command::Expose(x) => {
             let ports: Vec<String> = x

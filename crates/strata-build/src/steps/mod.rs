@@ -40,6 +40,23 @@ pub fn push_layer_history(config: &mut ImageConfig, layer: &IngestedLayer, creat
     );
 }
 
+/// Applies a metadata instruction (ENV, LABEL, CMD, ARG, ONBUILD, …) to
+/// `config` with its history entry dated `created`. Deterministic: the
+/// build cache replays metadata steps through this very function, with
+/// the time each first ran at, to rebuild configs it did not store.
+pub fn meta_step(
+    config: &mut ImageConfig,
+    cmd: &strata_dockerfile::instructions::Command,
+    state: &mut StageState,
+    created: &str,
+) -> Result<()> {
+    meta::apply_meta(config, cmd, state)?;
+    if let Some(text) = meta::meta_history(cmd, config) {
+        meta::push_history(config, text, true, created);
+    }
+    Ok(())
+}
+
 /// Executes `step` on top of `config`.
 pub fn execute(
     ex: &Exec<'_>,
@@ -50,10 +67,8 @@ pub fn execute(
 ) -> Result<StepOutcome> {
     match &step.action {
         Action::Meta => {
-            meta::apply_meta(&mut config, &step.command, state)?;
-            if let Some(text) = meta::meta_history(&step.command, &config) {
-                meta::push_history(&mut config, text, true, &strata_oci::config::rfc3339_now());
-            }
+            let now = strata_oci::config::rfc3339_now();
+            meta_step(&mut config, &step.command, state, &now)?;
             Ok(StepOutcome {
                 config,
                 layer: None,

@@ -15,7 +15,7 @@ use strata_store::db::layers::LayerBlob;
 use super::{
     ANNOTATION_MODE, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, CacheConfig, CacheConfigBlob,
     CacheConfigLayer, CacheConfigRecord, CacheMode, CacheOptions, CacheRecord, SCHEMA_VERSION,
-    check_record,
+    check_record, check_replayed,
 };
 use crate::client::RegistryClient;
 use crate::error::{RegistryError, Result};
@@ -138,7 +138,11 @@ pub(crate) fn plan<'a>(
 pub(crate) fn chain_of(selected: &[&CacheRecord]) -> Result<Vec<Digest>> {
     let mut diffs: Vec<Digest> = Vec::new();
     for r in selected {
-        for d in check_record(&r.key, r.parent.as_deref(), &r.config_digest, &r.config)? {
+        let Some(config_digest) = &r.config_digest else {
+            check_replayed(&r.key, r.parent.as_deref(), r.created.as_deref(), None)?;
+            continue;
+        };
+        for d in check_record(&r.key, r.parent.as_deref(), config_digest, &r.config)? {
             if !diffs.contains(&d) {
                 diffs.push(d);
             }
@@ -176,10 +180,11 @@ pub(crate) fn document(
             .map(|r| CacheConfigRecord {
                 key: r.key.clone(),
                 parent: r.parent.clone(),
-                config: CacheConfigBlob {
-                    digest: r.config_digest.clone(),
+                config: r.config_digest.as_ref().map(|d| CacheConfigBlob {
+                    digest: d.clone(),
                     data: B64.encode(&r.config),
-                },
+                }),
+                created: r.created.clone(),
                 layer: r
                     .layer
                     .as_ref()
@@ -334,8 +339,9 @@ mod tests {
         CacheRecord {
             key: key.to_string().repeat(64),
             parent: parent.map(|p| p.to_string().repeat(64)),
-            config_digest: Digest::of(&config),
+            config_digest: Some(Digest::of(&config)),
             config,
+            created: None,
             layer: None,
         }
     }

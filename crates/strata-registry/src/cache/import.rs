@@ -128,7 +128,7 @@ pub(crate) fn chain_jobs(
 ) -> Result<Vec<LayerJob>> {
     let mut jobs: Vec<(usize, LayerJob)> = Vec::new();
     let mut seen = HashSet::new();
-    for r in records {
+    for r in records.iter().filter(|r| r.config_digest.is_some()) {
         let cfg = strata_oci::ImageConfig::from_slice(&r.config).map_err(|e| {
             RegistryError::Manifest {
                 context: format!("build cache record {}", r.key),
@@ -173,15 +173,17 @@ pub(crate) fn pin(
     opts: &CacheOptions,
 ) -> Result<()> {
     for r in records {
-        store.content().put_expected(&r.config, &r.config_digest)?;
+        if let Some(d) = &r.config_digest {
+            store.content().put_expected(&r.config, d)?;
+        }
     }
     let now = now_secs();
     let expires = now.saturating_add(i64::try_from(opts.lease_ttl.as_secs()).unwrap_or(i64::MAX));
     store.db().write(|tx| {
         leases::delete(tx, lease)?;
         leases::create(tx, lease, now, Some(expires))?;
-        for r in records {
-            leases::add(tx, lease, ResourceKind::Blob, r.config_digest.as_str())?;
+        for d in records.iter().filter_map(|r| r.config_digest.as_ref()) {
+            leases::add(tx, lease, ResourceKind::Blob, d.as_str())?;
         }
         for j in jobs {
             leases::add(tx, lease, ResourceKind::Snapshot, j.chain.as_str())?;

@@ -75,8 +75,9 @@ mod tests {
         let rec = CacheRecord {
             key: "b".repeat(64),
             parent: None,
-            config_digest: Digest::of(&cfg),
+            config_digest: Some(Digest::of(&cfg)),
             config: cfg.clone(),
+            created: None,
             layer: None,
         };
         let value = inline_value(std::slice::from_ref(&rec), std::slice::from_ref(&d0)).unwrap();

@@ -3,7 +3,7 @@
 //! built by pulling layers instead of running steps
 //! (`build --cache-to/--cache-from type=registry,ref=R`).
 //!
-//! # Format, version 1
+//! # Format, version 2
 //!
 //! The cache lives at one reference `R` (`registry/repo:tag`) as an OCI
 //! image manifest whose `artifactType` and config are strata's:
@@ -18,7 +18,7 @@
 //!
 //! cache config (JSON)
 //! {
-//!   "schemaVersion": 1,
+//!   "schemaVersion": 2,
 //!   "mode": "max",
 //!   "layers": [ {"diffID": "sha256:…"}, … ],        ← layers[i] is the diffID of manifest.layers[i]
 //!   "records": [
@@ -27,10 +27,13 @@
 //!       "config": { "digest": "sha256:…",           ← the image config after the step:
 //!                   "data":   "<base64>" },            its exact bytes (digest checked on import)
 //!       "layer":  3 },                              ← index into layers, when the step made a layer
-//!     …
+//!     { "key": "…", "parent": "…",                  ← version 2: a metadata step in mid-stage
+//!       "created": "2024-05-01T10:00:00.123Z" },       has no config, only its history time; the
+//!     …                                                build engine replays its config
 //!   ]
 //! }
 //! ```
+//! Version 1 (every record with a config) is still read.
 //!
 //! A record's whole layer chain is its config's `rootfs.diff_ids`, bottom
 //! first; every diffID in it has an entry in `layers`, so a record can be
@@ -88,8 +91,8 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.strata.buildcache.v1";
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.strata.buildcache.config.v1+json";
 /// Annotation naming the export mode.
 pub const ANNOTATION_MODE: &str = "dev.strata.buildcache.mode";
-/// The cache config's schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The cache config's schema version (1 is still read).
+pub const SCHEMA_VERSION: u32 = 2;
 /// Largest cache config accepted on import.
 pub const MAX_CACHE_CONFIG: u64 = 64 << 20;
 
@@ -109,10 +112,13 @@ pub struct CacheRecord {
     pub key: String,
     /// The previous step's key.
     pub parent: Option<String>,
-    /// Digest of the image config after the step.
-    pub config_digest: Digest,
-    /// That config's bytes.
+    /// Digest of the image config after the step; `None` for a metadata
+    /// step whose config the build engine replays (then `created` is set).
+    pub config_digest: Option<Digest>,
+    /// That config's bytes (empty without a config).
     pub config: Vec<u8>,
+    /// The step's history time, for a record without a config.
+    pub created: Option<String>,
     /// The layer the step made, if it made one.
     pub layer: Option<CacheLayer>,
 }
@@ -218,8 +224,12 @@ pub struct CacheConfigRecord {
     /// The previous step's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// The resulting image config.
-    pub config: CacheConfigBlob,
+    /// The resulting image config (absent for a replayed metadata step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<CacheConfigBlob>,
+    /// The step's history time, when there is no config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     /// Index into `layers` of the layer the step made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<usize>,
@@ -276,12 +286,37 @@ pub(crate) fn check_record(
     Ok(cfg.rootfs.diff_ids)
 }
 
+/// Checks a record without a config: key and parent as [`check_record`],
+/// a plausible history time, no layer.
+pub(crate) fn check_replayed(
+    key: &str,
+    parent: Option<&str>,
+    created: Option<&str>,
+    layer: Option<usize>,
+) -> Result<()> {
+    let ctx = format!("build cache record {key}");
+    if !is_key(key) || parent.is_some_and(|p| !is_key(p)) {
+        return Err(invalid(
+            &ctx,
+            "the key or parent is not 64 lowercase hex digits",
+        ));
+    }
+    match created {
+        Some(c) if !c.is_empty() && c.len() <= 64 && c.is_ascii() => {}
+        _ => return Err(invalid(&ctx, "it has neither a config nor a creation time")),
+    }
+    if layer.is_some() {
+        return Err(invalid(&ctx, "a record with a layer must carry its config"));
+    }
+    Ok(())
+}
+
 impl CacheConfig {
     /// Parses and validates against the manifest's layer count; returns the
     /// records with their layer blobs (from `blobs`, manifest order).
     pub(crate) fn into_records(self, blobs: &[LayerBlob]) -> Result<Vec<CacheRecord>> {
         let ctx = "build cache config";
-        if self.schema_version != SCHEMA_VERSION {
+        if !(1..=SCHEMA_VERSION).contains(&self.schema_version) {
             return Err(invalid(
                 ctx,
                 format!("unsupported schemaVersion {}", self.schema_version),
@@ -305,13 +340,26 @@ impl CacheConfig {
             .collect();
         let mut out = Vec::with_capacity(self.records.len());
         for r in self.records {
-            let config = B64.decode(r.config.data.as_bytes()).map_err(|e| {
+            let Some(blob) = r.config else {
+                // A replayed metadata step: its key, parent and time only.
+                check_replayed(&r.key, r.parent.as_deref(), r.created.as_deref(), r.layer)?;
+                out.push(CacheRecord {
+                    key: r.key,
+                    parent: r.parent,
+                    config_digest: None,
+                    config: Vec::new(),
+                    created: r.created,
+                    layer: None,
+                });
+                continue;
+            };
+            let config = B64.decode(blob.data.as_bytes()).map_err(|e| {
                 invalid(
                     ctx,
                     format!("record {}: config data is not base64: {e}", r.key),
                 )
             })?;
-            let chain = check_record(&r.key, r.parent.as_deref(), &r.config.digest, &config)?;
+            let chain = check_record(&r.key, r.parent.as_deref(), &blob.digest, &config)?;
             if let Some(d) = chain.iter().find(|d| !by_diff.contains_key(d)) {
                 return Err(invalid(
                     ctx,
@@ -348,8 +396,9 @@ impl CacheConfig {
             out.push(CacheRecord {
                 key: r.key,
                 parent: r.parent,
-                config_digest: r.config.digest,
+                config_digest: Some(blob.digest),
                 config,
+                created: None,
                 layer,
             });
         }
@@ -386,10 +435,11 @@ mod tests {
             records: vec![CacheConfigRecord {
                 key: key.clone(),
                 parent: None,
-                config: CacheConfigBlob {
+                config: Some(CacheConfigBlob {
                     digest: Digest::of(&cfg),
                     data: B64.encode(&cfg),
-                },
+                }),
+                created: None,
                 layer: Some(0),
             }],
         };
@@ -408,7 +458,7 @@ mod tests {
         assert_eq!(recs[0].layer.as_ref().unwrap().blob, blob);
 
         let mut tampered = back.clone();
-        tampered.records[0].config.data = B64.encode(config_with(&[]));
+        tampered.records[0].config.as_mut().unwrap().data = B64.encode(config_with(&[]));
         assert!(matches!(
             tampered.into_records(std::slice::from_ref(&blob)),
             Err(RegistryError::DigestMismatch { .. })
@@ -417,9 +467,31 @@ mod tests {
         bad_key.records[0].key = "xyz".into();
         assert!(bad_key.into_records(std::slice::from_ref(&blob)).is_err());
         assert!(back.clone().into_records(&[]).is_err());
-        let mut missing = back;
+        let mut missing = back.clone();
         missing.layers[0].diff_id = Digest::of(b"other");
-        assert!(missing.into_records(&[blob]).is_err());
+        assert!(missing.into_records(std::slice::from_ref(&blob)).is_err());
+        // Version 2: a metadata record without a config, with its time.
+        let mut v2 = back;
+        v2.schema_version = 2;
+        v2.records.push(CacheConfigRecord {
+            key: "b".repeat(64),
+            parent: Some(key.clone()),
+            config: None,
+            created: Some("2024-05-01T10:00:00.5Z".into()),
+            layer: None,
+        });
+        let recs = v2
+            .clone()
+            .into_records(std::slice::from_ref(&blob))
+            .unwrap();
+        assert_eq!(recs[1].config_digest, None);
+        assert_eq!(recs[1].created.as_deref(), Some("2024-05-01T10:00:00.5Z"));
+        let mut no_time = v2.clone();
+        no_time.records[1].created = None;
+        assert!(no_time.into_records(std::slice::from_ref(&blob)).is_err());
+        let mut future = v2;
+        future.schema_version = 3;
+        assert!(future.into_records(&[blob]).is_err());
     }
 
     #[test]

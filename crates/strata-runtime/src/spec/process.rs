@@ -133,6 +133,65 @@ pub fn normalize_user_env(
     Ok(out)
 }
 
+/// Longest line of an `--env-file` docker accepts: it reads the file with
+/// Go's `bufio.Scanner`, whose token limit is 64 KiB (newline included).
+pub const MAX_ENV_FILE_LINE: usize = 64 * 1024 - 1;
+/// Most bytes of an `--env-file` strata reads (a bound docker lacks: a
+/// file of short lines could otherwise grow without end, e.g. a FIFO).
+pub const MAX_ENV_FILE: u64 = 64 << 20;
+
+/// Reads and parses an `--env-file` ([`parse_env_file`]) without ever
+/// holding more than a line in memory beyond the result: a line over
+/// [`MAX_ENV_FILE_LINE`] (`/dev/zero` has no newline at all) fails with
+/// docker's `invalid env file (PATH): bufio.Scanner: token too long`, and
+/// so does a file over [`MAX_ENV_FILE`].
+pub fn read_env_file(path: &std::path::Path) -> Result<Vec<String>> {
+    use std::io::{BufRead, Read};
+    let f = std::fs::File::open(path).map_err(|e| {
+        RuntimeError::Invalid(format!("open {}: {}", path.display(), go_os_text(&e)))
+    })?;
+    let invalid =
+        |why: &str| RuntimeError::Invalid(format!("invalid env file ({}): {why}", path.display()));
+    let mut r = std::io::BufReader::new(f.take(MAX_ENV_FILE + 1));
+    let mut text = String::new();
+    let mut line = Vec::new();
+    let mut total = 0u64;
+    loop {
+        line.clear();
+        // At most one byte more than a line may hold.
+        let n = (&mut r)
+            .take(MAX_ENV_FILE_LINE as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| invalid(&go_os_text(&e)))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        let content = line.strip_suffix(b"\n").unwrap_or(&line);
+        if content.len() > MAX_ENV_FILE_LINE || total > MAX_ENV_FILE {
+            return Err(invalid("bufio.Scanner: token too long"));
+        }
+        text.push_str(&String::from_utf8_lossy(content));
+        text.push('\n');
+    }
+    parse_env_file(&text)
+}
+
+/// An OS error as Go spells it (`no such file or directory`): strerror,
+/// lower-cased, without Rust's ` (os error N)`.
+fn go_os_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.rfind(" (os error ") {
+        Some(i) => &s[..i],
+        None => &s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// Parses an `--env-file`: one `NAME=value` or `NAME` per line; blank
 /// lines and `#` comments are skipped; leading whitespace of the name is
 /// trimmed, the value is kept verbatim.
@@ -201,6 +260,35 @@ mod tests {
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn env_files_are_read_bounded() {
+        let t = std::env::temp_dir().join(format!("strata-envfile-{}", std::process::id()));
+        std::fs::write(&t, "A=1\n# c\n\n  B=two words\nC\n").unwrap();
+        assert_eq!(read_env_file(&t).unwrap(), ["A=1", "B=two words", "C"]);
+        // One line at docker's limit is fine, one byte more is not.
+        std::fs::write(&t, format!("A={}\n", "x".repeat(MAX_ENV_FILE_LINE - 2))).unwrap();
+        assert_eq!(read_env_file(&t).unwrap()[0].len(), MAX_ENV_FILE_LINE);
+        std::fs::write(&t, format!("A={}", "x".repeat(MAX_ENV_FILE_LINE - 1))).unwrap();
+        let e = read_env_file(&t).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "invalid env file ({}): bufio.Scanner: token too long",
+                t.display()
+            )
+        );
+        let e = read_env_file(std::path::Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid env file (/dev/zero): bufio.Scanner: token too long"
+        );
+        std::fs::remove_file(&t).unwrap();
+        let e = read_env_file(&t).unwrap_err().to_string();
+        assert!(e.ends_with(": no such file or directory"), "{e}");
     }
 
     #[test]

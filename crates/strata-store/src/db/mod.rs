@@ -125,6 +125,42 @@ mod tests {
     }
 
     #[test]
+    fn v3_keeps_build_cache_rows_and_allows_replayed_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.db");
+        // A v2 database with one record.
+        let c = Connection::open(&p).unwrap();
+        for sql in &schema::MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO build_cache (key, parent_key, config_digest, created_at, last_used, description) \
+             VALUES ('k', 'p', 'sha256:c', 1, 2, '{}')",
+            [],
+        )
+        .unwrap();
+        drop(c);
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.version().unwrap(), 3);
+        db.with(|c| {
+            let (cfg, created): (Option<String>, Option<String>) = c.query_row(
+                "SELECT config_digest, created FROM build_cache WHERE key = 'k'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            assert_eq!((cfg.as_deref(), created), (Some("sha256:c"), None));
+            c.execute(
+                "INSERT INTO build_cache (key, config_digest, created, created_at, last_used, description) \
+                 VALUES ('m', NULL, '2024-01-01T00:00:00Z', 1, 1, '{}')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
     fn refuses_newer_schema() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("m.db");

@@ -19,10 +19,12 @@
 //!                      │ GC roots for work that is not yet an image
 //!  context_files (v2)  │ path PK (absolute) → dev, ino, size, mtime_ns, ctime_ns, mode,
 //!                      │ sha256, recorded_ns: the build context's stat index
-//!  build_cache (v2)    │ key PK (step cache key) → parent_key, config_digest (the image
-//!                      │ config after the step, a blob), diff_id/chain_id/blob_digest
-//!                      │ of the layer the step made (NULL for metadata steps),
-//!                      │ created_at, last_used, description (the instruction)
+//!  build_cache (v2, v3)│ key PK (step cache key) → parent_key, config_digest (the image
+//!                      │ config after the step, a blob; v3: NULL for a metadata step
+//!                      │ in the middle of a stage, whose config is replayed), created
+//!                      │ (v3: the step's history time, for that replay),
+//!                      │ diff_id/chain_id/blob_digest of the layer the step made (NULL
+//!                      │ for metadata steps), created_at, last_used, description
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -127,5 +129,30 @@ pub const MIGRATIONS: &[&str] = &[
         description   TEXT NOT NULL
     );
     CREATE INDEX build_cache_chain ON build_cache(chain_id);
+    "#,
+    // 3: metadata steps no longer store a config blob each (a Dockerfile
+    // of n LABELs wrote n configs of up to n labels: quadratic bytes).
+    // SQLite cannot drop NOT NULL in place: rebuild the table.
+    r#"
+    CREATE TABLE build_cache_v3 (
+        key           TEXT PRIMARY KEY,
+        parent_key    TEXT,
+        config_digest TEXT,
+        created       TEXT,
+        diff_id       TEXT,
+        chain_id      TEXT,
+        blob_digest   TEXT,
+        created_at    INTEGER NOT NULL,
+        last_used     INTEGER NOT NULL,
+        description   TEXT NOT NULL
+    );
+    INSERT INTO build_cache_v3 (key, parent_key, config_digest, created, diff_id, chain_id,
+                                blob_digest, created_at, last_used, description)
+        SELECT key, parent_key, config_digest, NULL, diff_id, chain_id, blob_digest,
+               created_at, last_used, description FROM build_cache;
+    DROP TABLE build_cache;
+    ALTER TABLE build_cache_v3 RENAME TO build_cache;
+    CREATE INDEX build_cache_chain ON build_cache(chain_id);
+    CREATE INDEX build_cache_parent ON build_cache(parent_key);
     "#,
 ];

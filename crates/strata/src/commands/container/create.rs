@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use strata_runtime::Container;
 use strata_runtime::ops::{self, CreateOptions};
-use strata_runtime::spec::process::{EntrypointFlag, normalize_user_env, parse_env_file};
+use strata_runtime::spec::process::{EntrypointFlag, normalize_user_env, read_env_file};
 use strata_store::StoreError;
 
 use super::rt;
@@ -172,9 +172,8 @@ pub fn create(
     };
     let mut env = Vec::new();
     for file in &f.env_file {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| ExitError::new(125, format!("open {}: {}", file.display(), e.kind())))?;
-        env.extend(parse_env_file(&text).map_err(rt)?);
+        // Bounded: `--env-file=/dev/zero` fails as docker's does.
+        env.extend(read_env_file(file).map_err(|e| ExitError::new(125, e.to_string()))?);
     }
     env.extend(f.env.iter().cloned());
     let env = normalize_user_env(&env, |k| std::env::var(k).ok()).map_err(rt)?;

@@ -1,3 +1,4 @@
 //! `strata system …`.
 
+pub mod check;
 pub mod df;
