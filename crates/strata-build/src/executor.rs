@@ -34,7 +34,7 @@ use crate::error::{BuildError, Result};
 use crate::explain;
 use crate::options::BuildRequest;
 use crate::plan::{Action, Base, Plan, Source, StagePlan, Step};
-use crate::progress::{ERROR_TAIL, Progress, VertexId};
+use crate::progress::{ERROR_TAIL, Progress, VertexId, VertexKind};
 use crate::steps::{self, meta};
 use crate::view::View;
 
@@ -186,12 +186,20 @@ struct Vertices {
 }
 
 fn register(progress: &Progress, sp: &StagePlan) -> Vertices {
+    // Each stage on its own timeline track (see crate::timeline).
+    let track = sp.index + 1;
     Vertices {
-        from: sp.from_name.as_deref().map(|n| progress.vertex(n)),
+        from: sp
+            .from_name
+            .as_deref()
+            .map(|n| progress.vertex_on(n, track, VertexKind::From)),
         steps: sp
             .steps
             .iter()
-            .map(|s| s.shown.then(|| progress.vertex(&s.name)))
+            .map(|s| {
+                s.shown
+                    .then(|| progress.vertex_on(&s.name, track, VertexKind::Step))
+            })
             .collect(),
     }
 }
@@ -452,16 +460,18 @@ fn run_stage(
             }),
             None => None,
         };
-        cache::insert(
-            ex.store,
-            &Record {
-                key: step.key.clone(),
-                parent_key: Some(step.parent_key.clone()),
-                config_digest,
-                layer,
-                description: desc.to_json(),
-            },
-        )?;
+        if ex.req.record_cache {
+            cache::insert(
+                ex.store,
+                &Record {
+                    key: step.key.clone(),
+                    parent_key: Some(step.parent_key.clone()),
+                    config_digest,
+                    layer,
+                    description: desc.to_json(),
+                },
+            )?;
+        }
         if let Some(id) = vid {
             ex.progress.done(id);
         }

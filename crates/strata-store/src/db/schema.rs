@@ -23,6 +23,9 @@
 //!                      │ config after the step, a blob), diff_id/chain_id/blob_digest
 //!                      │ of the layer the step made (NULL for metadata steps),
 //!                      │ created_at, last_used, description (the instruction)
+//!  build_records (v3)  │ image_id PK → images ON DELETE CASCADE, record (JSON, owned by
+//!                      │ strata-build: context, Dockerfile, args, SOURCE_DATE_EPOCH, the
+//!                      │ base image and each history row's cache key), recorded_at
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -127,5 +130,13 @@ pub const MIGRATIONS: &[&str] = &[
         description   TEXT NOT NULL
     );
     CREATE INDEX build_cache_chain ON build_cache(chain_id);
+    "#,
+    // 3: what each built image was built from (`history`, `image verify`).
+    r#"
+    CREATE TABLE build_records (
+        image_id    TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        record      TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL
+    );
     "#,
 ];
