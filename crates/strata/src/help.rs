@@ -15,6 +15,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use clap::error::ErrorKind;
 use clap::{Arg, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
@@ -117,9 +118,23 @@ fn dress(mut cmd: Command, path: &[String], globals: &[Arg]) -> Command {
     })
 }
 
-/// Parses the process's arguments with the dressed tree.
+/// Parses the process's arguments. The plain tree parses exactly as the
+/// dressed one (the hidden copies change no parse) and costs a third of
+/// it, so the dressed tree is made only to show help.
 pub fn parse() -> Cli {
-    let matches = command().get_matches();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = match Cli::command().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            command().get_matches_from(&args)
+        }
+        Err(e) => e.exit(),
+    };
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
