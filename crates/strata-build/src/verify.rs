@@ -84,6 +84,9 @@ pub struct VerifyReport {
     pub record: BuildRecord,
     /// `None`: identical.
     pub difference: Option<Difference>,
+    /// What changed since the build that may explain a difference (the
+    /// base reference names another image, the Dockerfile was edited).
+    pub notes: Vec<String>,
 }
 
 /// Rebuilds `image` from its record and compares.
@@ -100,6 +103,7 @@ pub fn verify(
             id.short()
         ))
     })?;
+    let notes = changed_since(store, &record);
     let req = request(&record, opts)?;
     let before: BTreeSet<Digest> = store.list_images()?.into_iter().map(|r| r.id).collect();
     let out = crate::build(store, req, progress)?;
@@ -116,7 +120,38 @@ pub fn verify(
         rebuilt,
         record,
         difference: result?,
+        notes,
     })
+}
+
+/// What is no longer as it was when the image was built.
+fn changed_since(store: &Store, record: &BuildRecord) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(b) = &record.base {
+        match store.resolve_image(&b.reference) {
+            Ok(img) if img.id() != &b.image => notes.push(format!(
+                "FROM {} now names {}; the image was built from {}",
+                b.reference,
+                img.id().short(),
+                b.image.short()
+            )),
+            Ok(_) => {}
+            Err(_) => notes.push(format!(
+                "FROM {}: no longer in the store (the rebuild pulls it)",
+                b.reference
+            )),
+        }
+    }
+    if let Some(p) = &record.dockerfile_path {
+        let now = std::fs::read(p).ok();
+        if now.is_some() && now != record.dockerfile_bytes().ok() {
+            notes.push(format!(
+                "{} was edited since the build; the Dockerfile the image was built from is rebuilt",
+                p.display()
+            ));
+        }
+    }
+    notes
 }
 
 /// The rebuild's request: the recorded inputs, the cache off.

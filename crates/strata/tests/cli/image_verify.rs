@@ -84,22 +84,14 @@ fn multi_stage_lab_case_verifies() {
     assert!(!stderr.contains("not consumed"), "{stderr}");
 }
 
+/// The sleep makes the rebuild's date a later second than the build's.
+const DATED: &str = "FROM base\nCOPY a.txt /a.txt\nRUN date > /built-at && sleep 1\n";
+
 #[test]
 fn a_run_that_writes_the_date_is_named() {
     let env = Env::new();
-    env.busybox("base");
-    // The sleep makes the rebuild's date a later second than the build's.
-    let dir = context(
-        &env,
-        "ctx",
-        &[
-            (
-                "Dockerfile",
-                "FROM base\nCOPY a.txt /a.txt\nRUN date > /built-at && sleep 1\n",
-            ),
-            ("a.txt", "a\n"),
-        ],
-    );
+    let base = env.busybox("base");
+    let dir = context(&env, "ctx", &[("Dockerfile", DATED), ("a.txt", "a\n")]);
     let args = ["-t", "dated", "--build-arg", "SOURCE_DATE_EPOCH=1600000000"];
     build_ok(&env, &dir, &args);
     let id = image_id(&env, "dated");
@@ -118,6 +110,18 @@ fn a_run_that_writes_the_date_is_named() {
     let p = build_ok(&env, &dir, &args);
     assert!(step_states(&p).iter().all(|(_, s)| s == "CACHED"), "{p}");
     assert_eq!(image_id(&env, "dated"), id);
+    // What changed since the build is said.
+    std::fs::write(dir.join("Dockerfile"), "FROM base\nRUN true\n").unwrap();
+    env.busybox("other");
+    env.ok(["tag", "other", "base"]);
+    let (stdout, _) = text(&verify(&env, "dated"));
+    assert!(stdout.contains("note: FROM base now names"), "{stdout}");
+    assert!(
+        stdout.contains("Dockerfile was edited since the build"),
+        "{stdout}"
+    );
+    env.ok(["tag", &base, "base"]);
+    std::fs::write(dir.join("Dockerfile"), DATED).unwrap();
     // Layer mtimes are clamped to the epoch.
     let out = env.path("rootfs");
     build_ok(

@@ -101,6 +101,9 @@ fn text(name: &str, r: &VerifyReport) -> String {
         Some(e) => s.push_str(&format!("  SOURCE_DATE_EPOCH {e}\n")),
         None => s.push_str("  SOURCE_DATE_EPOCH unset: times are not pinned\n"),
     }
+    for n in &r.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
     let Some(d) = &r.difference else {
         s.push_str(&format!(
             "Verified: the rebuild of {name} is identical ({})\n",
