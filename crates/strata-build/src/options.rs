@@ -450,3 +450,28 @@ mod tests {
         assert!(parse_cache_to("type=gha").is_err());
     }
 }
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::*;
+
+    #[test]
+    fn source_date_epoch_dates_and_clamps() {
+        let mut r = BuildRequest::new(Vec::new(), ContextSource::Dir(PathBuf::new()));
+        r.source_date_epoch = Some(0);
+        assert_eq!(r.history_time(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            r.clamp_created(Some("2024-01-01T00:00:00Z".into()))
+                .as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
+        // An epoch in the future: now, and earlier times are kept.
+        r.source_date_epoch = Some(4_000_000_000);
+        assert!(!r.history_time().starts_with("2096"));
+        let earlier = Some("2024-01-01T00:00:00Z".to_string());
+        assert_eq!(r.clamp_created(earlier.clone()), earlier);
+        assert_eq!(parse_source_date_epoch("").unwrap(), None);
+        assert_eq!(parse_source_date_epoch("12").unwrap(), Some(12));
+        assert!(parse_source_date_epoch("x").is_err());
+    }
+}

@@ -170,3 +170,27 @@ fn only_built_images_can_be_verified() {
     let err = build_fails(&env, &dir, &["--build-arg", "SOURCE_DATE_EPOCH=soon"]);
     assert!(err.contains("invalid SOURCE_DATE_EPOCH: soon"), "{err}");
 }
+
+#[test]
+fn epoch_from_a_global_arg_default() {
+    let env = Env::new();
+    env.busybox("base");
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "ARG SOURCE_DATE_EPOCH=1600000000\nFROM base\nRUN echo x > /x\n",
+        )],
+    );
+    build_ok(&env, &dir, &["-t", "ga"]);
+    assert_eq!(inspect(&env, "ga")["Created"], "2020-09-13T12:26:40Z");
+    // A build arg wins over the default, and changes the cache key.
+    let p = build_ok(
+        &env,
+        &dir,
+        &["-t", "gb", "--build-arg", "SOURCE_DATE_EPOCH=1500000000"],
+    );
+    assert!(step_states(&p).iter().any(|(_, s)| s == "DONE"), "{p}");
+    assert_eq!(inspect(&env, "gb")["Created"], "2017-07-14T02:40:00Z");
+}
