@@ -223,9 +223,9 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         progress.done(iv);
     }
     let used = executor::used_steps(&plan, &hits);
-    let id = export::commit_image(store, &config, &req.tags, &used)?;
-    crate::record::BuildRecord::new(&req, context_dir, &plan, &config, &platform)
-        .save(store, &id)?;
+    let record =
+        crate::record::BuildRecord::new(&req, context_dir, &plan, &config, &platform).to_json()?;
+    let id = export::commit_image(store, &config, &req.tags, &used, Some(&record))?;
     progress.note(ev, &format!("writing image {id} done"));
     for t in &req.tags {
         progress.note(ev, &format!("naming to {t} done"));

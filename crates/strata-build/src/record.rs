@@ -124,10 +124,16 @@ impl BuildRecord {
             .map_err(|e| BuildError::Invalid(format!("build record: bad Dockerfile: {e}")))
     }
 
-    /// Saves the record of image `id` (which must be in the store).
+    /// The record as stored.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| BuildError::Invalid(format!("build record: {e}")))
+    }
+
+    /// Saves the record of image `id` (which must be in the store); a
+    /// build saves it in the transaction that tags the image instead
+    /// (`export::commit_image`).
     pub fn save(&self, store: &Store, id: &Digest) -> Result<()> {
-        let json = serde_json::to_string(self)
-            .map_err(|e| BuildError::Invalid(format!("build record: {e}")))?;
+        let json = self.to_json()?;
         store
             .db()
             .write(|tx| builds::put(tx, id, &json, now_secs()))?;
