@@ -8,7 +8,10 @@
 #   Dockerfile (CMD first, one ENV) reusing the cache.
 # It uses a store of its own (a fresh directory under /tmp, removed at the end;
 # DEMO_KEEP=1 keeps it): a STRATA_ROOT you exported is never read or touched.
-# It installs only what it needs (busybox-static, nodejs) when they are missing.
+# It installs only what it needs (busybox-static, nodejs, man-db, bash-completion)
+# when they are missing, and installs strata itself with scripts/install.sh:
+# /usr/local/bin/strata, its man pages (man strata-build) and its bash, zsh and
+# fish completions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -17,6 +20,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 say "building strata (release)"
 cargo build --release -q -p strata
 S=$(cd "$TARGET_DIR/release" && pwd)/strata
+say "installing strata, its man pages and shell completions"
+scripts/install.sh "$S"
 
 DEMO_ROOT=$(mktemp -d /tmp/strata-demo.XXXXXX)
 W=$(mktemp -d /tmp/strata-demo-ctx.XXXXXX)
@@ -39,7 +44,9 @@ run image ls
 
 cp -r demo/web-ping demo/web-ping-optimized "$W/"
 cp demo/web-ping/app.js "$W/web-ping-optimized/"   # the same app, built the optimized way
-run image build --tag web-ping "$W/web-ping"
+TRACE=/tmp/strata-demo-build.svg
+run image build --tag web-ping --trace "$TRACE" "$W/web-ping"
+say "the build's timeline is drawn in $TRACE (--trace FILE.json for Perfetto, .png too)"
 run image history web-ping
 run container run -d --name web-ping --network none -e TARGET=example.com -e INTERVAL=500 web-ping
 sleep 2
@@ -57,4 +64,13 @@ run image build --progress plain --tag web-ping:v2 "$W/web-ping-optimized"
 echo "// changed again $(date +%s)" >>"$W/web-ping-optimized/app.js"
 run image build --progress plain --tag web-ping:v2 "$W/web-ping-optimized"
 run image history web-ping:v2
+say "history --digests: each row's layer digest and the build-cache key of its step"
+run image history --digests web-ping:v2
+say "which files does the context send? (.dockerignore explained, nothing built)"
+printf '# not needed in the image\nnode_modules\n*.md\n!README.md\n' >"$W/web-ping/.dockerignore"
+cat "$W/web-ping/.dockerignore"
+run image build "$W/web-ping" --explain-context app.js node_modules/x/index.js NOTES.md README.md
+say "reproducible by proof: pin the times, then rebuild with the cache off and compare"
+SOURCE_DATE_EPOCH=1700000000 run image build --quiet --tag web-ping:repro "$W/web-ping"
+run image verify web-ping:repro
 run system df

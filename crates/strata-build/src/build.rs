@@ -125,6 +125,20 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
             target: req.target.clone(),
         },
     )?;
+    // SOURCE_DATE_EPOCH: the build arg, else a global ARG default
+    // (BuildKit's order); it dates history and clamps layer mtimes.
+    let sde = req
+        .build_args
+        .get("SOURCE_DATE_EPOCH")
+        .map(String::as_str)
+        .or_else(|| global.get("SOURCE_DATE_EPOCH"));
+    if let Some(v) = sde {
+        req.source_date_epoch = crate::options::parse_source_date_epoch(v)?;
+    }
+    let context_dir = match &req.context {
+        ContextSource::Dir(d) if !d.as_os_str().is_empty() => Some(ctx.root().to_path_buf()),
+        _ => None,
+    };
     let mut index = StatIndex::load(store, ctx.root())?;
     for spec in &req.cache_from {
         let cv = progress.vertex(&format!(
@@ -174,16 +188,27 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         ),
     );
     progress.done(cv);
+    for sp in plan.stages.iter().flatten() {
+        let name = df.stages[sp.index].display_name();
+        let name = if name.starts_with("stage-") {
+            name
+        } else {
+            format!("stage {name}")
+        };
+        progress.name_track(sp.index + 1, &name);
+    }
     let keys = executor::all_keys(&plan);
     let hits = if req.no_cache {
         HashMap::new()
     } else {
+        let _phase = progress.phase(0, "cache lookup");
         crate::cache::lookup(store, &keys)?
     };
     let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, req.explain)?;
     let ev = progress.vertex("exporting to image");
     progress.start(ev);
     let mut config = export::final_config(&out.config, &req.labels);
+    config.created = req.clamp_created(config.created.take());
     // The target's chain, its last key last (mode=min and inline follow it).
     let mut ordered: Vec<&str> = keys
         .iter()
@@ -198,7 +223,9 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         progress.done(iv);
     }
     let used = executor::used_steps(&plan, &hits);
-    let id = export::commit_image(store, &config, &req.tags, &used)?;
+    let record =
+        crate::record::BuildRecord::new(&req, context_dir, &plan, &config, &platform).to_json()?;
+    let id = export::commit_image(store, &config, &req.tags, &used, Some(&record))?;
     progress.note(ev, &format!("writing image {id} done"));
     for t in &req.tags {
         progress.note(ev, &format!("naming to {t} done"));
@@ -224,7 +251,10 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     let mut warnings = Vec::new();
     let scopes: Vec<&strata_dockerfile::args::StageScope> =
         plan.stages.iter().flatten().map(|s| &s.scope).collect();
-    if let Some(w) = unused_build_args_warning(&global.unused_build_args(scopes)) {
+    let mut unused = global.unused_build_args(scopes);
+    // Consumed by the build itself, as BuildKit's frontend consumes it.
+    unused.retain(|a| a != "SOURCE_DATE_EPOCH");
+    if let Some(w) = unused_build_args_warning(&unused) {
         warnings.push(w);
     }
     for w in &df.warnings {

@@ -38,7 +38,7 @@ use crate::error::{BuildError, Result};
 use crate::explain;
 use crate::options::BuildRequest;
 use crate::plan::{Action, Base, Plan, Source, StagePlan, Step};
-use crate::progress::{ERROR_TAIL, Progress, VertexId};
+use crate::progress::{ERROR_TAIL, Progress, VertexId, VertexKind};
 use crate::steps::{self, meta};
 use crate::view::View;
 
@@ -207,12 +207,20 @@ struct Vertices {
 }
 
 fn register(progress: &Progress, sp: &StagePlan) -> Vertices {
+    // Each stage on its own timeline track (see crate::timeline).
+    let track = sp.index + 1;
     Vertices {
-        from: sp.from_name.as_deref().map(|n| progress.vertex(n)),
+        from: sp
+            .from_name
+            .as_deref()
+            .map(|n| progress.vertex_on(n, track, VertexKind::From)),
         steps: sp
             .steps
             .iter()
-            .map(|s| s.shown.then(|| progress.vertex(&s.name)))
+            .map(|s| {
+                s.shown
+                    .then(|| progress.vertex_on(&s.name, track, VertexKind::Step))
+            })
             .collect(),
     }
 }
@@ -539,7 +547,7 @@ fn run_steps(
         // Metadata steps run here, so the record can carry their time.
         let mut created = None;
         let result = if matches!(step.action, Action::Meta) {
-            let now = strata_oci::config::rfc3339_now();
+            let now = ex.req.history_time();
             let mut c = std::mem::take(&mut config);
             let r = steps::meta_step(&mut c, &step.command, state, &now);
             created = Some(now);
@@ -600,14 +608,16 @@ fn run_steps(
             }),
             None => None,
         };
-        pending.push(Record {
-            key: step.key.clone(),
-            parent_key: Some(step.parent_key.clone()),
-            config_digest,
-            created,
-            layer,
-            description: desc.to_json(),
-        })?;
+        if ex.req.record_cache {
+            pending.push(Record {
+                key: step.key.clone(),
+                parent_key: Some(step.parent_key.clone()),
+                config_digest,
+                created,
+                layer,
+                description: desc.to_json(),
+            })?;
+        }
         if let Some(id) = vid {
             ex.progress.done(id);
         }

@@ -57,13 +57,15 @@ fn layer_blobs(store: &Store, config: &ImageConfig) -> Result<Vec<LayerBlob>> {
 }
 
 /// Records the image (unless present), then, in one transaction, marks
-/// the `used` cache records (`(key, step lineage)`) and points every tag
-/// at it. Returns the image ID.
+/// the `used` cache records (`(key, step lineage)`), records how it was
+/// built (`record`, see [`crate::record`]) and points every tag at it.
+/// Returns the image ID.
 pub fn commit_image(
     store: &Store,
     config: &ImageConfig,
     tags: &[Reference],
     used: &[(&str, String)],
+    record: Option<&str>,
 ) -> Result<Digest> {
     let bytes = config.to_vec();
     let id = Digest::of(&bytes);
@@ -84,6 +86,9 @@ pub fn commit_image(
     let now = now_secs();
     store.db().write(|tx| {
         cache::touch(tx, used)?;
+        if let Some(r) = record {
+            strata_store::db::builds::put(tx, &id, r, now)?;
+        }
         for t in tags {
             iq::set_tag(tx, &t.to_string(), &id, now)?;
         }

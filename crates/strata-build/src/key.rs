@@ -27,8 +27,10 @@
 //! )
 //!
 //! base(stage) = sha256("strata.build.base.v1\n" + "image <config digest>" | "scratch",
-//!                      + "platform <os/arch>")      ← a stage FROM another stage uses
-//!                                                   ← that stage's final key instead
+//!                      + "platform <os/arch>"       ← a stage FROM another stage uses
+//!                      [+ "epoch <seconds>"])       ← that stage's final key instead
+//!                        └ only with SOURCE_DATE_EPOCH, which clamps the layers'
+//!                          mtimes and the history times the cached results hold
 //! ```
 //!
 //! Keys are 64 lowercase hex digits (the form the registry cache format
@@ -114,8 +116,9 @@ pub enum BaseKey<'a> {
     Stage(&'a str),
 }
 
-/// The parent key of a stage's first step.
-pub fn base_key(base: &BaseKey<'_>, platform: &str) -> String {
+/// The parent key of a stage's first step (`epoch`: `SOURCE_DATE_EPOCH`;
+/// without it the key is what it always was).
+pub fn base_key(base: &BaseKey<'_>, platform: &str, epoch: Option<i64>) -> String {
     match base {
         BaseKey::Stage(k) => (*k).to_string(),
         BaseKey::Scratch | BaseKey::Image(_) => {
@@ -126,6 +129,9 @@ pub fn base_key(base: &BaseKey<'_>, platform: &str) -> String {
                 _ => field(&mut h, "scratch", ""),
             }
             field(&mut h, "platform", platform);
+            if let Some(e) = epoch {
+                field(&mut h, "epoch", &e.to_string());
+            }
             hex::encode(h.finalize())
         }
     }
@@ -164,11 +170,18 @@ mod tests {
 
     #[test]
     fn base_keys() {
-        let s = base_key(&BaseKey::Scratch, "linux/amd64");
-        let i = base_key(&BaseKey::Image("sha256:1"), "linux/amd64");
+        let s = base_key(&BaseKey::Scratch, "linux/amd64", None);
+        let i = base_key(&BaseKey::Image("sha256:1"), "linux/amd64", None);
         assert_ne!(s, i);
-        assert_ne!(i, base_key(&BaseKey::Image("sha256:1"), "linux/arm64"));
-        assert_eq!(base_key(&BaseKey::Stage("abc"), "linux/amd64"), "abc");
+        assert_ne!(
+            i,
+            base_key(&BaseKey::Image("sha256:1"), "linux/arm64", None)
+        );
+        assert_ne!(
+            i,
+            base_key(&BaseKey::Image("sha256:1"), "linux/amd64", Some(0))
+        );
+        assert_eq!(base_key(&BaseKey::Stage("abc"), "linux/amd64", None), "abc");
         assert_eq!(s.len(), 64);
     }
 }

@@ -17,8 +17,11 @@
 //!   [`config_ops`] (metadata rules, also used by [`changes`] for
 //!   `--change`); [`view`]: mounted rootfs views.
 //! * [`export`]: the image, tags, `--iidfile`, `--output`, registry cache.
-//! * [`progress`] (BuildKit-style tty/plain/json), [`explain`] (why a step
-//!   missed), [`check`] (`--check`).
+//! * [`progress`] (BuildKit-style tty/plain/json) and the [`timeline`] it
+//!   records (`--trace`), [`explain`] (why a step missed), [`check`]
+//!   (`--check`).
+//! * [`record`]: what a build records to be rebuilt (`history`'s cache
+//!   keys and parent IDs, `image verify`), and [`verify`] itself.
 //!
 //! ```no_run
 //! use strata_build::{BuildRequest, ContextSource, build, progress::{Progress, ProgressMode}};
@@ -46,7 +49,10 @@ pub mod key;
 pub mod options;
 pub mod plan;
 pub mod progress;
+pub mod record;
 pub mod steps;
+pub mod timeline;
+pub mod verify;
 pub mod view;
 
 pub use build::{BuildOutput, build, host_platform};

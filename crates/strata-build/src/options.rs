@@ -128,6 +128,16 @@ pub struct BuildRequest {
     pub registry: RegistryOptions,
     /// An external OCI runtime for RUN steps (`--runtime`).
     pub runtime: Option<PathBuf>,
+    /// `SOURCE_DATE_EPOCH` (seconds): resolved by [`crate::build()`] from
+    /// the build arg (the CLI passes `$SOURCE_DATE_EPOCH` as one, as
+    /// buildx does) or a global `ARG SOURCE_DATE_EPOCH=…` default. When
+    /// set, new history entries and the image are dated no later than it
+    /// and layer mtimes are clamped to it (BuildKit's
+    /// `rewrite-timestamp`); it is part of every cache key.
+    pub source_date_epoch: Option<i64>,
+    /// Whether executed steps are recorded in the build cache (`false`
+    /// for `image verify`'s rebuild, which must leave the cache as it was).
+    pub record_cache: bool,
 }
 
 impl BuildRequest {
@@ -154,8 +164,59 @@ impl BuildRequest {
             explain: false,
             registry: RegistryOptions::default(),
             runtime: None,
+            source_date_epoch: None,
+            record_cache: true,
         }
     }
+
+    /// The `created` time of a history entry written now: now, or
+    /// `SOURCE_DATE_EPOCH` when that is earlier (BuildKit clamps new
+    /// history entries and the image's `created` to it).
+    pub fn history_time(&self) -> String {
+        let now = chrono::Utc::now();
+        let t = match self
+            .source_date_epoch
+            .and_then(|e| chrono::DateTime::from_timestamp(e, 0))
+        {
+            Some(epoch) if epoch < now => epoch,
+            _ => now,
+        };
+        strata_oci::config::format_rfc3339_nanos(t)
+    }
+}
+
+impl BuildRequest {
+    /// The image's `created`, clamped to `SOURCE_DATE_EPOCH` (as BuildKit's
+    /// exporter clamps it) when that is set and earlier.
+    pub fn clamp_created(&self, created: Option<String>) -> Option<String> {
+        let Some(epoch) = self
+            .source_date_epoch
+            .and_then(|e| chrono::DateTime::from_timestamp(e, 0))
+        else {
+            return created;
+        };
+        let later = created
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .is_none_or(|c| c > epoch);
+        if later {
+            Some(strata_oci::config::format_rfc3339_nanos(epoch))
+        } else {
+            created
+        }
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` as BuildKit reads it: decimal seconds; empty means
+/// unset.
+pub fn parse_source_date_epoch(value: &str) -> Result<Option<i64>> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| BuildError::Invalid(format!("invalid SOURCE_DATE_EPOCH: {value}")))
 }
 
 /// Splits `a=b,c=d` into pairs (a bare word is `(word, "")`).
@@ -387,5 +448,30 @@ mod tests {
         assert!(parse_cache_from("type=inline").is_err());
         assert!(parse_cache_to("type=registry").is_err());
         assert!(parse_cache_to("type=gha").is_err());
+    }
+}
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::*;
+
+    #[test]
+    fn source_date_epoch_dates_and_clamps() {
+        let mut r = BuildRequest::new(Vec::new(), ContextSource::Dir(PathBuf::new()));
+        r.source_date_epoch = Some(0);
+        assert_eq!(r.history_time(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            r.clamp_created(Some("2024-01-01T00:00:00Z".into()))
+                .as_deref(),
+            Some("1970-01-01T00:00:00Z")
+        );
+        // An epoch in the future: now, and earlier times are kept.
+        r.source_date_epoch = Some(4_000_000_000);
+        assert!(!r.history_time().starts_with("2096"));
+        let earlier = Some("2024-01-01T00:00:00Z".to_string());
+        assert_eq!(r.clamp_created(earlier.clone()), earlier);
+        assert_eq!(parse_source_date_epoch("").unwrap(), None);
+        assert_eq!(parse_source_date_epoch("12").unwrap(), Some(12));
+        assert!(parse_source_date_epoch("x").is_err());
     }
 }

@@ -297,7 +297,11 @@ impl Planner<'_> {
         let (base, key, mut scope, triggers) = match &node.base {
             BaseRef::Scratch => (
                 Base::Scratch,
-                base_key(&BaseKey::Scratch, &self.platform),
+                base_key(
+                    &BaseKey::Scratch,
+                    &self.platform,
+                    self.req.source_date_epoch,
+                ),
                 self.global
                     .stage_scope(stage, Vec::<(String, String)>::new()),
                 Vec::new(),
@@ -321,7 +325,11 @@ impl Planner<'_> {
                     let got = format!("{}/{}", image.config.os, image.config.architecture);
                     self.check_platform(&got, from_range)?;
                 }
-                let key = base_key(&BaseKey::Image(image.id().as_str()), &self.platform);
+                let key = base_key(
+                    &BaseKey::Image(image.id().as_str()),
+                    &self.platform,
+                    self.req.source_date_epoch,
+                );
                 let scope = self.global.stage_scope(stage, image.config.env_pairs());
                 let triggers = image
                     .config

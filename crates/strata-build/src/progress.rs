@@ -27,10 +27,19 @@
 //!   still be shown.
 //!
 //! `auto` is `tty` when stderr is a terminal, else `plain`.
+//!
+//! The same events make the build's timeline ([`Progress::timeline`],
+//! written by `build --trace`, see [`crate::timeline`]): each vertex's
+//! start and end, the track it ran on (0 for the build's own work, one per
+//! stage), and trace-only [`Progress::phase`]s inside steps (cache lookup,
+//! layer write) — no second set of timers.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::timeline::{Span, SpanKind, Timeline, Track};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +87,17 @@ pub enum LogStream {
     Stderr,
 }
 
+/// What a vertex stands for (the timeline and the summary count steps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VertexKind {
+    /// The build's own work (`[internal] …`, exporting).
+    Internal,
+    /// A stage's FROM.
+    From,
+    /// A Dockerfile step.
+    Step,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Pending,
@@ -91,9 +111,14 @@ enum Status {
 #[derive(Debug)]
 struct Vertex {
     name: String,
+    kind: VertexKind,
+    /// Timeline track: 0 for the build, `stage index + 1` for a stage.
+    track: usize,
     status: Status,
     started: Option<Instant>,
     duration: Option<Duration>,
+    /// Start and end, from the start of the build (the timeline).
+    span: Option<(Duration, Option<Duration>)>,
     /// Complete output lines (kept for errors and the tty tail).
     lines: Vec<String>,
     /// An unterminated last line.
@@ -108,6 +133,14 @@ struct State {
     drawn_lines: usize,
     last_draw: Option<Instant>,
     finished: Option<bool>,
+    /// Track names (0 is the build itself).
+    tracks: BTreeMap<usize, String>,
+    /// Trace-only phases: (track, name, start, end).
+    phases: Vec<(usize, String, Duration, Duration)>,
+    /// Layer bytes this build wrote.
+    written: u64,
+    /// When the build ended.
+    ended: Option<Duration>,
 }
 
 /// The progress sink of one build; shared by every stage thread.
@@ -136,6 +169,10 @@ impl Progress {
                 drawn_lines: 0,
                 last_draw: None,
                 finished: None,
+                tracks: BTreeMap::from([(0, "build".to_string())]),
+                phases: Vec::new(),
+                written: 0,
+                ended: None,
             }),
         }
     }
@@ -154,14 +191,24 @@ impl Progress {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a vertex (shown once it starts or is cached).
+    /// Registers a vertex of the build's own work (shown once it starts or
+    /// is cached).
     pub fn vertex(&self, name: &str) -> VertexId {
+        self.vertex_on(name, 0, VertexKind::Internal)
+    }
+
+    /// Registers a vertex on timeline track `track` (a stage's: see
+    /// [`Progress::name_track`]).
+    pub fn vertex_on(&self, name: &str, track: usize, kind: VertexKind) -> VertexId {
         let mut st = self.lock();
         st.vertices.push(Vertex {
             name: name.to_string(),
+            kind,
+            track,
             status: Status::Pending,
             started: None,
             duration: None,
+            span: None,
             lines: Vec::new(),
             partial: String::new(),
             announced: false,
@@ -169,12 +216,100 @@ impl Progress {
         st.vertices.len() - 1
     }
 
+    /// Names timeline track `track` (`stage build`).
+    pub fn name_track(&self, track: usize, name: &str) {
+        self.lock().tracks.insert(track, name.to_string());
+    }
+
+    /// A trace-only phase on `track` (cache lookup): timed from now until
+    /// the guard is dropped. Shown in the timeline, never in progress.
+    pub fn phase(&self, track: usize, name: &str) -> Phase<'_> {
+        Phase {
+            progress: self,
+            track,
+            name: name.to_string(),
+            start: self.start.elapsed(),
+        }
+    }
+
+    /// A trace-only phase inside vertex `id` (a step's layer write), on
+    /// the vertex's track.
+    pub fn phase_in(&self, id: VertexId, name: &str) -> Phase<'_> {
+        let track = self.lock().vertices.get(id).map_or(0, |v| v.track);
+        self.phase(track, name)
+    }
+
+    /// Counts `bytes` of layer data written by this build (the summary).
+    pub fn wrote(&self, bytes: u64) {
+        self.lock().written += bytes;
+    }
+
+    /// The build's timeline so far: every vertex that started or finished
+    /// and every phase, with the track names (see [`crate::timeline`]).
+    pub fn timeline(&self) -> Timeline {
+        let st = self.lock();
+        let now = self.start.elapsed();
+        let mut spans: Vec<Span> = st
+            .vertices
+            .iter()
+            .filter_map(|v| {
+                let (start, end) = v.span?;
+                Some(Span {
+                    name: v.name.clone(),
+                    track: v.track,
+                    kind: match v.kind {
+                        VertexKind::Step | VertexKind::From => SpanKind::Step,
+                        VertexKind::Internal => SpanKind::Internal,
+                    },
+                    start,
+                    end: end.unwrap_or(now).max(start),
+                    status: status_word(v.status),
+                })
+            })
+            .collect();
+        spans.extend(st.phases.iter().map(|(track, name, start, end)| Span {
+            name: name.clone(),
+            track: *track,
+            kind: SpanKind::Phase,
+            start: *start,
+            end: *end,
+            status: "done",
+        }));
+        spans.sort_by_key(|s| (s.track, s.start, std::cmp::Reverse(s.end)));
+        let mut tracks: BTreeMap<usize, String> = st.tracks.clone();
+        for s in &spans {
+            tracks
+                .entry(s.track)
+                .or_insert_with(|| format!("stage {}", s.track.saturating_sub(1)));
+        }
+        let count = |status: Status| {
+            st.vertices
+                .iter()
+                .filter(|v| v.kind == VertexKind::Step && v.status == status)
+                .count()
+        };
+        Timeline {
+            tracks: tracks
+                .into_iter()
+                .map(|(id, name)| Track { id, name })
+                .collect(),
+            spans,
+            total: st.ended.unwrap_or(now),
+            steps_run: count(Status::Done),
+            steps_cached: count(Status::Cached),
+            written: st.written,
+            ok: st.finished,
+        }
+    }
+
     /// The vertex is running.
     pub fn start(&self, id: VertexId) {
         let mut st = self.lock();
+        let at = self.start.elapsed();
         if let Some(v) = st.vertices.get_mut(id) {
             v.status = Status::Running;
             v.started = Some(Instant::now());
+            v.span = Some((at, None));
         }
         self.emit(&mut st, id, Event::Started);
     }
@@ -284,6 +419,7 @@ impl Progress {
     pub fn finish(&self, ok: bool) {
         let mut st = self.lock();
         st.finished = Some(ok);
+        st.ended = Some(self.start.elapsed());
         if self.mode == ProgressMode::Tty {
             self.redraw(&mut st, true);
         }
@@ -292,7 +428,10 @@ impl Progress {
 
     fn finish_vertex(&self, id: VertexId, status: Status, message: Option<&str>) {
         let mut st = self.lock();
+        let at = self.start.elapsed();
         if let Some(v) = st.vertices.get_mut(id) {
+            let begin = v.span.map_or(at, |(b, _)| b);
+            v.span = Some((begin, Some(at)));
             if !v.partial.is_empty() {
                 let p = std::mem::take(&mut v.partial);
                 v.lines.push(p);
@@ -445,6 +584,26 @@ impl Progress {
     }
 }
 
+/// A running trace-only phase (see [`Progress::phase`]); it ends when
+/// dropped.
+pub struct Phase<'a> {
+    progress: &'a Progress,
+    track: usize,
+    name: String,
+    start: Duration,
+}
+
+impl Drop for Phase<'_> {
+    fn drop(&mut self) {
+        let end = self.progress.start.elapsed();
+        let name = std::mem::take(&mut self.name);
+        self.progress
+            .lock()
+            .phases
+            .push((self.track, name, self.start, end));
+    }
+}
+
 enum Event<'a> {
     Started,
     Note(&'a str),
@@ -541,6 +700,36 @@ mod tests {
         assert!(b.text().contains("\"status\":\"error\""));
         assert!(b.text().contains("\"status\":\"skipped\""));
         assert!(!b.text().contains("cached"));
+    }
+
+    #[test]
+    fn timeline_follows_the_events() {
+        let p = Progress::quiet();
+        p.name_track(1, "stage build");
+        let i = p.vertex("[internal] load build context");
+        p.start(i);
+        p.done(i);
+        let a = p.vertex_on("[build 1/2] FROM x", 1, VertexKind::From);
+        let b = p.vertex_on("[build 2/2] RUN y", 1, VertexKind::Step);
+        let c = p.vertex_on("[build 3/3] RUN z", 1, VertexKind::Step);
+        p.cached(a);
+        p.start(b);
+        {
+            let _w = p.phase_in(b, "layer write");
+        }
+        p.wrote(10);
+        p.done(b);
+        p.cached(c);
+        let _ = p.vertex("never started");
+        p.finish(true);
+        let t = p.timeline();
+        assert_eq!(t.spans.len(), 5, "{t:?}");
+        assert_eq!((t.steps_run, t.steps_cached, t.written), (1, 1, 10));
+        assert_eq!(t.tracks[1].name, "stage build");
+        let run = t.spans.iter().find(|s| s.name.ends_with("RUN y")).unwrap();
+        let w = t.spans.iter().find(|s| s.name == "layer write").unwrap();
+        assert!(run.start <= w.start && w.end <= run.end && w.track == 1);
+        assert!(t.spans.iter().all(|s| s.start <= s.end));
     }
 
     #[test]

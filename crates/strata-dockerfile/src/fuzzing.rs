@@ -152,6 +152,16 @@ pub fn dockerignore(data: &[u8]) {
                 }
             }
         }
+        // The explained walk is the walk, and names a pattern of the
+        // right kind: an exception (or none) for a sent path.
+        if let (Ok(w), Ok(e)) = (m.walk_match(p), m.walk_explain(p)) {
+            assert_eq!(w, e.outcome, "walk_explain disagrees for {p:?}");
+            assert_eq!(
+                e.decided_by.as_ref().is_some_and(|d| !d.exclusion),
+                w.excluded(),
+                "{p:?}: {e:?}"
+            );
+        }
         // The context walk's pruning never hides a path the walk sends.
         if let Ok(DirMatch::Excluded { can_skip: true }) = m.match_context_dir(p) {
             for child in paths

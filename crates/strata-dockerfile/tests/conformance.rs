@@ -198,6 +198,8 @@ fn dockerignore_trials(root: &Path, trials: &mut Vec<Trial>) {
         let cols: Vec<&str> = line.split('\t').collect();
         assert_eq!(cols.len(), 3, "line {}", i + 1);
         let (patterns, path, want) = (unescape(cols[0]), unescape(cols[1]), cols[2].to_string());
+        let explain =
+            (want != "error").then(|| (patterns.clone(), path.clone(), want == "excluded"));
         trials.push(Trial::test(
             format!("dockerignore::line_{:03}", i + 1),
             move || {
@@ -215,6 +217,34 @@ fn dockerignore_trials(root: &Path, trials: &mut Vec<Trial>) {
                 })
             },
         ));
+        if let Some((patterns, path, excluded)) = explain {
+            trials.push(Trial::test(
+                format!("dockerignore::walk_explain::line_{:03}", i + 1),
+                move || explain_case(&patterns, &path, excluded),
+            ));
+        }
+    }
+}
+
+/// The context walk (what `build --explain-context` reports) agrees with
+/// the vector and names a pattern that is really on the line it gives:
+/// an exclusion for an excluded path, an exception (or nothing) for a
+/// sent one.
+fn explain_case(patterns: &str, path: &str, excluded: bool) -> Result<(), libtest_mimic::Failed> {
+    let file = dockerignore::parse(patterns.as_bytes()).map_err(|e| e.to_string())?;
+    let m = Matcher::new(&file).map_err(|e| e.to_string())?;
+    let e = m.walk_explain(path).map_err(|e| e.to_string())?;
+    let ctx = || format!("patterns {patterns:?} path {path:?}: {e:?}");
+    check(e.outcome.excluded() == excluded, ctx)?;
+    match &e.decided_by {
+        None => check(!excluded, ctx),
+        Some(d) => {
+            let on_line = file
+                .patterns
+                .iter()
+                .any(|p| p.line == d.line && p.text == d.pattern);
+            check(on_line && d.exclusion != excluded, ctx)
+        }
     }
 }
 

@@ -110,6 +110,11 @@ pub enum Command {
     /// Internal: strata-runtime's helper processes
     #[command(name = "__shim", hide = true)]
     Shim(crate::commands::container::shim::ShimArgs),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completion(crate::commands::completion::CompletionArgs),
+    /// Internal: write the man pages into a directory
+    #[command(name = "__man", hide = true)]
+    Man(crate::commands::completion::ManArgs),
 }
 
 /// `strata image …`
@@ -139,6 +144,8 @@ pub enum ImageCommand {
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
     Push(image::push::PushArgs),
+    /// Rebuild an image from its build record with the cache off and compare digests
+    Verify(image::verify::VerifyArgs),
 }
 
 /// `strata system …`

@@ -195,32 +195,51 @@ impl BuildContext {
         }
     }
 
-    /// Why `rel` is ignored (`excluded by .dockerignore:3 "*.log"`), or
-    /// `None` when it is part of the context.
+    /// Why `rel` is ignored (`excluded by .dockerignore:3 pattern "*.log"`),
+    /// or `None` when it is part of the context.
     pub fn explain_ignored(&self, rel: &str) -> Option<String> {
-        let m = self.matcher.as_ref()?;
-        let ex = m.explain(rel).ok()?;
-        let file = self
-            .ignore_file
-            .as_deref()
-            .and_then(|f| f.file_name())
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| ".dockerignore".to_string());
-        if !ex.excluded {
-            // Left out by the walk's rules alone (see `dockerignore::walk`).
-            return self.is_ignored(rel).then(|| {
-                format!("excluded by {file}: a parent directory is left out of the context")
-            });
+        let e = self.explain_path(rel).ok()??;
+        if !e.outcome.excluded() {
+            return None;
         }
-        let d = ex.decided_by?;
-        let via = match d.via_parent {
-            Some(p) => format!(" (via its parent {p})"),
-            None => String::new(),
+        let file = self.ignore_file_name();
+        let Some(d) = e.decided_by else {
+            return Some(format!("excluded by {file}"));
+        };
+        let via = match (&e.pruned_at, &d.via_parent) {
+            (Some(p), _) => format!(" (its parent {p} is not sent)"),
+            (None, Some(p)) => format!(" (via its parent {p})"),
+            (None, None) => String::new(),
         };
         Some(format!(
             "excluded by {file}:{} pattern {:?}{via}",
             d.line, d.pattern
         ))
+    }
+
+    /// What the context transfer does with `rel` (relative to the root,
+    /// `/`-separated) and which line of the ignore file decided, from the
+    /// very walk a build uses ([`Matcher::walk_explain`]); `None` when
+    /// there is no ignore file (everything is sent).
+    pub fn explain_path(
+        &self,
+        rel: &str,
+    ) -> std::result::Result<Option<dockerignore::WalkExplanation>, dockerignore::DockerignoreError>
+    {
+        self.matcher
+            .as_ref()
+            .map(|m| m.walk_explain(rel))
+            .transpose()
+    }
+
+    /// The ignore file's name as messages show it (`.dockerignore`,
+    /// `app.Dockerfile.dockerignore`).
+    pub fn ignore_file_name(&self) -> String {
+        self.ignore_file
+            .as_deref()
+            .and_then(|f| f.file_name())
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| ".dockerignore".to_string())
     }
 }
 

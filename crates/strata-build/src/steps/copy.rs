@@ -15,6 +15,7 @@ use crate::context::StatIndex;
 use crate::error::{BuildError, Result};
 use crate::fileops::{self, CopyOptions, SelectOptions, Selection, SourceTree};
 use crate::plan::{CopyAction, Source, Step};
+use crate::progress::VertexId;
 use crate::view::View;
 
 /// The history text BuildKit writes for COPY/ADD: flags `--parents`,
@@ -60,6 +61,7 @@ pub fn copy(
     step: &Step,
     act: &CopyAction,
     mut config: ImageConfig,
+    v: VertexId,
 ) -> Result<(ImageConfig, IngestedLayer, Selection)> {
     let (sources, dest, chown, mode, link, opts) = match &step.command {
         Command::Copy(c) => (
@@ -122,13 +124,14 @@ pub fn copy(
             },
         )?;
         drop(parent_view);
+        let _phase = ex.progress.phase_in(v, "layer write");
         let layer = store.layer_from_dir(
             &layer_dir,
             chain.last(),
             &DirLayerOptions {
                 whiteouts: WhiteoutFormat::Plain,
                 compression: Compression::None,
-                source_date_epoch: None,
+                source_date_epoch: ex.req.source_date_epoch,
                 adopt_dir: true,
             },
         )?;
@@ -136,6 +139,11 @@ pub fn copy(
     })();
     let _ = strata_store::layout::remove_tree(&work);
     let layer = result?;
-    push_layer_history(&mut config, &layer, history_text(&step.command));
+    push_layer_history(
+        &mut config,
+        &layer,
+        history_text(&step.command),
+        &ex.req.history_time(),
+    );
     Ok((config, layer, selection))
 }

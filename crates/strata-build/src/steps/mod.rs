@@ -29,15 +29,26 @@ pub struct StepOutcome {
     pub summary: Option<Vec<u8>>,
 }
 
-/// Adds a layer and its history entry to `config`.
-pub fn push_layer_history(config: &mut ImageConfig, layer: &IngestedLayer, created_by: String) {
+/// Adds a layer and its history entry (dated `created`: see
+/// [`crate::BuildRequest::history_time`]) to `config`.
+pub fn push_layer_history(
+    config: &mut ImageConfig,
+    layer: &IngestedLayer,
+    created_by: String,
+    created: &str,
+) {
     config.rootfs.diff_ids.push(layer.diff_id.clone());
-    meta::push_history(
-        config,
-        created_by,
-        false,
-        &strata_oci::config::rfc3339_now(),
-    );
+    meta::push_history(config, created_by, false, created);
+}
+
+/// Whether executing `step` appends an entry to the config's history
+/// (every layer step does; a metadata step when BuildKit writes one for
+/// it). `record` maps history rows to steps with it.
+pub fn adds_history(step: &Step) -> bool {
+    match step.action {
+        Action::Meta => meta::meta_history(&step.command, &ImageConfig::default()).is_some(),
+        Action::Workdir | Action::Run(_) | Action::Copy(_) => true,
+    }
 }
 
 /// Applies a metadata instruction (ENV, LABEL, CMD, ARG, ONBUILD, …) to
@@ -67,8 +78,7 @@ pub fn execute(
 ) -> Result<StepOutcome> {
     match &step.action {
         Action::Meta => {
-            let now = strata_oci::config::rfc3339_now();
-            meta_step(&mut config, &step.command, state, &now)?;
+            meta_step(&mut config, &step.command, state, &ex.req.history_time())?;
             Ok(StepOutcome {
                 config,
                 layer: None,
@@ -78,6 +88,12 @@ pub fn execute(
         Action::Workdir => {
             meta::apply_meta(&mut config, &step.command, state)?;
             let (config, layer) = workdir::workdir(ex, config)?;
+            ex.progress.wrote(
+                layer
+                    .as_ref()
+                    .and_then(|l| l.blob.as_ref())
+                    .map_or(0, |b| b.size),
+            );
             Ok(StepOutcome {
                 config,
                 layer,
@@ -86,6 +102,7 @@ pub fn execute(
         }
         Action::Run(act) => {
             let (config, layer) = run::run(ex, step, act, config, v)?;
+            ex.progress.wrote(layer.blob.as_ref().map_or(0, |b| b.size));
             Ok(StepOutcome {
                 config,
                 layer: Some(layer),
@@ -93,7 +110,8 @@ pub fn execute(
             })
         }
         Action::Copy(act) => {
-            let (config, layer, sel) = copy::copy(ex, step, act, config)?;
+            let (config, layer, sel) = copy::copy(ex, step, act, config, v)?;
+            ex.progress.wrote(layer.blob.as_ref().map_or(0, |b| b.size));
             Ok(StepOutcome {
                 config,
                 layer: Some(layer),

@@ -135,13 +135,14 @@ pub fn run(
             });
         }
         let parent = config.chain_ids().last().cloned();
+        let _phase = ex.progress.phase_in(v, "layer write");
         let layer = store.layer_from_dir(
             &upper,
             parent.as_ref(),
             &DirLayerOptions {
                 whiteouts: WhiteoutFormat::Overlay,
                 compression: Compression::None,
-                source_date_epoch: None,
+                source_date_epoch: ex.req.source_date_epoch,
                 adopt_dir: true,
             },
         )?;
@@ -150,7 +151,7 @@ pub fn run(
     let _ = strata_store::layout::remove_tree(&work);
     let layer = result?;
     let created_by = format!("{} # buildkit", act.scope.run_created_by(&args));
-    push_layer_history(&mut config, &layer, created_by);
+    push_layer_history(&mut config, &layer, created_by, &ex.req.history_time());
     Ok((config, layer))
 }
 

@@ -37,7 +37,7 @@ pub fn workdir(
             &mut config,
             "WORKDIR /".into(),
             true,
-            &strata_oci::config::rfc3339_now(),
+            &ex.req.history_time(),
         );
         return Ok((config, None));
     }
@@ -69,14 +69,19 @@ pub fn workdir(
             &DirLayerOptions {
                 whiteouts: WhiteoutFormat::Plain,
                 compression: Compression::None,
-                source_date_epoch: None,
+                source_date_epoch: ex.req.source_date_epoch,
                 adopt_dir: true,
             },
         )?)
     })();
     let _ = strata_store::layout::remove_tree(&work);
     let layer = result?;
-    push_layer_history(&mut config, &layer, format!("WORKDIR {wd}"));
+    push_layer_history(
+        &mut config,
+        &layer,
+        format!("WORKDIR {wd}"),
+        &ex.req.history_time(),
+    );
     Ok((config, Some(layer)))
 }
 

@@ -15,6 +15,8 @@
 //! * [`Matcher::walk_match`] and [`Matcher::match_context_dir`] answer as a
 //!   real build's context transfer does (BuildKit's fsutil walk), which
 //!   differs from `MatchesOrParentMatches` in two ways: see [`walk`].
+//!   [`Matcher::walk_explain`] is the same walk, naming the deciding line
+//!   (`strata build --explain-context`).
 //!
 //! ```
 //! use strata_dockerfile::dockerignore::{self, DirMatch, Matcher};
@@ -34,7 +36,7 @@ mod walk;
 
 use glob::Kind;
 pub use glob::filepath_match;
-pub use walk::WalkMatch;
+pub use walk::{WalkExplanation, WalkMatch};
 
 /// Why a `.dockerignore` could not be read or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

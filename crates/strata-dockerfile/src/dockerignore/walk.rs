@@ -19,7 +19,7 @@
 //! included (so `*` with `!*/keep` sent no `a/keep`); current BuildKit,
 //! which strata follows, enters the directory when an exception is a glob.
 
-use super::{DirMatch, DockerignoreError, Kind, Matcher, Pattern, normalize};
+use super::{Decision, DirMatch, DockerignoreError, Kind, Matcher, Pattern, normalize};
 
 /// What the context walk makes of a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,21 @@ impl WalkMatch {
     pub fn excluded(self) -> bool {
         self != WalkMatch::Included
     }
+}
+
+/// The answer of [`Matcher::walk_explain`]: what the context transfer
+/// does with a path, and the pattern that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkExplanation {
+    /// Sent, excluded, or never reached.
+    pub outcome: WalkMatch,
+    /// The last pattern that matched the path (or, for a pruned path, the
+    /// directory the walk left out), with the ancestor it matched when it
+    /// did not match the path itself. `None`: no pattern matched.
+    pub decided_by: Option<Decision>,
+    /// For [`WalkMatch::Pruned`]: the excluded directory the walk did not
+    /// enter.
+    pub pruned_at: Option<String>,
 }
 
 impl Pattern {
@@ -81,66 +96,110 @@ impl Matcher {
     }
 
     /// patternmatcher's `MatchesUsingParentResults` for `text`, given what
-    /// its parent directory recorded (empty for a top-level entry).
+    /// its parent directory recorded (empty for a top-level entry). A
+    /// record is, per pattern, the length of the ancestor (or of `text`)
+    /// it first matched, 0 for none; the second value is the index of the
+    /// pattern that decided.
     fn using_parent(
         &self,
         text: &str,
-        parent: &[bool],
-    ) -> Result<(bool, Vec<bool>), DockerignoreError> {
+        parent: &[u32],
+    ) -> Result<(bool, Option<usize>, Vec<u32>), DockerignoreError> {
         let mut matched = false;
-        let mut recorded = vec![false; self.patterns.len()];
+        let mut decided = None;
+        let mut recorded = vec![0u32; self.patterns.len()];
         for (i, p) in self.patterns.iter().enumerate() {
-            let mut m = parent.get(i).copied().unwrap_or(false);
-            if !m {
+            let mut m = parent.get(i).copied().unwrap_or(0);
+            if m == 0 {
                 if p.exclusion != matched {
                     continue;
                 }
-                m = p.matches_whole(text)?;
+                if p.matches_whole(text)? {
+                    m = u32::try_from(text.len()).unwrap_or(u32::MAX);
+                }
             }
             recorded[i] = m;
-            if m {
+            if m != 0 {
                 matched = !p.exclusion;
+                decided = Some(i);
             }
         }
-        Ok((matched, recorded))
+        Ok((matched, decided, recorded))
+    }
+
+    fn decision(&self, i: usize, len: usize, path: &str) -> Decision {
+        let p = &self.patterns[i];
+        Decision {
+            pattern: p.text.clone(),
+            line: p.line,
+            exclusion: p.exclusion,
+            via_parent: (len < path.len()).then(|| path[..len].to_string()),
+        }
     }
 
     /// What the context transfer does with `path` (relative to the
     /// context, `/`-separated): see the module doc.
     pub fn walk_match(&self, path: &str) -> Result<WalkMatch, DockerignoreError> {
+        Ok(self.walk(path, false)?.outcome)
+    }
+
+    /// [`Matcher::walk_match`], also naming the pattern that decided: the
+    /// same walk, so the answer is always the one a build acts on.
+    pub fn walk_explain(&self, path: &str) -> Result<WalkExplanation, DockerignoreError> {
+        self.walk(path, true)
+    }
+
+    fn walk(&self, path: &str, explain: bool) -> Result<WalkExplanation, DockerignoreError> {
         let path = normalize(path);
+        let answer = |outcome, decided_by, pruned_at| WalkExplanation {
+            outcome,
+            decided_by,
+            pruned_at,
+        };
         if path == "." {
-            return Ok(WalkMatch::Included);
+            return Ok(answer(WalkMatch::Included, None, None));
         }
         if !self.exclusions {
             // Without exceptions both rules agree with the plain matcher.
-            return Ok(if self.matches(&path)? {
+            let (excluded, decided) = self.decide(&path)?;
+            let outcome = if excluded {
                 WalkMatch::Excluded
             } else {
                 WalkMatch::Included
-            });
+            };
+            let decided = decided
+                .filter(|_| explain)
+                .map(|(i, len)| self.decision(i, len, &path));
+            return Ok(answer(outcome, decided, None));
         }
-        let mut recorded: Vec<bool> = Vec::new();
+        let mut recorded: Vec<u32> = Vec::new();
         let ends = path
             .match_indices('/')
             .map(|(i, _)| i)
             .chain(std::iter::once(path.len()));
         for end in ends {
             let text = &path[..end];
-            let (excluded, rec) = self.using_parent(text, &recorded)?;
+            let (excluded, decided, rec) = self.using_parent(text, &recorded)?;
+            let decision = || {
+                decided
+                    .filter(|_| explain)
+                    .map(|i| self.decision(i, rec[i] as usize, text))
+            };
             if end == path.len() {
-                return Ok(if excluded {
+                let outcome = if excluded {
                     WalkMatch::Excluded
                 } else {
                     WalkMatch::Included
-                });
+                };
+                return Ok(answer(outcome, decision(), None));
             }
             if excluded && self.walk_skips(text) {
-                return Ok(WalkMatch::Pruned);
+                let at = explain.then(|| text.to_string());
+                return Ok(answer(WalkMatch::Pruned, decision(), at));
             }
             recorded = rec;
         }
-        Ok(WalkMatch::Included)
+        Ok(answer(WalkMatch::Included, None, None))
     }
 
     /// [`Matcher::match_dir`] with the context walk's answer: an excluded
@@ -200,6 +259,53 @@ mod tests {
             walk(&["node_modules"], "node_modules/x"),
             WalkMatch::Excluded
         );
+    }
+
+    #[test]
+    fn walk_explain_names_the_deciding_line() {
+        let m = Matcher::new(
+            &crate::dockerignore::parse(b"# c\nnode_modules\n*.log\n!keep.log\nfoo/*\n!foo\n")
+                .unwrap(),
+        )
+        .unwrap();
+        let e = m.walk_explain("keep.log").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Included);
+        let d = e.decided_by.unwrap();
+        assert_eq!(
+            (d.pattern.as_str(), d.line, d.exclusion),
+            ("!keep.log", 4, true)
+        );
+        let e = m.walk_explain("node_modules").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Excluded);
+        let d = e.decided_by.unwrap();
+        assert_eq!(
+            (d.pattern.as_str(), d.line, d.via_parent),
+            ("node_modules", 2, None)
+        );
+        // Every exception is a plain path: the walk never enters it.
+        let e = m.walk_explain("node_modules/x/y.js").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Pruned);
+        assert_eq!(e.pruned_at.as_deref(), Some("node_modules"));
+        assert_eq!(e.decided_by.unwrap().line, 2);
+        // `!foo` is never retried below `foo`: `foo/*` decides `foo/bar/x`.
+        let e = m.walk_explain("foo/bar").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Excluded);
+        assert_eq!(e.decided_by.unwrap().pattern, "foo/*");
+        let m2 = Matcher::from_patterns(["foo/*", "!foo", "!*.md"]).unwrap();
+        let e = m2.walk_explain("foo/bar/x").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Excluded);
+        let d = e.decided_by.unwrap();
+        assert_eq!(
+            (d.pattern.as_str(), d.via_parent.as_deref()),
+            ("foo/*", Some("foo/bar"))
+        );
+        assert_eq!(m.walk_explain("app.js").unwrap().decided_by, None);
+        // A directory left unentered.
+        let m = Matcher::from_patterns(["a", "!c"]).unwrap();
+        let e = m.walk_explain("a/x/y").unwrap();
+        assert_eq!(e.outcome, WalkMatch::Pruned);
+        assert_eq!(e.pruned_at.as_deref(), Some("a"));
+        assert_eq!(e.decided_by.unwrap().pattern, "a");
     }
 
     #[test]

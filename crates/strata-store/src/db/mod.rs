@@ -3,6 +3,7 @@
 //! migrations are in [`schema`]; one module per table family holds the
 //! queries.
 
+pub mod builds;
 pub mod containers;
 pub mod images;
 pub mod layers;

@@ -25,6 +25,9 @@
 //!                      │ (v3: the step's history time, for that replay),
 //!                      │ diff_id/chain_id/blob_digest of the layer the step made (NULL
 //!                      │ for metadata steps), created_at, last_used, description
+//!  build_records (v4)  │ image_id PK → images ON DELETE CASCADE, record (JSON, owned by
+//!                      │ strata-build: context, Dockerfile, args, SOURCE_DATE_EPOCH, the
+//!                      │ base image and each history row's cache key), recorded_at
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -154,5 +157,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE build_cache_v3 RENAME TO build_cache;
     CREATE INDEX build_cache_chain ON build_cache(chain_id);
     CREATE INDEX build_cache_parent ON build_cache(parent_key);
+    "#,
+    // 4: what each built image was built from (`history`, `image verify`).
+    r#"
+    CREATE TABLE build_records (
+        image_id    TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        record      TEXT NOT NULL,
+        recorded_at INTEGER NOT NULL
+    );
     "#,
 ];

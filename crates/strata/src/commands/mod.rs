@@ -3,6 +3,7 @@
 //! library crates and prints docker's output.
 
 pub mod builder;
+pub mod completion;
 pub mod container;
 pub mod image;
 pub mod login;
@@ -49,6 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Rename(a) => container::rename::run(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),
+        Command::Completion(a) => completion::completion(a),
+        Command::Man(a) => completion::man(a),
     }
 }
 
@@ -65,6 +68,7 @@ fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Res
         ImageCommand::Load(a) => image::load::run(ctx, a),
         ImageCommand::Pull(a) => image::pull::run(ctx, global, a),
         ImageCommand::Push(a) => image::push::run(ctx, global, a),
+        ImageCommand::Verify(a) => image::verify::run(ctx, global, a),
     }
 }
 

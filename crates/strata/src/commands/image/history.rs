@@ -1,7 +1,22 @@
 //! `strata image history` (`history`): one row per config history entry,
-//! newest first, laid out as docker's CLI lays it out. With `--layers`
-//! (ours) the IMAGE column shows each row's layer diffID where docker can
-//! only show `<missing>`.
+//! newest first, laid out as docker's CLI lays it out.
+//!
+//! What docker hides, strata can show:
+//!
+//! * `--digests` adds DIGEST (the row's layer as the manifest names it)
+//!   and CACHE KEY (for images strata built: the build-cache key of the
+//!   step that wrote the row); `--format` has `{{.Digest}}` and
+//!   `{{.CacheKey}}` with or without it. Rows without a layer or a key show
+//!   `<none>`.
+//! * Parent image IDs: docker fills IMAGE by walking each image's `Parent`,
+//!   which only its classic builder sets (one intermediate image per step;
+//!   BuildKit images have no parent, so every row but the top shows
+//!   `<missing>`, and so do a pulled base image's rows). strata keeps no
+//!   intermediate images, but records the image a build started FROM: the
+//!   row that was that image's top row shows its ID while the image is in
+//!   the store, and so on down through bases strata built too — as docker
+//!   shows a locally present parent. Every other row shows `<missing>`.
+//! * `--layers` (ours): each layer row's diffID instead of `<missing>`.
 
 use std::time::SystemTime;
 
@@ -9,6 +24,13 @@ use clap::{ArgAction, Args};
 use serde_json::json;
 use strata_format::output::ListFormat;
 use strata_format::{units, width};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use strata_build::record::BuildRecord;
+use strata_oci::Digest;
+use strata_oci::manifest::descriptor_digest;
+use strata_store::Store;
 
 use crate::commands::image::common::{created_unix, image_id_text};
 use crate::context::Ctx;
@@ -31,6 +53,9 @@ pub struct HistoryArgs {
     /// Show each row's layer diffID instead of <missing>
     #[arg(long)]
     pub layers: bool,
+    /// Show each row's layer digest and (for images strata built) its build-cache key
+    #[arg(long)]
+    pub digests: bool,
     /// Show history for the given platform (only the host's)
     #[arg(long)]
     pub platform: Option<String>,
@@ -45,6 +70,8 @@ const HEADERS: &[(&str, &str)] = &[
     ("CreatedBy", "CREATED BY"),
     ("Size", "SIZE"),
     ("Comment", "COMMENT"),
+    ("Digest", "DIGEST"),
+    ("CacheKey", "CACHE KEY"),
 ];
 
 /// Runs `image history`.
@@ -65,47 +92,104 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
                 .map(|s| s.map_or(0, |s| s.size))
         })
         .collect::<Result<_, _>>()?;
+    let record = BuildRecord::load(store, image.id())?;
+    let keys = record.as_ref().map(|r| r.keys.as_slice()).unwrap_or(&[]);
+    let parents = parent_rows(store, record.as_ref(), image.config.history.len());
+    let none = || "<none>".to_string();
     let mut rows = Vec::new();
     let mut layer = image.layers.len();
     for (i, h) in image.config.history.iter().enumerate().rev() {
-        let (size, diff) = if h.empty_layer || layer == 0 {
-            (0, None)
+        let (size, diff, blob) = if h.empty_layer || layer == 0 {
+            (0, None, None)
         } else {
             layer -= 1;
-            (sizes[layer], Some(&image.layers[layer].diff_id))
+            let blob = image
+                .manifest
+                .layers()
+                .get(layer)
+                .and_then(|d| descriptor_digest(d).ok());
+            (sizes[layer], Some(&image.layers[layer].diff_id), blob)
         };
         let id = if i + 1 == image.config.history.len() {
             image_id_text(image.id(), args.no_trunc)
+        } else if let Some(p) = parents.get(&i) {
+            image_id_text(p, args.no_trunc)
         } else {
             match (args.layers, diff) {
                 (true, Some(d)) => image_id_text(d, args.no_trunc),
                 _ => "<missing>".to_string(),
             }
         };
+        let key = match keys.get(i) {
+            Some(Some(k)) if args.no_trunc => k.clone(),
+            Some(Some(k)) => k.chars().take(12).collect(),
+            _ => none(),
+        };
         let created = created_unix(h.created.as_deref());
         let created_by = h.created_by.clone().unwrap_or_default().replace('\t', " ");
         rows.push(json!({
+            "CacheKey": key,
             "Comment": h.comment.clone().unwrap_or_default(),
             "CreatedAt": units::rfc3339(created, 0),
             "CreatedBy": if args.no_trunc { created_by } else { width::ellipsis(&created_by, 45) },
             "CreatedSince": units::since(created, now),
+            "Digest": blob.map_or_else(none, |b| b.to_string()),
             "ID": id,
             "Size": if args.human { units::human_size(size) } else { size.to_string() },
         }));
     }
-    let default_table = if args.human {
-        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    let since = if args.human {
+        "{{.CreatedSince}}"
     } else {
-        "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+        "{{.CreatedAt}}"
     };
+    let extra = if args.digests {
+        "\t{{.Digest}}\t{{.CacheKey}}"
+    } else {
+        ""
+    };
+    let default_table = format!(
+        "table {{{{.ID}}}}\t{since}\t{{{{.CreatedBy}}}}\t{{{{.Size}}}}{extra}\t{{{{.Comment}}}}"
+    );
     let fmt = ListFormat {
         format: args.format.as_deref().unwrap_or(""),
         quiet: args.quiet,
         quiet_overrides_format: false,
-        default_table,
+        default_table: &default_table,
         quiet_format: "{{.ID}}",
         headers: HEADERS,
     };
     print!("{}", fmt.render(&rows)?);
     Ok(0)
+}
+
+/// The rows (history index, bottom first) that show a parent image's ID:
+/// the base a build started FROM owns the row that was its top row while
+/// it is in the store (and has that many rows), then the base's own base
+/// if strata built it too, and so on.
+fn parent_rows(
+    store: &Store,
+    record: Option<&BuildRecord>,
+    rows: usize,
+) -> BTreeMap<usize, Digest> {
+    let mut out = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut base = record.and_then(|r| r.base.clone());
+    while let Some(b) = base.take() {
+        if b.history == 0 || b.history >= rows || !seen.insert(b.image.clone()) {
+            break;
+        }
+        let Ok(img) = store.image(&b.image) else {
+            break;
+        };
+        if img.config.history.len() != b.history {
+            break;
+        }
+        out.insert(b.history - 1, b.image.clone());
+        base = BuildRecord::load(store, &b.image)
+            .ok()
+            .flatten()
+            .and_then(|r| r.base);
+    }
+    out
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod common;
+pub mod explain_context;
 pub mod history;
 pub mod import;
 pub mod inspect;
@@ -13,3 +14,5 @@ pub mod push;
 pub mod rm;
 pub mod save;
 pub mod tag;
+pub mod trace;
+pub mod verify;

@@ -52,6 +52,8 @@ impl Env {
         let mut c = Command::new(bin());
         c.arg("--root").arg(&self.root).args(args);
         c.env_remove("STRATA_ROOT");
+        // A SOURCE_DATE_EPOCH of the caller's would date every build.
+        c.env_remove("SOURCE_DATE_EPOCH");
         c.env("HOME", self.dir.path());
         c
     }
