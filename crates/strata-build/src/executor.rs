@@ -17,7 +17,10 @@
 //! A stage whose every step hits needs nothing from its dependencies, so
 //! they do not run at all (their steps are shown CACHED when they hit too,
 //! and never shown otherwise). The first failure cancels the steps other
-//! stages have not started.
+//! stages have not started; so does the request's cancel token (a signal),
+//! which also kills the RUN step that is running: the cancelled steps are
+//! shown CANCELED, nothing of them is recorded, and the cache and store
+//! are as they were before them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -379,7 +382,7 @@ fn run_stage(
     let mut first_reason = String::new();
     for (k, step) in sp.steps.iter().enumerate().skip(first) {
         let vid = v.steps[k];
-        if ex.failed.load(Ordering::SeqCst) {
+        if ex.failed.load(Ordering::SeqCst) || ex.req.cancel.is_cancelled() {
             for id in v.steps[k..].iter().flatten() {
                 ex.progress.canceled(*id);
             }
@@ -414,6 +417,13 @@ fn run_stage(
         });
         let out = match steps::execute(ex, step, config.clone(), &mut state, vid.unwrap_or(0)) {
             Ok(o) => o,
+            // Stopped by the cancel token: not this step's failure.
+            Err(_) if ex.req.cancel.is_cancelled() => {
+                for id in v.steps[k..].iter().flatten() {
+                    ex.progress.canceled(*id);
+                }
+                return Err(BuildError::Canceled);
+            }
             Err(e) => {
                 if let Some(id) = vid {
                     ex.progress.error(id, &e.to_string());

@@ -102,6 +102,10 @@ pub struct BuildRequest {
     pub registry: RegistryOptions,
     /// An external OCI runtime for RUN steps (`--runtime`).
     pub runtime: Option<PathBuf>,
+    /// Cancels the build: no step starts after it fires, and the running
+    /// RUN step is killed (default: the process's token, which the CLI
+    /// cancels on SIGINT/SIGTERM/SIGHUP).
+    pub cancel: strata_store::cancel::Cancel,
 }
 
 impl BuildRequest {
@@ -128,6 +132,7 @@ impl BuildRequest {
             explain: false,
             registry: RegistryOptions::default(),
             runtime: None,
+            cancel: strata_store::cancel::Cancel::global().clone(),
         }
     }
 }

@@ -62,6 +62,7 @@ impl Read for ChannelReader {
             if self.done || buf.is_empty() {
                 return Ok(0);
             }
+            strata_store::cancel::Cancel::global().check()?;
             match self.rx.blocking_recv() {
                 Some(Ok(b)) => self.cur = b,
                 Some(Err(e)) => {
@@ -137,7 +138,11 @@ async fn stream_inner(
             if cancel.load(Ordering::Relaxed) {
                 return Err(RegistryError::Invalid(format!("{what}: cancelled")));
             }
-            let chunk = match body.next().await {
+            let next = tokio::select! {
+                n = body.next() => n,
+                () = crate::runtime::cancelled() => return Err(RegistryError::Cancelled),
+            };
+            let chunk = match next {
                 None => break,
                 Some(Ok(c)) => c,
                 Some(Err(e)) => {

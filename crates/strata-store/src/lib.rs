@@ -26,6 +26,7 @@
 //! ```
 
 pub mod archive;
+pub mod cancel;
 pub mod content;
 pub mod db;
 pub mod error;

@@ -30,6 +30,12 @@ impl Ctx {
         if let Some(s) = self.store.get() {
             return Ok(s);
         }
+        // Helpers of dead commands first (their processes, cgroups and
+        // mounts), so the store's sweep finds their scratch released.
+        let reaped = strata_runtime::reaper_linux::sweep();
+        if reaped > 0 {
+            tracing::debug!("reaped {reaped} helper(s) of dead commands");
+        }
         let s = Store::open(&self.root)
             .with_context(|| format!("opening the store at {}", self.root.display()))?;
         Ok(self.store.get_or_init(|| s))

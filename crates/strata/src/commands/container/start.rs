@@ -44,6 +44,10 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
             sup.send_size();
         }
         sup.wait_started().map_err(rt)?;
+        if !c.spec.config.tty {
+            // From now on signals go to the container (docker's --sig-proxy).
+            crate::signals::hand_over();
+        }
         return sup
             .relay(AttachOptions {
                 stdin: args.interactive && c.spec.config.open_stdin,
