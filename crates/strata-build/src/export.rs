@@ -63,12 +63,6 @@ pub fn commit_image(
 ) -> Result<Digest> {
     let bytes = config.to_vec();
     let id = Digest::of(&bytes);
-    let exists = store.db().with(|c| iq::get(c, &id))?.is_some();
-    if !exists {
-        let blobs = layer_blobs(store, config)?;
-        let row = store.create_image(config, &blobs)?;
-        debug_assert_eq!(row.id, id);
-    }
     for t in tags {
         if t.tag().is_none() || t.digest().is_some() {
             return Err(BuildError::Invalid(format!(
@@ -78,13 +72,24 @@ pub fn commit_image(
         }
     }
     let now = now_secs();
-    store.db().write(|tx| {
+    // Tagged in the transaction that finds the image, or recorded and
+    // tagged at once: a concurrent `image prune` never sees it dangling
+    // in between.
+    let tagged = store.db().write(|tx| {
         cache::touch(tx, used)?;
+        if iq::get(tx, &id)?.is_none() {
+            return Ok(false);
+        }
         for t in tags {
             iq::set_tag(tx, &t.to_string(), &id, now)?;
         }
-        Ok(())
+        Ok(true)
     })?;
+    if !tagged {
+        let blobs = layer_blobs(store, config)?;
+        let row = store.create_image_tagged(config, &blobs, tags)?;
+        debug_assert_eq!(row.id, id);
+    }
     Ok(id)
 }
 

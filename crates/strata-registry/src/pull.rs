@@ -276,10 +276,14 @@ impl Puller<'_> {
             progress: &self.opts.progress,
         }
         .fetch(&jobs)?;
-        let row = self.store.put_image(&platform.bytes, &config_bytes)?;
-        if reference.tag().is_some() && reference.digest().is_none() {
-            self.store.tag_image(&row.id, reference)?;
-        }
+        // Recorded and tagged at once: never dangling for `image prune`.
+        let tags: Vec<Reference> = (reference.tag().is_some() && reference.digest().is_none())
+            .then(|| reference.clone())
+            .into_iter()
+            .collect();
+        let row = self
+            .store
+            .put_image_tagged(&platform.bytes, &config_bytes, &tags)?;
         self.store
             .add_repo_digest(&row.id, reference, &top.digest)?;
         let image = self.store.image(&row.id)?;

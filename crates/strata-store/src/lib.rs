@@ -36,6 +36,7 @@ pub mod ingest;
 pub mod inroot_linux;
 pub mod layer;
 pub mod layout;
+pub mod prune;
 pub mod snapshots;
 
 use std::path::{Path, PathBuf};

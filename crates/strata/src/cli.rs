@@ -139,6 +139,8 @@ pub enum ImageCommand {
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
     Push(image::push::PushArgs),
+    /// Remove unused images
+    Prune(image::prune::PruneArgs),
 }
 
 /// `strata system …`

@@ -38,6 +38,11 @@ impl Ctx {
         }
         let s = Store::open(&self.root)
             .with_context(|| format!("opening the store at {}", self.root.display()))?;
+        // Container directories a dead command left without a record.
+        let swept = strata_runtime::containers::sweep(&s);
+        if swept > 0 {
+            tracing::debug!("removed {swept} container director(ies) without a record");
+        }
         Ok(self.store.get_or_init(|| s))
     }
 }
