@@ -127,10 +127,19 @@ fn save(
         out.flush().map_err(BuildError::io("write", "stdout"))?;
         return Ok(());
     }
-    let f = std::fs::File::create(dest).map_err(BuildError::io("create", dest))?;
-    let mut f = store.save(&items, fmt, std::io::BufWriter::new(f))?;
-    f.flush().map_err(BuildError::io("write", dest))?;
-    Ok(())
+    // Written beside the destination and renamed over it when complete: a
+    // failed or cancelled export never leaves a partial archive there.
+    let tmp = dest.with_extension("strata-tmp");
+    let written = (|| -> Result<()> {
+        let f = std::fs::File::create(&tmp).map_err(BuildError::io("create", &tmp))?;
+        let mut f = store.save(&items, fmt, std::io::BufWriter::new(f))?;
+        f.flush().map_err(BuildError::io("write", &tmp))?;
+        std::fs::rename(&tmp, dest).map_err(BuildError::io("rename", dest))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `type=local`: the image's layers applied, in order, onto `dest`.
