@@ -35,6 +35,7 @@ mod image_archive;
 mod image_bad_input;
 mod image_basics;
 mod image_interop;
+mod lifecycle_crash;
 mod lifecycle_signals;
 mod registry_auth;
 mod registry_faults;
