@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn familiar_names() {
-        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
         assert_eq!(familiar("127.0.0.1:5000/x:1"), "127.0.0.1:5000/x:1");
         assert_eq!(familiar("docker.io/library/busybox"), "busybox");
     }

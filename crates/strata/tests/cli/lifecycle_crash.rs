@@ -18,7 +18,10 @@ const KINDS: [&str; 6] = ["pull", "load", "build-copy", "build-run", "rmi", "run
 
 fn kill9(w: &mut Watched) {
     w.signal(libc::SIGKILL);
-    assert!(w.wait(Duration::from_secs(30)).is_some(), "SIGKILL ignored?");
+    assert!(
+        w.wait(Duration::from_secs(30)).is_some(),
+        "SIGKILL ignored?"
+    );
 }
 
 #[test]
@@ -88,8 +91,7 @@ fn kill_9_at_random_points_leaves_a_working_store() {
                 }
                 "load" => {
                     let _ = env.run(["rmi", "-f", "for-load"]);
-                    let mut w =
-                        Watched::spawn(env.cmd(["load", "-i", tar.to_str().unwrap()]));
+                    let mut w = Watched::spawn(env.cmd(["load", "-i", tar.to_str().unwrap()]));
                     std::thread::sleep(rng.millis(0, 600));
                     kill9(&mut w);
                 }
@@ -172,9 +174,16 @@ fn kill_9_at_random_points_leaves_a_working_store() {
                     env.ok(["rm", "-f", id]);
                 }
                 let left = left_after(Duration::from_secs(10), || processes_with(&t));
-                assert!(left.is_empty(), "{what}: container processes left: {left:?}");
+                assert!(
+                    left.is_empty(),
+                    "{what}: container processes left: {left:?}"
+                );
             }
-            assert_eq!(mounts_under(&env.root), Vec::<String>::new(), "{what}: mounts");
+            assert_eq!(
+                mounts_under(&env.root),
+                Vec::<String>::new(),
+                "{what}: mounts"
+            );
             assert_eq!(scratch_dirs(&env), Vec::<String>::new(), "{what}: scratch");
             assert_store_checks(&env, &what);
         }
@@ -184,7 +193,15 @@ fn kill_9_at_random_points_leaves_a_working_store() {
     // Everything works afterwards.
     env.ok(["pull", &remote]);
     env.ok(["load", "-i", tar.to_str().unwrap()]);
-    env.ok(["build", "-q", "-f", &format!("{ctx_s}/Copy.Dockerfile"), "-t", "copied", &ctx_s]);
+    env.ok([
+        "build",
+        "-q",
+        "-f",
+        &format!("{ctx_s}/Copy.Dockerfile"),
+        "-t",
+        "copied",
+        &ctx_s,
+    ]);
     env.ok(["run", "--rm", "copied", "ls", "/data/f0000"]);
     assert_store_checks(&env, "the commands after the kills");
 }

@@ -135,19 +135,26 @@ fn signals_cancel_a_build_during_copy_run_and_export() {
                         if let Some(p) = pid_with(&token) {
                             break p;
                         }
-                        assert!(Instant::now() < end, "{what}: the step never ran\n{}", w.stderr());
+                        assert!(
+                            Instant::now() < end,
+                            "{what}: the step never ran\n{}",
+                            w.stderr()
+                        );
                         std::thread::sleep(Duration::from_millis(20));
                     };
                     cgroup = cgroup_of(pid);
                     assert!(
-                        cgroup.as_deref().is_some_and(|c| c.contains("strata/step-")),
+                        cgroup
+                            .as_deref()
+                            .is_some_and(|c| c.contains("strata/step-")),
                         "{what}: the step runs in its own cgroup, not {cgroup:?}"
                     );
                     std::thread::sleep(rng.millis(0, 200));
                 }
                 _ => {
                     assert!(
-                        w.wait_line(Duration::from_secs(60), |l| l.contains("exporting to image")),
+                        w.wait_line(Duration::from_secs(60), |l| l
+                            .contains("exporting to image")),
                         "{what}: no export\n{}",
                         w.stderr()
                     );
@@ -161,7 +168,11 @@ fn signals_cancel_a_build_during_copy_run_and_export() {
                     "{what}: says it was cancelled\n{}",
                     w.stderr()
                 );
-                let tag = if phase == "export" { "x:export" } else { "x:latest" };
+                let tag = if phase == "export" {
+                    "x:export"
+                } else {
+                    "x:latest"
+                };
                 if phase != "export" {
                     assert_eq!(env.ok(["images", "-q", tag]), "", "{what}: no tag set");
                 }
@@ -175,7 +186,11 @@ fn signals_cancel_a_build_during_copy_run_and_export() {
             );
             nothing_left(&env, &what, Some(&token), cgroup.as_deref());
             env.ok(["images"]);
-            assert_eq!(scratch_dirs(&env), Vec::<String>::new(), "{what}: scratch left");
+            assert_eq!(
+                scratch_dirs(&env),
+                Vec::<String>::new(),
+                "{what}: scratch left"
+            );
             assert_store_checks(&env, &what);
         }
     }
@@ -233,7 +248,11 @@ fn signals_cancel_pull_and_push_from_a_slow_registry() {
         assert!(cancel(&mut w, sig, name, &what, false));
         nothing_left(&env, &what, None, None);
         assert_eq!(env.ok(["images", "-q"]), "", "{what}: no image recorded");
-        assert_eq!(scratch_dirs(&env), Vec::<String>::new(), "{what}: scratch left");
+        assert_eq!(
+            scratch_dirs(&env),
+            Vec::<String>::new(),
+            "{what}: scratch left"
+        );
         assert_store_checks(&env, &what);
         // The next pull works (straight from the registry).
         env.ok(["pull", &format!("{reg}/{repo}:v1")]);
@@ -293,7 +312,11 @@ fn signals_cancel_a_load() {
         } else {
             assert_eq!(images.lines().count(), 1, "{what}: loaded whole");
         }
-        assert_eq!(scratch_dirs(&env), Vec::<String>::new(), "{what}: scratch left");
+        assert_eq!(
+            scratch_dirs(&env),
+            Vec::<String>::new(),
+            "{what}: scratch left"
+        );
         assert_store_checks(&env, &what);
         env.ok(["load", "-i", tar.to_str().unwrap()]);
         assert_eq!(env.ok(["images", "-q"]).lines().count(), 1);
@@ -342,12 +365,25 @@ fn signals_reach_an_attached_container() {
         ],
     ));
     let end = Instant::now() + Duration::from_secs(30);
-    while env.run(["inspect", "-f", "{{.State.Running}}", "np"]).stdout != b"true\n" {
+    while env
+        .run(["inspect", "-f", "{{.State.Running}}", "np"])
+        .stdout
+        != b"true\n"
+    {
         assert!(Instant::now() < end, "the container never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(cancel(&mut w, libc::SIGINT, "SIGINT", "run --sig-proxy=false", false));
-    assert!(!processes_with(&token).is_empty(), "the container keeps running");
+    assert!(cancel(
+        &mut w,
+        libc::SIGINT,
+        "SIGINT",
+        "run --sig-proxy=false",
+        false
+    ));
+    assert!(
+        !processes_with(&token).is_empty(),
+        "the container keeps running"
+    );
     assert_eq!(
         env.ok(["inspect", "-f", "{{.State.Running}}", "np"]).trim(),
         "true"

@@ -260,8 +260,7 @@ impl Drop for Watched {
 /// killed it.
 pub fn shell_code(st: &ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    st.code()
-        .unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
 /// How long a cancelled command may take to exit: the 2 s plus
