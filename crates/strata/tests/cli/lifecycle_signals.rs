@@ -392,3 +392,121 @@ fn signals_reach_an_attached_container() {
     let left = left_after(Duration::from_secs(10), || processes_with(&token));
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_second_signal_never_leaves_a_half_state() {
+    if !is_root() {
+        return skip("build steps need root");
+    }
+    let mut rng = Rng::from_env("a_second_signal_never_leaves_a_half_state");
+    let env = Env::new();
+    env.busybox("busybox");
+    let ctx = env.path("ctx");
+    random_context(&mut rng, &ctx, 32, 256 << 10);
+    let ctx_s = ctx.to_str().unwrap();
+    for round in 0..3 {
+        let token = format!("strata-twice-{}", rng.next_u64());
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!(
+                "FROM busybox\nCOPY data /data\nRUN [\"/bin/sh\", \"-c\", \"sleep 300; : {token}\"]\n"
+            ),
+        )
+        .unwrap();
+        let what = format!("build, SIGINT twice (round {round})");
+        let mut w = Watched::spawn(strata(&env, &["build", "--no-cache", "-t", "x", ctx_s]));
+        // Anywhere from the COPY to the RUN.
+        assert!(w.wait_line(Duration::from_secs(60), |l| l.contains("COPY data")));
+        std::thread::sleep(rng.millis(0, 800));
+        let cgroup = pid_with(&token).and_then(cgroup_of);
+        w.signal(libc::SIGINT);
+        std::thread::sleep(rng.millis(0, 100));
+        assert!(cancel(&mut w, libc::SIGINT, "SIGINT", &what, false));
+        nothing_left(&env, &what, Some(&token), cgroup.as_deref());
+        env.ok(["images"]);
+        assert_eq!(
+            scratch_dirs(&env),
+            Vec::<String>::new(),
+            "{what}: scratch left"
+        );
+        assert_eq!(env.ok(["images", "-q", "x"]), "", "{what}: no tag");
+        assert_store_checks(&env, &what);
+    }
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nCOPY data /data\n").unwrap();
+    env.ok(["build", "-q", "-t", "x", ctx_s]);
+}
+
+#[test]
+fn signals_reach_exec_and_start_attached_and_not_a_tty_run() {
+    if !is_root() {
+        return skip("containers need root");
+    }
+    let mut rng = Rng::from_env("signals_reach_exec_and_start_attached");
+    let env = Env::new();
+    env.busybox("busybox");
+    env.ok(["run", "-d", "--name", "box", "busybox", "sleep", "600"]);
+    for &(sig, name) in &SIGNALS {
+        // exec: the process gets the signal and dies of it.
+        let token = format!("sleep 4{:08}", rng.below(100_000_000));
+        let mut args = vec!["exec", "box"];
+        args.extend(token.split(' '));
+        let mut w = Watched::spawn(strata(&env, &args));
+        let end = Instant::now() + Duration::from_secs(30);
+        // The exec'd process itself (not a strata command line naming it).
+        let running = |t: &str| {
+            processes_with(t)
+                .iter()
+                .any(|l| l.split_once(": ").is_some_and(|(_, c)| c.starts_with(t)))
+        };
+        while !running(&token) {
+            assert!(Instant::now() < end, "exec never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(rng.millis(0, 300));
+        let what = format!("exec ({name})");
+        assert!(cancel(&mut w, sig, name, &what, false));
+        let left = left_after(Duration::from_secs(10), || processes_with(&token));
+        assert!(left.is_empty(), "{what}: {left:?}");
+
+        // start -a: the container gets it (--init: its sleep dies of it).
+        let token = format!("sleep 5{:08}", rng.below(100_000_000));
+        let mut args = vec!["create", "--init", "--name", "sa", "busybox"];
+        args.extend(token.split(' '));
+        env.ok(&args);
+        let mut w = Watched::spawn(strata(&env, &["start", "-a", "sa"]));
+        std::thread::sleep(rng.millis(0, 1000));
+        let what = format!("start -a ({name})");
+        assert!(cancel(&mut w, sig, name, &what, false));
+        let left = left_after(Duration::from_secs(10), || processes_with(&token));
+        assert!(left.is_empty(), "{what}: {left:?}");
+        env.ok(["rm", "-f", "sa"]);
+    }
+    assert_eq!(
+        env.ok(["inspect", "-f", "{{.State.Running}}", "box"])
+            .trim(),
+        "true",
+        "exec's signals stay with exec's process"
+    );
+    // With -t, docker proxies nothing: the CLI goes, the container stays.
+    let token = format!("sleep 6{:08}", rng.below(100_000_000));
+    let mut args = vec!["run", "-t", "--name", "tty", "busybox"];
+    args.extend(token.split(' '));
+    let mut w = Watched::spawn(strata(&env, &args));
+    let end = Instant::now() + Duration::from_secs(30);
+    while env
+        .run(["inspect", "-f", "{{.State.Running}}", "tty"])
+        .stdout
+        != b"true\n"
+    {
+        assert!(Instant::now() < end, "the tty container never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(cancel(&mut w, libc::SIGTERM, "SIGTERM", "run -t", false));
+    assert_eq!(
+        env.ok(["inspect", "-f", "{{.State.Running}}", "tty"])
+            .trim(),
+        "true"
+    );
+    env.ok(["rm", "-f", "tty", "box"]);
+    assert_eq!(mounts_under(&env.root), Vec::<String>::new());
+}
