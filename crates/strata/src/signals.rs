@@ -9,6 +9,7 @@
 //!                                     │    PDEATHSIG; the store is crash-safe)
 //!                                     └─ a second signal: the same, at once
 //! ```
+//! A signal the command was started with ignored (`nohup`) stays ignored.
 //! The handler only writes a byte (async-signal-safe); everything else runs
 //! on the watcher thread. Handlers, not a blocked mask: helpers and
 //! containers spawned from here must not inherit blocked signals, and
@@ -68,8 +69,17 @@ pub fn install(what: &str) {
         Ordering::SeqCst,
     );
     for sig in SIGNALS {
-        // SAFETY: a zeroed sigaction with a valid handler and an empty mask.
+        // SAFETY: a zeroed sigaction with a valid handler and an empty mask;
+        // the first call only reads the current action.
         unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                // Started with it ignored (`nohup`, a background job of a
+                // script): whoever started us decided.
+                continue;
+            }
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
             sa.sa_flags = libc::SA_RESTART;

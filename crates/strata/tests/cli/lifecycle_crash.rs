@@ -8,8 +8,9 @@
 use std::time::{Duration, Instant};
 
 use crate::support::lifecycle::{
-    Rng, Throttle, Watched, assert_store_checks, cgroup_dirs, cgroup_of, container_orphans,
-    left_after, mounts_under, pid_with, processes_with, random_context, scratch_dirs,
+    RemoveContainers, Rng, Throttle, Watched, assert_store_checks, cgroup_dirs, cgroup_of,
+    container_orphans, left_after, mounts_under, pid_with, processes_with, random_context,
+    scratch_dirs,
 };
 use crate::support::registry::unique_repo;
 use crate::support::{self, Env, is_root, skip};
@@ -57,6 +58,7 @@ fn kill_9_at_random_points_leaves_a_working_store() {
 
     // The store that takes the kills.
     let env = Env::new();
+    let _cleanup = RemoveContainers(&env);
     env.busybox("busybox");
     let ctx = env.path("ctx");
     random_context(&mut rng, &ctx, 64, 256 << 10);

@@ -10,8 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::lifecycle::{
-    EXIT_BOUND, Rng, Throttle, Watched, assert_store_checks, cgroup_dirs, cgroup_of, left_after,
-    mounts_under, pid_with, processes_with, random_context, scratch_dirs, shell_code,
+    EXIT_BOUND, RemoveContainers, Rng, Throttle, Watched, assert_store_checks, cgroup_dirs,
+    cgroup_of, left_after, mounts_under, pid_with, processes_with, random_context, scratch_dirs,
+    shell_code,
 };
 use crate::support::registry::unique_repo;
 use crate::support::{self, Env, is_root, skip};
@@ -330,6 +331,7 @@ fn signals_reach_an_attached_container() {
     }
     let mut rng = Rng::from_env("signals_reach_an_attached_container");
     let env = Env::new();
+    let _cleanup = RemoveContainers(&env);
     env.busybox("busybox");
     for &(sig, name) in &SIGNALS {
         // --init: the signal reaches `sleep`, which dies of it whatever
@@ -443,6 +445,7 @@ fn signals_reach_exec_and_start_attached_and_not_a_tty_run() {
     }
     let mut rng = Rng::from_env("signals_reach_exec_and_start_attached");
     let env = Env::new();
+    let _cleanup = RemoveContainers(&env);
     env.busybox("busybox");
     env.ok(["run", "-d", "--name", "box", "busybox", "sleep", "600"]);
     for &(sig, name) in &SIGNALS {

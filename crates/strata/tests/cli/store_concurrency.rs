@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::support::lifecycle::{
-    Rng, assert_store_checks, container_orphans, mounts_under, scratch_dirs,
+    RemoveContainers, Rng, assert_store_checks, container_orphans, mounts_under, scratch_dirs,
 };
 use crate::support::registry::unique_repo;
 use crate::support::{self, Env, is_root, skip};
@@ -91,6 +91,7 @@ fn eight_processes_loop_on_one_root() {
     src.ok(["push", &base]);
 
     let env = Env::new();
+    let _cleanup = RemoveContainers(&env);
     let ctx = env.path("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(

@@ -430,3 +430,16 @@ pub fn random_context(rng: &mut Rng, dir: &Path, files: usize, size: usize) {
         std::fs::write(data.join(format!("f{i:04}")), rng.bytes(size)).expect("write");
     }
 }
+
+/// Force-removes every container of an environment when dropped: a
+/// failing test must not leave containers running behind it.
+pub struct RemoveContainers<'a>(pub &'a Env);
+
+impl Drop for RemoveContainers<'_> {
+    fn drop(&mut self) {
+        let out = self.0.run(["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            let _ = self.0.run(["rm", "-f", id]);
+        }
+    }
+}
