@@ -37,10 +37,10 @@ impl Store {
                 }
                 for t in &tags {
                     q::remove_tag(tx, t)?;
-                    out.push(Removal::Untagged(familiar(t)));
+                    out.push(Removal::Untagged(familiar_tag(t)));
                 }
                 for (repo, d) in q::repo_digests_of(tx, &img.id)? {
-                    out.push(Removal::Untagged(format!("{}@{d}", familiar(&repo))));
+                    out.push(Removal::Untagged(format!("{}@{d}", familiar_repo(&repo))));
                 }
                 q::delete(tx, &img.id)?;
                 out.push(Removal::Deleted(img.id.clone()));
@@ -56,11 +56,16 @@ impl Store {
     }
 }
 
-fn familiar(name: &str) -> String {
+fn familiar_tag(name: &str) -> String {
     strata_oci::Reference::parse(name)
         .map(|r| r.familiar())
-        .or_else(|_| strata_oci::Reference::parse_name_only(name).map(|r| r.familiar_repository()))
         .unwrap_or_else(|_| name.to_string())
+}
+
+fn familiar_repo(repo: &str) -> String {
+    strata_oci::Reference::parse_name_only(repo)
+        .map(|r| r.familiar_repository())
+        .unwrap_or_else(|_| repo.to_string())
 }
 
 #[cfg(test)]
@@ -70,10 +75,10 @@ mod tests {
     #[test]
     fn familiar_names() {
         assert_eq!(
-            familiar("docker.io/library/busybox:latest"),
+            familiar_tag("docker.io/library/busybox:latest"),
             "busybox:latest"
         );
-        assert_eq!(familiar("127.0.0.1:5000/x:1"), "127.0.0.1:5000/x:1");
-        assert_eq!(familiar("docker.io/library/busybox"), "busybox");
+        assert_eq!(familiar_tag("127.0.0.1:5000/x:1"), "127.0.0.1:5000/x:1");
+        assert_eq!(familiar_repo("docker.io/library/busybox"), "busybox");
     }
 }
