@@ -303,34 +303,48 @@ pub fn kill(c: &Container, sig: Signal) -> Result<()> {
         .map_err(|_| RuntimeError::NotRunning(c.id.clone()))
 }
 
-/// `rm [-f]`: under the container's lock (waiting for whoever holds it:
-/// a supervisor finishing, another remover).
+/// `rm [-f]`: under the container's lock, waiting for whoever holds it (a
+/// supervisor finishing, another remover) — but not for a container that
+/// runs: that is docker's "cannot remove a running container" (killed
+/// first with `-f`).
 pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
-    if c.is_running() {
-        if !force {
-            return Err(RuntimeError::RemoveRunning(c.id.clone()));
-        }
-        if let Some(init) = c.state.strata.init {
-            let _ = init.signal(Signal::SIGKILL);
-        }
-        wait_stopped(c, Some(Duration::from_secs(30)));
-    }
     let p = paths(store, &c.id);
-    // Gone while we waited (its `--rm`, or another remover): removed, as
-    // asked.
-    let _lock = match crate::lock::take(&c.id) {
-        Some(l) => l,
-        None => match crate::lock::ContainerLock::acquire(&p.dir)? {
-            Some(l) => l,
-            None => return Ok(()),
-        },
-    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut lock = crate::lock::take(&c.id);
+    while lock.is_none() {
+        // Gone meanwhile (its `--rm`, another remover): removed, as asked.
+        let Some(now) = containers::get(store, &c.id)? else {
+            return Ok(());
+        };
+        if now.is_running() {
+            if !force {
+                return Err(RuntimeError::RemoveRunning(c.id.clone()));
+            }
+            if let Some(init) = now.state.strata.init {
+                let _ = init.signal(Signal::SIGKILL);
+            }
+            wait_stopped(&now, Some(Duration::from_secs(30)));
+        }
+        match crate::lock::ContainerLock::try_acquire(&p.dir)? {
+            Some(l) => lock = Some(l),
+            None if !p.dir.is_dir() => return Ok(()),
+            None if std::time::Instant::now() >= deadline => {
+                return Err(RuntimeError::Invalid(format!(
+                    "removal of container {} is already in progress",
+                    c.id
+                )));
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
     let Some(now) = containers::get(store, &c.id)? else {
         return Ok(());
     };
     if now.is_running() {
-        // Started again while we waited.
-        return Err(RuntimeError::RemoveRunning(c.id.clone()));
+        // Its supervisor died and left it running: kill what is left.
+        if !force {
+            return Err(RuntimeError::RemoveRunning(c.id.clone()));
+        }
     }
     reconcile_locked(store, &now)?;
     containers::delete(store, &c.id)
