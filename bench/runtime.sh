@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Container start-up, side by side: `strata run --rm` vs `docker run --rm`
-# vs `podman run --rm` (busybox, --network none, `true`), with hyperfine;
+# vs `podman run --rm` (busybox, --network none, `true`), with hyperfine,
+# plus strata with `--security-opt seccomp=unconfined` (the difference is
+# what compiling and loading docker's seccomp profile costs);
 # then 50 detached strata containers started and removed, checking that no
 # mount, process or cgroup directory is left behind.
 #
@@ -37,7 +39,8 @@ printf 'root:x:0:\nnobody:x:65534:\n' > "$WORK/rootfs/etc/group"
 tar -C "$WORK/rootfs" -cf "$WORK/busybox.tar" .
 "$STRATA" image import --change 'CMD ["sh"]' "$WORK/busybox.tar" busybox >/dev/null
 
-CMDS=(-n strata "$STRATA run --rm --network none busybox true")
+CMDS=(-n strata "$STRATA run --rm --network none busybox true"
+      -n strata-no-seccomp "$STRATA run --rm --network none --security-opt seccomp=unconfined busybox true")
 DOCKER=/usr/bin/docker
 if [[ -z "${SKIP_PEERS:-}" ]]; then
   if [[ -x $DOCKER ]]; then

@@ -6,24 +6,37 @@
 #   strata container run -d --name web-ping -e TARGET=… web-ping ; strata container logs web-ping
 #   rebuild (all cached), change app.js (COPY and CMD re-run), and the optimized
 #   Dockerfile (CMD first, one ENV) reusing the cache.
-# Uses its own store (STRATA_ROOT, default /tmp/strata-demo) so it never touches yours.
+# It uses a store of its own (a fresh directory under /tmp, removed at the end;
+# DEMO_KEEP=1 keeps it): a STRATA_ROOT you exported is never read or touched.
+# It installs only what it needs (busybox-static, nodejs) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-install_packages
-export STRATA_ROOT=${STRATA_ROOT:-/tmp/strata-demo}
+install_packages $STRATA_DEMO_PACKAGES
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 say "building strata (release)"
 cargo build --release -q -p strata
-S=$TARGET_DIR/release/strata
+S=$(cd "$TARGET_DIR/release" && pwd)/strata
+
+DEMO_ROOT=$(mktemp -d /tmp/strata-demo.XXXXXX)
+W=$(mktemp -d /tmp/strata-demo-ctx.XXXXXX)
+export STRATA_ROOT=$DEMO_ROOT
+finish() {
+  "$S" container rm -f web-ping >/dev/null 2>&1 || true
+  rm -rf "$W"
+  if [ -n "${DEMO_KEEP:-}" ]; then
+    say "the demo's store is kept in $DEMO_ROOT (strata --root $DEMO_ROOT …)"
+  else
+    rm -rf "$DEMO_ROOT"
+  fi
+}
+trap finish EXIT
 run() { printf '\n$ strata %s\n' "$*"; "$S" "$@"; }
 
-rm -rf "$STRATA_ROOT"
-say "making the base image diamol/node (busybox-static + host node, no registry)"
-scripts/make-node-base.sh "$S" >/dev/null
+say "making the base image diamol/node (busybox-static + host node, no registry) in $DEMO_ROOT"
+scripts/make-node-base.sh "$S" "$DEMO_ROOT" >/dev/null
 run image ls
 
-W=$(mktemp -d /tmp/strata-demo-ctx.XXXX); trap 'rm -rf "$W"' EXIT
 cp -r demo/web-ping demo/web-ping-optimized "$W/"
 cp demo/web-ping/app.js "$W/web-ping-optimized/"   # the same app, built the optimized way
 run image build --tag web-ping "$W/web-ping"

@@ -9,14 +9,20 @@ mkdir -p "$STRATA_RUN"
 
 say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-# The apt packages the tests, the demo and the benches use.
+# The apt packages the tests and the benches use.
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
-  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini"
+  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini \
+  libseccomp-dev pkg-config gcc libc6-dev"
+# The demo needs only these: a busybox rootfs, the host's node for its base image,
+# and libseccomp to build strata.
+STRATA_DEMO_PACKAGES="busybox-static nodejs libseccomp-dev pkg-config"
 
+# install_packages [PACKAGE...]: apt-get installs the missing ones
+# (default: $STRATA_APT_PACKAGES). SKIP_APT=1 skips it.
 install_packages() {
   [ -n "${SKIP_APT:-}" ] && return 0
-  local missing p
-  missing=$(for p in $STRATA_APT_PACKAGES; do
+  local missing p wanted=${*:-$STRATA_APT_PACKAGES}
+  missing=$(for p in $wanted; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
   done)
   if [ -n "$missing" ]; then
@@ -25,10 +31,16 @@ install_packages() {
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   fi
-  # Debian's packages may enable units that listen on all interfaces; we never use them.
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now docker-registry docker.socket docker 2>/dev/null || true
-  fi
+  # Debian's docker.io and docker-registry enable units that listen on all
+  # interfaces; the tests never use them (the demo installs neither, and
+  # leaves a docker you run alone).
+  case " $wanted " in
+    *" docker.io "* | *" docker-registry "*)
+      if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now docker-registry docker.socket docker 2>/dev/null || true
+      fi
+      ;;
+  esac
 }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

@@ -127,7 +127,10 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     )?;
     let mut index = StatIndex::load(store, ctx.root())?;
     for spec in &req.cache_from {
-        let cv = progress.vertex(&format!("importing cache manifest from {}", spec.reference));
+        let cv = progress.vertex(&format!(
+            "importing cache manifest from {}",
+            spec.describe()
+        ));
         progress.start(cv);
         match export::import(store, spec, &cache_options(&req)) {
             Ok(n) => {
@@ -177,16 +180,24 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     } else {
         crate::cache::lookup(store, &keys)?
     };
-    let explain = req.explain || progress.mode() == crate::progress::ProgressMode::Plain;
-    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, explain)?;
+    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, req.explain)?;
     let ev = progress.vertex("exporting to image");
     progress.start(ev);
-    let config = export::final_config(&out.config, &req.labels);
-    let used: Vec<&str> = keys
+    let mut config = export::final_config(&out.config, &req.labels);
+    // The target's chain, its last key last (mode=min and inline follow it).
+    let mut ordered: Vec<&str> = keys
         .iter()
         .copied()
-        .filter(|k| hits.contains_key(*k))
+        .filter(|k| *k != out.key.as_str())
         .collect();
+    ordered.push(out.key.as_str());
+    if req.cache_to.contains(&crate::options::CacheSpec::Inline) {
+        let iv = progress.vertex("preparing layers for inline cache");
+        progress.start(iv);
+        config = export::with_inline_cache(store, &config, &ordered)?;
+        progress.done(iv);
+    }
+    let used = executor::used_steps(&plan, &hits);
     let id = export::commit_image(store, &config, &req.tags, &used)?;
     progress.note(ev, &format!("writing image {id} done"));
     for t in &req.tags {
@@ -197,15 +208,13 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     }
     export::write_outputs(store, &id, &req.tags, &req.outputs)?;
     progress.done(ev);
-    for spec in &req.cache_to {
-        let xv = progress.vertex(&format!("exporting cache to {}", spec.reference));
+    for spec in req
+        .cache_to
+        .iter()
+        .filter(|s| **s != crate::options::CacheSpec::Inline)
+    {
+        let xv = progress.vertex(&format!("exporting cache to {}", spec.describe()));
         progress.start(xv);
-        let mut ordered: Vec<&str> = keys
-            .iter()
-            .copied()
-            .filter(|k| *k != out.key.as_str())
-            .collect();
-        ordered.push(out.key.as_str());
         if let Err(e) = export::export(store, &ordered, spec, &cache_options(&req)) {
             progress.error(xv, &e.to_string());
             return Err(e);

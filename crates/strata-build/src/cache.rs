@@ -12,14 +12,17 @@
 //!   blob_digest       that layer's blob (uncompressed tar)
 //!   created_at, last_used   seconds since the epoch
 //!   description       JSON: {"step": "[2/3] COPY app.js .", "inputs": [[label, value], …],
-//!                            "sources": "<base64 of fileops' SelectionSummary>"}
+//!                            "sources": "<base64 of fileops' SelectionSummary>",
+//!                            "lineage": {"<step lineage>": <ns when last used there>, …}}
 //! ```
+//! The lineages say which step of which Dockerfile the record last served
+//! (see [`crate::explain`]); at most [`MAX_LINEAGES`], the oldest dropped.
 //! A record is a *hit* only when what it names is still there: its config
 //! blob and, for a layer step, its snapshot. Records are GC roots (their
 //! config, blob and chain survive `image rm` and GC). `--no-cache` skips
 //! lookups but still records results.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -67,6 +70,20 @@ pub struct Description {
     /// COPY/ADD: base64 of the selection summary, for `--explain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<String>,
+    /// The step lineages ([`crate::explain::step_lineage`]) this record
+    /// served, each with when it last did (nanoseconds since the epoch).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lineage: BTreeMap<String, u128>,
+}
+
+/// How many lineages a record remembers.
+pub const MAX_LINEAGES: usize = 8;
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 impl Description {
@@ -88,6 +105,23 @@ impl Description {
     /// The selection summary's binary form.
     pub fn sources_bytes(&self) -> Option<Vec<u8>> {
         B64.decode(self.sources.as_deref()?).ok()
+    }
+
+    /// Records that this result served `lineage` now (keeping the
+    /// [`MAX_LINEAGES`] most recent).
+    pub fn served(&mut self, lineage: &str) {
+        self.lineage.insert(lineage.to_string(), now_nanos());
+        while self.lineage.len() > MAX_LINEAGES {
+            let oldest = self
+                .lineage
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => self.lineage.remove(&k),
+                None => break,
+            };
+        }
     }
 }
 
@@ -183,40 +217,50 @@ pub fn insert(store: &Store, r: &Record) -> strata_store::Result<()> {
     })
 }
 
-/// Marks `keys` used now (inside the caller's transaction).
-pub fn touch(tx: &rusqlite::Connection, keys: &[&str]) -> strata_store::Result<()> {
+/// Marks the records of `used` (`(key, step lineage)`) used now, and
+/// notes the lineage each served (inside the caller's transaction).
+pub fn touch(tx: &rusqlite::Connection, used: &[(&str, String)]) -> strata_store::Result<()> {
     let now = now_secs();
-    let mut st = tx.prepare_cached("UPDATE build_cache SET last_used = ?1 WHERE key = ?2")?;
-    for k in keys {
-        st.execute(params![now, k])?;
+    let mut get = tx.prepare_cached("SELECT description FROM build_cache WHERE key = ?1")?;
+    let mut set = tx.prepare_cached(
+        "UPDATE build_cache SET last_used = ?1, description = coalesce(?2, description) WHERE key = ?3",
+    )?;
+    for (key, lineage) in used {
+        let desc: Option<String> = get.query_row([key], |r| r.get(0)).optional()?;
+        let desc = desc.as_deref().and_then(Description::parse).map(|mut d| {
+            d.served(lineage);
+            d.to_json()
+        });
+        set.execute(params![now, desc, key])?;
     }
     Ok(())
 }
 
-/// The descriptions of the records whose parent is `parent_key` (the
-/// alternatives a missed step is compared with), newest first.
-pub fn siblings(store: &Store, parent_key: &str) -> strata_store::Result<Vec<Description>> {
+/// The record that last served step lineage `lineage` (the step as last
+/// built or reused by the same Dockerfile): its parent key and description.
+pub fn last_built(
+    store: &Store,
+    lineage: &str,
+) -> strata_store::Result<Option<(Option<String>, Description)>> {
     store.db().with(|c| {
+        // A cheap text filter first; the JSON decides.
         let mut st = c.prepare_cached(
-            "SELECT description FROM build_cache WHERE parent_key = ?1 ORDER BY last_used DESC LIMIT 16",
+            "SELECT parent_key, description FROM build_cache WHERE instr(description, ?1) > 0",
         )?;
         let rows = st
-            .query_map([parent_key], |r| r.get::<_, String>(0))?
+            .query_map([format!("\"{lineage}\"")], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows.iter().filter_map(|d| Description::parse(d)).collect())
-    })
-}
-
-/// The newest record whose step text equals `text` (the same instruction
-/// built on some other parent), for explaining a stage's first miss.
-pub fn same_text(store: &Store, text: &str) -> strata_store::Result<Option<Description>> {
-    store.db().with(|c| {
-        let mut st = c.prepare_cached(
-            "SELECT description FROM build_cache WHERE json_extract(description, '$.inputs.fields[1][1]') = ?1 \
-             ORDER BY last_used DESC LIMIT 1",
-        )?;
-        let row: Option<String> = st.query_row([text], |r| r.get(0)).optional()?;
-        Ok(row.as_deref().and_then(Description::parse))
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p, d)| {
+                let d = Description::parse(&d)?;
+                let t = *d.lineage.get(lineage)?;
+                Some((t, p, d))
+            })
+            .max_by_key(|(t, _, _)| *t)
+            .map(|(_, p, d)| (p, d)))
     })
 }
 

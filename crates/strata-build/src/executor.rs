@@ -391,7 +391,11 @@ fn run_stage(
         let reason = if ex.req.no_cache {
             "--no-cache".to_string()
         } else if k == first {
-            first_reason = explain::why(ex.store, sp, k, ex.hits);
+            first_reason = if ex.explain {
+                explain::why(ex.store, sp, k, ex.hits)
+            } else {
+                "cache miss".into()
+            };
             first_reason.clone()
         } else {
             format!(
@@ -440,7 +444,9 @@ fn run_stage(
             step: step.name.clone(),
             inputs: step.inputs.clone(),
             sources: None,
+            lineage: Default::default(),
         };
+        desc.served(&explain::step_lineage(sp, k));
         if let Some(s) = &out.summary {
             desc.set_sources(s);
         }
@@ -499,5 +505,21 @@ pub fn all_keys(plan: &Plan) -> Vec<&str> {
         .flatten()
         .flat_map(|sp| sp.steps.iter().map(|s| s.key.as_str()))
         .filter(|k| seen.insert(*k))
+        .collect()
+}
+
+/// The cached records this build reused, with the step lineage each served
+/// (to mark them used, and for the next `--explain`).
+pub fn used_steps<'p>(plan: &'p Plan, hits: &HashMap<String, Record>) -> Vec<(&'p str, String)> {
+    plan.stages
+        .iter()
+        .flatten()
+        .flat_map(|sp| {
+            sp.steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| hits.contains_key(&s.key))
+                .map(move |(k, s)| (s.key.as_str(), explain::step_lineage(sp, k)))
+        })
         .collect()
 }

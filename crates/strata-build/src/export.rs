@@ -11,7 +11,10 @@ use std::path::Path;
 
 use strata_oci::media::LayerCompression;
 use strata_oci::{Digest, ImageConfig, Reference};
-use strata_registry::cache::{CacheLayer, CacheOptions, CacheRecord, export_cache, import_cache};
+use strata_registry::cache::{
+    CacheLayer, CacheOptions, CacheRecord, INLINE_FIELD, export_cache, export_cache_dir,
+    import_cache, import_cache_dir, inline_value,
+};
 use strata_store::Store;
 use strata_store::archive::{SaveFormat, SaveItem};
 use strata_store::db::images as iq;
@@ -54,12 +57,13 @@ fn layer_blobs(store: &Store, config: &ImageConfig) -> Result<Vec<LayerBlob>> {
 }
 
 /// Records the image (unless present), then, in one transaction, marks
-/// `used` cache keys and points every tag at it. Returns the image ID.
+/// the `used` cache records (`(key, step lineage)`) and points every tag
+/// at it. Returns the image ID.
 pub fn commit_image(
     store: &Store,
     config: &ImageConfig,
     tags: &[Reference],
-    used: &[&str],
+    used: &[(&str, String)],
 ) -> Result<Digest> {
     let bytes = config.to_vec();
     let id = Digest::of(&bytes);
@@ -163,10 +167,18 @@ fn export_rootfs(store: &Store, id: &Digest, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `--cache-from type=registry`: imports the records (and their layers)
-/// into this store's build cache. Returns how many records came in.
+/// `--cache-from`: imports the records (and their layers) into this
+/// store's build cache. Returns how many records came in.
 pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<usize> {
-    let records = import_cache(store, &spec.reference, opts)?;
+    let records = match spec {
+        CacheSpec::Registry { reference, .. } => import_cache(store, reference, opts)?,
+        CacheSpec::Local { dir, tag, .. } => import_cache_dir(store, dir, tag, opts)?,
+        CacheSpec::Inline => {
+            return Err(BuildError::Invalid(
+                "an inline cache is imported with type=registry,ref=IMAGE".into(),
+            ));
+        }
+    };
     for r in &records {
         let layer = match &r.layer {
             Some(l) => {
@@ -199,9 +211,8 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
     Ok(records.len())
 }
 
-/// `--cache-to type=registry`: exports the records of `keys` (the target's
-/// last key last, for `mode=min`).
-pub fn export(store: &Store, keys: &[&str], spec: &CacheSpec, opts: &CacheOptions) -> Result<()> {
+/// The cache records of `keys`, with their configs and layer blobs.
+fn cache_records(store: &Store, keys: &[&str]) -> Result<Vec<CacheRecord>> {
     let mut out = Vec::new();
     for r in cache::records(store, keys)? {
         let config = store.content().read(&r.config_digest)?;
@@ -229,6 +240,36 @@ pub fn export(store: &Store, keys: &[&str], spec: &CacheSpec, opts: &CacheOption
             layer,
         });
     }
-    export_cache(store, &spec.reference, &out, spec.mode, opts)?;
+    Ok(out)
+}
+
+/// `--cache-to type=registry|local`: exports the records of `keys` (the
+/// target's last key last, for `mode=min`). `type=inline` is written into
+/// the image instead ([`with_inline_cache`]).
+pub fn export(store: &Store, keys: &[&str], spec: &CacheSpec, opts: &CacheOptions) -> Result<()> {
+    let records = cache_records(store, keys)?;
+    match spec {
+        CacheSpec::Registry { reference, mode } => {
+            export_cache(store, reference, &records, *mode, opts)?;
+        }
+        CacheSpec::Local { dir, tag, mode } => {
+            export_cache_dir(store, dir, tag, &records, *mode, opts)?;
+        }
+        CacheSpec::Inline => {}
+    }
     Ok(())
+}
+
+/// `--cache-to type=inline`: `config` with the cache of its own chain
+/// (`keys`, the target's last key last) in BuildKit's inline field.
+pub fn with_inline_cache(
+    store: &Store,
+    config: &ImageConfig,
+    keys: &[&str],
+) -> Result<ImageConfig> {
+    let records = cache_records(store, keys)?;
+    let value = inline_value(&records, &config.rootfs.diff_ids)?;
+    let mut c = config.clone();
+    c.extra.insert(INLINE_FIELD.into(), value.into());
+    Ok(c)
 }

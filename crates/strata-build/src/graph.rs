@@ -7,7 +7,12 @@
 //!                    COPY --from=build …  ────┘ source edge (COPY --from, RUN --mount from=)
 //! ```
 //! Edges always point to an earlier stage (BuildKit dispatches stages in
-//! order and refuses `COPY --from` of a stage defined later). The stages a
+//! order and refuses `COPY --from` of a stage defined later). A name two
+//! stages share means the later one, as in BuildKit's `dispatchStates`
+//! (a name → stage map each FROM overwrites): `FROM name` picks the last
+//! stage of that name defined before it, `--target` and `--from` the last
+//! stage of that name in the whole file. The linter warns
+//! (`DuplicateStageName`). The stages a
 //! build needs are those reachable from the target; the others are
 //! skipped. Two needed stages with no path between them are independent and
 //! run in parallel; a `COPY --from` waits only for its source stage, not
@@ -108,7 +113,7 @@ impl Graph {
             Some(t) => df
                 .stages
                 .iter()
-                .find(|s| s.name.as_deref() == Some(t.to_lowercase().as_str()))
+                .rfind(|s| s.name.as_deref() == Some(t.to_lowercase().as_str()))
                 .map(|s| s.index)
                 .ok_or_else(|| GraphError {
                     range: LineRange::line(1),
@@ -125,7 +130,7 @@ impl Graph {
                 BaseRef::Scratch
             } else if let Some(prev) = stages
                 .iter()
-                .find(|s| s.name.as_deref() == Some(resolved.base.as_str()))
+                .rfind(|s| s.name.as_deref() == Some(resolved.base.as_str()))
             {
                 BaseRef::Stage(prev.index)
             } else {
@@ -174,7 +179,7 @@ impl Graph {
             Err(_) => df
                 .stages
                 .iter()
-                .find(|s| s.name.as_deref() == Some(from.to_lowercase().as_str())),
+                .rfind(|s| s.name.as_deref() == Some(from.to_lowercase().as_str())),
         };
         match stage {
             Some(s) if s.index < current => Ok(SourceRef::Stage(s.index)),
@@ -260,5 +265,26 @@ mod tests {
         assert!(g.stages[0].sources.is_empty());
         let e = graph("FROM busybox\nCOPY --from=$X /x /y\n", None).unwrap_err();
         assert!(e.message.contains("variable expansion"));
+    }
+
+    /// Two stages named alike: the later one wins, as in BuildKit (whose
+    /// name map each FROM overwrites). See: issue 14.
+    #[test]
+    fn duplicate_stage_names_mean_the_later_stage() {
+        let src = "FROM busybox AS a\nFROM scratch AS a\nFROM a AS b\nFROM busybox\nCOPY --from=a /x /y\n";
+        let g = graph(src, None).unwrap();
+        assert_eq!(g.stages[2].base, BaseRef::Stage(1));
+        assert_eq!(g.stages[3].sources, BTreeSet::from([1]));
+        assert_eq!(graph(src, Some("a")).unwrap().target, 1);
+        // FROM sees only the stages before it; --from sees the last of all,
+        // which must still come before the current stage.
+        let g = graph("FROM busybox AS a\nFROM a AS b\nFROM scratch AS a\n", None).unwrap();
+        assert_eq!(g.stages[1].base, BaseRef::Stage(0));
+        let e = graph(
+            "FROM busybox AS a\nFROM busybox AS b\nCOPY --from=a /x /y\nFROM scratch AS a\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("needs to be defined before"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! What a build is asked to do ([`BuildRequest`]), and the parsers of the
 //! CSV-style flag values docker uses: `--secret id=…,src=…`,
-//! `--output type=…,dest=…` and `--cache-to/--cache-from type=registry,ref=…`.
+//! `--output type=…,dest=…` and `--cache-to/--cache-from type=registry|local|inline`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -50,13 +50,39 @@ pub enum OutputSpec {
     Local(PathBuf),
 }
 
-/// A `--cache-to` / `--cache-from`.
+/// A `--cache-to` / `--cache-from`, as BuildKit takes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSpec {
-    /// `ref=`.
-    pub reference: Reference,
-    /// `mode=` (export only).
-    pub mode: CacheMode,
+pub enum CacheSpec {
+    /// `type=registry,ref=R[,mode=]` (or a bare reference).
+    Registry {
+        /// `ref=`.
+        reference: Reference,
+        /// `mode=` (export only).
+        mode: CacheMode,
+    },
+    /// `type=local,dest=DIR` (export) / `type=local,src=DIR` (import), an
+    /// OCI layout directory; `tag=` names the cache in it (`latest`).
+    Local {
+        /// `dest=` or `src=`.
+        dir: PathBuf,
+        /// `tag=`.
+        tag: String,
+        /// `mode=` (export only).
+        mode: CacheMode,
+    },
+    /// `type=inline` (export only): the cache in the image's config.
+    Inline,
+}
+
+impl CacheSpec {
+    /// How progress names it.
+    pub fn describe(&self) -> String {
+        match self {
+            CacheSpec::Registry { reference, .. } => reference.to_string(),
+            CacheSpec::Local { dir, tag, .. } => format!("{}:{tag}", dir.display()),
+            CacheSpec::Inline => "inline".into(),
+        }
+    }
 }
 
 /// Everything one build needs.
@@ -215,36 +241,74 @@ pub fn parse_output(s: &str) -> Result<OutputSpec> {
     }
 }
 
-/// Parses `--cache-to` / `--cache-from`: `type=registry,ref=REF[,mode=min|max]`
-/// (a bare reference means `type=registry,ref=REF`).
-pub fn parse_cache(s: &str) -> Result<CacheSpec> {
-    let mut kind = "registry".to_string();
-    let mut reference = None;
-    let mut mode = CacheMode::Min;
+/// Parses `--cache-to`: `type=registry,ref=REF[,mode=min|max]` (or a bare
+/// reference), `type=local,dest=DIR[,tag=T][,mode=]`, `type=inline`.
+pub fn parse_cache_to(s: &str) -> Result<CacheSpec> {
+    parse_cache(s, true)
+}
+
+/// Parses `--cache-from`: `type=registry,ref=REF` (or a bare reference),
+/// `type=local,src=DIR[,tag=T]`.
+pub fn parse_cache_from(s: &str) -> Result<CacheSpec> {
+    parse_cache(s, false)
+}
+
+fn parse_cache(s: &str, to: bool) -> Result<CacheSpec> {
+    let bad = |why: String| BuildError::Invalid(format!("cache {s:?}: {why}"));
     if !s.contains('=') {
-        reference = Some(s.to_string());
-    } else {
-        for (k, v) in csv_pairs(s) {
-            match k.as_str() {
-                "type" => kind = v,
-                "ref" => reference = Some(v),
-                "mode" => {
-                    mode = CacheMode::parse(&v).map_err(|e| BuildError::Invalid(e.to_string()))?
-                }
-                _ => {}
-            }
+        let reference = Reference::parse(s).map_err(|e| bad(format!("invalid reference: {e}")))?;
+        return Ok(CacheSpec::Registry {
+            reference,
+            mode: CacheMode::Min,
+        });
+    }
+    let mut kind = "registry".to_string();
+    let (mut reference, mut dest, mut src, mut tag, mut mode) = (None, None, None, None, None);
+    for (k, v) in csv_pairs(s) {
+        match k.as_str() {
+            "type" => kind = v,
+            "ref" => reference = Some(v),
+            "dest" => dest = Some(v),
+            "src" => src = Some(v),
+            "tag" => tag = Some(v),
+            "mode" => mode = Some(CacheMode::parse(&v).map_err(|e| bad(e.to_string()))?),
+            _ => {}
         }
     }
-    if kind != "registry" {
-        return Err(BuildError::Invalid(format!(
-            "cache {s:?}: unsupported type {kind:?} (strata supports type=registry)"
-        )));
+    let dir_key = if to { "dest" } else { "src" };
+    match kind.as_str() {
+        "registry" => {
+            let r = reference.ok_or_else(|| bad("ref= is required".into()))?;
+            let reference =
+                Reference::parse(&r).map_err(|e| bad(format!("invalid reference: {e}")))?;
+            Ok(CacheSpec::Registry {
+                reference,
+                mode: mode.unwrap_or_default(),
+            })
+        }
+        "local" => {
+            let dir = if to { dest } else { src };
+            let dir = dir.ok_or_else(|| bad(format!("{dir_key}= is required for type=local")))?;
+            Ok(CacheSpec::Local {
+                dir: PathBuf::from(dir),
+                tag: tag.unwrap_or_else(|| "latest".into()),
+                mode: mode.unwrap_or_default(),
+            })
+        }
+        "inline" if to => {
+            if mode == Some(CacheMode::Max) {
+                return Err(bad("the inline cache supports only mode=min".into()));
+            }
+            Ok(CacheSpec::Inline)
+        }
+        "inline" => Err(bad(
+            "type=inline is for --cache-to; import an inline cache with type=registry,ref=IMAGE"
+                .into(),
+        )),
+        other => Err(bad(format!(
+            "unsupported type {other:?} (strata supports registry, local and inline)"
+        ))),
     }
-    let r =
-        reference.ok_or_else(|| BuildError::Invalid(format!("cache {s:?}: ref= is required")))?;
-    let reference = Reference::parse(&r)
-        .map_err(|e| BuildError::Invalid(format!("cache {s:?}: invalid reference: {e}")))?;
-    Ok(CacheSpec { reference, mode })
 }
 
 #[cfg(test)]
@@ -288,14 +352,45 @@ mod tests {
 
     #[test]
     fn caches() {
-        let c = parse_cache("type=registry,ref=127.0.0.1:5000/cache:main,mode=max").unwrap();
-        assert_eq!(c.mode, CacheMode::Max);
-        assert_eq!(c.reference.to_string(), "127.0.0.1:5000/cache:main");
+        let c = parse_cache_to("type=registry,ref=127.0.0.1:5000/cache:main,mode=max").unwrap();
         assert_eq!(
-            parse_cache("localhost:5000/c").unwrap().mode,
-            CacheMode::Min
+            c,
+            CacheSpec::Registry {
+                reference: Reference::parse("127.0.0.1:5000/cache:main").unwrap(),
+                mode: CacheMode::Max
+            }
         );
-        assert!(parse_cache("type=local,dest=/x").is_err());
-        assert!(parse_cache("type=registry").is_err());
+        assert!(matches!(
+            parse_cache_from("localhost:5000/c").unwrap(),
+            CacheSpec::Registry {
+                mode: CacheMode::Min,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_cache_to("type=local,dest=/x,mode=max").unwrap(),
+            CacheSpec::Local {
+                dir: "/x".into(),
+                tag: "latest".into(),
+                mode: CacheMode::Max
+            }
+        );
+        assert!(matches!(
+            parse_cache_from("type=local,src=/x,tag=v1").unwrap(),
+            CacheSpec::Local { tag, .. } if tag == "v1"
+        ));
+        assert!(
+            parse_cache_to("type=local,src=/x").is_err(),
+            "dest= for --cache-to"
+        );
+        assert!(
+            parse_cache_from("type=local,dest=/x").is_err(),
+            "src= for --cache-from"
+        );
+        assert_eq!(parse_cache_to("type=inline").unwrap(), CacheSpec::Inline);
+        assert!(parse_cache_to("type=inline,mode=max").is_err());
+        assert!(parse_cache_from("type=inline").is_err());
+        assert!(parse_cache_to("type=registry").is_err());
+        assert!(parse_cache_to("type=gha").is_err());
     }
 }

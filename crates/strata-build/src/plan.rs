@@ -124,6 +124,9 @@ pub struct Step {
 pub struct StagePlan {
     /// Index in the Dockerfile.
     pub index: usize,
+    /// This stage of this Dockerfile and target across builds (for
+    /// `--explain`: see [`crate::explain`]).
+    pub lineage: String,
     /// The base.
     pub base: Base,
     /// The first step's parent key.
@@ -413,6 +416,7 @@ impl Planner<'_> {
         }
         Ok(StagePlan {
             index: i,
+            lineage: crate::explain::stage_lineage(self.req, i, self.df.stages[i].name.as_deref()),
             base,
             base_key: key,
             from_name,

@@ -152,5 +152,17 @@ pub fn dockerignore(data: &[u8]) {
                 }
             }
         }
+        // The context walk's pruning never hides a path the walk sends.
+        if let Ok(DirMatch::Excluded { can_skip: true }) = m.match_context_dir(p) {
+            for child in paths
+                .iter()
+                .filter(|c| !c.starts_with('/') && !c.split('/').any(|s| s == ".."))
+            {
+                let below = format!("{p}/{child}");
+                if let Ok(w) = m.walk_match(&below) {
+                    assert!(w.excluded(), "{below:?} sent from prunable {p:?}");
+                }
+            }
+        }
     }
 }

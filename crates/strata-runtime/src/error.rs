@@ -69,6 +69,9 @@ pub enum RuntimeError {
     /// `-u user:group` names a group the image does not have.
     #[error("unable to find group {0}: no matching entries in group file")]
     UnknownGroup(String),
+    /// `-u`/`--group-add` gives a numeric ID outside runc's range.
+    #[error("uids and gids must be in range 0-2147483647")]
+    IdOutOfRange,
     /// Neither an entrypoint nor a command.
     #[error("No command specified")]
     NoCommand,

@@ -2,8 +2,10 @@
 //! process (the CLI re-execs into it, so it owns the CLI's terminal and
 //! signals). The helper resolves `-u` and the command against the
 //! container's own view of its root (`/proc/<pid>/root`), builds the OCI
-//! `process.json` (the container's env plus `-e`, docker's capabilities
-//! for the user, `TERM` with `-t`), and asks the container's runtime to
+//! `process.json` (the container's env plus `-e`, the container's
+//! capabilities and no_new_privs for the user, `TERM` with `-t`; the
+//! runtime applies the container's seccomp filter), and asks the
+//! container's runtime to
 //! start it. With `-t` it receives the pty master through a console
 //! socket and relays it to its own terminal (raw mode, SIGWINCH); without,
 //! the process inherits the helper's stdio. docker's exit codes: the
@@ -17,7 +19,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxCapabilitiesBuilder, ProcessBuilder, UserBuilder};
+use oci_spec::runtime::{ProcessBuilder, UserBuilder};
 use serde::{Deserialize, Serialize};
 use strata_store::{OpenOptions, Store};
 
@@ -25,7 +27,6 @@ use crate::containers::{self, paths};
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::inroot_linux::{RootDir, find_executable};
 use crate::oci_linux::{ConsoleSocket, Stdio, runtime_for};
-use crate::spec::DEFAULT_CAPS;
 use crate::spec::process::{env_value, process_env, replace_or_append};
 use crate::spec::user::resolve_user;
 use crate::sys_linux::{self, PROXIED, RawMode};
@@ -112,17 +113,8 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     };
     find_executable(&rootdir, argv0, env_value(&env, "PATH"), &cwd).map_err(exec_failed)?;
 
-    let is_root = user.uid == 0;
-    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPS.into_iter().collect();
-    let none: oci_spec::runtime::Capabilities = Default::default();
-    let capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(caps.clone())
-        .effective(if is_root { caps.clone() } else { none.clone() })
-        .permitted(if is_root { caps } else { none.clone() })
-        .inheritable(none.clone())
-        .ambient(none)
-        .build()
-        .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    let (caps, no_new_privileges) = crate::confine::exec_settings(&c.spec.host_config);
+    let capabilities = crate::spec::caps::process_capabilities(&caps, user.uid)?;
     let mut process = ProcessBuilder::default()
         .terminal(tty)
         .user(
@@ -137,10 +129,10 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         .env(env)
         .cwd(cwd)
         .capabilities(capabilities)
-        .no_new_privileges(true)
         .build()
         .map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     process.set_rlimits(None);
+    process.set_no_new_privileges(no_new_privileges);
     let tag = hex::encode(crate::names::random_bytes::<6>());
     let process_json = p.dir.join(format!("exec-{tag}.json"));
     fs::write(

@@ -129,6 +129,9 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
     if let (Some(t), Some(obj)) = (&hc.tmpfs, host_config.as_object_mut()) {
         obj.insert("Tmpfs".into(), json!(t));
     }
+    if let Some(obj) = host_config.as_object_mut() {
+        crate::confine::inspect_into(&hc.security, obj);
+    }
     let cfg = &c.spec.config;
     let mut config = serde_json::to_value(cfg).unwrap_or(Value::Null);
     if let Some(obj) = config.as_object_mut() {

@@ -9,7 +9,10 @@
 //! 4. create the working directory if missing (owned by the user, as
 //!    docker does);
 //! 5. look the command up as runc would (docker's 126/127 errors);
-//! 6. write `config.json`.
+//! 6. write `config.json` (with the [`Confinement`]), and create the
+//!    container's directories in the cgroup hierarchies the runtime does
+//!    not manage, so they can be bound read-only
+//!    ([`crate::spec::cgroupfs`]).
 //!
 //! Any failure unmounts what step 1 mounted. [`release_cgroup_parent`]
 //! removes the shared `/strata` cgroup directories once the last
@@ -27,7 +30,7 @@ use crate::rootfs_linux::{Mounter, Overlay};
 use crate::spec::process::{env_value, process_env};
 use crate::spec::user::resolve_user;
 use crate::spec::{
-    CgroupSupport, EtcFiles, MountSpec, NetworkMode, Resources, SpecInput, build_spec,
+    CgroupSupport, Confinement, EtcFiles, MountSpec, NetworkMode, Resources, SpecInput, build_spec,
 };
 
 /// The cgroup parent of every strata container.
@@ -70,6 +73,8 @@ pub struct LaunchInput {
     pub readonly: bool,
     /// `cgroupsPath`.
     pub cgroups_path: String,
+    /// Seccomp, capabilities, namespaces, devices, rlimits.
+    pub confinement: Confinement,
 }
 
 /// Mounts the rootfs and writes the bundle; returns the spec.
@@ -83,6 +88,12 @@ pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
     match prepare_mounted(input, mounts) {
         Ok(spec) => Ok(spec),
         Err(e) => {
+            if let Some(name) = input
+                .cgroups_path
+                .strip_prefix(&format!("/{CGROUP_PARENT}/"))
+            {
+                remove_cgroup(name);
+            }
             let _ = m.unmount(&input.rootfs);
             Err(e)
         }
@@ -131,11 +142,19 @@ fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> 
         resources: input.resources,
         cgroups: CgroupSupport::probe(),
         cgroups_path: input.cgroups_path.clone(),
+        confinement: input.confinement.clone(),
     })?;
     let cfg = input.bundle.join("config.json");
     let json =
         serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     fs::write(&cfg, json).ctx("write", &cfg)?;
+    // Under the lock, so the shared parent cannot vanish in between; the
+    // directories go with the container's others (`remove_cgroup`).
+    let _lock = CgroupParentLock::shared();
+    input
+        .confinement
+        .cgroup_layout
+        .create_unmanaged(&input.cgroups_path)?;
     Ok(spec)
 }
 

@@ -6,7 +6,9 @@
 //! # Map
 //!
 //! * [`spec`]: `config.json` from the image config and `run`'s flags
-//!   (capabilities, mounts, masked paths, namespaces, cgroups as docker);
+//!   (capabilities, seccomp, mounts, masked paths, namespaces, cgroups as
+//!   docker); [`confine`] checks and records the confinement flags
+//!   (`--privileged`, `--cap-add`, `--security-opt`, `--ipc`, …);
 //!   [`spec::process`] combines entrypoint/cmd/env as docker does and
 //!   [`spec::user`] resolves `-u` through the image's passwd/group.
 //! * [`containers`]: records (`containers` table: [`model::ContainerSpec`]
@@ -78,6 +80,7 @@
 pub mod attach;
 pub mod client_linux;
 pub mod commit;
+pub mod confine;
 pub mod containers;
 pub mod cp;
 pub mod error;

@@ -127,6 +127,10 @@ pub struct HostConfig {
     /// `--init`.
     #[serde(default)]
     pub init: Option<bool>,
+    /// `Privileged`, `CapAdd`, `SecurityOpt`, `IpcMode`, … (see
+    /// [`crate::confine`]).
+    #[serde(flatten)]
+    pub security: crate::confine::SecurityConfig,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

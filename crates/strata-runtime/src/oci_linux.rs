@@ -18,8 +18,10 @@ use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities, LinuxSeccomp, Process, Spec};
 
 use crate::error::{IoContext, Result, RuntimeError};
+use crate::workload_linux::{CONFINE_CAPS, OrderedEnvExecutor};
 
 /// The container process's stdio (`None`: inherit this process's).
 #[derive(Debug, Default)]
@@ -88,11 +90,12 @@ impl Embedded {
         console: Option<&ConsoleSocket>,
         stdio: Stdio,
         op: &'static str,
+        executor: OrderedEnvExecutor,
     ) -> Result<ContainerBuilder> {
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
             .with_root_path(&self.root)
             .map_err(|e| oci_err(op, id, e))?
-            .with_executor(crate::workload_linux::OrderedEnvExecutor)
+            .with_executor(executor)
             .with_console_socket(console.map(ConsoleSocket::path));
         if let Some(fd) = stdio.stdin {
             b = b.with_stdin(fd);
@@ -116,7 +119,7 @@ impl OciRuntime for Embedded {
         stdio: Stdio,
     ) -> Result<i32> {
         let c = self
-            .builder(id, console, stdio, "create")?
+            .builder(id, console, stdio, "create", OrderedEnvExecutor::default())?
             .as_init(bundle)
             .with_systemd(false)
             .with_detach(true)
@@ -139,13 +142,30 @@ impl OciRuntime for Embedded {
         console: Option<&ConsoleSocket>,
         stdio: Stdio,
     ) -> Result<i32> {
-        let pid = self
-            .builder(id, console, stdio, "exec")?
+        // libcontainer leaves the container's seccomp filter out of a
+        // tenant: the executor loads it (see `workload_linux`), from a
+        // process started with the capabilities that takes.
+        let (path, executor, temporary) = match self.container_seccomp(id)? {
+            Some(seccomp) => {
+                let (boosted, caps) = boost_process(process_json)?;
+                (boosted, OrderedEnvExecutor::confined(seccomp, caps), true)
+            }
+            None => (
+                process_json.to_path_buf(),
+                OrderedEnvExecutor::default(),
+                false,
+            ),
+        };
+        let built = self
+            .builder(id, console, stdio, "exec", executor)?
             .as_tenant()
-            .with_process(Some(process_json))
+            .with_process(Some(&path))
             .with_detach(console.is_some())
-            .build()
-            .map_err(|e| oci_err("exec", id, error_chain(&e)))?;
+            .build();
+        if temporary {
+            let _ = std::fs::remove_file(&path);
+        }
+        let pid = built.map_err(|e| oci_err("exec", id, error_chain(&e)))?;
         Ok(pid.as_raw())
     }
 
@@ -163,6 +183,43 @@ impl OciRuntime for Embedded {
             Err(_) => std::fs::remove_dir_all(&dir).ctx("remove", &dir),
         }
     }
+}
+
+impl Embedded {
+    /// The seccomp filter in container `id`'s `config.json`.
+    fn container_seccomp(&self, id: &str) -> Result<Option<LinuxSeccomp>> {
+        let c = Container::load(self.root.join(id)).map_err(|e| oci_err("exec", id, e))?;
+        let cfg = c.bundle().join("config.json");
+        let spec = Spec::load(&cfg).map_err(|e| oci_err("exec", id, e))?;
+        Ok(spec.linux().as_ref().and_then(|l| l.seccomp().clone()))
+    }
+}
+
+/// Writes a copy of `process.json` whose bounding, effective and
+/// permitted sets also hold [`CONFINE_CAPS`] (for the executor to load the
+/// filter); returns its path and the process's real capabilities.
+fn boost_process(path: &Path) -> Result<(PathBuf, LinuxCapabilities)> {
+    let text = std::fs::read(path).ctx("read", path)?;
+    let mut process: Process =
+        serde_json::from_slice(&text).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    let caps = process.capabilities().clone().unwrap_or_default();
+    let add = |set: &Option<Capabilities>| -> Capabilities {
+        let mut s = set.clone().unwrap_or_default();
+        s.extend(CONFINE_CAPS);
+        s
+    };
+    let mut boosted = caps.clone();
+    boosted.set_bounding(Some(add(caps.bounding())));
+    boosted.set_effective(Some(add(caps.effective())));
+    boosted.set_permitted(Some(add(caps.permitted())));
+    process.set_capabilities(Some(boosted));
+    let out = path.with_extension("confine.json");
+    std::fs::write(
+        &out,
+        serde_json::to_vec(&process).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
+    )
+    .ctx("write", &out)?;
+    Ok((out, caps))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

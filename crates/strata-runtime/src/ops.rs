@@ -77,6 +77,8 @@ pub struct CreateOptions {
     pub stop_timeout: Option<i64>,
     /// `--init`: run docker-init (tini) as PID 1.
     pub init: bool,
+    /// `--privileged`, `--cap-add`, `--security-opt`, `--ipc`, …
+    pub security: crate::confine::SecurityOptions,
 }
 
 /// Creates a container from `image` with docker's rules.
@@ -157,6 +159,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             "invalid hostname format: {hostname}"
         )));
     }
+    let security = crate::confine::host_config(store, &opts.security, network.as_str())?;
     let (path, args) = command.path_and_args();
     let config = Config {
         hostname,
@@ -205,6 +208,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             .as_ref()
             .map_or_else(|| EMBEDDED_RUNTIME.to_string(), |p| p.display().to_string()),
         init: opts.init.then_some(true),
+        security,
         extra: serde_json::Map::new(),
     };
     containers::create(
@@ -390,6 +394,7 @@ fn reconcile_locked(store: &Store, c: &Container) -> Result<()> {
     if is_mounted(&p.rootfs) {
         SysMounter.unmount(&p.rootfs)?;
     }
+    crate::confine::release(&p.dir)?;
     if was_running {
         let finished = strata_oci::config::rfc3339_now();
         containers::update_state(store, &c.id, |s| {

@@ -50,7 +50,7 @@ use crate::logs::Stream;
 use crate::oci_linux::{Stdio, runtime_for};
 use crate::reaper_linux::{self, Leftovers, Registration};
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter, create_init_layer};
-use crate::spec::{EtcFiles, MountSpec, NetworkMode, Resources};
+use crate::spec::{Confinement, EtcFiles, MountSpec, NetworkMode, Resources};
 use crate::sys_linux::{self, PROXIED};
 
 /// One build step to run.
@@ -385,6 +385,8 @@ fn step(req: &StepRequest) -> Result<i32> {
         resources: Resources::default(),
         readonly: false,
         cgroups_path: launch_linux::cgroups_path(&name),
+        // BuildKit's RUN: docker's default capabilities and seccomp profile.
+        confinement: Confinement::defaults(),
     };
     sys_linux::set_subreaper()?;
     let mut signals: Vec<Signal> = PROXIED.to_vec();

@@ -214,6 +214,7 @@ impl Supervisor<'_> {
             resources: hc.resources(),
             readonly: hc.readonly_rootfs,
             cgroups_path: launch_linux::cgroups_path(&self.c.id),
+            confinement: crate::confine::resolve(self.store, self.c)?,
         })
     }
 
@@ -588,6 +589,9 @@ impl Supervisor<'_> {
             tracing::warn!("{e}");
         }
         tracing::debug!(ms = ms(self.t0), "rootfs unmounted");
+        if let Err(e) = crate::confine::release(&self.p.dir) {
+            tracing::warn!("{e}");
+        }
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
     }
 }

@@ -7,6 +7,13 @@
 //! so does docker's output. This executor looks the program up on the
 //! spec's `PATH` (strata already checked it exists, with docker's
 //! messages) and calls `execve` with the spec's `env` as is.
+//!
+//! For `exec` it also confines the process as its container: libcontainer
+//! builds a tenant's spec without the container's seccomp filter (runc
+//! applies it), so [`OrderedEnvExecutor::confined`] loads that filter here,
+//! while the process still holds the `CAP_SYS_ADMIN` it was started with for
+//! the purpose, then drops the capabilities to the process's real sets —
+//! the same order as runc's (filter first while privileged, then caps).
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -15,11 +22,38 @@ use std::path::Path;
 use libcontainer::workload::{
     Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
 };
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxSeccomp, Spec};
 
 /// Executes the spec's process with its environment in order.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrderedEnvExecutor;
+#[derive(Debug, Clone, Default)]
+pub struct OrderedEnvExecutor {
+    /// A seccomp filter to load, then the capabilities to drop to.
+    confine: Option<(LinuxSeccomp, LinuxCapabilities)>,
+}
+
+/// What [`OrderedEnvExecutor::confined`] needs the process to hold until
+/// it has loaded the filter and dropped to the real sets.
+pub const CONFINE_CAPS: [Capability; 2] = [Capability::SysAdmin, Capability::Setpcap];
+
+impl OrderedEnvExecutor {
+    /// Loads `seccomp`, then drops to `caps`, before the `execve`.
+    pub fn confined(seccomp: LinuxSeccomp, caps: LinuxCapabilities) -> OrderedEnvExecutor {
+        OrderedEnvExecutor {
+            confine: Some((seccomp, caps)),
+        }
+    }
+
+    fn apply_confinement(&self) -> Result<(), ExecutorError> {
+        let Some((seccomp, caps)) = &self.confine else {
+            return Ok(());
+        };
+        libcontainer::seccomp::initialize_seccomp(seccomp)
+            .map_err(|e| ExecutorError::Other(format!("load seccomp filter: {e}")))?;
+        let syscall = libcontainer::syscall::syscall::create_syscall();
+        libcontainer::capabilities::drop_privileges(caps, syscall.as_ref())
+            .map_err(|e| ExecutorError::Other(format!("drop capabilities: {e}")))
+    }
+}
 
 fn cstr(s: &str) -> Result<CString, ExecutorError> {
     CString::new(s).map_err(|_| ExecutorError::InvalidArg)
@@ -58,7 +92,9 @@ impl Executor for OrderedEnvExecutor {
         })?;
         let argv: Vec<CString> = args.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
         let envp: Vec<CString> = env.iter().map(|e| cstr(e)).collect::<Result<_, _>>()?;
-        let err = nix::unistd::execve(&cstr(&program)?, &argv, &envp).unwrap_err();
+        let program = cstr(&program)?;
+        self.apply_confinement()?;
+        let err = nix::unistd::execve(&program, &argv, &envp).unwrap_err();
         Err(ExecutorError::Other(format!(
             "exec: \"{name}\": {}",
             err.desc()

@@ -356,6 +356,13 @@ pub struct DirLayerOptions {
     /// Move `dir` itself into the snapshot (it must be in this store's
     /// filesystem, already in overlay form, and not used afterwards);
     /// otherwise the blob is unpacked into a fresh snapshot.
+    ///
+    /// This also picks the layer's size, as docker 20.10 does for the two
+    /// ways it makes a layer: an adopted directory is a layer registered
+    /// from its diff (BuildKit's steps: the sum of the tar's file data,
+    /// symlinks 0), an unpacked blob one whose tar was applied (`docker
+    /// commit`, pull, load: the graphdriver's `directory.Size`, where a
+    /// symlink counts its target's length).
     pub adopt_dir: bool,
 }
 
@@ -401,15 +408,14 @@ impl Store {
             Some(p) => chain_id(p, &written.diff_id),
         };
         if opts.adopt_dir && self.snapshots().get(&chain)?.is_none() {
-            let size = layer::disk_usage(dir).map_err(|e| StoreError::Io {
-                op: "measure",
-                path: dir.to_path_buf(),
-                source: e,
-            })?;
             let prepared = self.snapshots().adopt(dir)?;
-            let snapshot =
-                self.snapshots()
-                    .commit(prepared, &chain, parent, &written.diff_id, size)?;
+            let snapshot = self.snapshots().commit(
+                prepared,
+                &chain,
+                parent,
+                &written.diff_id,
+                written.content_size,
+            )?;
             self.db()
                 .write(|tx| lq::add_blob(tx, &written.diff_id, &blob))?;
             return Ok(IngestedLayer {

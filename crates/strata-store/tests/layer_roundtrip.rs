@@ -51,6 +51,9 @@ fn round_trip(c: Compression, mode: ApplyMode) {
         .sum();
     assert!(links > 0, "the fixture has symlinks");
     assert_eq!(a.size, files + links);
+    // The writer's count is the tar's file data only: docker's size of a
+    // layer registered from its diff (BuildKit's steps). See: issue 14.
+    assert_eq!(w.content_size, files);
 }
 
 #[test]

@@ -185,11 +185,12 @@ impl BuildContext {
         self.matcher.as_ref()
     }
 
-    /// Whether `rel` (relative to the root, `/`-separated) is excluded by
-    /// the ignore file. The root itself never is.
+    /// Whether `rel` (relative to the root, `/`-separated) is left out by
+    /// the ignore file, as a real build's context transfer leaves it out
+    /// ([`Matcher::walk_match`]). The root itself never is.
     pub fn is_ignored(&self, rel: &str) -> bool {
         match &self.matcher {
-            Some(m) => m.matches(rel).unwrap_or(false),
+            Some(m) => m.walk_match(rel).is_ok_and(|w| w.excluded()),
             None => false,
         }
     }
@@ -199,15 +200,18 @@ impl BuildContext {
     pub fn explain_ignored(&self, rel: &str) -> Option<String> {
         let m = self.matcher.as_ref()?;
         let ex = m.explain(rel).ok()?;
-        if !ex.excluded {
-            return None;
-        }
         let file = self
             .ignore_file
             .as_deref()
             .and_then(|f| f.file_name())
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| ".dockerignore".to_string());
+        if !ex.excluded {
+            // Left out by the walk's rules alone (see `dockerignore::walk`).
+            return self.is_ignored(rel).then(|| {
+                format!("excluded by {file}: a parent directory is left out of the context")
+            });
+        }
         let d = ex.decided_by?;
         let via = match d.via_parent {
             Some(p) => format!(" (via its parent {p})"),

@@ -159,6 +159,10 @@ pub enum FileOpError {
     /// The context or its stat index failed.
     #[error(transparent)]
     Context(#[from] ContextError),
+    /// A `.dockerignore` pattern failed when it was evaluated (`[[:foo:]]`);
+    /// BuildKit's context transfer fails the build the same way.
+    #[error("failed to match excludepatterns: {0}")]
+    IgnorePattern(strata_dockerfile::dockerignore::DockerignoreError),
 }
 
 impl FileOpError {

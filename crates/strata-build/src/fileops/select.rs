@@ -256,9 +256,12 @@ impl Resolver<'_, '_> {
                 Err(_) => return Err(self.not_found(&literal)),
             };
             if let Some(ctx) = ctx.and_then(|c| c.matcher()) {
-                match ctx.match_dir(&rel) {
-                    Ok(DirMatch::Included) => {}
-                    Ok(DirMatch::Excluded { can_skip }) if md.is_dir() && !can_skip => {}
+                match ctx
+                    .match_context_dir(&rel)
+                    .map_err(FileOpError::IgnorePattern)?
+                {
+                    DirMatch::Included => {}
+                    DirMatch::Excluded { can_skip } if md.is_dir() && !can_skip => {}
                     _ => return Err(self.not_found(&literal)),
                 }
             }
@@ -357,10 +360,13 @@ impl Resolver<'_, '_> {
             let rel = join_rel(dir_rel, &name);
             let tree_rel = join_rel(base, &rel);
             if let Some(m) = ctx {
-                match m.match_dir(&tree_rel) {
-                    Ok(DirMatch::Included) => {}
+                match m
+                    .match_context_dir(&tree_rel)
+                    .map_err(FileOpError::IgnorePattern)?
+                {
+                    DirMatch::Included => {}
                     // Excluded, but holds re-included paths: it exists.
-                    Ok(DirMatch::Excluded { can_skip }) if is_dir && !can_skip => {}
+                    DirMatch::Excluded { can_skip } if is_dir && !can_skip => {}
                     _ => continue,
                 }
             }

@@ -32,33 +32,40 @@ impl Filters<'_> {
         self.ignore.is_none() && self.exclude.is_none() && self.include.is_none()
     }
 
-    /// (included, descend) for a directory.
-    fn dir(&self, tree_rel: &str, unit_rel: &str) -> (bool, bool) {
+    /// (included, descend) for a directory. `.dockerignore` answers as
+    /// the context transfer does ([`Matcher::match_context_dir`]).
+    fn dir(&self, tree_rel: &str, unit_rel: &str) -> Result<(bool, bool)> {
         let mut included = true;
         let mut descend = true;
-        let mut check = |m: Option<&Matcher>, p: &str| {
-            if let Some(m) = m {
-                match m.match_dir(p) {
-                    Ok(DirMatch::Included) => {}
-                    Ok(DirMatch::Excluded { can_skip }) => {
-                        included = false;
-                        if can_skip {
-                            descend = false;
-                        }
-                    }
-                    Err(_) => {}
+        let mut check = |m: Option<DirMatch>| {
+            if let Some(DirMatch::Excluded { can_skip }) = m {
+                included = false;
+                if can_skip {
+                    descend = false;
                 }
             }
         };
-        check(self.ignore, tree_rel);
-        check(self.exclude, unit_rel);
-        check(self.include, unit_rel);
-        (included, descend)
+        let ignore = self
+            .ignore
+            .map(|m| m.match_context_dir(tree_rel))
+            .transpose()
+            .map_err(FileOpError::IgnorePattern)?;
+        check(ignore);
+        check(self.exclude.and_then(|m| m.match_dir(unit_rel).ok()));
+        check(self.include.and_then(|m| m.match_dir(unit_rel).ok()));
+        Ok((included, descend))
     }
 
-    fn file(&self, tree_rel: &str, unit_rel: &str) -> bool {
+    fn file(&self, tree_rel: &str, unit_rel: &str) -> Result<bool> {
         let hit = |m: Option<&Matcher>, p: &str| m.is_some_and(|m| m.matches(p).unwrap_or(false));
-        !(hit(self.ignore, tree_rel) || hit(self.exclude, unit_rel) || hit(self.include, unit_rel))
+        let ignored = match self.ignore {
+            Some(m) => m
+                .walk_match(tree_rel)
+                .map_err(FileOpError::IgnorePattern)?
+                .excluded(),
+            None => false,
+        };
+        Ok(!(ignored || hit(self.exclude, unit_rel) || hit(self.include, unit_rel)))
     }
 }
 
@@ -276,9 +283,9 @@ fn read_one(
         let (included, descend) = if no_filters {
             (true, is_dir)
         } else if is_dir {
-            filters.dir(&tree_rel, &unit_rel)
+            filters.dir(&tree_rel, &unit_rel)?
         } else {
-            (filters.file(&tree_rel, &unit_rel), false)
+            (filters.file(&tree_rel, &unit_rel)?, false)
         };
         if !included && !descend {
             continue;

@@ -141,10 +141,12 @@ pub fn meta_history(cmd: &Command, after: &ImageConfig) -> Option<String> {
 }
 
 /// Applies a metadata instruction (or ARG, which changes only history) to
-/// `config`, with BuildKit's extras: CMD and ENTRYPOINT set `ArgsEscaped`.
+/// `config`, with BuildKit's extra: CMD (and only CMD: BuildKit's
+/// `dispatchCmd`, not `dispatchEntrypoint`, in `dockerfile2llb/convert.go`)
+/// sets `ArgsEscaped`.
 pub fn apply_meta(config: &mut ImageConfig, cmd: &Command, state: &mut StageState) -> Result<()> {
     config_ops::apply(config, cmd, state).map_err(|e| BuildError::Invalid(e.to_string()))?;
-    if matches!(cmd, Command::Cmd(_) | Command::Entrypoint(_)) {
+    if matches!(cmd, Command::Cmd(_)) {
         config.config_mut().args_escaped = Some(true);
     }
     Ok(())
@@ -186,7 +188,9 @@ pub fn stage_start_config(base: &ImageConfig) -> ImageConfig {
     c
 }
 
-/// The config of `FROM scratch` on the host platform.
+/// The config of `FROM scratch` on the host platform: BuildKit's
+/// `emptyImage` (`dockerfile2llb/image.go`), with `WorkingDir` `/` and a
+/// `PATH`.
 pub fn scratch_config() -> ImageConfig {
     let (os, arch, variant) = strata_oci::host_platform();
     let mut c = ImageConfig {
@@ -195,8 +199,9 @@ pub fn scratch_config() -> ImageConfig {
         variant: variant.map(str::to_string),
         ..ImageConfig::default()
     };
-    c.config_mut()
-        .set_env("PATH", strata_dockerfile::args::DEFAULT_PATH);
+    let cc = c.config_mut();
+    cc.set_env("PATH", strata_dockerfile::args::DEFAULT_PATH);
+    cc.working_dir = Some("/".into());
     c
 }
 
@@ -246,6 +251,31 @@ mod tests {
         assert_eq!(texts[5].as_deref(), Some("ARG V=1"));
         assert_eq!(texts[6], None);
         assert_eq!(cfg.config.as_ref().unwrap().args_escaped, Some(true));
+    }
+
+    /// `FROM scratch` as BuildKit's `emptyImage`; `ArgsEscaped` only from
+    /// CMD. See: issue 14.
+    #[test]
+    fn scratch_and_args_escaped_as_buildkit() {
+        let src = "FROM scratch\nENTRYPOINT [\"/app\"]\nFROM scratch\nENTRYPOINT /app\nCMD x\n";
+        let df = strata_dockerfile::Dockerfile::parse(src.as_bytes()).unwrap();
+        let g = strata_dockerfile::args::GlobalArgs::new(&df, &Default::default()).unwrap();
+        let mut escaped = Vec::new();
+        for stage in &df.stages {
+            let mut scope = g.stage_scope(stage, Vec::<(String, String)>::new());
+            let mut cfg = scratch_config();
+            assert_eq!(
+                cfg.config.as_ref().unwrap().working_dir.as_deref(),
+                Some("/")
+            );
+            let mut st = StageState::default();
+            for c in &stage.commands {
+                let step = scope.apply(c).unwrap();
+                apply_meta(&mut cfg, &step.command, &mut st).unwrap();
+            }
+            escaped.push(cfg.config.unwrap().args_escaped);
+        }
+        assert_eq!(escaped, vec![None, Some(true)]);
     }
 
     #[test]

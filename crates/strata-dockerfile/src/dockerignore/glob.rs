@@ -5,8 +5,9 @@
 //!
 //! Semantics follow patternmatcher's regular expression: `*` and `?` do not
 //! cross `/`, `**` matches any number of path segments (but, like Go's `.`,
-//! no newline), `[…]` classes use `filepath.Match` syntax (`^` negates; a
-//! negated class may match `/`), `\x` is the literal `x`.
+//! no newline), `[…]` classes are checked with `filepath.Match` syntax but
+//! match as Go's regexp reads them (see [`super::class`]: POSIX groups,
+//! `^` negates, a negated class may match `/`), `\x` is the literal `x`.
 
 /// Go's `filepath.Match(pattern, name)`, reduced to what New() needs: does
 /// it report `ErrBadPattern`? (Go 1.19 semantics: the whole pattern is
@@ -262,7 +263,14 @@ fn class_has_slash(negated: bool, ranges: &[(char, char)]) -> bool {
 }
 
 /// Compile a cleaned pattern (without its `!`).
+///
+/// patternmatcher reads the pattern with Go's `text/scanner`, which skips
+/// one byte-order mark at the start: a pattern with a leading BOM that
+/// becomes a regular expression matches without it, while exact and
+/// prefix patterns compare the text as written (BOM included).
 pub(crate) fn compile(pattern: &str) -> Kind {
+    let full = pattern;
+    let pattern = pattern.strip_prefix('\u{FEFF}').unwrap_or(pattern);
     #[derive(PartialEq)]
     enum Ty {
         Exact,
@@ -317,45 +325,16 @@ pub(crate) fn compile(pattern: &str) -> Kind {
                 ty = Ty::Regexp;
             }
             '[' => {
-                // The syntax was validated by filepath.Match in New().
-                let mut negated = false;
-                if chars.get(pos) == Some(&'^') {
-                    negated = true;
-                    pos += 1;
-                }
-                let mut ranges = Vec::new();
-                let esc = |pos: &mut usize| -> Option<char> {
-                    let mut c = *chars.get(*pos)?;
-                    *pos += 1;
-                    if c == '\\' {
-                        c = *chars.get(*pos)?;
-                        *pos += 1;
-                    }
-                    Some(c)
+                // The syntax was validated by filepath.Match in New(); the
+                // class itself means what Go's regexp makes of it.
+                let Some(c) = super::class::parse(&chars, pos - 1) else {
+                    return Kind::Bad;
                 };
-                loop {
-                    if chars.get(pos) == Some(&']') && !ranges.is_empty() {
-                        pos += 1;
-                        break;
-                    }
-                    let Some(lo) = esc(&mut pos) else {
-                        return Kind::Bad;
-                    };
-                    let mut hi = lo;
-                    if chars.get(pos) == Some(&'-') {
-                        pos += 1;
-                        let Some(h) = esc(&mut pos) else {
-                            return Kind::Bad;
-                        };
-                        hi = h;
-                    }
-                    if hi < lo {
-                        // "invalid character class range" from regexp.Compile.
-                        return Kind::Bad;
-                    }
-                    ranges.push((lo, hi));
-                }
-                ops.push(Op::Class { negated, ranges });
+                pos = c.end;
+                ops.push(Op::Class {
+                    negated: c.negated,
+                    ranges: c.ranges,
+                });
                 ty = Ty::Regexp;
             }
             ']' => {
@@ -367,9 +346,12 @@ pub(crate) fn compile(pattern: &str) -> Kind {
         iter += 1;
     }
     match ty {
-        Ty::Exact => Kind::Exact(pattern.to_string()),
-        Ty::Prefix => Kind::Prefix(pattern.strip_suffix("**").unwrap_or(pattern).to_string()),
-        Ty::Suffix => Kind::Suffix(pattern.strip_prefix("**").unwrap_or(pattern).to_string()),
+        Ty::Exact => Kind::Exact(full.to_string()),
+        Ty::Prefix => Kind::Prefix(full.strip_suffix("**").unwrap_or(full).to_string()),
+        // With a BOM before `**`, patternmatcher cuts the suffix in the
+        // middle of the BOM's bytes; matching the text as written is the
+        // closest a `str` gets (only such odd names match either way).
+        Ty::Suffix => Kind::Suffix(full.strip_prefix("**").unwrap_or(full).to_string()),
         Ty::Regexp => {
             let variable = ops.iter().any(|o| match o {
                 Op::StarAny | Op::PathEntry | Op::PathIn => true,

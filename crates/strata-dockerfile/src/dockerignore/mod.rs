@@ -12,6 +12,9 @@
 //! * [`Matcher::match_dir`] tells a context walker whether an excluded
 //!   directory can be skipped entirely or whether exceptions may re-include
 //!   something inside it. Pruning never changes the answer of `matches`.
+//! * [`Matcher::walk_match`] and [`Matcher::match_context_dir`] answer as a
+//!   real build's context transfer does (BuildKit's fsutil walk), which
+//!   differs from `MatchesOrParentMatches` in two ways: see [`walk`].
 //!
 //! ```
 //! use strata_dockerfile::dockerignore::{self, DirMatch, Matcher};
@@ -25,10 +28,13 @@
 //! assert_eq!(m.match_dir("build").unwrap(), DirMatch::Excluded { can_skip: false });
 //! ```
 
+mod class;
 mod glob;
+mod walk;
 
 use glob::Kind;
 pub use glob::filepath_match;
+pub use walk::WalkMatch;
 
 /// Why a `.dockerignore` could not be read or evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +182,8 @@ pub struct Pattern {
     pub line: usize,
     /// Whether this is an exception (`!pattern`).
     pub exclusion: bool,
+    /// The cleaned pattern without its `!` (patternmatcher's `String()`).
+    cleaned: String,
     kind: Kind,
 }
 
@@ -440,6 +448,7 @@ impl Matcher {
                 line,
                 exclusion,
                 kind: glob::compile(&p),
+                cleaned: p,
             });
         }
         m.by_first_byte = (0..=255u8)

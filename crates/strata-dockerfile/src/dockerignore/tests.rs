@@ -138,3 +138,26 @@ fn from_patterns_api() {
     assert!(m.matches("b.tmp").unwrap());
     assert!(!m.matches("a.tmp").unwrap());
 }
+
+/// A leading BOM: patternmatcher's regexp skips it (Go's text/scanner),
+/// its exact and prefix matches keep it. See: issue 14.
+#[test]
+fn leading_bom_of_a_pattern() {
+    let m = Matcher::from_patterns(["\u{FEFF}*.log", "\u{FEFF}secret", "\u{FEFF}dir/**"]).unwrap();
+    assert!(m.matches("x.log").unwrap());
+    assert!(!m.matches("secret").unwrap());
+    assert!(m.matches("\u{FEFF}secret").unwrap());
+    assert!(m.matches("\u{FEFF}dir/x").unwrap());
+    assert!(!m.matches("dir/x").unwrap());
+}
+
+/// POSIX classes work inside brackets, as Go's regexp reads them.
+#[test]
+fn posix_classes() {
+    let m = Matcher::from_patterns(["[[:alpha:]]*", "![[:upper:]]*"]).unwrap();
+    assert!(m.matches("abc").unwrap());
+    assert!(!m.matches("Abc").unwrap());
+    assert!(!m.matches("1abc").unwrap());
+    let bad = Matcher::from_patterns(["[[:nope:]]"]).unwrap();
+    assert!(bad.matches("x").is_err());
+}

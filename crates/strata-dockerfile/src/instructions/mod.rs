@@ -286,13 +286,14 @@ impl Dockerfile {
         })
     }
 
-    /// The stage called `name` (case-insensitive), or the stage at index
+    /// The stage called `name` (case-insensitive; the last of that name,
+    /// as BuildKit resolves a duplicated name), or the stage at index
     /// `name` when it is a number.
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         let lower = name.to_lowercase();
         self.stages
             .iter()
-            .find(|s| s.name.as_deref() == Some(lower.as_str()))
+            .rfind(|s| s.name.as_deref() == Some(lower.as_str()))
             .or_else(|| name.parse::<usize>().ok().and_then(|i| self.stages.get(i)))
     }
 

@@ -37,7 +37,7 @@ pub struct CacheExport {
 }
 
 /// The records a mode exports, in the order given.
-fn select(records: &[CacheRecord], mode: CacheMode) -> Vec<&CacheRecord> {
+pub(crate) fn select(records: &[CacheRecord], mode: CacheMode) -> Vec<&CacheRecord> {
     match mode {
         CacheMode::Max => {
             let mut seen = HashSet::new();
@@ -98,30 +98,53 @@ fn pick_blob(
     )))
 }
 
-/// Exports `records` to `reference` (see the parent module for the format
-/// and for what `mode` selects).
-pub fn export_cache(
+/// What an export writes, before any blob moves: the selected records,
+/// every diffID of their chains (bottom first, each once), and for each
+/// the blob to send (or the uncompressed blob to compress first).
+pub(crate) struct Planned<'a> {
+    pub selected: Vec<&'a CacheRecord>,
+    pub diffs: Vec<Digest>,
+    pub picks: Vec<std::result::Result<LayerBlob, Digest>>,
+}
+
+/// Selects and checks the records of `mode`, and picks their blobs.
+pub(crate) fn plan<'a>(
     store: &Store,
-    reference: &Reference,
-    records: &[CacheRecord],
+    records: &'a [CacheRecord],
     mode: CacheMode,
-    opts: &CacheOptions,
-) -> Result<CacheExport> {
+) -> Result<Planned<'a>> {
     let selected = select(records, mode);
-    let mut diffs: Vec<Digest> = Vec::new();
+    let diffs = chain_of(&selected)?;
     let mut own: HashMap<Digest, LayerBlob> = HashMap::new();
     for r in &selected {
-        for d in check_record(&r.key, r.parent.as_deref(), &r.config_digest, &r.config)? {
-            if !diffs.contains(&d) {
-                diffs.push(d);
-            }
-        }
         if let Some(l) = &r.layer {
             own.entry(l.diff_id.clone())
                 .or_insert_with(|| l.blob.clone());
         }
     }
-    for r in &selected {
+    let picks = diffs
+        .iter()
+        .map(|d| pick_blob(store, d, own.get(d)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Planned {
+        selected,
+        diffs,
+        picks,
+    })
+}
+
+/// Every diffID of the records' chains, bottom first, each once; checks
+/// each record and that its own layer is in its chain.
+pub(crate) fn chain_of(selected: &[&CacheRecord]) -> Result<Vec<Digest>> {
+    let mut diffs: Vec<Digest> = Vec::new();
+    for r in selected {
+        for d in check_record(&r.key, r.parent.as_deref(), &r.config_digest, &r.config)? {
+            if !diffs.contains(&d) {
+                diffs.push(d);
+            }
+        }
+    }
+    for r in selected {
         if let Some(l) = &r.layer
             && !diffs.contains(&l.diff_id)
         {
@@ -131,10 +154,55 @@ pub fn export_cache(
             )));
         }
     }
-    let picks = diffs
-        .iter()
-        .map(|d| pick_blob(store, d, own.get(d)))
-        .collect::<Result<Vec<_>>>()?;
+    Ok(diffs)
+}
+
+/// The cache config document of `selected`, whose layers are `diffs`.
+pub(crate) fn document(
+    selected: &[&CacheRecord],
+    diffs: &[Digest],
+    mode: CacheMode,
+) -> CacheConfig {
+    let index: HashMap<&Digest, usize> = diffs.iter().enumerate().map(|(i, d)| (d, i)).collect();
+    CacheConfig {
+        schema_version: SCHEMA_VERSION,
+        mode: mode.as_str().to_string(),
+        layers: diffs
+            .iter()
+            .map(|d| CacheConfigLayer { diff_id: d.clone() })
+            .collect(),
+        records: selected
+            .iter()
+            .map(|r| CacheConfigRecord {
+                key: r.key.clone(),
+                parent: r.parent.clone(),
+                config: CacheConfigBlob {
+                    digest: r.config_digest.clone(),
+                    data: B64.encode(&r.config),
+                },
+                layer: r
+                    .layer
+                    .as_ref()
+                    .and_then(|l| index.get(&l.diff_id).copied()),
+            })
+            .collect(),
+    }
+}
+
+/// Exports `records` to `reference` (see the parent module for the format
+/// and for what `mode` selects).
+pub fn export_cache(
+    store: &Store,
+    reference: &Reference,
+    records: &[CacheRecord],
+    mode: CacheMode,
+    opts: &CacheOptions,
+) -> Result<CacheExport> {
+    let Planned {
+        selected,
+        diffs,
+        picks,
+    } = plan(store, records, mode)?;
     let repo = reference.path().to_string();
     let tag = reference
         .tag()
@@ -189,31 +257,7 @@ pub fn export_cache(
                 blobs[i] = Some(b);
             }
             let blobs: Vec<LayerBlob> = blobs.into_iter().flatten().collect();
-            let index: HashMap<&Digest, usize> =
-                diffs.iter().enumerate().map(|(i, d)| (d, i)).collect();
-            let doc = CacheConfig {
-                schema_version: SCHEMA_VERSION,
-                mode: mode.as_str().to_string(),
-                layers: diffs
-                    .iter()
-                    .map(|d| CacheConfigLayer { diff_id: d.clone() })
-                    .collect(),
-                records: selected
-                    .iter()
-                    .map(|r| CacheConfigRecord {
-                        key: r.key.clone(),
-                        parent: r.parent.clone(),
-                        config: CacheConfigBlob {
-                            digest: r.config_digest.clone(),
-                            data: B64.encode(&r.config),
-                        },
-                        layer: r
-                            .layer
-                            .as_ref()
-                            .and_then(|l| index.get(&l.diff_id).copied()),
-                    })
-                    .collect(),
-            };
+            let doc = document(&selected, &diffs, mode);
             let config_bytes = serde_json::to_vec(&doc)
                 .map_err(|e| RegistryError::Invalid(format!("encoding the cache config: {e}")))?;
             let config_digest = store.content().put(&config_bytes)?;
@@ -250,7 +294,12 @@ pub fn export_cache(
 }
 
 /// The cache manifest's bytes.
-fn cache_manifest(config: &Digest, size: u64, blobs: &[LayerBlob], mode: CacheMode) -> Vec<u8> {
+pub(crate) fn cache_manifest(
+    config: &Digest,
+    size: u64,
+    blobs: &[LayerBlob],
+    mode: CacheMode,
+) -> Vec<u8> {
     let mut m = serde_json::Map::new();
     m.insert("schemaVersion".into(), 2.into());
     m.insert("mediaType".into(), media::OCI_MANIFEST.into());

@@ -63,7 +63,8 @@ pub fn import_cache(
         let parsed =
             manifest::parse_manifest(&m.bytes).map_err(|e| not_cache(&shown, e.to_string()))?;
         let cfg_type = parsed.config().media_type().to_string();
-        if cfg_type != CONFIG_MEDIA_TYPE {
+        let inline = strata_oci::media::is_config(&cfg_type);
+        if cfg_type != CONFIG_MEDIA_TYPE && !inline {
             return Err(not_cache(&shown, format!("its config is {cfg_type:?}")));
         }
         if let Some(at) = doc.get("artifactType").and_then(|v| v.as_str())
@@ -77,11 +78,15 @@ pub fn import_cache(
             rt,
             client.get_small_blob(&repo, &cfg_digest, parsed.config().size(), MAX_CACHE_CONFIG),
         )?;
-        let config: CacheConfig =
+        let config: CacheConfig = if inline {
+            // An image built with `--cache-to type=inline`.
+            super::inline::from_image_config(&cfg_bytes).map_err(|e| not_cache(&shown, e))?
+        } else {
             serde_json::from_slice(&cfg_bytes).map_err(|e| RegistryError::Manifest {
                 context: format!("build cache config {cfg_digest}"),
                 reason: e.to_string(),
-            })?;
+            })?
+        };
         let blobs = parsed
             .layers()
             .iter()
@@ -100,42 +105,7 @@ pub fn import_cache(
             .zip(blobs.iter().cloned())
             .collect();
         let records = config.into_records(&blobs)?;
-        // Every record's chain, parents before children (by depth).
-        let mut jobs: Vec<(usize, LayerJob)> = Vec::new();
-        let mut seen = HashSet::new();
-        for r in &records {
-            let cfg = strata_oci::ImageConfig::from_slice(&r.config).map_err(|e| {
-                RegistryError::Manifest {
-                    context: format!("build cache record {}", r.key),
-                    reason: e.to_string(),
-                }
-            })?;
-            let diffs = &cfg.rootfs.diff_ids;
-            let chains = chain_ids(diffs);
-            for (depth, (diff, chain)) in diffs.iter().zip(&chains).enumerate() {
-                if !seen.insert(chain.clone()) {
-                    continue;
-                }
-                let blob = diff_to_blob
-                    .iter()
-                    .find(|(d, _)| d == diff)
-                    .map(|(_, b)| b.clone())
-                    .ok_or_else(|| not_cache(&shown, format!("layer {diff} is missing")))?;
-                jobs.push((
-                    depth,
-                    LayerJob {
-                        blob: blob.digest,
-                        size: blob.size,
-                        media_type: blob.media_type,
-                        diff_id: diff.clone(),
-                        chain: chain.clone(),
-                        parent: depth.checked_sub(1).map(|p| chains[p].clone()),
-                    },
-                ));
-            }
-        }
-        jobs.sort_by_key(|(depth, _)| *depth);
-        let jobs: Vec<LayerJob> = jobs.into_iter().map(|(_, j)| j).collect();
+        let jobs = chain_jobs(&records, &diff_to_blob, &shown)?;
         Fetcher {
             store,
             rt,
@@ -145,25 +115,79 @@ pub fn import_cache(
             progress: &opts.progress,
         }
         .fetch(&jobs)?;
-        for r in &records {
-            store.content().put_expected(&r.config, &r.config_digest)?;
-        }
-        let lease = lease_id(reference);
-        let now = now_secs();
-        let expires =
-            now.saturating_add(i64::try_from(opts.lease_ttl.as_secs()).unwrap_or(i64::MAX));
-        store.db().write(|tx| {
-            leases::delete(tx, &lease)?;
-            leases::create(tx, &lease, now, Some(expires))?;
-            for r in &records {
-                leases::add(tx, &lease, ResourceKind::Blob, r.config_digest.as_str())?;
-            }
-            for j in &jobs {
-                leases::add(tx, &lease, ResourceKind::Snapshot, j.chain.as_str())?;
-                leases::add(tx, &lease, ResourceKind::Blob, j.blob.as_str())?;
-            }
-            Ok(())
-        })?;
+        pin(store, &lease_id(reference), &records, &jobs, opts)?;
         Ok(records)
     })
+}
+
+/// The layers every record's chain needs, parents before children.
+pub(crate) fn chain_jobs(
+    records: &[CacheRecord],
+    diff_to_blob: &[(Digest, LayerBlob)],
+    shown: &str,
+) -> Result<Vec<LayerJob>> {
+    let mut jobs: Vec<(usize, LayerJob)> = Vec::new();
+    let mut seen = HashSet::new();
+    for r in records {
+        let cfg = strata_oci::ImageConfig::from_slice(&r.config).map_err(|e| {
+            RegistryError::Manifest {
+                context: format!("build cache record {}", r.key),
+                reason: e.to_string(),
+            }
+        })?;
+        let diffs = &cfg.rootfs.diff_ids;
+        let chains = chain_ids(diffs);
+        for (depth, (diff, chain)) in diffs.iter().zip(&chains).enumerate() {
+            if !seen.insert(chain.clone()) {
+                continue;
+            }
+            let blob = diff_to_blob
+                .iter()
+                .find(|(d, _)| d == diff)
+                .map(|(_, b)| b.clone())
+                .ok_or_else(|| not_cache(shown, format!("layer {diff} is missing")))?;
+            jobs.push((
+                depth,
+                LayerJob {
+                    blob: blob.digest,
+                    size: blob.size,
+                    media_type: blob.media_type,
+                    diff_id: diff.clone(),
+                    chain: chain.clone(),
+                    parent: depth.checked_sub(1).map(|p| chains[p].clone()),
+                },
+            ));
+        }
+    }
+    jobs.sort_by_key(|(depth, _)| *depth);
+    Ok(jobs.into_iter().map(|(_, j)| j).collect())
+}
+
+/// Stores the records' configs and pins them, the layers' blobs and their
+/// snapshots under `lease` (see the parent module).
+pub(crate) fn pin(
+    store: &Store,
+    lease: &str,
+    records: &[CacheRecord],
+    jobs: &[LayerJob],
+    opts: &CacheOptions,
+) -> Result<()> {
+    for r in records {
+        store.content().put_expected(&r.config, &r.config_digest)?;
+    }
+    let now = now_secs();
+    let expires = now.saturating_add(i64::try_from(opts.lease_ttl.as_secs()).unwrap_or(i64::MAX));
+    store.db().write(|tx| {
+        leases::delete(tx, lease)?;
+        leases::create(tx, lease, now, Some(expires))?;
+        for r in records {
+            leases::add(tx, lease, ResourceKind::Blob, r.config_digest.as_str())?;
+        }
+        for j in jobs {
+            leases::add(tx, lease, ResourceKind::Snapshot, j.chain.as_str())?;
+            leases::add(tx, lease, ResourceKind::Blob, j.blob.as_str())?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }

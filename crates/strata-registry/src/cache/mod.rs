@@ -51,9 +51,16 @@
 //! `buildcache:<R>` (so GC keeps it until the build engine records the
 //! entries in its own tables; it expires after [`CacheOptions::lease_ttl`])
 //! and returns the records.
+//!
+//! The same document also travels in an OCI layout directory
+//! (`type=local`, [`export_cache_dir`], [`import_cache_dir`]) and inside
+//! the image it describes (`type=inline`, [`inline_value`]; imported from
+//! the image by [`import_cache`]).
 
 mod export;
 mod import;
+mod inline;
+mod local;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,6 +74,8 @@ use strata_store::layer::Compression;
 
 pub use export::{CacheExport, export_cache};
 pub use import::import_cache;
+pub use inline::{INLINE_FIELD, inline_value};
+pub use local::{export_cache_dir, import_cache_dir};
 
 use crate::config::RegistryOptions;
 use crate::error::{RegistryError, Result};

@@ -4,12 +4,14 @@
 //!
 //! * capabilities: docker's default set (14, `CapBnd=00000000a80425fb`) as
 //!   bounding set, and as effective/permitted set for UID 0 only (a
-//!   non-root user starts with none, as under docker); no_new_privileges;
+//!   non-root user starts with none, as under docker); no no_new_privs and
+//!   docker's seccomp profile unless asked (see [`security`]);
 //! * namespaces: pid, ipc, uts, mount, and net with `--network none`
 //!   (loopback only); the host's network otherwise;
 //! * mounts: `/proc`, `/dev` (tmpfs + the standard nodes the runtime
 //!   creates), `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys` read-only,
-//!   `/sys/fs/cgroup` read-only, `/etc/{hosts,hostname,resolv.conf}` bound
+//!   `/sys/fs/cgroup` read-only ([`cgroupfs`]),
+//!   `/etc/{hosts,hostname,resolv.conf}` bound
 //!   from the container directory, then the user's binds and tmpfs;
 //! * masked and read-only `/proc` and `/sys` paths as docker's;
 //! * the device cgroup allow-list as docker's; memory, CPU and pids limits
@@ -18,41 +20,30 @@
 //! * an explicit `cgroupsPath` (`/strata/<id>`), never systemd.
 //!
 //! Submodules: [`process`] (entrypoint/cmd and env rules), [`user`]
-//! (`-u` through passwd/group).
+//! (`-u` through passwd/group), [`security`] (seccomp, capabilities,
+//! namespaces, devices, rlimits: [`security::Confinement`]) with
+//! [`caps`], [`seccomp`] and [`cgroupfs`].
 
+pub mod caps;
+pub mod cgroupfs;
 pub mod process;
+pub mod seccomp;
+pub mod security;
 pub mod user;
 
 use std::path::PathBuf;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
-    LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder,
-    Spec, SpecBuilder, UserBuilder,
+    LinuxBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RuntimeError};
+pub use caps::DEFAULT_CAPS;
+pub use security::Confinement;
 pub use user::ResolvedUser;
-
-/// docker's default capability set.
-pub const DEFAULT_CAPS: [Capability; 14] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fsetid,
-    Capability::Fowner,
-    Capability::Mknod,
-    Capability::NetRaw,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setfcap,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::SysChroot,
-    Capability::Kill,
-    Capability::AuditWrite,
-];
 
 /// docker's masked paths (bind-mounted over with /dev/null or an empty
 /// read-only tmpfs; absent ones are skipped).
@@ -221,6 +212,8 @@ pub struct SpecInput {
     pub cgroups: CgroupSupport,
     /// `cgroupsPath`.
     pub cgroups_path: String,
+    /// Seccomp, capabilities, namespaces, devices, rlimits.
+    pub confinement: Confinement,
 }
 
 fn oci(e: oci_spec::OciSpecError) -> RuntimeError {
@@ -347,17 +340,7 @@ fn device_rules() -> Result<Vec<oci_spec::runtime::LinuxDeviceCgroup>> {
 
 /// Builds the OCI runtime spec.
 pub fn build_spec(input: &SpecInput) -> Result<Spec> {
-    let caps: oci_spec::runtime::Capabilities = DEFAULT_CAPS.into_iter().collect();
-    let none: oci_spec::runtime::Capabilities = Default::default();
-    let is_root = input.user.uid == 0;
-    let capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(caps.clone())
-        .effective(if is_root { caps.clone() } else { none.clone() })
-        .permitted(if is_root { caps } else { none.clone() })
-        .inheritable(none.clone())
-        .ambient(none)
-        .build()
-        .map_err(oci)?;
+    let capabilities = caps::process_capabilities(&input.confinement.caps, input.user.uid)?;
     let user = UserBuilder::default()
         .uid(input.user.uid)
         .gid(input.user.gid)
@@ -371,7 +354,6 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         .env(input.env.clone())
         .cwd(input.cwd.clone())
         .capabilities(capabilities)
-        .no_new_privileges(true)
         .build()
         .map_err(oci)?;
     process.set_rlimits(None);
@@ -465,7 +447,7 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         .build()
         .map_err(oci)?;
 
-    SpecBuilder::default()
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(root)
         .hostname(input.hostname.clone())
@@ -473,7 +455,9 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         .mounts(mounts)
         .linux(linux)
         .build()
-        .map_err(oci)
+        .map_err(oci)?;
+    security::apply(&mut spec, &input.confinement, &input.cgroups_path)?;
+    Ok(spec)
 }
 
 /// Parses docker's memory syntax (`512m`, `1g`, `1048576`, `64k`).
@@ -512,8 +496,10 @@ pub fn parse_cpus(s: &str) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::runtime::Capability;
 
-    fn input() -> SpecInput {
+    /// A plain `SpecInput` (also for [`super::security`]'s tests).
+    pub(crate) fn input() -> SpecInput {
         SpecInput {
             rootfs: "/r/rootfs".into(),
             readonly_rootfs: false,
@@ -533,6 +519,7 @@ mod tests {
                 pids: false,
             },
             cgroups_path: "/strata/x".into(),
+            confinement: Confinement::with_layout(cgroupfs::Layout::default()),
         }
     }
 
@@ -614,10 +601,7 @@ mod tests {
         assert_eq!(res.cpu().as_ref().unwrap().quota(), Some(150_000));
         assert!(res.pids().is_none(), "no pids controller: limit dropped");
         assert!(spec.process().as_ref().unwrap().rlimits().is_none());
-        assert_eq!(
-            spec.process().as_ref().unwrap().no_new_privileges(),
-            Some(true)
-        );
+        assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), None);
     }
 
     #[test]

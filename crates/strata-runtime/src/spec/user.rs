@@ -3,11 +3,30 @@
 //! docker uses): names must exist; a numeric UID need not (then GID 0 and
 //! HOME `/`); a group, when given, replaces the passwd entry's primary
 //! group; supplementary groups are the groups that list the user by name,
-//! plus `--group-add`.
+//! plus `--group-add`. A numeric ID not in the files must lie in
+//! `0..=2147483647` (runc's `ErrRange`): `-u 4294967295` would otherwise
+//! become "no change" (-1) in `setresuid` and leave the process root.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RuntimeError};
+
+/// The largest UID/GID runc accepts (`math.MaxInt32`).
+pub const MAX_ID: i64 = i32::MAX as i64;
+
+/// A numeric ID (`strconv.Atoi`: any `i64`), or `None` for a name.
+fn numeric(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok()
+}
+
+/// A numeric ID not found in the files, checked against runc's range.
+fn in_range(id: i64) -> Result<u32> {
+    if (0..=MAX_ID).contains(&id) {
+        Ok(id as u32)
+    } else {
+        Err(RuntimeError::IdOutOfRange)
+    }
+}
 
 /// A resolved user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,19 +116,19 @@ pub fn resolve_user(
     let groups = group.map(group_entries).unwrap_or_default();
 
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = match user_part.parse::<u32>() {
-        Ok(uid) => users.iter().find(|e| e.uid == uid),
-        Err(_) => Some(
+    let entry = match numeric(user_part) {
+        Some(uid) => users.iter().find(|e| i64::from(e.uid) == uid),
+        None => Some(
             users
                 .iter()
                 .find(|e| e.name == user_part)
                 .ok_or_else(|| RuntimeError::UnknownUser(user_part.to_string()))?,
         ),
     };
-    let uid = match (entry, user_part.parse::<u32>()) {
-        (_, Ok(uid)) => uid,
-        (Some(e), Err(_)) => e.uid,
-        (None, Err(_)) => return Err(RuntimeError::UnknownUser(user_part.to_string())),
+    let uid = match (entry, numeric(user_part)) {
+        (Some(e), _) => e.uid,
+        (None, Some(uid)) => in_range(uid)?,
+        (None, None) => return Err(RuntimeError::UnknownUser(user_part.to_string())),
     };
     let mut gid = entry.map_or(0, |e| e.gid);
     let home = entry
@@ -121,9 +140,12 @@ pub fn resolve_user(
     let mut additional = Vec::new();
     match group_part.filter(|g| !g.is_empty()) {
         Some(g) => {
-            gid = match g.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => {
+            gid = match numeric(g) {
+                Some(n) => match groups.iter().find(|e| i64::from(e.gid) == n) {
+                    Some(e) => e.gid,
+                    None => in_range(n)?,
+                },
+                None => {
                     groups
                         .iter()
                         .find(|e| e.name == g)
@@ -148,15 +170,15 @@ pub fn resolve_user(
         additional.insert(0, gid);
     }
     for g in group_add {
-        let id = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => {
-                groups
-                    .iter()
-                    .find(|e| e.name == g)
-                    .ok_or_else(|| RuntimeError::UnknownGroup(g.clone()))?
-                    .gid
-            }
+        let id = match groups
+            .iter()
+            .find(|e| e.name == *g || e.gid.to_string() == *g)
+        {
+            Some(e) => e.gid,
+            None => match numeric(g) {
+                Some(n) => in_range(n)?,
+                None => return Err(RuntimeError::UnknownGroup(g.clone())),
+            },
         };
         if !additional.contains(&id) {
             additional.push(id);
@@ -219,6 +241,27 @@ mod tests {
         let e = resolve_user("root", None, None, &[]).unwrap_err();
         assert!(matches!(e, RuntimeError::UnknownUser(_)));
         assert_eq!(resolve_user("7", None, None, &[]).unwrap().uid, 7);
+    }
+
+    #[test]
+    fn ids_outside_runcs_range_are_refused() {
+        // See: issue 9 (`-u 4294967295` ran as root).
+        let range = "uids and gids must be in range 0-2147483647";
+        for spec in [
+            "4294967295",
+            "4294967294",
+            "2147483648",
+            "-1",
+            "99999999999",
+            "0:4294967295",
+            "1000:-5",
+        ] {
+            assert_eq!(r(spec).unwrap_err().to_string(), range, "{spec}");
+        }
+        assert_eq!(r("2147483647").unwrap().uid, 2147483647);
+        assert_eq!(r("1000:2147483647").unwrap().gid, 2147483647);
+        let e = resolve_user("0", Some(PASSWD), Some(GROUP), &["4294967295".into()]);
+        assert_eq!(e.unwrap_err().to_string(), range);
     }
 
     #[test]

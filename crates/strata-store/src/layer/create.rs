@@ -60,6 +60,7 @@ pub fn write_layer(
         hdr: Vec::with_capacity(4096),
         buf: vec![0; COPY_BUF],
         entries: 0,
+        content_size: 0,
     };
     Walker {
         opts,
@@ -70,7 +71,7 @@ pub fn write_layer(
     w.out
         .write_all(&[0; 2 * tarfmt::BLOCK])
         .map_err(LayerError::Write)?;
-    let entries = w.entries;
+    let (entries, content_size) = (w.entries, w.content_size);
     let diff = w
         .out
         .into_inner()
@@ -89,6 +90,7 @@ pub fn write_layer(
         blob_digest,
         blob_size,
         entries,
+        content_size,
     })
 }
 
@@ -121,6 +123,8 @@ struct TarOut<W: Write> {
     hdr: Vec<u8>,
     buf: Vec<u8>,
     entries: u64,
+    /// Bytes of regular-file data written (headers and padding excluded).
+    content_size: u64,
 }
 
 impl<W: Write> TarOut<W> {
@@ -321,6 +325,7 @@ impl Walker<'_> {
                     });
                 }
                 e.size = u64::try_from(st.st_size).unwrap_or(0);
+                w.content_size += e.size;
                 w.header(&e)?;
                 let mut f = File::from(fd);
                 w.data(&mut f, e.size, &abs_path)?;

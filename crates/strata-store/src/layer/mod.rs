@@ -168,6 +168,12 @@ pub struct LayerWritten {
     pub blob_size: u64,
     /// Tar entries written (PAX headers not counted).
     pub entries: u64,
+    /// Sum of the data sizes of the tar's entries: regular files only, a
+    /// hardlink's second name and a symlink count 0. This is the size
+    /// docker gives a layer it registers from a diff without re-applying
+    /// it, as BuildKit's layers are (docker 20.10's `ChecksumForGraphID`
+    /// sums tar-split file entries); see [`crate::ingest::DirLayerOptions`].
+    pub content_size: u64,
 }
 
 /// Where [`apply_layer`] writes.
@@ -216,7 +222,8 @@ pub struct Applied {
     pub diff_id: Digest,
     /// Bytes of tar read.
     pub tar_size: u64,
-    /// Sum of regular file sizes, hardlinks once (docker's layer size).
+    /// Sum of regular file sizes (hardlinks once) and symlink target
+    /// lengths: docker's size of a layer it applied (`directory.Size`).
     pub size: u64,
     /// Tar entries seen (extension headers not counted).
     pub entries: u64,

@@ -167,3 +167,58 @@ fn dockerignored_files_never_reach_image_or_key() {
         "{err}"
     );
 }
+
+/// Explanations only with `--explain`, and only against the same step of
+/// the same Dockerfile and target, never an unrelated build on the same
+/// base. See: issue 14.
+#[test]
+fn explanations_compare_a_step_with_its_own_last_build() {
+    let env = Env::new();
+    env.busybox("base");
+    let a = context(
+        &env,
+        "a",
+        &[
+            ("Dockerfile", "FROM base\nCOPY a.txt /\n"),
+            ("a.txt", "a\n"),
+        ],
+    );
+    let b = context(
+        &env,
+        "b",
+        &[
+            ("Dockerfile", "FROM base\nCOPY b.txt /\n"),
+            ("b.txt", "b\n"),
+        ],
+    );
+    // Plain progress without --explain: no cache-miss notes.
+    let p = build_ok(&env, &a, &["-t", "a"]);
+    assert!(!p.contains("cache miss"), "{p}");
+    assert!(!p.contains("Cache explanation"), "{p}");
+    // Another Dockerfile on the same base is not "the same step, changed".
+    let p = build_ok(&env, &b, &["-t", "b", "--explain"]);
+    assert!(
+        p.contains("MISS    [2/2] COPY b.txt /: not built before (on base image base)"),
+        "{p}"
+    );
+    assert!(!p.contains("instruction changed"), "{p}");
+    // Its own edit is named, against its own last build.
+    std::fs::write(b.join("Dockerfile"), "FROM base\nCOPY b.txt /b2.txt\n").unwrap();
+    let p = build_ok(&env, &b, &["-t", "b", "--explain"]);
+    assert!(
+        p.contains("the instruction changed (was `COPY b.txt /`)"),
+        "{p}"
+    );
+    // A step reused from the cache counts as built by this Dockerfile too:
+    // `a` reuses b's first version, then changes it.
+    std::fs::write(a.join("Dockerfile"), "FROM base\nCOPY b.txt /\n").unwrap();
+    std::fs::write(a.join("b.txt"), "b\n").unwrap();
+    let p = build_ok(&env, &a, &["-t", "a", "--explain"]);
+    assert!(p.contains(" CACHED  [2/2] COPY b.txt /"), "{p}");
+    std::fs::write(a.join("b.txt"), "changed\n").unwrap();
+    let p = build_ok(&env, &a, &["-t", "a", "--explain"]);
+    assert!(
+        p.contains("MISS    [2/2] COPY b.txt /: source files changed: b.txt: content changed"),
+        "{p}"
+    );
+}

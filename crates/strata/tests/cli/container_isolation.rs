@@ -85,6 +85,18 @@ fn capabilities_are_dockers_default_set() {
         "NoNewPrivs",
         "/proc/self/status",
     ]);
+    // docker leaves no_new_privs off unless `--security-opt no-new-privileges`.
+    assert_eq!(nnp, "NoNewPrivs:\t0\n");
+    let nnp = t.ok([
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "grep",
+        "NoNewPrivs",
+        "/proc/self/status",
+    ]);
     assert_eq!(nnp, "NoNewPrivs:\t1\n");
     // Nothing blocked or ignored is inherited from strata's own processes.
     let sig = t.ok([

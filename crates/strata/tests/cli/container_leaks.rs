@@ -37,6 +37,9 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 #[test]
 fn fifty_containers_leave_nothing_behind() {
     let Some(t) = Ctr::new() else { return };
+    // Sleep lengths unique to this run, so that other strata tests running
+    // at the same time on this machine are never mistaken for leftovers.
+    let base = 100_000 + (std::process::id() as u64 % 10_000) * 64;
     let mut ids = Vec::new();
     for i in 0..50 {
         let id = t.ok([
@@ -46,7 +49,7 @@ fn fifty_containers_leave_nothing_behind() {
             "none",
             "busybox",
             "sleep",
-            &format!("{}", 300 + i),
+            &format!("{}", base + i),
         ]);
         ids.push(id.trim().to_string());
     }
@@ -66,7 +69,7 @@ fn fifty_containers_leave_nothing_behind() {
     let left = || {
         let mut left = processes_mentioning(&root);
         for i in 0..50 {
-            left.extend(processes_mentioning(&format!("sleep {} ", 300 + i)));
+            left.extend(processes_mentioning(&format!("sleep {} ", base + i)));
         }
         left
     };

@@ -169,5 +169,10 @@ fn invalid_references() {
         &["image", "inspect", "nosuch"],
         "No such image: nosuch",
     );
-    fails_cleanly(&env, &["history", "UPPER"], "UPPER");
+    // docker's text (the daemon's): the name is not repeated. See: issue 14.
+    fails_cleanly(
+        &env,
+        &["history", "UPPER"],
+        "invalid reference format: repository name must be lowercase",
+    );
 }

@@ -40,10 +40,7 @@ pub fn run(ctx: &Ctx, args: CommitArgs) -> anyhow::Result<i32> {
     let reference = args
         .reference
         .as_deref()
-        .map(|r| {
-            Reference::parse(r)
-                .map_err(|e| ExitError::new(1, format!("invalid reference format: {e}")))
-        })
+        .map(|r| Reference::parse(r).map_err(|e| ExitError::new(1, e.to_string())))
         .transpose()?;
     let mut config = commit::container_config(store, &c).map_err(rt)?;
     if !args.change.is_empty() {

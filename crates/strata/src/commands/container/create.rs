@@ -42,7 +42,7 @@ pub struct CreateFlags {
     #[arg(long, value_name = "string")]
     pub entrypoint: Option<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long, value_name = "string")]
+    #[arg(short = 'u', long, value_name = "string", allow_hyphen_values = true)]
     pub user: Option<String>,
     /// Working directory inside the container
     #[arg(short = 'w', long, value_name = "string")]
@@ -92,6 +92,9 @@ pub struct CreateFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    /// Confinement flags.
+    #[command(flatten)]
+    pub security: super::security_flags::SecurityFlags,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -209,6 +212,7 @@ pub fn create(
         stop_signal: f.stop_signal.clone(),
         stop_timeout: f.stop_timeout,
         init: f.init,
+        security: f.security.options(),
     };
     ops::create(store, &img, &opts).map_err(rt)
 }

@@ -36,7 +36,7 @@ pub struct ExecArgs {
     #[arg(short = 't', long)]
     pub tty: bool,
     /// Username or UID (format: <name|uid>[:<group|gid>])
-    #[arg(short = 'u', long, value_name = "string")]
+    #[arg(short = 'u', long, value_name = "string", allow_hyphen_values = true)]
     pub user: Option<String>,
     /// Working directory inside the container
     #[arg(short = 'w', long, value_name = "string")]

@@ -13,6 +13,7 @@ pub mod ps;
 pub mod rename;
 pub mod rm;
 pub mod run;
+pub mod security_flags;
 pub mod shim;
 pub mod start;
 pub mod stop;

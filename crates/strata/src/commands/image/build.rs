@@ -284,8 +284,16 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
     req.tags = args
         .tags
         .iter()
-        .map(|t| Reference::parse(t).with_context(|| format!("invalid tag {t:?}")))
-        .collect::<anyhow::Result<_>>()?;
+        .map(|t| {
+            // docker's flag validation: exit 125.
+            Reference::parse(t).map_err(|e| {
+                ExitError::new(
+                    125,
+                    format!("invalid argument {t:?} for \"-t, --tag\" flag: {e}"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
     req.build_args = build_args;
     req.target = args.target.clone();
     req.no_cache = args.no_cache;
@@ -306,12 +314,12 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
     req.cache_from = args
         .cache_from
         .iter()
-        .map(|s| options::parse_cache(s))
+        .map(|s| options::parse_cache_from(s))
         .collect::<Result<_, _>>()?;
     req.cache_to = args
         .cache_to
         .iter()
-        .map(|s| options::parse_cache(s))
+        .map(|s| options::parse_cache_to(s))
         .collect::<Result<_, _>>()?;
     req.iidfile = args.iidfile.clone();
     req.explain = args.explain;

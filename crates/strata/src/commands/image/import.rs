@@ -41,8 +41,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<i32> {
         .reference
         .as_deref()
         .map(Reference::parse)
-        .transpose()
-        .context("invalid reference format")?;
+        .transpose()?;
     let mut image = strata_oci::ImageConfig::default();
     strata_build::changes::apply_changes(&mut image, &args.change)?;
     let config = image.config.unwrap_or_default();

@@ -19,8 +19,13 @@ pub struct TagArgs {
 pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let id = store.resolve_image_id(&args.source)?;
-    let target = Reference::parse(&args.target)
-        .with_context(|| format!("invalid target reference {:?}", args.target))?;
+    // docker's client text (`ImageTag`).
+    let target = Reference::parse(&args.target).with_context(|| {
+        format!(
+            "Error parsing reference: {:?} is not a valid repository/tag",
+            args.target
+        )
+    })?;
     store.tag_image(&id, &target)?;
     Ok(0)
 }
