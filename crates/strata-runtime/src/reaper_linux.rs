@@ -42,8 +42,8 @@ pub struct Leftovers {
     pub rootfs: PathBuf,
 }
 
-/// A live helper's registration; removed when dropped (the helper
-/// cleaned up after itself).
+/// A live helper's registration, held until dropped;
+/// [`Registration::release`] removes it.
 #[derive(Debug)]
 pub struct Registration {
     path: PathBuf,
@@ -76,8 +76,11 @@ impl Registration {
     }
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+impl Registration {
+    /// Removes the registration: the helper cleaned up after itself. A
+    /// registration dropped without this (an error, a panic) stays for the
+    /// next [`sweep`], which finds its lock free once the helper is gone.
+    pub fn release(self) {
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -190,6 +193,31 @@ pub fn kill_cgroup(path: &str, timeout: Duration) -> bool {
     }
 }
 
+/// [`kill_cgroup`] by the subreaper of its processes: reaps every exited
+/// child while it waits, so none stays behind as a zombie.
+pub fn kill_cgroup_reaping(path: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        reap_children();
+        let empty = kill_cgroup(path, Duration::ZERO);
+        reap_children();
+        if (empty && cgroup_pids(path).is_empty()) || Instant::now() >= deadline {
+            return empty;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reaps every exited child of this process (without blocking).
+fn reap_children() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    while let Ok(st) = waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if st == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
 /// Removes the (empty) directories of cgroup `path` in every hierarchy.
 pub fn remove_cgroup_dirs(path: &str) {
     for d in cgroup_dirs(path) {
@@ -217,9 +245,13 @@ mod tests {
         assert_eq!(sweep_in(t.path()), 2);
         assert!(t.path().join("live.lock").exists());
         assert!(!t.path().join("dead.lock").exists());
-        drop(live);
+        live.release();
         assert!(!t.path().join("live.lock").exists());
         assert_eq!(sweep_in(t.path()), 0);
+        // Dropped without release (the helper failed): swept once free.
+        drop(Registration::create_in(t.path(), "failed", &what).unwrap());
+        assert_eq!(sweep_in(t.path()), 1);
+        assert!(!t.path().join("failed.lock").exists());
     }
 
     #[test]

@@ -394,7 +394,7 @@ fn step(req: &StepRequest) -> Result<i32> {
     let sfd = sys_linux::SignalPipe::install(&signals)?;
     let mut stop = StopSignals::default();
     // Should we be killed outright, the next command kills the step.
-    let _registration = Registration::create(
+    let registration = Registration::create(
         &name,
         &Leftovers {
             cgroup: input.cgroups_path.clone(),
@@ -403,13 +403,29 @@ fn step(req: &StepRequest) -> Result<i32> {
     )
     .map_err(|e| tracing::debug!("step {name} not registered: {e}"))
     .ok();
-    if stop.seen(&sfd) {
-        return Err(RuntimeError::Cancelled);
-    }
     let mounter = SysMounter;
-    launch_linux::prepare(&mounter, &input)?;
-    let runtime = runtime_for(spec.runtime.as_deref(), &b.join("runtime"))?;
-    let outcome = (|| -> Result<i32> {
+    // Nothing started yet on these paths: the registration goes with them.
+    let early = |e: RuntimeError, registration: Option<Registration>| {
+        if let Some(r) = registration {
+            r.release();
+        }
+        Err(e)
+    };
+    if stop.seen(&sfd) {
+        return early(RuntimeError::Cancelled, registration);
+    }
+    if let Err(e) = launch_linux::prepare(&mounter, &input) {
+        return early(e, registration);
+    }
+    let runtime = match runtime_for(spec.runtime.as_deref(), &b.join("runtime")) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = mounter.unmount(&rootfs);
+            return early(e, registration);
+        }
+    };
+    // A panic (a library's) must not skip the cleanup below.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<i32> {
         let stdio = Stdio {
             stdin: Some(sys_linux::dev_null()?),
             stdout: None,
@@ -430,14 +446,24 @@ fn step(req: &StepRequest) -> Result<i32> {
             }
             code => Ok(code),
         }
-    })();
+    }))
+    .unwrap_or_else(|_| Err(RuntimeError::Invalid("the step helper failed".into())));
     // Nothing of the step may outlive it (a cancelled step, or processes
-    // its command left behind).
-    reaper_linux::kill_cgroup(&input.cgroups_path, std::time::Duration::from_secs(10));
+    // its command left behind). They were re-parented to us (the
+    // subreaper) when its init died: reap them while emptying the cgroup.
+    reaper_linux::kill_cgroup_reaping(&input.cgroups_path, std::time::Duration::from_secs(10));
     let _ = runtime.delete(&name);
     launch_linux::remove_cgroup(&name);
     launch_linux::release_cgroup_parent();
-    mounter.unmount(&rootfs)?;
+    let unmounted = mounter.unmount(&rootfs);
+    if reaper_linux::cgroup_dirs(&input.cgroups_path).is_empty()
+        && unmounted.is_ok()
+        && let Some(r) = registration
+    {
+        r.release();
+    }
+    // Otherwise the registration stays: the next command finishes the job.
+    unmounted?;
     outcome
 }
 

@@ -77,6 +77,9 @@ pub fn init_logging(global: &GlobalArgs) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // A closed stderr (a helper whose command died) must not turn a
+        // log line into a panic (the fallback is an `eprintln!`).
+        .log_internal_errors(false)
         .without_time()
         .try_init();
 }

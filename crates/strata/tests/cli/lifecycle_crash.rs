@@ -163,7 +163,11 @@ fn kill_9_at_random_points_leaves_a_working_store() {
             env.ok(["images"]);
             if let Some(cg) = &cgroup {
                 let left = left_after(Duration::from_secs(10), || cgroup_dirs(cg));
-                assert!(left.is_empty(), "{what}: step cgroup left: {left:?}");
+                assert!(
+                    left.is_empty(),
+                    "{what}: step cgroup left: {left:?}\n{}",
+                    cgroup_report(&left)
+                );
             }
             let left = left_after(Duration::from_secs(10), || processes_with(&token));
             assert!(left.is_empty(), "{what}: step processes left: {left:?}");
@@ -206,4 +210,39 @@ fn kill_9_at_random_points_leaves_a_working_store() {
     ]);
     env.ok(["run", "--rm", "copied", "ls", "/data/f0000"]);
     assert_store_checks(&env, "the commands after the kills");
+}
+
+/// What is in leftover cgroup directories, and which step helpers and
+/// registrations exist (for a failure message).
+fn cgroup_report(dirs: &[String]) -> String {
+    let mut out = String::new();
+    for d in dirs {
+        let procs = std::fs::read_to_string(format!("{d}/cgroup.procs")).unwrap_or_default();
+        out.push_str(&format!(
+            "{d}: procs {:?}\n",
+            procs.split_whitespace().collect::<Vec<_>>()
+        ));
+        for p in procs.split_whitespace() {
+            let st = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            let keep = |l: &&str| {
+                l.starts_with("Name:") || l.starts_with("State:") || l.starts_with("PPid:")
+            };
+            out.push_str(&format!(
+                "  {p}: {}\n",
+                st.lines().filter(keep).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "step helpers: {:?}\n",
+        processes_with("__shim step")
+    ));
+    let regs: Vec<String> = std::fs::read_dir("/run/strata/helpers")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.push_str(&format!("registrations: {regs:?}\n"));
+    out
 }
