@@ -21,7 +21,10 @@
 //! A stage whose every step hits needs nothing from its dependencies, so
 //! they do not run at all (their steps are shown CACHED when they hit too,
 //! and never shown otherwise). The first failure cancels the steps other
-//! stages have not started.
+//! stages have not started; so does the request's cancel token (a signal),
+//! which also kills the RUN step that is running: the cancelled steps are
+//! shown CANCELED, nothing of them is recorded, and the cache and store
+//! are as they were before them.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -507,7 +510,7 @@ fn run_steps(
 ) -> Result<ImageConfig> {
     for (k, step) in sp.steps.iter().enumerate().skip(first) {
         let vid = v.steps[k];
-        if ex.failed.load(Ordering::SeqCst) {
+        if ex.failed.load(Ordering::SeqCst) || ex.req.cancel.is_cancelled() {
             for id in v.steps[k..].iter().flatten() {
                 ex.progress.canceled(*id);
             }
@@ -567,6 +570,13 @@ fn run_steps(
         };
         let out = match result {
             Ok(o) => o,
+            // Stopped by the cancel token: not this step's failure.
+            Err(_) if ex.req.cancel.is_cancelled() => {
+                for id in v.steps[k..].iter().flatten() {
+                    ex.progress.canceled(*id);
+                }
+                return Err(BuildError::Canceled);
+            }
             Err(e) => {
                 if let Some(id) = vid {
                     ex.progress.error(id, &e.to_string());

@@ -69,12 +69,6 @@ pub fn commit_image(
 ) -> Result<Digest> {
     let bytes = config.to_vec();
     let id = Digest::of(&bytes);
-    let exists = store.db().with(|c| iq::get(c, &id))?.is_some();
-    if !exists {
-        let blobs = layer_blobs(store, config)?;
-        let row = store.create_image(config, &blobs)?;
-        debug_assert_eq!(row.id, id);
-    }
     for t in tags {
         if t.tag().is_none() || t.digest().is_some() {
             return Err(BuildError::Invalid(format!(
@@ -84,16 +78,32 @@ pub fn commit_image(
         }
     }
     let now = now_secs();
-    store.db().write(|tx| {
+    // Tagged in the transaction that finds the image, or recorded and
+    // tagged at once: a concurrent `image prune` never sees it dangling
+    // in between.
+    let tagged = store.db().write(|tx| {
         cache::touch(tx, used)?;
+        if iq::get(tx, &id)?.is_none() {
+            return Ok(false);
+        }
         if let Some(r) = record {
             strata_store::db::builds::put(tx, &id, r, now)?;
         }
         for t in tags {
             iq::set_tag(tx, &t.to_string(), &id, now)?;
         }
-        Ok(())
+        Ok(true)
     })?;
+    if !tagged {
+        let blobs = layer_blobs(store, config)?;
+        let row = store.create_image_tagged(config, &blobs, tags)?;
+        debug_assert_eq!(row.id, id);
+        if let Some(r) = record {
+            store
+                .db()
+                .write(|tx| strata_store::db::builds::put(tx, &id, r, now))?;
+        }
+    }
     Ok(id)
 }
 
@@ -131,10 +141,19 @@ fn save(
         out.flush().map_err(BuildError::io("write", "stdout"))?;
         return Ok(());
     }
-    let f = std::fs::File::create(dest).map_err(BuildError::io("create", dest))?;
-    let mut f = store.save(&items, fmt, std::io::BufWriter::new(f))?;
-    f.flush().map_err(BuildError::io("write", dest))?;
-    Ok(())
+    // Written beside the destination and renamed over it when complete: a
+    // failed or cancelled export never leaves a partial archive there.
+    let tmp = dest.with_extension("strata-tmp");
+    let written = (|| -> Result<()> {
+        let f = std::fs::File::create(&tmp).map_err(BuildError::io("create", &tmp))?;
+        let mut f = store.save(&items, fmt, std::io::BufWriter::new(f))?;
+        f.flush().map_err(BuildError::io("write", &tmp))?;
+        std::fs::rename(&tmp, dest).map_err(BuildError::io("rename", dest))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// `type=local`: the image's layers applied, in order, onto `dest`.

@@ -138,6 +138,10 @@ pub struct BuildRequest {
     /// Whether executed steps are recorded in the build cache (`false`
     /// for `image verify`'s rebuild, which must leave the cache as it was).
     pub record_cache: bool,
+    /// Cancels the build: no step starts after it fires, and the running
+    /// RUN step is killed (default: the process's token, which the CLI
+    /// cancels on SIGINT/SIGTERM/SIGHUP).
+    pub cancel: strata_store::cancel::Cancel,
 }
 
 impl BuildRequest {
@@ -166,6 +170,7 @@ impl BuildRequest {
             runtime: None,
             source_date_epoch: None,
             record_cache: true,
+            cancel: strata_store::cancel::Cancel::global().clone(),
         }
     }
 

@@ -62,6 +62,7 @@ impl Read for ChannelReader {
             if self.done || buf.is_empty() {
                 return Ok(0);
             }
+            strata_store::cancel::Cancel::global().check()?;
             match self.rx.blocking_recv() {
                 Some(Ok(b)) => self.cur = b,
                 Some(Err(e)) => {
@@ -142,7 +143,11 @@ async fn stream_inner(
             if cancel.load(Ordering::Relaxed) {
                 return Err(RegistryError::Invalid(format!("{what}: cancelled")));
             }
-            let next = match tokio::time::timeout_at(window_start + window, body.next()).await {
+            let timed = tokio::select! {
+                n = tokio::time::timeout_at(window_start + window, body.next()) => n,
+                () = crate::runtime::cancelled() => return Err(RegistryError::Cancelled),
+            };
+            let next = match timed {
                 Ok(n) => n.map(|r| r.map_err(|e| chain(&e))),
                 Err(_) if window_bytes >= MIN_PROGRESS => {
                     window_start = tokio::time::Instant::now();

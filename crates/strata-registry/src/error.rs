@@ -139,6 +139,9 @@ pub enum RegistryError {
     /// An invalid argument or state, with its message.
     #[error("{0}")]
     Invalid(String),
+    /// The command was cancelled (a signal; see `strata_store::cancel`).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl RegistryError {

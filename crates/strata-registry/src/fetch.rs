@@ -277,10 +277,10 @@ impl Fetcher<'_> {
                 if matches!(e, strata_store::StoreError::DigestMismatch { .. }) {
                     return Err(e.into());
                 }
-                match self
-                    .rt
-                    .block_on(self.client.blob_digest(self.repo, &job.blob, job.size))
-                {
+                match crate::runtime::block_on(
+                    self.rt,
+                    self.client.blob_digest(self.repo, &job.blob, job.size),
+                ) {
                     Ok(got) if got != job.blob => Err(RegistryError::DigestMismatch {
                         what: "blob",
                         expected: job.blob.clone(),

@@ -106,8 +106,10 @@ pub fn pull_report(store: &Store, reference: &Reference, opts: &PullOptions) -> 
         check_platform(p)?;
     }
     with_runtime(|rt| {
-        let client =
-            Arc::new(rt.block_on(RegistryClient::connect(reference.domain(), &opts.registry))?);
+        let client = Arc::new(crate::runtime::block_on(
+            rt,
+            RegistryClient::connect(reference.domain(), &opts.registry),
+        )?);
         Puller {
             store,
             rt,
@@ -134,9 +136,11 @@ pub fn pull_all_tags(
         check_platform(p)?;
     }
     with_runtime(|rt| {
-        let client =
-            Arc::new(rt.block_on(RegistryClient::connect(repository.domain(), &opts.registry))?);
-        let mut tags = rt.block_on(client.list_tags(repository.path()))?;
+        let client = Arc::new(crate::runtime::block_on(
+            rt,
+            RegistryClient::connect(repository.domain(), &opts.registry),
+        )?);
+        let mut tags = crate::runtime::block_on(rt, client.list_tags(repository.path()))?;
         tags.sort();
         let puller = Puller {
             store,
@@ -185,9 +189,8 @@ impl Puller<'_> {
             repository: repo.to_string(),
         });
         let before = self.store.lookup_reference(reference)?;
-        let top = self
-            .rt
-            .block_on(self.client.get_manifest(repo, &target, &shown))?;
+        let top =
+            crate::runtime::block_on(self.rt, self.client.get_manifest(repo, &target, &shown))?;
         let (kind, _) = manifest::classify(&top.bytes, Some(&top.media_type))
             .map_err(|e| manifest_err(&shown, e))?;
         let platform = match kind {
@@ -204,11 +207,11 @@ impl Puller<'_> {
                         }
                     })?;
                 let d = descriptor_digest(desc).map_err(|e| manifest_err(&shown, e))?;
-                let m = self.rt.block_on(self.client.get_manifest(
-                    repo,
-                    d.as_str(),
-                    &format!("{shown}@{d}"),
-                ))?;
+                let m = crate::runtime::block_on(
+                    self.rt,
+                    self.client
+                        .get_manifest(repo, d.as_str(), &format!("{shown}@{d}")),
+                )?;
                 if manifest::classify(&m.bytes, None).map(|k| k.0).ok()
                     != Some(DocumentKind::Manifest)
                 {
@@ -236,12 +239,11 @@ impl Puller<'_> {
         }
         let config_bytes = match self.store.content().read(&cfg_digest) {
             Ok(b) => b,
-            Err(_) => self.rt.block_on(self.client.get_small_blob(
-                repo,
-                &cfg_digest,
-                m.config().size(),
-                MAX_CONFIG,
-            ))?,
+            Err(_) => crate::runtime::block_on(
+                self.rt,
+                self.client
+                    .get_small_blob(repo, &cfg_digest, m.config().size(), MAX_CONFIG),
+            )?,
         };
         let config = ImageConfig::from_slice(&config_bytes)
             .map_err(|e| manifest_err(&format!("image config {cfg_digest}"), e))?;
@@ -278,10 +280,14 @@ impl Puller<'_> {
             progress: &self.opts.progress,
         }
         .fetch(&jobs)?;
-        let row = self.store.put_image(&platform.bytes, &config_bytes)?;
-        if reference.tag().is_some() && reference.digest().is_none() {
-            self.store.tag_image(&row.id, reference)?;
-        }
+        // Recorded and tagged at once: never dangling for `image prune`.
+        let tags: Vec<Reference> = (reference.tag().is_some() && reference.digest().is_none())
+            .then(|| reference.clone())
+            .into_iter()
+            .collect();
+        let row = self
+            .store
+            .put_image_tagged(&platform.bytes, &config_bytes, &tags)?;
         self.store
             .add_repo_digest(&row.id, reference, &top.digest)?;
         let image = self.store.image(&row.id)?;

@@ -256,9 +256,11 @@ fn mount_sources(store: &Store, id: &Digest, target: &Reference) -> Result<Vec<S
 /// Pushes the local image `reference` names to that reference.
 pub fn push(store: &Store, reference: &Reference, opts: &PushOptions) -> Result<PushReport> {
     with_runtime(|rt| {
-        let client =
-            Arc::new(rt.block_on(RegistryClient::connect(reference.domain(), &opts.registry))?);
-        rt.block_on(push_one(store, &client, reference, opts))
+        let client = Arc::new(crate::runtime::block_on(
+            rt,
+            RegistryClient::connect(reference.domain(), &opts.registry),
+        )?);
+        crate::runtime::block_on(rt, push_one(store, &client, reference, opts))
     })
     .map_err(|e| e.for_operation(&format!("push {}", reference.familiar())))
 }
@@ -286,11 +288,13 @@ pub fn push_all_tags(
         )));
     }
     with_runtime(|rt| {
-        let client =
-            Arc::new(rt.block_on(RegistryClient::connect(repository.domain(), &opts.registry))?);
+        let client = Arc::new(crate::runtime::block_on(
+            rt,
+            RegistryClient::connect(repository.domain(), &opts.registry),
+        )?);
         refs.iter()
             .map(|r| {
-                rt.block_on(push_one(store, &client, r, opts))
+                crate::runtime::block_on(rt, push_one(store, &client, r, opts))
                     .map_err(|e| e.for_operation(&format!("push {}", r.familiar())))
             })
             .collect()

@@ -2,7 +2,17 @@
 //! runtime, so the build engine and `container run` call them from plain
 //! threads. Called from inside a runtime, the work moves to a fresh thread
 //! (a runtime cannot block inside another).
+//!
+//! Every wait on the network goes through [`block_on`], which gives up as
+//! soon as the command is cancelled (a signal, `strata_store::cancel`):
+//! the dropped futures abort their requests, and staged layers and ingests
+//! are dropped with them.
 
+use std::future::Future;
+
+use strata_store::cancel::Cancel;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::runtime::{Builder, Runtime};
 
 use crate::error::{RegistryError, Result};
@@ -37,5 +47,45 @@ pub fn with_runtime<T: Send>(f: impl FnOnce(&Runtime) -> Result<T> + Send) -> Re
         })
     } else {
         go()
+    }
+}
+
+/// Runs `fut` to completion on `rt`, or fails with
+/// [`RegistryError::Cancelled`] as soon as the command is cancelled.
+pub fn block_on<T>(rt: &Runtime, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    rt.block_on(async {
+        tokio::select! {
+            r = fut => r,
+            () = cancelled() => Err(RegistryError::Cancelled),
+        }
+    })
+}
+
+/// Completes when the process's cancel token fires (never, if its
+/// descriptor cannot be watched).
+pub async fn cancelled() {
+    let c = Cancel::global();
+    let watched = c
+        .fd()
+        .and_then(|fd| fd.try_clone_to_owned().ok())
+        // SAFETY: `fd` is a fresh, owned duplicate that the AsyncFd owns
+        // and closes: it stays open and the same for the AsyncFd's life.
+        .and_then(|fd| unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.ok());
+    let Some(afd) = watched else {
+        return std::future::pending().await;
+    };
+    loop {
+        if c.is_cancelled() {
+            return;
+        }
+        match afd.readable().await {
+            Ok(mut guard) => {
+                if c.is_cancelled() {
+                    return;
+                }
+                guard.clear_ready();
+            }
+            Err(_) => return std::future::pending().await,
+        }
     }
 }

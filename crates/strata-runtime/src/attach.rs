@@ -6,7 +6,8 @@
 //! container runs; detached clients leave now), `Exit` (its code, after
 //! `--rm` removal), `Error` (it could not start: message and docker's
 //! exit code). CLI → supervisor: `Stdin`, `StdinClose`, `Resize` (a
-//! terminal's rows and columns), `Signal` (proxied signals).
+//! terminal's rows and columns), `Signal` (proxied signals), `Cancel` (the
+//! client was cancelled before it saw the start).
 //!
 //! Why an inherited socket pair and not a socket file in the container
 //! directory: the pair exists before the supervisor does, so the CLI can
@@ -29,6 +30,7 @@ mod kind {
     pub const STDIN_CLOSE: u8 = 11;
     pub const RESIZE: u8 = 12;
     pub const SIGNAL: u8 = 13;
+    pub const CANCEL: u8 = 14;
 }
 
 /// Largest payload accepted (a corrupt stream must not allocate wildly).
@@ -65,6 +67,9 @@ pub enum Frame {
     },
     /// A signal to deliver to the container.
     Signal(i32),
+    /// The client gave up before it saw the start (a signal cancelled
+    /// it): do not start; a container already started is killed.
+    Cancel,
 }
 
 impl Frame {
@@ -88,6 +93,7 @@ impl Frame {
                 (kind::RESIZE, p)
             }
             Frame::Signal(s) => (kind::SIGNAL, s.to_be_bytes().to_vec()),
+            Frame::Cancel => (kind::CANCEL, Vec::new()),
         };
         let mut out = Vec::with_capacity(5 + payload.len());
         out.push(k);
@@ -129,6 +135,7 @@ impl Frame {
                 }
             }
             kind::SIGNAL => Frame::Signal(int(p)?),
+            kind::CANCEL => Frame::Cancel,
             other => return Err(bad(&format!("unknown frame kind {other}"))),
         })
     }
@@ -227,6 +234,7 @@ mod tests {
             Frame::StdinClose,
             Frame::Resize { rows: 24, cols: 80 },
             Frame::Signal(15),
+            Frame::Cancel,
         ];
         let bytes: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
         let mut fb = FrameBuffer::default();

@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 
 use nix::sys::signal::Signal;
 
+use strata_store::cancel::Cancel;
+
 use crate::attach::{Frame, FrameBuffer};
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::helper;
@@ -33,35 +35,49 @@ pub struct Supervised {
     queued: Vec<Frame>,
 }
 
-/// Spawns the supervisor of container `id` of store `root`.
-pub fn spawn_supervisor(root: &Path, id: &str, log: &Path) -> Result<Supervised> {
+/// Spawns the supervisor of container `id` of store `root`; it inherits
+/// the container's `lock` (held for its whole life).
+pub fn spawn_supervisor(
+    root: &Path,
+    id: &str,
+    log: &Path,
+    lock: &crate::lock::ContainerLock,
+) -> Result<Supervised> {
     let (ours, theirs) = UnixStream::pair().ctx("create socket pair", root)?;
     let theirs: OwnedFd = theirs.into();
     let raw = theirs.as_raw_fd();
+    // A descriptor of our own for the child (ours keeps CLOEXEC).
+    let lock_fd: OwnedFd = lock
+        .fd()
+        .try_clone_to_owned()
+        .ctx("duplicate the container lock", root)?;
+    let lock_raw = lock_fd.as_raw_fd();
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .ctx("open", log)?;
     let mut cmd = Command::new(helper::helper_binary());
-    cmd.args(helper::supervise_args(root, id, 3))
+    cmd.args(helper::supervise_args(root, id, 3, 4))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_file))
         .env("STRATA_LOG", helper::log_filter());
     // SAFETY: the closure only calls async-signal-safe functions (setsid,
-    // dup2) between fork and exec.
+    // dup, dup2, fcntl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            let rc = if raw == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(raw, 3)
-            };
-            if rc < 0 {
+            // fd 3 = the socket, fd 4 = the lock; either may already sit on
+            // the other's target, so move both out of the way first.
+            let sock = libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 10);
+            let lock = libc::fcntl(lock_raw, libc::F_DUPFD_CLOEXEC, 10);
+            if sock < 0 || lock < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::dup2(sock, 3) < 0 || libc::dup2(lock, 4) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -71,6 +87,7 @@ pub fn spawn_supervisor(root: &Path, id: &str, log: &Path) -> Result<Supervised>
         .spawn()
         .ctx("start the supervisor", helper::helper_binary())?;
     drop(theirs);
+    drop(lock_fd);
     // The supervisor outlives us; nobody waits for it but init.
     drop(child);
     Ok(Supervised {
@@ -81,14 +98,35 @@ pub fn spawn_supervisor(root: &Path, id: &str, log: &Path) -> Result<Supervised>
 }
 
 impl Supervised {
-    fn next(&mut self) -> Result<Option<Frame>> {
-        if !self.queued.is_empty() {
-            return Ok(Some(self.queued.remove(0)));
+    /// The next frame, or `Err(Cancelled)` as soon as `cancel` fires.
+    fn next(&mut self, cancel: &Cancel) -> Result<Option<Frame>> {
+        loop {
+            if !self.queued.is_empty() {
+                return Ok(Some(self.queued.remove(0)));
+            }
+            let mut fds = vec![self.socket.as_fd()];
+            if let Some(fd) = cancel.fd() {
+                fds.push(fd);
+            }
+            let Some(ready) = sys_linux::poll_readable(&fds)? else {
+                continue;
+            };
+            drop(fds);
+            if ready.get(1).copied().unwrap_or(false) {
+                return Err(RuntimeError::Cancelled);
+            }
+            if ready[0] {
+                let mut s = &self.socket;
+                match self
+                    .frames
+                    .read_from(&mut s)
+                    .ctx("read from the supervisor", "socket")?
+                {
+                    Some(frames) => self.queued.extend(frames),
+                    None => return Ok(None),
+                }
+            }
         }
-        let mut s = &self.socket;
-        self.frames
-            .next_blocking(&mut s)
-            .ctx("read from the supervisor", "socket")
     }
 
     /// Sends a frame (errors mean the supervisor is gone; ignored).
@@ -98,26 +136,36 @@ impl Supervised {
 
     /// Waits for the start; returns the container's PID, or the start
     /// error (docker's message and exit code). Output frames that arrive
-    /// first are kept for [`Self::relay`].
+    /// first are kept for [`Self::relay`]. Cancelled (a signal, see
+    /// `strata_store::cancel`) before the start: tells the supervisor not
+    /// to start the container (it stays created, or goes with `--rm`) and
+    /// returns [`RuntimeError::Cancelled`].
     pub fn wait_started(&mut self) -> Result<i32> {
+        let cancel = Cancel::global();
         let mut early = Vec::new();
         loop {
-            match self.next()? {
+            let next = match self.next(cancel) {
+                Err(RuntimeError::Cancelled) => {
+                    self.send(&Frame::Cancel);
+                    return Err(RuntimeError::Cancelled);
+                }
+                other => other?,
+            };
+            match next {
                 Some(Frame::Started(pid)) => {
-                    // Frames that came in the same read (a short-lived
-                    // container's output and exit) are already buffered.
-                    if let Ok(Some(more)) = self.frames.push(&[]) {
-                        early.extend(more);
-                    }
+                    let rest = std::mem::take(&mut self.queued);
                     self.queued.extend(early);
+                    self.queued.extend(rest);
                     return Ok(pid);
                 }
                 Some(Frame::Error { code, message }) => {
                     return Err(RuntimeError::Start { code, message });
                 }
                 Some(Frame::Exit(code)) => {
+                    let rest = std::mem::take(&mut self.queued);
                     self.queued.extend(early);
                     self.queued.push(Frame::Exit(code));
+                    self.queued.extend(rest);
                     return Ok(0);
                 }
                 Some(f) => early.push(f),
@@ -159,6 +207,13 @@ impl Supervised {
     }
 
     /// Relays until the container exits; returns its exit code.
+    ///
+    /// With `sig_proxy` (and no terminal) the signals docker proxies go to
+    /// the container, the caller having stopped treating them as
+    /// cancellation (a signal that cancelled just before is delivered
+    /// first). Otherwise a cancelled command (a signal) stops relaying with
+    /// [`RuntimeError::Cancelled`] and leaves the container running, as
+    /// docker's CLI does.
     pub fn relay(mut self, opts: AttachOptions) -> Result<i32> {
         let stdin = std::io::stdin();
         let _raw = if opts.tty && opts.stdin {
@@ -166,11 +221,17 @@ impl Supervised {
         } else {
             None
         };
+        let proxy = opts.sig_proxy && !opts.tty;
         let mut signals = vec![Signal::SIGWINCH];
-        if opts.sig_proxy && !opts.tty {
+        if proxy {
             signals.extend_from_slice(PROXIED);
         }
         let sfd = sys_linux::SignalPipe::install(&signals)?;
+        let cancel = Cancel::global();
+        if proxy && let Some(sig) = cancel.signal() {
+            self.send(&Frame::Signal(sig));
+        }
+        let cancel_fd = if proxy { None } else { cancel.fd() };
         let mut stdout = std::io::stdout().lock();
         let mut stderr = std::io::stderr();
         let mut stdin_open = opts.stdin;
@@ -182,13 +243,21 @@ impl Supervised {
         }
         loop {
             let mut fds = vec![self.socket.as_fd(), sfd.fd()];
-            if stdin_open {
+            let stdin_slot = stdin_open.then(|| {
                 fds.push(stdin.as_fd());
-            }
+                fds.len() - 1
+            });
+            let cancel_slot = cancel_fd.map(|fd| {
+                fds.push(fd);
+                fds.len() - 1
+            });
             let Some(ready) = sys_linux::poll_readable(&fds)? else {
                 continue;
             };
             drop(fds);
+            if cancel_slot.is_some_and(|i| ready[i]) {
+                return Err(RuntimeError::Cancelled);
+            }
             if ready[1] {
                 for signo in sfd.take() {
                     if signo == libc::SIGWINCH {
@@ -200,7 +269,7 @@ impl Supervised {
                     }
                 }
             }
-            if stdin_open && ready.get(2).copied().unwrap_or(false) {
+            if stdin_slot.is_some_and(|i| ready[i]) {
                 match sys_linux::read_fd(stdin.as_fd(), &mut buf) {
                     Ok(Some(0)) => {}
                     Ok(Some(n)) => self.send(&Frame::Stdin(buf[..n].to_vec())),

@@ -129,10 +129,8 @@ pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Dige
             new.extra.remove("comment");
         }
     }
-    let row = store.create_image(&new, &layers)?;
-    if let Some(r) = &opts.reference {
-        store.tag_image(&row.id, r)?;
-    }
+    let tags: Vec<_> = opts.reference.iter().cloned().collect();
+    let row = store.create_image_tagged(&new, &layers, &tags)?;
     Ok(row.id)
 }
 

@@ -10,7 +10,14 @@
 //!   <id>-json.log         docker's json-file log
 //!   runtime/              the OCI runtime's state root (libcontainer or runc)
 //!   supervisor.log        the supervisor's own diagnostics
+//!   container.lock        who operates on it (see `lock`)
 //! ```
+//! Creation is one transaction: the directory is prepared in the creating
+//! process's scratch, renamed into `containers/`, then the record is
+//! inserted — all under the container's lock. Removal deletes the record
+//! first, then moves the directory out. A command killed in between leaves
+//! a directory without a record whose lock is free, which [`sweep`]
+//! removes; a live command's directory is never touched (its lock is held).
 //! A record is looked up the way docker does: full ID, then exact name
 //! (with or without the leading `/`), then unique ID prefix.
 
@@ -22,6 +29,7 @@ use strata_store::Store;
 use strata_store::db::containers::{self as q, ContainerRow};
 
 use crate::error::{IoContext, Result, RuntimeError};
+use crate::lock::ContainerLock;
 use crate::model::{ContainerSpec, State};
 use crate::names;
 use crate::rootfs_linux::create_init_layer;
@@ -107,7 +115,11 @@ pub struct Paths {
 
 /// The paths of container `id`.
 pub fn paths(store: &Store, id: &str) -> Paths {
-    let dir = store.container_dir(id);
+    paths_at(store.container_dir(id), id)
+}
+
+/// The paths of container `id` with its directory at `dir`.
+fn paths_at(dir: PathBuf, id: &str) -> Paths {
     Paths {
         upper: dir.join("upper"),
         work: dir.join("work"),
@@ -143,7 +155,10 @@ pub struct NewContainer {
 /// docker's default `/etc/hosts` for a container without the host's network.
 pub const DEFAULT_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
-/// Creates the record and the directory of a new container.
+/// Creates the record and the directory of a new container, as one
+/// transaction (see the module docs). The container's lock stays held by
+/// this process (see [`crate::lock::hold`]) until it starts the container
+/// or exits.
 pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
     let created = strata_oci::config::rfc3339_now();
     let state = State::default();
@@ -156,16 +171,21 @@ pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
         spec: serde_json::to_string(&new.spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
         state: serde_json::to_string(&state).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
     };
-    let p = paths(store, &new.id);
-    if let Err(e) = prepare_dir(store, &p, &new) {
-        let _ = fs::remove_dir_all(&p.dir);
+    if let Some(n) = &new.name {
+        row.name = names::validate_name(n)?;
+    }
+    // Prepared in our scratch (a crash leaves it to the scratch sweep),
+    // locked before it is visible under containers/.
+    let staging = store.scratch().new_dir("container")?;
+    let lock = ContainerLock::create(&staging)?;
+    if let Err(e) = prepare_dir(store, &paths_at(staging.clone(), &new.id), &new) {
+        let _ = strata_store::layout::remove_tree(&staging);
         return Err(e);
     }
+    let dir = store.container_dir(&new.id);
+    fs::rename(&staging, &dir).ctx("create container directory", &dir)?;
     let result = match &new.name {
-        Some(n) => {
-            row.name = names::validate_name(n)?;
-            insert(store, &row)
-        }
+        Some(_) => insert(store, &row),
         None => {
             let mut attempt = 0;
             loop {
@@ -178,9 +198,10 @@ pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
         }
     };
     if let Err(e) = result {
-        let _ = fs::remove_dir_all(&p.dir);
+        discard_dir(store, &dir);
         return Err(e);
     }
+    crate::lock::hold(&new.id, lock);
     Container::from_row(row)
 }
 
@@ -317,26 +338,82 @@ pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
     }
 }
 
-/// Deletes a stopped container's record and directory. The caller has
-/// unmounted its rootfs and released its runtime state.
+/// Deletes a stopped container's record and directory. The caller holds
+/// its lock, has unmounted its rootfs and released its runtime state. The
+/// record goes first: should the directory not be removable now, it is
+/// left without a record, for [`sweep`].
 pub fn delete(store: &Store, id: &str) -> Result<()> {
     let p = paths(store, id);
-    if p.dir.exists() {
-        remove_tree(&p.dir)?;
-    }
-    store.db().write(|tx| q::delete(tx, id))?;
-    Ok(())
-}
-
-/// Removes a directory tree, refusing to cross into a mount (a rootfs
-/// left mounted by a crash must be unmounted first, never emptied).
-fn remove_tree(dir: &Path) -> Result<()> {
-    let rootfs = dir.join("rootfs");
+    let rootfs = p.dir.join("rootfs");
     if crate::rootfs_linux::is_mounted(&rootfs) {
         return Err(RuntimeError::Invalid(format!(
             "{} is still mounted; refusing to remove it",
             rootfs.display()
         )));
     }
-    fs::remove_dir_all(dir).ctx("remove", dir)
+    store.db().write(|tx| q::delete(tx, id))?;
+    discard_dir(store, &p.dir);
+    Ok(())
+}
+
+/// Moves a container directory out of `containers/` (into this process's
+/// scratch: atomic, so nobody sees half of it) and deletes it. What
+/// cannot be deleted now goes with the scratch.
+fn discard_dir(store: &Store, dir: &Path) {
+    if crate::rootfs_linux::is_mounted(&dir.join("rootfs")) {
+        tracing::warn!("{}: rootfs still mounted; left for later", dir.display());
+        return;
+    }
+    let aside = store.scratch().unique_path("removed-container");
+    let target = match fs::rename(dir, &aside) {
+        Ok(()) => aside,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(_) => dir.to_path_buf(),
+    };
+    if let Err(e) = strata_store::layout::remove_tree(&target) {
+        tracing::warn!("remove {}: {e}", target.display());
+    }
+}
+
+/// Removes container directories that have no record and no holder (left
+/// by a command that died creating or removing them); returns how many.
+/// Never fails: what cannot be removed now stays for the next sweep.
+pub fn sweep(store: &Store) -> usize {
+    let base = store.layout().containers();
+    let Ok(rd) = fs::read_dir(&base) else {
+        return 0;
+    };
+    let dirs: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    if dirs.is_empty() {
+        return 0;
+    }
+    let Ok(rows) = store.db().with(q::list) else {
+        return 0;
+    };
+    let known: std::collections::HashSet<String> = rows.into_iter().map(|r| r.id).collect();
+    let mut removed = 0;
+    for name in dirs.iter().filter(|n| !known.contains(*n)) {
+        let dir = base.join(name);
+        let Ok(Some(_lock)) = ContainerLock::try_acquire(&dir) else {
+            continue; // being created or removed right now
+        };
+        // Its creator may have inserted the record just before we locked.
+        if store
+            .db()
+            .with(|c| q::get(c, name))
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            continue;
+        }
+        tracing::debug!("removing {}: no record, no owner", dir.display());
+        discard_dir(store, &dir);
+        removed += 1;
+    }
+    removed
 }

@@ -208,6 +208,10 @@ fn append<W: Write>(
     md: &fs::Metadata,
     root_owned: bool,
 ) -> Result<()> {
+    // A cancelled `cp` (a signal) stops between entries.
+    strata_store::cancel::Cancel::global()
+        .check()
+        .map_err(|_| RuntimeError::Cancelled)?;
     let ft = md.file_type();
     let mut h = tar::Header::new_gnu();
     h.set_mode(md.permissions().mode() & 0o7777);

@@ -131,6 +131,9 @@ pub enum RuntimeError {
     /// Bad user input or a corrupt record.
     #[error("{0}")]
     Invalid(String),
+    /// The operation was cancelled (a signal; see `strata_store::cancel`).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl RuntimeError {

@@ -3,7 +3,7 @@
 //! the strata binary, entered through a hidden subcommand:
 //!
 //! ```text
-//! strata __shim supervise <root> <id> <attach-fd|->
+//! strata __shim supervise <root> <id> <attach-fd|-> [<lock-fd>]
 //! strata __shim step                     (request on stdin, result on fd 3)
 //! strata __shim exec <root> <id> <request-json>
 //! ```
@@ -48,14 +48,16 @@ pub fn log_filter() -> String {
         .unwrap_or_else(|| "error".to_string())
 }
 
-/// Arguments for a supervisor with its attach socket on `fd`.
-pub fn supervise_args(root: &Path, id: &str, fd: i32) -> Vec<OsString> {
+/// Arguments for a supervisor with its attach socket on `fd` and the
+/// container's lock on `lock_fd`.
+pub fn supervise_args(root: &Path, id: &str, fd: i32, lock_fd: i32) -> Vec<OsString> {
     vec![
         SHIM.into(),
         "supervise".into(),
         root.as_os_str().to_owned(),
         id.into(),
         fd.to_string().into(),
+        lock_fd.to_string().into(),
     ]
 }
 
@@ -84,13 +86,18 @@ pub fn main(args: &[OsString]) -> i32 {
             .unwrap_or(OsStr::new(""))
     };
     match s(0).to_str() {
-        Some("supervise") if args.len() == 4 => {
+        Some("supervise") if args.len() == 4 || args.len() == 5 => {
             let attach = s(3).to_str().and_then(|v| v.parse::<i32>().ok()).map(|fd| {
                 // SAFETY: the spawner put our end of the socket pair on this
                 // descriptor and nothing else owns it.
                 unsafe { OwnedFd::from_raw_fd(fd) }
             });
-            crate::supervisor_linux::run(Path::new(s(1)), &s(2).to_string_lossy(), attach)
+            let lock = s(4).to_str().and_then(|v| v.parse::<i32>().ok()).map(|fd| {
+                // SAFETY: the spawner put the container's lock on this
+                // descriptor and nothing else owns it.
+                unsafe { crate::lock::ContainerLock::from_raw_fd(fd) }
+            });
+            crate::supervisor_linux::run(Path::new(s(1)), &s(2).to_string_lossy(), attach, lock)
         }
         Some("step") => crate::step::helper_main(),
         Some("exec") if args.len() == 4 => {

@@ -23,7 +23,9 @@
 //!   [`oci_linux::External`] (runc CLI) behind [`oci_linux::OciRuntime`].
 //! * [`helper`]: single-threaded helper processes (re-execs of the strata
 //!   binary) that do all forking: [`supervisor_linux`] (one per running
-//!   container, like conmon), [`exec_linux`], [`step`].
+//!   container, like conmon), [`exec_linux`], [`step`]. A step dies with
+//!   the build that started it; [`reaper_linux`] cleans up after a helper
+//!   that was killed outright.
 //! * [`attach`] + [`client_linux`]: the CLI ↔ supervisor protocol and the
 //!   foreground relay (raw terminal, SIGWINCH, signal proxy); [`logs`]:
 //!   docker's json-file format.
@@ -87,6 +89,7 @@ pub mod helper;
 pub mod inroot_linux;
 pub mod inspect;
 pub mod launch_linux;
+pub mod lock;
 pub mod logs;
 pub mod model;
 pub mod mountpoint_linux;
@@ -94,6 +97,7 @@ pub mod names;
 pub mod oci_linux;
 pub mod ops;
 pub mod procs_linux;
+pub mod reaper_linux;
 pub mod rootfs_linux;
 pub mod spec;
 pub mod step;

@@ -234,11 +234,25 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
     )
 }
 
-/// Starts a container: spawns its supervisor. The caller waits for the
-/// start with [`Supervised::wait_started`] and may then relay.
+/// Starts a container: spawns its supervisor, which inherits the
+/// container's lock (this process's, from `create`, or taken now: waiting
+/// for a remover or a finishing supervisor, never for a running one). The
+/// caller waits for the start with [`Supervised::wait_started`] and may
+/// then relay.
 pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
     let p = paths(store, &c.id);
-    client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"))
+    let running = || {
+        containers::get(store, &c.id)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.is_running())
+    };
+    let lock = crate::lock::claim(&c.id, &p.dir, Duration::from_secs(30), running)?
+        .ok_or_else(|| RuntimeError::AlreadyRunning(c.id.clone()))?;
+    if containers::get(store, &c.id)?.is_none() {
+        return Err(RuntimeError::NoSuchContainer(c.id.clone()));
+    }
+    client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"), &lock)
 }
 
 /// Parses a signal as docker does: `SIGTERM`, `TERM`, `15`.
@@ -297,28 +311,68 @@ pub fn kill(c: &Container, sig: Signal) -> Result<()> {
         .map_err(|_| RuntimeError::NotRunning(c.id.clone()))
 }
 
-/// `rm [-f]`.
+/// `rm [-f]`: under the container's lock, waiting for whoever holds it (a
+/// supervisor finishing, another remover) — but not for a container that
+/// runs: that is docker's "cannot remove a running container" (killed
+/// first with `-f`).
 pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
-    if c.is_running() {
+    let p = paths(store, &c.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut lock = crate::lock::take(&c.id);
+    while lock.is_none() {
+        // Gone meanwhile (its `--rm`, another remover): removed, as asked.
+        let Some(now) = containers::get(store, &c.id)? else {
+            return Ok(());
+        };
+        if now.is_running() {
+            if !force {
+                return Err(RuntimeError::RemoveRunning(c.id.clone()));
+            }
+            if let Some(init) = now.state.strata.init {
+                let _ = init.signal(Signal::SIGKILL);
+            }
+            wait_stopped(&now, Some(Duration::from_secs(30)));
+        }
+        match crate::lock::ContainerLock::try_acquire(&p.dir)? {
+            Some(l) => lock = Some(l),
+            None if !p.dir.is_dir() => return Ok(()),
+            None if std::time::Instant::now() >= deadline => {
+                return Err(RuntimeError::Invalid(format!(
+                    "removal of container {} is already in progress",
+                    c.id
+                )));
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let Some(now) = containers::get(store, &c.id)? else {
+        return Ok(());
+    };
+    if now.is_running() {
+        // Its supervisor died and left it running: kill what is left.
         if !force {
             return Err(RuntimeError::RemoveRunning(c.id.clone()));
         }
-        if let Some(init) = c.state.strata.init {
-            let _ = init.signal(Signal::SIGKILL);
-        }
-        wait_stopped(c, Some(Duration::from_secs(30)));
     }
-    reconcile(store, c)?;
-    if containers::get(store, &c.id)?.is_some() {
-        containers::delete(store, &c.id)?;
-    }
-    Ok(())
+    reconcile_locked(store, &now)?;
+    containers::delete(store, &c.id)
 }
 
 /// Cleans up after a container whose supervisor is gone without having
 /// finished (killed, machine crash): kills what is left of it, deletes the
 /// runtime state and cgroups, unmounts the rootfs, records it as exited.
+/// Takes the container's lock unless a live process holds it (then that
+/// process is the one to clean up).
 pub fn reconcile(store: &Store, c: &Container) -> Result<()> {
+    let p = paths(store, &c.id);
+    match crate::lock::ContainerLock::try_acquire(&p.dir)? {
+        Some(_lock) => reconcile_locked(store, c),
+        None => Ok(()),
+    }
+}
+
+/// [`reconcile`] by the holder of the container's lock.
+fn reconcile_locked(store: &Store, c: &Container) -> Result<()> {
     let Some(now) = containers::get(store, &c.id)? else {
         return Ok(());
     };
@@ -384,8 +438,11 @@ pub fn wait(store: &Store, id: &str) -> Result<i32> {
     }
 }
 
-/// `container prune`: removes every stopped container; returns the IDs
-/// and the bytes their writable layers held.
+/// `container prune`: removes every stopped container nobody is working
+/// on; returns the IDs and the bytes their writable layers held. A
+/// container being created, started, or removed by another command holds
+/// its lock and is skipped — prune never fails the command it raced, and a
+/// race never fails prune.
 pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
     let mut ids = Vec::new();
     let mut bytes = 0;
@@ -394,9 +451,24 @@ pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
             continue;
         }
         let p = paths(store, &c.id);
-        bytes += strata_store::layer::disk_usage(&p.upper).unwrap_or(0);
-        remove(store, &c, false)?;
-        ids.push(c.id);
+        let Some(_lock) = crate::lock::ContainerLock::try_acquire(&p.dir)? else {
+            continue; // in use, or already gone
+        };
+        // What it is now that nobody else works on it.
+        let Some(now) = containers::get(store, &c.id)? else {
+            continue;
+        };
+        if now.is_running() {
+            continue;
+        }
+        let size = strata_store::layer::disk_usage(&p.upper).unwrap_or(0);
+        match reconcile_locked(store, &now).and_then(|()| containers::delete(store, &c.id)) {
+            Ok(()) => {
+                bytes += size;
+                ids.push(c.id);
+            }
+            Err(e) => tracing::warn!("container prune: {}: {e}", c.id),
+        }
     }
     Ok((ids, bytes))
 }

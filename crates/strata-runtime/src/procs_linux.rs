@@ -82,7 +82,8 @@ impl ProcRef {
     }
 }
 
-fn pidfd_open(pid: i32) -> Option<OwnedFd> {
+/// A pidfd for `pid` (readable once the process exits).
+pub fn pidfd_open(pid: i32) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {

@@ -12,6 +12,16 @@
 //!                runtime create/start, wait, delete, unmount, result → fd 3
 //!   on_output(Stream, bytes) as output arrives; returns the exit status
 //! ```
+//! The step dies with the build: the helper gets SIGTERM when the thread
+//! that started it dies (`PR_SET_PDEATHSIG`), runs in its own process
+//! group (a terminal's Ctrl-C reaches the build, which decides), and on
+//! SIGINT, SIGTERM or SIGHUP kills every process of the step's cgroup,
+//! deletes the container, unmounts and reports the step cancelled. The
+//! build cancels a running step the same way ([`run_step_with`] watches a
+//! [`Cancel`] token). Should the helper itself be SIGKILLed, its
+//! registration ([`crate::reaper_linux`]) lets the next command kill the
+//! step's processes.
+//!
 //! Afterwards `spec.upper` holds exactly what the step changed, in overlay
 //! form: char 0/0 whiteouts, opaque xattrs. The engine turns it into a
 //! layer with `Store::layer_from_dir(upper, parent_chain,
@@ -31,12 +41,14 @@ use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use strata_store::Store;
+use strata_store::cancel::Cancel;
 
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::helper;
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::Stream;
 use crate::oci_linux::{Stdio, runtime_for};
+use crate::reaper_linux::{self, Leftovers, Registration};
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter, create_init_layer};
 use crate::spec::{Confinement, EtcFiles, MountSpec, NetworkMode, Resources};
 use crate::sys_linux::{self, PROXIED};
@@ -94,6 +106,9 @@ struct StepResult {
     exit_code: i32,
     error: Option<String>,
     error_code: Option<i32>,
+    /// The helper was told to stop (a signal) and killed the step.
+    #[serde(default)]
+    cancelled: bool,
 }
 
 /// Runs a build step; see the module docs. `on_output` gets the step's
@@ -105,8 +120,21 @@ pub fn run_step(
     spec: &StepSpec,
     on_output: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<ExitStatus> {
+    run_step_with(store, spec, Cancel::global(), on_output)
+}
+
+/// [`run_step`], stopped when `cancel` is cancelled: the step's processes
+/// are killed, its mounts undone, and the result is
+/// [`RuntimeError::Cancelled`].
+pub fn run_step_with(
+    store: &Store,
+    spec: &StepSpec,
+    cancel: &Cancel,
+    on_output: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<ExitStatus> {
+    cancel.check().map_err(|_| RuntimeError::Cancelled)?;
     let bundle = store.scratch().new_dir("step")?;
-    let res = run_in(&bundle, spec, on_output);
+    let res = run_in(&bundle, spec, cancel, on_output);
     let _ = std::fs::remove_dir_all(&bundle);
     res
 }
@@ -114,6 +142,7 @@ pub fn run_step(
 fn run_in(
     bundle: &Path,
     spec: &StepSpec,
+    cancel: &Cancel,
     on_output: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<ExitStatus> {
     let request = serde_json::to_vec(&StepRequest {
@@ -129,9 +158,22 @@ fn run_in(
         .stdin(StdStdio::piped())
         .stdout(StdStdio::piped())
         .stderr(StdStdio::piped());
-    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, setpgid, dup2,
+    // fcntl) between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            // Die with the thread that started us (it waits for us), and
+            // not at all if it is already gone.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            // Our own process group: a terminal's Ctrl-C goes to the build,
+            // which cancels us.
+            libc::setpgid(0, 0);
             let rc = if raw == 3 {
                 libc::fcntl(3, libc::F_SETFD, 0)
             } else {
@@ -157,12 +199,39 @@ fn run_in(
     let mut slots = [out, err, Some(res_r)];
     let mut result = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
+    // Watched until it fires once: then the helper is told to stop.
+    let mut cancel_fd = cancel.fd();
+    let mut stopped = false;
+    // Readable when the helper exits. A helper killed outright leaves the
+    // step's processes holding our pipes: they are reaped then.
+    let pidfd = crate::procs_linux::pidfd_open(child.id() as i32);
+    let mut helper_fd = pidfd.as_ref().map(|f| f.as_fd());
+    let mut swept = false;
     while slots.iter().any(Option::is_some) {
-        let (which, fds): (Vec<usize>, Vec<BorrowedFd<'_>>) = slots
+        if pidfd.is_some()
+            && helper_fd.is_none()
+            && slots[2].is_none()
+            && result.is_empty()
+            && !swept
+        {
+            // The helper died without a result (SIGKILL): its step's
+            // processes still hold our pipes.
+            reaper_linux::sweep();
+            swept = true;
+        }
+        let (mut which, mut fds): (Vec<usize>, Vec<BorrowedFd<'_>>) = slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| s.as_ref().map(|fd| (i, fd.as_fd())))
             .unzip();
+        if let Some(fd) = cancel_fd {
+            which.push(usize::MAX);
+            fds.push(fd);
+        }
+        if let Some(fd) = helper_fd {
+            which.push(usize::MAX - 1);
+            fds.push(fd);
+        }
         let Some(flags) = sys_linux::poll_readable(&fds)? else {
             continue;
         };
@@ -172,6 +241,21 @@ fn run_in(
             .filter_map(|(i, r)| r.then_some(i))
             .collect();
         for i in ready {
+            if i == usize::MAX - 1 {
+                helper_fd = None;
+                continue;
+            }
+            if i == usize::MAX {
+                // SIGTERM: the helper kills the step's cgroup, deletes the
+                // container, unmounts, and reports the step cancelled.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    Signal::SIGTERM,
+                );
+                stopped = true;
+                cancel_fd = None;
+                continue;
+            }
             let Some(fd) = slots[i].as_ref() else {
                 continue;
             };
@@ -187,11 +271,18 @@ fn run_in(
         }
     }
     let status = child.wait().ctx("wait for the step helper", bundle)?;
-    let r: StepResult = serde_json::from_slice(&result).map_err(|_| {
-        RuntimeError::Invalid(format!(
-            "the step helper failed ({status}) without a result"
-        ))
-    })?;
+    let r: StepResult = match serde_json::from_slice(&result) {
+        Ok(r) => r,
+        Err(_) if stopped || cancel.is_cancelled() => return Err(RuntimeError::Cancelled),
+        Err(_) => {
+            return Err(RuntimeError::Invalid(format!(
+                "the step helper failed ({status}) without a result"
+            )));
+        }
+    };
+    if r.cancelled || stopped {
+        return Err(RuntimeError::Cancelled);
+    }
     if let Some(message) = r.error {
         return Err(RuntimeError::Start {
             code: r.error_code.unwrap_or(125),
@@ -218,10 +309,15 @@ pub fn helper_main() -> i32 {
             exit_code: code,
             ..StepResult::default()
         },
+        Err(RuntimeError::Cancelled) => StepResult {
+            cancelled: true,
+            ..StepResult::default()
+        },
         Err(e) => StepResult {
             exit_code: 0,
             error_code: Some(e.exit_code()),
             error: Some(e.to_string()),
+            cancelled: false,
         },
     };
     // SAFETY: fd 3 was set up by run_step as the result pipe; we own it now.
@@ -296,10 +392,40 @@ fn step(req: &StepRequest) -> Result<i32> {
     let mut signals: Vec<Signal> = PROXIED.to_vec();
     signals.push(Signal::SIGCHLD);
     let sfd = sys_linux::SignalPipe::install(&signals)?;
+    let mut stop = StopSignals::default();
+    // Should we be killed outright, the next command kills the step.
+    let registration = Registration::create(
+        &name,
+        &Leftovers {
+            cgroup: input.cgroups_path.clone(),
+            rootfs: rootfs.clone(),
+        },
+    )
+    .map_err(|e| tracing::debug!("step {name} not registered: {e}"))
+    .ok();
     let mounter = SysMounter;
-    launch_linux::prepare(&mounter, &input)?;
-    let runtime = runtime_for(spec.runtime.as_deref(), &b.join("runtime"))?;
-    let outcome = (|| -> Result<i32> {
+    // Nothing started yet on these paths: the registration goes with them.
+    let early = |e: RuntimeError, registration: Option<Registration>| {
+        if let Some(r) = registration {
+            r.release();
+        }
+        Err(e)
+    };
+    if stop.seen(&sfd) {
+        return early(RuntimeError::Cancelled, registration);
+    }
+    if let Err(e) = launch_linux::prepare(&mounter, &input) {
+        return early(e, registration);
+    }
+    let runtime = match runtime_for(spec.runtime.as_deref(), &b.join("runtime")) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = mounter.unmount(&rootfs);
+            return early(e, registration);
+        }
+    };
+    // A panic (a library's) must not skip the cleanup below.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<i32> {
         let stdio = Stdio {
             stdin: Some(sys_linux::dev_null()?),
             stdout: None,
@@ -309,19 +435,87 @@ fn step(req: &StepRequest) -> Result<i32> {
             let _lock = CgroupParentLock::shared();
             runtime.create(&name, b, None, stdio)?
         };
+        if stop.seen(&sfd) {
+            return Err(RuntimeError::Cancelled);
+        }
         runtime.start(&name)?;
-        Ok(wait_forwarding(pid, &sfd))
-    })();
+        match wait_forwarding(pid, &sfd, &mut stop, &input.cgroups_path) {
+            code if stop.stopped => {
+                tracing::debug!("step {name} stopped (exit {code})");
+                Err(RuntimeError::Cancelled)
+            }
+            code => Ok(code),
+        }
+    }))
+    .unwrap_or_else(|_| Err(RuntimeError::Invalid("the step helper failed".into())));
+    // Nothing of the step may outlive it (a cancelled step, or processes
+    // its command left behind). They were re-parented to us (the
+    // subreaper) when its init died: reap them while emptying the cgroup.
+    reaper_linux::kill_cgroup_reaping(&input.cgroups_path, std::time::Duration::from_secs(10));
     let _ = runtime.delete(&name);
     launch_linux::remove_cgroup(&name);
     launch_linux::release_cgroup_parent();
-    mounter.unmount(&rootfs)?;
+    let unmounted = mounter.unmount(&rootfs);
+    if reaper_linux::cgroup_dirs(&input.cgroups_path).is_empty()
+        && unmounted.is_ok()
+        && let Some(r) = registration
+    {
+        r.release();
+    }
+    // Otherwise the registration stays: the next command finishes the job.
+    unmounted?;
     outcome
 }
 
-/// Waits for `pid`, forwarding the proxied signals to it; returns its exit
-/// code.
-fn wait_forwarding(pid: i32, sfd: &sys_linux::SignalPipe) -> i32 {
+/// The helper's stop requests: SIGINT, SIGTERM or SIGHUP (from the build,
+/// or as the parent-death signal) kill the step; other signals are
+/// forwarded to it.
+#[derive(Debug, Default)]
+struct StopSignals {
+    stopped: bool,
+    forward: Vec<i32>,
+}
+
+fn is_stop(signo: i32) -> bool {
+    matches!(signo, libc::SIGINT | libc::SIGTERM | libc::SIGHUP)
+}
+
+impl StopSignals {
+    /// Takes pending signals (before the step runs); true if told to stop.
+    fn seen(&mut self, sfd: &sys_linux::SignalPipe) -> bool {
+        for s in sfd.take() {
+            if is_stop(s) {
+                self.stopped = true;
+            } else if s != libc::SIGCHLD {
+                self.forward.push(s);
+            }
+        }
+        self.stopped
+    }
+}
+
+/// Waits for `pid`, forwarding the proxied signals to it; a stop signal
+/// kills every process of the step's cgroup instead. Returns its exit code.
+fn wait_forwarding(
+    pid: i32,
+    sfd: &sys_linux::SignalPipe,
+    stop: &mut StopSignals,
+    cgroup: &str,
+) -> i32 {
+    let kill_all = |pid: i32| {
+        // The step's init is PID 1 of its namespace: SIGKILL ends all of
+        // it; the cgroup catches anything else.
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        reaper_linux::kill_cgroup(cgroup, std::time::Duration::ZERO);
+    };
+    if stop.stopped {
+        kill_all(pid);
+    }
+    for s in std::mem::take(&mut stop.forward) {
+        if let Ok(sig) = Signal::try_from(s) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
+        }
+    }
     loop {
         let mut fds = [PollFd::new(sfd.fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::NONE) {
@@ -340,6 +534,9 @@ fn wait_forwarding(pid: i32, sfd: &sys_linux::SignalPipe) -> i32 {
                         return code;
                     }
                 }
+            } else if is_stop(signo) {
+                stop.stopped = true;
+                kill_all(pid);
             } else if let Ok(sig) = Signal::try_from(signo) {
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
             }

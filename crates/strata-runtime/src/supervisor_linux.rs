@@ -44,9 +44,16 @@ use crate::spec::{EtcFiles, INIT_PATH, MountSpec};
 use crate::sys_linux::{self, PROXIED};
 
 /// Runs the supervisor of container `id` in store `root`; `attach` is the
-/// CLI's end of the socket pair, if a client waits. Returns the process
-/// exit code (0 unless the supervisor itself failed).
-pub fn run(root: &Path, id: &str, attach: Option<OwnedFd>) -> i32 {
+/// CLI's end of the socket pair, if a client waits; `lock` the container's
+/// lock, held until the supervisor exits (after `--rm` removal). Returns
+/// the process exit code (0 unless the supervisor itself failed).
+pub fn run(
+    root: &Path,
+    id: &str,
+    attach: Option<OwnedFd>,
+    lock: Option<crate::lock::ContainerLock>,
+) -> i32 {
+    let _lock = lock;
     let mut client = attach.map(UnixStream::from);
     match supervise(root, id, &mut client) {
         Ok(()) => 0,
@@ -123,6 +130,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         client: client.take(),
         frames: FrameBuffer::default(),
         t0,
+        cancelled: false,
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
@@ -138,6 +146,8 @@ struct Supervisor<'a> {
     client: Option<UnixStream>,
     frames: FrameBuffer,
     t0: Instant,
+    /// The client sent `Cancel` (it was cancelled before the start).
+    cancelled: bool,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -212,6 +222,15 @@ impl Supervisor<'_> {
         let mut log = LogWriter::open(&self.p.log)?;
         let (pid, mut io) = match self.launch() {
             Ok(x) => x,
+            Err(RuntimeError::Cancelled) => {
+                // Never started: it stays created (docker's state after a
+                // `run` cancelled before the start), or goes with --rm.
+                self.cleanup();
+                if self.c.spec.host_config.auto_remove {
+                    containers::delete(self.store, &self.c.id)?;
+                }
+                return Ok(());
+            }
             Err(e) => {
                 self.cleanup();
                 let code = e.exit_code();
@@ -334,6 +353,11 @@ impl Supervisor<'_> {
         }
         drop(console);
         self.apply_early_frames(&io);
+        if self.cancelled {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(RuntimeError::Cancelled);
+        }
         let init = ProcRef::of(pid);
         let started = strata_oci::config::rfc3339_now();
         containers::update_state(self.store, &self.c.id, |s| {
@@ -401,6 +425,13 @@ impl Supervisor<'_> {
                     && let Some(init) = self.current_init()
                 {
                     let _ = init.signal(sig);
+                }
+            }
+            Frame::Cancel => {
+                self.cancelled = true;
+                // Started already (the client had not seen it yet).
+                if let Some(init) = self.current_init() {
+                    let _ = init.signal(Signal::SIGKILL);
                 }
             }
             _ => {}

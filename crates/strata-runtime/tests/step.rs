@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use strata_runtime::RuntimeError;
 use strata_runtime::logs::Stream;
-use strata_runtime::step::{StepSpec, run_step};
+use strata_runtime::step::{StepSpec, run_step, run_step_with};
 use strata_store::Store;
 use strata_store::archive::import::ImportOptions;
+use strata_store::cancel::Cancel;
 use strata_store::ingest::DirLayerOptions;
 use strata_store::layer::{Compression, WhiteoutFormat};
 
@@ -265,6 +266,106 @@ fn step_under_runc_matches() {
     assert!(spec.upper.join("f").is_file());
 }
 
+/// A process whose command line holds `token`: (pid, cgroup of its
+/// `pids` hierarchy or v2 line).
+fn find(token: &str) -> Option<(i32, String)> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains(token) {
+            let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
+            let line = cg
+                .lines()
+                .find(|l| l.split(':').nth(1) == Some("pids"))
+                .or_else(|| cg.lines().find(|l| l.starts_with("0::")))
+                .unwrap_or("");
+            return Some((pid, line.splitn(3, ':').nth(2).unwrap_or("").to_string()));
+        }
+    }
+    None
+}
+
+/// Waits (bounded) until `f` holds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !f() {
+        assert!(std::time::Instant::now() < end, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn cgroup_gone(cg: &str) -> bool {
+    let rel = cg.trim_start_matches('/');
+    !rel.is_empty()
+        && std::fs::read_dir("/sys/fs/cgroup")
+            .map(|rd| rd.flatten().all(|e| !e.path().join(rel).exists()))
+            .unwrap_or(true)
+}
+
+/// Runs a `sleep` step in the background, stops it with `stop`, and checks
+/// nothing of it is left. See: issue 18.
+fn stopped_step_leaves_nothing(runtime: Option<&Path>, stop: impl FnOnce(&Cancel)) {
+    let f = Arc::new(fixture());
+    let token = format!("step-token-{}", std::process::id());
+    let mut spec = f.spec(&format!("sleep 300; : {token}"));
+    spec.runtime = runtime.map(Path::to_path_buf);
+    let cancel = Cancel::new();
+    let h = {
+        let (f, cancel) = (f.clone(), cancel.clone());
+        std::thread::spawn(move || run_step_with(&f.store, &spec, &cancel, &mut |_, _| {}))
+    };
+    let mut found = None;
+    eventually("the step starts", || {
+        found = find(&token);
+        found.is_some()
+    });
+    let (_, cgroup) = found.unwrap();
+    assert!(cgroup.contains("strata/step-"), "{cgroup}");
+    stop(&cancel);
+    let r = h.join().unwrap();
+    assert!(matches!(r, Err(RuntimeError::Cancelled)), "{r:?}");
+    eventually("the step's processes are gone", || find(&token).is_none());
+    eventually("the step's cgroup is gone", || cgroup_gone(&cgroup));
+}
+
+fn a_cancelled_step_leaves_nothing() {
+    stopped_step_leaves_nothing(None, |c| {
+        c.cancel(libc::SIGINT);
+    });
+    let runc = Path::new("/usr/sbin/runc");
+    if runc.is_file() {
+        stopped_step_leaves_nothing(Some(runc), |c| {
+            c.cancel(libc::SIGTERM);
+        });
+    }
+}
+
+/// SIGTERM to the helper itself (not through the build) stops the step:
+/// it used to be forwarded to the step's PID 1, which ignores it.
+fn sigterm_to_the_helper_stops_the_step() {
+    stopped_step_leaves_nothing(None, |_| {
+        let me = std::process::id().to_string();
+        let shim = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .find(|e| {
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_string));
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                ppid.as_deref() == Some(me.as_str())
+                    && String::from_utf8_lossy(&cmd).contains("__shim")
+            })
+            .expect("the step helper is our child");
+        let pid: i32 = shim.file_name().to_string_lossy().parse().unwrap();
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    });
+}
+
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args
@@ -292,6 +393,14 @@ fn main() {
         ("step_user_cwd_env_and_errors", step_user_cwd_env_and_errors),
         ("steps_from_many_threads", steps_from_many_threads),
         ("step_under_runc_matches", step_under_runc_matches),
+        (
+            "a_cancelled_step_leaves_nothing",
+            a_cancelled_step_leaves_nothing,
+        ),
+        (
+            "sigterm_to_the_helper_stops_the_step",
+            sigterm_to_the_helper_stops_the_step,
+        ),
     ];
     let mut failed = 0;
     let mut ran = 0;

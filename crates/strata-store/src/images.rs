@@ -57,6 +57,26 @@ impl Store {
     /// are (its digest never changes). Returns the record (the existing one
     /// if the image was already present).
     pub fn put_image(&self, manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<ImageRow> {
+        self.put_image_tagged(manifest_bytes, config_bytes, &[])
+    }
+
+    /// [`Store::put_image`], pointing `tags` at it in the same transaction:
+    /// the image is never visible untagged, so a concurrent `image prune`
+    /// cannot take it for dangling.
+    pub fn put_image_tagged(
+        &self,
+        manifest_bytes: &[u8],
+        config_bytes: &[u8],
+        tags: &[Reference],
+    ) -> Result<ImageRow> {
+        for r in tags {
+            if r.digest().is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "refusing to create a tag with a digest reference: {}",
+                    r.familiar()
+                )));
+            }
+        }
         let manifest_digest = Digest::of(manifest_bytes);
         let ctx = |source| StoreError::Manifest {
             context: format!("manifest {manifest_digest}"),
@@ -124,8 +144,12 @@ impl Store {
             size,
             added_at: now_secs(),
         };
+        let now = row.added_at;
         self.db().write(|tx| {
             q::insert(tx, &row, &layers)?;
+            for r in tags {
+                q::set_tag(tx, &r.to_string(), &row.id, now)?;
+            }
             Ok(())
         })?;
         self.db()
@@ -136,6 +160,17 @@ impl Store {
     /// Writes a config and an OCI manifest over `layers` (blobs this store
     /// holds, bottom first) and records the image.
     pub fn create_image(&self, config: &ImageConfig, layers: &[LayerBlob]) -> Result<ImageRow> {
+        self.create_image_tagged(config, layers, &[])
+    }
+
+    /// [`Store::create_image`] with `tags` pointed at it in the same
+    /// transaction (see [`Store::put_image_tagged`]).
+    pub fn create_image_tagged(
+        &self,
+        config: &ImageConfig,
+        layers: &[LayerBlob],
+        tags: &[Reference],
+    ) -> Result<ImageRow> {
         let config_bytes = config.to_vec();
         let config_digest = self.content().put(&config_bytes)?;
         let descs = layers
@@ -149,7 +184,7 @@ impl Store {
             None,
         );
         self.content().put(&manifest_bytes)?;
-        self.put_image(&manifest_bytes, &config_bytes)
+        self.put_image_tagged(&manifest_bytes, &config_bytes, tags)
     }
 
     /// Loads an image record with its manifest and config.

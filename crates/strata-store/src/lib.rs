@@ -26,6 +26,7 @@
 //! ```
 
 pub mod archive;
+pub mod cancel;
 pub mod check;
 pub mod content;
 pub mod db;
@@ -38,6 +39,7 @@ pub mod inroot_linux;
 pub mod layer;
 pub mod layout;
 pub mod mounts;
+pub mod prune;
 pub mod scratch;
 pub mod snapshots;
 

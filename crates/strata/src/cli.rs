@@ -146,6 +146,8 @@ pub enum ImageCommand {
     Push(image::push::PushArgs),
     /// Rebuild an image from its build record with the cache off and compare digests
     Verify(image::verify::VerifyArgs),
+    /// Remove unused images
+    Prune(image::prune::PruneArgs),
 }
 
 /// `strata system …`

@@ -30,8 +30,19 @@ impl Ctx {
         if let Some(s) = self.store.get() {
             return Ok(s);
         }
+        // Helpers of dead commands first (their processes, cgroups and
+        // mounts), so the store's sweep finds their scratch released.
+        let reaped = strata_runtime::reaper_linux::sweep();
+        if reaped > 0 {
+            tracing::debug!("reaped {reaped} helper(s) of dead commands");
+        }
         let s = Store::open(&self.root)
             .with_context(|| format!("opening the store at {}", self.root.display()))?;
+        // Container directories a dead command left without a record.
+        let swept = strata_runtime::containers::sweep(&s);
+        if swept > 0 {
+            tracing::debug!("removed {swept} container director(ies) without a record");
+        }
         Ok(self.store.get_or_init(|| s))
     }
 }
@@ -71,6 +82,9 @@ pub fn init_logging(global: &GlobalArgs) {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
+        // A closed stderr (a helper whose command died) must not turn a
+        // log line into a panic (the fallback is an `eprintln!`).
+        .log_internal_errors(false)
         .without_time()
         .try_init();
 }

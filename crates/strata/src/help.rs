@@ -121,7 +121,7 @@ fn dress(mut cmd: Command, path: &[String], globals: &[Arg]) -> Command {
 /// Parses the process's arguments. The plain tree parses exactly as the
 /// dressed one (the hidden copies change no parse) and costs a third of
 /// it, so the dressed tree is made only to show help.
-pub fn parse() -> Cli {
+pub fn parse() -> (Cli, clap::ArgMatches) {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let matches = match Cli::command().try_get_matches_from(&args) {
         Ok(m) => m,
@@ -135,7 +135,8 @@ pub fn parse() -> Cli {
         }
         Err(e) => e.exit(),
     };
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
 }
 
 /// `strata completion SHELL`: the completion script on `out`.

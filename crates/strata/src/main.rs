@@ -14,13 +14,38 @@ mod commands;
 mod context;
 mod exit;
 mod help;
+mod signals;
 
 fn main() {
-    let cli = help::parse();
+    let (cli, matches) = help::parse();
     context::init_logging(&cli.global);
+    // Helpers (`__shim`) handle their own signals.
+    let words = subcommand_words(&matches);
+    if words.first().is_some_and(|w| w != "__shim") {
+        signals::install(&format!("strata {}", words.join(" ")));
+    }
     let code = match commands::dispatch(cli) {
         Ok(code) => code,
-        Err(err) => exit::report(&err),
+        Err(err) => match signals::cancelled() {
+            // Cancelled: one line saying so, and docker's code.
+            Some(sig) => {
+                tracing::debug!("cancelled: {err:#}");
+                eprintln!("Error: {}", signals::message(sig));
+                signals::exit_code(sig)
+            }
+            None => exit::report(&err),
+        },
     };
     std::process::exit(code);
+}
+
+/// The subcommand path (`["image", "pull"]`).
+fn subcommand_words(m: &clap::ArgMatches) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = m;
+    while let Some((name, sub)) = cur.subcommand() {
+        out.push(name.to_string());
+        cur = sub;
+    }
+    out
 }

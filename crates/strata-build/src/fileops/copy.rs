@@ -267,6 +267,7 @@ impl Writer<'_> {
     /// Writes one entry at image path `dst` (its parent exists in the layer).
     fn entry(&mut self, src: Source<'_>, e: &SelectedEntry, dst: &str, xattrs: bool) -> Result<()> {
         let host = self.host(dst);
+        cancelled(&host)?;
         let existing = self.view.lstat(dst);
         let (uid, gid) = self.owner_of(e);
         let time = self.time_of(e);
@@ -502,6 +503,7 @@ impl Writer<'_> {
 /// Streams `p` into `out` (`copy_file_range`), checking first that it is
 /// still the selected file when `check` (tree sources).
 fn copy_data(p: &Path, e: &SelectedEntry, out: &mut File, check: bool) -> Result<u64> {
+    cancelled(p)?;
     let mut input = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
@@ -517,6 +519,14 @@ fn copy_data(p: &Path, e: &SelectedEntry, out: &mut File, check: bool) -> Result
         });
     }
     Ok(n)
+}
+
+/// Fails once the build is cancelled (a signal): a COPY stops between
+/// files, and its partial layer is dropped with the step.
+fn cancelled(p: &Path) -> Result<()> {
+    strata_store::cancel::Cancel::global()
+        .check()
+        .map_err(|c| FileOpError::io("copy", p)(c.into()))
 }
 
 /// Creates `host` as a copy of tree file `src` with its final owner, mode,

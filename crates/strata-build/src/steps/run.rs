@@ -31,7 +31,7 @@ use strata_oci::ImageConfig;
 use strata_runtime::logs::Stream;
 use strata_runtime::rootfs_linux::clean_relative;
 use strata_runtime::spec::MountSpec;
-use strata_runtime::step::{StepSpec, run_step};
+use strata_runtime::step::{StepSpec, run_step_with};
 use strata_store::ingest::{DirLayerOptions, IngestedLayer};
 use strata_store::inroot_linux::Root;
 use strata_store::layer::{Compression, WhiteoutFormat};
@@ -120,7 +120,7 @@ pub fn run(
             hostname: String::new(),
             runtime: ex.req.runtime.clone(),
         };
-        let status = run_step(store, &spec, &mut |s: Stream, b: &[u8]| {
+        let status = run_step_with(store, &spec, &ex.req.cancel, &mut |s: Stream, b: &[u8]| {
             let s = match s {
                 Stream::Stdout => LogStream::Stdout,
                 Stream::Stderr => LogStream::Stderr,

@@ -215,7 +215,7 @@ pub fn export_cache(
         .unwrap_or(strata_oci::reference::DEFAULT_TAG)
         .to_string();
     with_runtime(|rt| {
-        rt.block_on(async {
+        crate::runtime::block_on(rt, async {
             let client =
                 Arc::new(RegistryClient::connect(reference.domain(), &opts.registry).await?);
             let content = store.content().clone();

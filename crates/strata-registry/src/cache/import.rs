@@ -48,9 +48,11 @@ pub fn import_cache(
         .unwrap_or(strata_oci::reference::DEFAULT_TAG)
         .to_string();
     with_runtime(|rt| {
-        let client =
-            Arc::new(rt.block_on(RegistryClient::connect(reference.domain(), &opts.registry))?);
-        let m = rt.block_on(client.get_manifest(&repo, &target, &shown))?;
+        let client = Arc::new(crate::runtime::block_on(
+            rt,
+            RegistryClient::connect(reference.domain(), &opts.registry),
+        )?);
+        let m = crate::runtime::block_on(rt, client.get_manifest(&repo, &target, &shown))?;
         let (kind, _) =
             manifest::classify(&m.bytes, None).map_err(|e| not_cache(&shown, e.to_string()))?;
         if kind != DocumentKind::Manifest {
@@ -72,12 +74,10 @@ pub fn import_cache(
         }
         let cfg_digest =
             descriptor_digest(parsed.config()).map_err(|e| not_cache(&shown, e.to_string()))?;
-        let cfg_bytes = rt.block_on(client.get_small_blob(
-            &repo,
-            &cfg_digest,
-            parsed.config().size(),
-            MAX_CACHE_CONFIG,
-        ))?;
+        let cfg_bytes = crate::runtime::block_on(
+            rt,
+            client.get_small_blob(&repo, &cfg_digest, parsed.config().size(), MAX_CACHE_CONFIG),
+        )?;
         let config: CacheConfig = if inline {
             // An image built with `--cache-to type=inline`.
             super::inline::from_image_config(&cfg_bytes).map_err(|e| not_cache(&shown, e))?

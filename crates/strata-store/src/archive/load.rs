@@ -251,10 +251,7 @@ impl Store {
                 }
                 self.content().put(&img.config)?;
                 self.content().put(&img.manifest)?;
-                let row = self.put_image(&img.manifest, &img.config)?;
-                for t in &img.tags {
-                    self.tag_image(&row.id, t)?;
-                }
+                let row = self.put_image_tagged(&img.manifest, &img.config, &img.tags)?;
                 loaded.push(LoadedImage {
                     id: row.id,
                     tags: img.tags.clone(),

@@ -51,6 +51,8 @@ struct TarOut<W: Write> {
 
 impl<W: Write> TarOut<W> {
     fn header(&mut self, path: &str, size: u64, kind: tar::EntryType, mode: u32) -> io::Result<()> {
+        // A cancelled save (a signal) stops between members.
+        crate::cancel::Cancel::global().check()?;
         let mut h = tar::Header::new_ustar();
         h.set_path(path)?;
         h.set_size(size);

@@ -60,6 +60,9 @@ pub fn apply_layer(
     let root =
         Root::open(target).map_err(|e| io_err(target.display().to_string(), "open target", e))?;
     let state = Rc::new(TapState::default());
+    // A cancelled command (a signal) stops reading; the partial target is
+    // the caller's to drop.
+    let tar = crate::cancel::Reader::new(tar, crate::cancel::Cancel::global());
     let digest = DigestReader::new(BufReader::with_capacity(256 << 10, tar));
     let mut archive = tar::Archive::new(Tap::new(digest, state.clone()));
     let mut ap = Applier::new(&root, opts);

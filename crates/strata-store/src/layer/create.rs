@@ -43,6 +43,9 @@ pub fn write_layer(
     compression: Compression,
     out: impl Write,
 ) -> Result<LayerWritten, LayerError> {
+    // A cancelled command (a signal) stops here; the partial blob is the
+    // caller's to drop.
+    let out = crate::cancel::Writer::new(out, crate::cancel::Cancel::global());
     // An uncompressed blob is the tar itself: its digest is the diffID,
     // so it is hashed once, not twice.
     let blob = if compression == Compression::None {

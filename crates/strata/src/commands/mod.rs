@@ -69,6 +69,7 @@ fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Res
         ImageCommand::Pull(a) => image::pull::run(ctx, global, a),
         ImageCommand::Push(a) => image::push::run(ctx, global, a),
         ImageCommand::Verify(a) => image::verify::run(ctx, global, a),
+        ImageCommand::Prune(a) => image::prune::run(ctx, a),
     }
 }
 

@@ -49,6 +49,8 @@ mod image_history_digests;
 mod image_interop;
 mod image_reference;
 mod image_verify;
+mod lifecycle_crash;
+mod lifecycle_signals;
 mod registry_auth;
 mod registry_faults;
 mod registry_interop;

@@ -122,7 +122,10 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<i32> {
     if !args.follow || until.is_some() {
         return Ok(0);
     }
+    let cancel = strata_store::cancel::Cancel::global();
     loop {
+        // Ctrl-C (or SIGTERM, SIGHUP) ends the follow: docker's 130/143/129.
+        cancel.check()?;
         let running = containers::get(store, &c.id)?.is_some_and(|c| {
             c.is_running()
                 || c.state.status == "created"

@@ -60,6 +60,10 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
         println!("{}", c.id);
         return Ok(0);
     }
+    if args.sig_proxy && !cfg.tty {
+        // From now on signals go to the container (docker's --sig-proxy).
+        crate::signals::hand_over();
+    }
     let code = sup
         .relay(AttachOptions {
             stdin: cfg.attach_stdin,

@@ -44,6 +44,10 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
             sup.send_size();
         }
         sup.wait_started().map_err(rt)?;
+        if !c.spec.config.tty {
+            // From now on signals go to the container (docker's --sig-proxy).
+            crate::signals::hand_over();
+        }
         return sup
             .relay(AttachOptions {
                 stdin: args.interactive && c.spec.config.open_stdin,
@@ -58,8 +62,14 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
         let c = lookup(store, name)?;
         if !c.is_running() {
             ops::reconcile(store, &c).map_err(rt)?;
-            let mut sup = ops::start(store, &c).map_err(rt)?;
-            sup.wait_started().map_err(rt)?;
+            match ops::start(store, &c) {
+                Ok(mut sup) => {
+                    sup.wait_started().map_err(rt)?;
+                }
+                // Started by another command meanwhile: docker's no-op.
+                Err(strata_runtime::RuntimeError::AlreadyRunning(_)) => {}
+                Err(e) => return Err(rt(e)),
+            }
         }
         Ok(Some(name.to_string()))
     })

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod load;
 pub mod ls;
 pub mod progress;
+pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod rm;

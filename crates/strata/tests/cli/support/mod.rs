@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod lifecycle;
 pub mod registry;
 
 use std::ffi::OsStr;
