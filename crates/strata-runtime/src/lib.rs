@@ -24,6 +24,8 @@
 //! * [`attach`] + [`client_linux`]: the CLI ↔ supervisor protocol and the
 //!   foreground relay (raw terminal, SIGWINCH, signal proxy); [`logs`]:
 //!   docker's json-file format.
+//! * [`net`]: networks and container networking (the infra namespace with
+//!   netavark and pasta, IPAM, `-p` proxy, `/etc/hosts`, `NetworkSettings`).
 //!
 //! # Running a build step
 //!
@@ -86,6 +88,7 @@ pub mod launch_linux;
 pub mod logs;
 pub mod model;
 pub mod names;
+pub mod net;
 pub mod oci_linux;
 pub mod ops;
 pub mod procs_linux;

@@ -26,6 +26,7 @@ mod container_isolation;
 mod container_leaks;
 mod container_lifecycle;
 mod container_logs;
+mod container_network;
 mod container_ps;
 mod container_run;
 mod container_runtime;

@@ -1,0 +1,805 @@
+//! The infra process: one per store root, holding the *infra network
+//! namespace* where the bridges of the default and user networks live
+//! (podman's rootless-netns, without any mount).
+//!
+//! ```text
+//! supervisor ── connect @strata-infra-<hash(root)> ──> infra (PID 1 of its own
+//!   │  (SOCK_SEQPACKET, abstract: nothing on disk)       pid namespace, in the
+//!   │  hello / setup / teardown, one JSON per message    infra netns)
+//!   │                                                      ├─ pasta  (outside link)
+//!   └─ keeps the connection while its container runs     ├─ netavark (per request)
+//!                                                          └─ aardvark-dns (by netavark)
+//! ```
+//! * **Pinning:** nothing is mounted. The namespace lives as long as its
+//!   processes (the infra process, pasta, aardvark-dns) and the
+//!   containers' veth peers in it; every one of them is in the infra
+//!   process's pid namespace, which the kernel kills as a whole when the
+//!   infra process exits. Supervisors and proxies enter it through
+//!   `/proc/<pid>/ns/net` of the infra process.
+//! * **Start:** the first supervisor that needs a bridge network and finds
+//!   no infra process spawns one (`strata __shim infra <root> <ready-fd>`);
+//!   it binds the abstract socket in the host namespace (so exactly one
+//!   wins a race), enters a new pid namespace, forks the infra process
+//!   proper and exits. That one makes the network namespace, starts pasta
+//!   (`--config-net --no-map-gw`, no port forwarding: containers never
+//!   reach the host's loopback) and serves requests. netavark runs
+//!   inside it (its "host" is the infra namespace) with its state (and
+//!   aardvark-dns's) under `<root>/net/infra/`.
+//! * **End:** a supervisor holds its connection for its container's life.
+//!   When the last connection closes (containers gone, or supervisors
+//!   killed), the infra process closes its socket and exits, and with it
+//!   go pasta, aardvark-dns and the namespace. A client that races the
+//!   shutdown sees its connection reset and starts a new one.
+//! * Only clients of the infra process's own user are served
+//!   (`SO_PEERCRED`).
+
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::socket::{
+    AddressFamily, Backlog, MsgFlags, SockFlag, SockType, UnixAddr, accept4, bind, connect,
+    getsockopt, listen, recv, send, socket, sockopt,
+};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::netavark;
+use crate::error::{IoContext, Result, RuntimeError, SysContext};
+use crate::helper;
+use crate::sys_linux;
+
+/// Largest message (a netavark request for many networks is a few KiB).
+const MAX_MSG: usize = 256 * 1024;
+
+/// How long a new infra process waits for its first client.
+const FIRST_CLIENT: Duration = Duration::from_secs(10);
+
+/// How long a setup waits for pasta to come up.
+const PASTA_READY: Duration = Duration::from_secs(10);
+
+/// The infra state directory of a store root.
+pub fn state_dir(root: &Path) -> PathBuf {
+    root.join("net").join("infra")
+}
+
+/// The infra log of a store root.
+pub fn log_path(root: &Path) -> PathBuf {
+    root.join("net").join("infra.log")
+}
+
+/// The abstract socket name of a store root's infra process.
+fn socket_name(root: &Path) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(root.as_os_str().as_encoded_bytes());
+    let hex = hex::encode(h.finalize());
+    format!("strata-infra-{}", &hex[..24]).into_bytes()
+}
+
+fn addr(root: &Path) -> Result<UnixAddr> {
+    UnixAddr::new_abstract(&socket_name(root)).sys("socket address")
+}
+
+/// A request to the infra process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum Request {
+    /// Who are you (the reply carries the infra PID).
+    Hello,
+    /// Runs `netavark setup` for the namespace at `netns`.
+    Setup {
+        /// A path to the container's network namespace.
+        netns: String,
+        /// netavark's options (JSON).
+        options: String,
+    },
+    /// Runs `netavark teardown`.
+    Teardown {
+        /// A path to the container's network namespace.
+        netns: String,
+        /// netavark's options (JSON).
+        options: String,
+    },
+}
+
+/// The infra process's answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reply {
+    /// Success.
+    pub ok: bool,
+    /// The failure.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The infra process's PID (host namespace), for `hello`.
+    #[serde(default)]
+    pub pid: i32,
+    /// netavark's output, for `setup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
+}
+
+fn send_json<T: Serialize>(fd: RawFd, v: &T) -> Result<()> {
+    let data = serde_json::to_vec(v).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    loop {
+        match send(fd, &data, MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).sys("send to the infra process"),
+        }
+    }
+}
+
+/// Receives one message; `None` at end of connection.
+fn recv_msg(fd: RawFd) -> Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; MAX_MSG];
+    loop {
+        match recv(fd, &mut buf, MsgFlags::empty()) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+            Err(e) => return Err(e).sys("receive from the infra process"),
+        }
+    }
+}
+
+/// A supervisor's connection to its store root's infra process. Dropping
+/// it tells the infra process this container no longer needs it.
+#[derive(Debug)]
+pub struct InfraClient {
+    sock: OwnedFd,
+    /// The infra process (host PID).
+    pub pid: i32,
+}
+
+impl InfraClient {
+    /// Connects to the infra process of `root`, starting one if there is
+    /// none (or the one there is going away).
+    pub fn connect(root: &Path) -> Result<InfraClient> {
+        let mut last = None;
+        for attempt in 0..8 {
+            match Self::try_connect(root) {
+                Ok(Some(c)) => return Ok(c),
+                Ok(None) => {
+                    if let Err(e) = spawn(root) {
+                        last = Some(e);
+                    }
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
+        }
+        Err(last.unwrap_or_else(|| {
+            RuntimeError::Invalid(format!(
+                "cannot reach the infra network process of {} (see {})",
+                root.display(),
+                log_path(root).display()
+            ))
+        }))
+    }
+
+    /// `Ok(None)`: nobody listens.
+    fn try_connect(root: &Path) -> Result<Option<InfraClient>> {
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .sys("socket")?;
+        match connect(fd.as_raw_fd(), &addr(root)?) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::ECONNREFUSED) | Err(nix::errno::Errno::ENOENT) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e).sys("connect to the infra process"),
+        }
+        let mut c = InfraClient { sock: fd, pid: 0 };
+        c.send(&Request::Hello)?;
+        match c.recv()? {
+            Some(r) if r.ok && r.pid > 0 => {
+                c.pid = r.pid;
+                Ok(Some(c))
+            }
+            // Reset by an infra process on its way out: start another.
+            _ => Ok(None),
+        }
+    }
+
+    /// Sends a request (the reply comes with [`Self::recv`]).
+    pub fn send(&mut self, req: &Request) -> Result<()> {
+        send_json(self.sock.as_raw_fd(), req)
+    }
+
+    /// Receives the next reply; `None` if the infra process went away.
+    pub fn recv(&mut self) -> Result<Option<Reply>> {
+        Ok(match recv_msg(self.sock.as_raw_fd())? {
+            Some(m) => Some(
+                serde_json::from_slice(&m)
+                    .map_err(|e| RuntimeError::Invalid(format!("infra reply: {e}")))?,
+            ),
+            None => None,
+        })
+    }
+
+    /// Sends a request and waits for its reply; a failure becomes an error.
+    pub fn call(&mut self, req: &Request) -> Result<Reply> {
+        self.send(req)?;
+        self.wait()
+    }
+
+    /// Waits for the reply to the request sent last.
+    pub fn wait(&mut self) -> Result<Reply> {
+        match self.recv()? {
+            Some(r) if r.ok => Ok(r),
+            Some(r) => Err(RuntimeError::Invalid(r.error)),
+            None => Err(RuntimeError::Invalid(
+                "the infra network process went away".into(),
+            )),
+        }
+    }
+
+    /// The path of the infra network namespace.
+    pub fn netns_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.pid))
+    }
+}
+
+/// Spawns an infra process for `root` and waits until it listens (or says
+/// another one does).
+fn spawn(root: &Path) -> Result<()> {
+    let dir = root.join("net");
+    fs::create_dir_all(&dir).ctx("create", &dir)?;
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(root))
+        .ctx("open", log_path(root))?;
+    let (r, w) = sys_linux::pipe()?;
+    let raw = w.as_raw_fd();
+    let mut cmd = Command::new(helper::helper_binary());
+    cmd.args([helper::SHIM, "infra"])
+        .arg(root)
+        .arg("3")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .env("STRATA_LOG", helper::log_filter());
+    // SAFETY: only async-signal-safe calls (setsid, dup2, fcntl) between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            let rc = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .ctx("start the infra network process", helper::helper_binary())?;
+    drop(w);
+    let mut out = String::new();
+    let mut buf = [0u8; 256];
+    while let Ok(Some(n)) = sys_linux::read_fd(r.as_fd(), &mut buf) {
+        if n == 0 {
+            continue;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let _ = child.wait();
+    let out = out.trim();
+    if out.starts_with("ok") || out == "exists" {
+        Ok(())
+    } else {
+        Err(RuntimeError::Invalid(format!(
+            "the infra network process failed to start: {} (see {})",
+            if out.is_empty() { "no answer" } else { out },
+            log_path(root).display()
+        )))
+    }
+}
+
+/// `strata __shim infra <root> <ready-fd>`: binds the socket, enters a new
+/// pid namespace, forks the infra process and reports `ok <pid>` (or
+/// `exists`, or the error) on the ready descriptor.
+pub fn main(root: &Path, ready: OwnedFd) -> i32 {
+    let mut ready = fs::File::from(ready);
+    let listener = match listen_on(root) {
+        Ok(l) => l,
+        Err(nix::errno::Errno::EADDRINUSE) => {
+            let _ = ready.write_all(b"exists");
+            return 0;
+        }
+        Err(e) => {
+            let _ = write!(ready, "listen: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
+        let _ = write!(ready, "unshare(CLONE_NEWPID): {e}");
+        return 1;
+    }
+    // SAFETY: this helper process is single-threaded.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { child }) => {
+            let _ = write!(ready, "ok {child}");
+            0
+        }
+        Ok(ForkResult::Child) => {
+            drop(ready);
+            let code = match Infra::new(root) {
+                Ok(mut infra) => infra.serve(listener),
+                Err(e) => {
+                    tracing::error!("infra: {e}");
+                    1
+                }
+            };
+            std::process::exit(code)
+        }
+        Err(e) => {
+            let _ = write!(ready, "fork: {e}");
+            1
+        }
+    }
+}
+
+fn listen_on(root: &Path) -> nix::Result<OwnedFd> {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    let a = UnixAddr::new_abstract(&socket_name(root))?;
+    bind(fd.as_raw_fd(), &a)?;
+    listen(&fd, Backlog::new(128)?)?;
+    Ok(fd)
+}
+
+/// The infra process proper.
+struct Infra {
+    state: PathBuf,
+    netavark: PathBuf,
+    aardvark: Option<PathBuf>,
+    pasta: Option<Pid>,
+    pasta_pidfile: PathBuf,
+    pasta_ready: bool,
+    /// Our PID in the host's pid namespace.
+    host_pid: i32,
+    /// The host's network namespace (pasta runs there).
+    host_netns: Option<fs::File>,
+    /// The iptables run that installs our own rule, while it runs.
+    firewall: Option<Pid>,
+    /// Its failure, once it ended.
+    firewall_error: Option<String>,
+}
+
+fn missing(what: &str) -> RuntimeError {
+    RuntimeError::Invalid(format!(
+        "container networking needs {what} (Debian: apt-get install passt netavark aardvark-dns iptables)"
+    ))
+}
+
+impl Infra {
+    fn new(root: &Path) -> Result<Infra> {
+        let netavark = netavark::find_binary("netavark").ok_or_else(|| missing("netavark"))?;
+        let aardvark = netavark::find_binary("aardvark-dns");
+        let state = state_dir(root);
+        if state.exists() {
+            fs::remove_dir_all(&state).ctx("clean", &state)?;
+        }
+        fs::create_dir_all(&state).ctx("create", &state)?;
+        // A fresh log per infra process (stderr is the log file).
+        // SAFETY: ftruncate on our own stderr.
+        unsafe { libc::ftruncate(2, 0) };
+        let host_pid = fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0);
+        Ok(Infra {
+            pasta_pidfile: state.join("pasta.pid"),
+            state,
+            netavark,
+            aardvark,
+            pasta: None,
+            pasta_ready: false,
+            host_pid,
+            host_netns: None,
+            firewall: None,
+            firewall_error: None,
+        })
+    }
+
+    fn serve(&mut self, listener: OwnedFd) -> i32 {
+        if let Err(e) = self.enter_namespace() {
+            tracing::error!("infra: {e}");
+            return 1;
+        }
+        let sigs = match sys_linux::SignalPipe::install(&[
+            nix::sys::signal::Signal::SIGCHLD,
+            nix::sys::signal::Signal::SIGTERM,
+            nix::sys::signal::Signal::SIGINT,
+        ]) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("infra: {e}");
+                return 1;
+            }
+        };
+        if let Err(e) = self.start_pasta() {
+            tracing::error!("infra: {e}");
+        }
+        match drop_invalid() {
+            Ok(pid) => self.firewall = Some(pid),
+            Err(e) => self.firewall_error = Some(e.to_string()),
+        }
+        let started = Instant::now();
+        let mut clients: Vec<OwnedFd> = Vec::new();
+        let mut served = false;
+        loop {
+            if clients.is_empty() {
+                self.accept_all(&listener, &mut clients);
+                if clients.is_empty() && (served || started.elapsed() > FIRST_CLIENT) {
+                    break;
+                }
+            }
+            let mut fds = vec![sigs.fd(), listener.as_fd()];
+            fds.extend(clients.iter().map(|c| c.as_fd()));
+            let ready = match poll_for(&fds, (!served).then_some(FIRST_CLIENT)) {
+                Some(r) => r,
+                None => continue,
+            };
+            drop(fds);
+            if ready[0] {
+                for s in sigs.take() {
+                    if s == libc::SIGCHLD {
+                        self.reap();
+                    } else {
+                        tracing::info!("infra: signal {s}, leaving");
+                        return 0;
+                    }
+                }
+            }
+            if ready[1] {
+                self.accept_all(&listener, &mut clients);
+            }
+            let mut gone = Vec::new();
+            for (i, c) in clients.iter().enumerate() {
+                if !ready.get(i + 2).copied().unwrap_or(false) {
+                    continue;
+                }
+                served = true;
+                match recv_msg(c.as_raw_fd()) {
+                    Ok(Some(m)) => {
+                        let reply = self.handle(&m);
+                        if send_json(c.as_raw_fd(), &reply).is_err() {
+                            gone.push(i);
+                        }
+                    }
+                    _ => gone.push(i),
+                }
+            }
+            for i in gone.into_iter().rev() {
+                clients.remove(i);
+            }
+        }
+        // Close the socket first, so new clients start a fresh infra
+        // process; our pid namespace (pasta, aardvark-dns) ends with us.
+        drop(listener);
+        tracing::debug!("infra: last client gone, leaving");
+        0
+    }
+
+    fn accept_all(&self, listener: &OwnedFd, clients: &mut Vec<OwnedFd>) {
+        loop {
+            match accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC) {
+                Ok(fd) => {
+                    // SAFETY: accept4 returned a new descriptor we own.
+                    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                    let ok = getsockopt(&fd, sockopt::PeerCredentials)
+                        .map(|c| c.uid() == nix::unistd::geteuid().as_raw())
+                        .unwrap_or(false);
+                    if ok {
+                        clients.push(fd);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Enters a new network namespace and brings its loopback up.
+    fn enter_namespace(&mut self) -> Result<()> {
+        self.host_netns =
+            Some(fs::File::open("/proc/self/ns/net").ctx("open", "/proc/self/ns/net")?);
+        unshare(CloneFlags::CLONE_NEWNET).sys("unshare(CLONE_NEWNET)")?;
+        loopback_up()
+    }
+
+    fn start_pasta(&mut self) -> Result<()> {
+        let pasta = netavark::find_binary("pasta").ok_or_else(|| missing("pasta"))?;
+        let ns = fs::File::open("/proc/self/ns/net").ctx("open", "/proc/self/ns/net")?;
+        let raw = ns.as_raw_fd();
+        let host = self
+            .host_netns
+            .as_ref()
+            .map(|f| f.as_raw_fd())
+            .ok_or_else(|| RuntimeError::Invalid("infra: no host namespace".into()))?;
+        let uid = nix::unistd::geteuid().as_raw();
+        let mut cmd = Command::new(pasta);
+        // MTU as docker's bridges: pasta's default (65520) makes it send
+        // segments no container interface takes.
+        cmd.args(["--config-net", "--no-map-gw", "--foreground", "--quiet"])
+            .args(["--mtu", "1500"])
+            .args(["-t", "none", "-u", "none", "-T", "none", "-U", "none"])
+            .arg("--runas")
+            .arg(uid.to_string())
+            .arg("--log-file")
+            .arg(self.state.join("pasta.log"))
+            .arg("--pid")
+            .arg(&self.pasta_pidfile)
+            .args(["--netns", "/proc/self/fd/3"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // SAFETY: only async-signal-safe calls (setns, dup2, fcntl, prctl)
+        // between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // pasta works from the host's namespace (its sockets are
+                // the outside end) and attaches to ours through fd 3.
+                if libc::setns(host, libc::CLONE_NEWNET) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let rc = if raw == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(raw, 3)
+                };
+                if rc < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().ctx("start pasta", "pasta")?;
+        self.pasta = Some(Pid::from_raw(child.id() as i32));
+        Ok(())
+    }
+
+    /// Waits until pasta links the namespace to the outside and our
+    /// firewall rule is in (both started with the infra process).
+    fn wait_ready(&mut self) -> Result<()> {
+        if self.pasta_ready && self.firewall.is_none() {
+            return self.firewall_error.clone().map_or(Ok(()), |e| {
+                Err(RuntimeError::Invalid(format!("infra firewall: {e}")))
+            });
+        }
+        let t0 = Instant::now();
+        while self.firewall.is_some() && t0.elapsed() < PASTA_READY {
+            std::thread::sleep(Duration::from_millis(1));
+            self.reap();
+        }
+        if let Some(e) = &self.firewall_error {
+            return Err(RuntimeError::Invalid(format!("infra firewall: {e}")));
+        }
+        while !self.pasta_ready && t0.elapsed() < PASTA_READY {
+            if self.pasta.is_none() {
+                break;
+            }
+            if fs::metadata(&self.pasta_pidfile).is_ok_and(|m| m.len() > 0) {
+                self.pasta_ready = true;
+                tracing::debug!(ms = t0.elapsed().as_millis() as u64, "pasta ready");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            self.reap();
+        }
+        if self.pasta_ready {
+            return Ok(());
+        }
+        Err(RuntimeError::Invalid(format!(
+            "pasta did not start (see {})",
+            self.state.join("pasta.log").display()
+        )))
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(st) => {
+                    if st.pid().is_some() && st.pid() == self.pasta {
+                        tracing::error!("infra: pasta exited: {st:?}");
+                        self.pasta = None;
+                        self.pasta_ready = false;
+                    }
+                    if st.pid().is_some() && st.pid() == self.firewall {
+                        self.firewall = None;
+                        if !matches!(st, WaitStatus::Exited(_, 0)) {
+                            self.firewall_error = Some(format!(
+                                "iptables -I INPUT -m conntrack --ctstate INVALID -j DROP: {st:?}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: &[u8]) -> Reply {
+        let req: Request = match serde_json::from_slice(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                return Reply {
+                    error: format!("bad request: {e}"),
+                    ..Reply::default()
+                };
+            }
+        };
+        let result = match &req {
+            Request::Hello => Ok(None),
+            Request::Setup { netns, options } => self
+                .netavark("setup", netns, options)
+                .and_then(|s| self.wait_ready().map(|()| s)),
+            Request::Teardown { netns, options } => self.netavark("teardown", netns, options),
+        };
+        match result {
+            Ok(status) => Reply {
+                ok: true,
+                pid: self.host_pid,
+                status,
+                ..Reply::default()
+            },
+            Err(e) => Reply {
+                error: e.to_string(),
+                ..Reply::default()
+            },
+        }
+    }
+
+    fn netavark(
+        &mut self,
+        verb: &str,
+        netns: &str,
+        options: &str,
+    ) -> Result<Option<serde_json::Value>> {
+        let t0 = Instant::now();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut child = Command::new(&self.netavark)
+            .args(netavark::args(
+                &self.state,
+                self.aardvark.as_deref(),
+                verb,
+                netns,
+            ))
+            .env("PATH", format!("{path}:/usr/sbin:/usr/bin:/sbin:/bin"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ctx("run", &self.netavark)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(options.as_bytes());
+        }
+        let out = child.wait_with_output().ctx("run", &self.netavark)?;
+        self.reap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        tracing::debug!(
+            ms = t0.elapsed().as_millis() as u64,
+            verb,
+            "netavark: {}",
+            stdout.trim()
+        );
+        if !out.status.success() {
+            return Err(RuntimeError::Invalid(format!(
+                "netavark {verb}: {}",
+                netavark::error_message(&stdout, &String::from_utf8_lossy(&out.stderr))
+            )));
+        }
+        Ok(serde_json::from_str(stdout.trim()).ok())
+    }
+}
+
+/// Waits for one of `fds` to be readable; `None` when interrupted.
+fn poll_for(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Option<Duration>) -> Option<Vec<bool>> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut p: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    let t = timeout.map_or(PollTimeout::NONE, |d| {
+        PollTimeout::try_from(d.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+    });
+    match poll(&mut p, t) {
+        Ok(_) => Some(
+            p.iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect(),
+        ),
+        Err(_) => None,
+    }
+}
+
+/// Drops packets conntrack finds invalid before they reach the infra
+/// namespace's own stack: pasta (2023) sends window updates without the
+/// ACK flag, which conntrack does not map back through the masquerade, so
+/// the local stack would answer them with a reset and kill the
+/// container's connection.
+fn drop_invalid() -> Result<Pid> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let child = Command::new("iptables")
+        .args(["-w", "-I", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"])
+        .env("PATH", format!("{path}:/usr/sbin:/usr/bin:/sbin:/bin"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|_| missing("iptables"))?;
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+/// Brings `lo` up in the current network namespace.
+pub fn loopback_up() -> Result<()> {
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .sys("socket")?;
+    // SAFETY: ifreq is plain data; the name is NUL-terminated within it.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we own.
+    unsafe {
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(std::io::Error::last_os_error()).ctx("get flags of", "lo");
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(std::io::Error::last_os_error()).ctx("bring up", "lo");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_names_are_per_root_and_short() {
+        let a = socket_name(Path::new("/var/lib/strata"));
+        let b = socket_name(Path::new("/tmp/x/root"));
+        assert_ne!(a, b);
+        assert!(a.len() < 100);
+        let r: Request = serde_json::from_str(r#"{"op":"hello"}"#).unwrap();
+        assert!(matches!(r, Request::Hello));
+        let s = serde_json::to_string(&Request::Setup {
+            netns: "/proc/1/fd/3".into(),
+            options: "{}".into(),
+        })
+        .unwrap();
+        assert!(s.contains(r#""op":"setup""#), "{s}");
+    }
+}
