@@ -11,7 +11,8 @@ say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 # The apt packages the tests, the demo and the benches use.
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
-  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini"
+  debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini \
+  passt netavark aardvark-dns iptables"
 
 install_packages() {
   [ -n "${SKIP_APT:-}" ] && return 0

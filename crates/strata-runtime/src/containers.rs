@@ -24,8 +24,8 @@ use strata_store::db::containers::{self as q, ContainerRow};
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::model::{ContainerSpec, State};
 use crate::names;
-use crate::rootfs_linux::{StubKind, create_init_layer};
 use crate::net::NetMode;
+use crate::rootfs_linux::{StubKind, create_init_layer};
 use crate::spec::MountSpec;
 
 /// A container record.

@@ -110,8 +110,9 @@ pub fn main(args: &[OsString]) -> i32 {
             }
         }
         Some("proxy") if args.len() == 2 => {
-            match serde_json::from_str::<crate::net::proxy_linux::ProxySpec>(&s(1).to_string_lossy())
-            {
+            match serde_json::from_str::<crate::net::proxy_linux::ProxySpec>(
+                &s(1).to_string_lossy(),
+            ) {
                 Ok(spec) => crate::net::proxy_linux::main(&spec),
                 Err(e) => {
                     eprintln!("strata {SHIM} proxy: bad spec: {e}");

@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::procs_linux::ProcRef;
 use crate::net::NetMode;
 use crate::net::attach_linux::RuntimeNet;
+use crate::procs_linux::ProcRef;
 use crate::spec::Resources;
 
 /// docker's zero time, shown for times not yet reached.
@@ -231,7 +231,11 @@ pub struct State {
     #[serde(default)]
     pub strata: Processes,
     /// The network while running (ports, interfaces).
-    #[serde(default, rename = "StrataNet", skip_serializing_if = "RuntimeNet::is_empty")]
+    #[serde(
+        default,
+        rename = "StrataNet",
+        skip_serializing_if = "RuntimeNet::is_empty"
+    )]
     pub net: RuntimeNet,
     /// Fields not modelled here.
     #[serde(flatten)]

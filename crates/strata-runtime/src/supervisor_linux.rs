@@ -340,7 +340,7 @@ impl Supervisor<'_> {
             io.out = Some(master);
         }
         drop(console);
-        if let Err(e) = self.net.finish() {
+        if let Err(e) = self.net.finish(self.store) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
             return Err(e);

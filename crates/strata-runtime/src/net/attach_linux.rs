@@ -72,12 +72,14 @@ pub struct NetSetup {
     netns: Option<OwnedFd>,
     netns_path: Option<PathBuf>,
     infra: Option<InfraClient>,
-    pending: bool,
+    pending: Option<Request>,
     bound: Vec<Bound>,
     target: Option<IpAddr>,
     proxy: Option<Child>,
     pasta: Option<(Child, PathBuf)>,
     state: RuntimeNet,
+    /// Addresses were handed out (to release at the end).
+    allocated: bool,
     etc: Option<EtcFiles>,
     hostname: Option<String>,
 }
@@ -93,7 +95,11 @@ pub fn new_netns() -> Result<OwnedFd> {
 }
 
 fn fd_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), fd.as_raw_fd()))
+    PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        fd.as_raw_fd()
+    ))
 }
 
 fn host_resolv() -> String {
@@ -143,7 +149,13 @@ fn host_gateway(store: &Store) -> String {
         .unwrap_or_else(|| "172.17.0.1".into())
 }
 
-fn write_etc(store: &Store, c: &Container, p: &Paths, own: &[OwnEntry], dns_server: Option<String>) -> Result<()> {
+fn write_etc(
+    store: &Store,
+    c: &Container,
+    p: &Paths,
+    own: &[OwnEntry],
+    dns_server: Option<String>,
+) -> Result<()> {
     let hc = &c.spec.host_config;
     let gw = host_gateway(store);
     let extra: Vec<String> = hc
@@ -227,9 +239,16 @@ impl NetSetup {
         Ok(())
     }
 
-    fn begin_bridge(&mut self, store: &Store, c: &Container, p: &Paths, mode: &NetMode) -> Result<()> {
+    fn begin_bridge(
+        &mut self,
+        store: &Store,
+        c: &Container,
+        p: &Paths,
+        mode: &NetMode,
+    ) -> Result<()> {
         let t0 = Instant::now();
         let atts = networks::allocate(store, &c.id, None)?;
+        self.allocated = !atts.is_empty();
         if atts.is_empty() {
             if let NetMode::Named(n) = mode {
                 return Err(RuntimeError::NoSuchNetwork(n.clone()));
@@ -266,17 +285,21 @@ impl NetSetup {
                 .interfaces
                 .insert(a.network.id.clone(), format!("eth{i}"));
         }
-        tracing::debug!(ms = t0.elapsed().as_millis() as u64, "net: addresses, files, netns");
+        tracing::debug!(
+            ms = t0.elapsed().as_millis() as u64,
+            "net: addresses, files, netns"
+        );
         let mut infra = InfraClient::connect(store.root())?;
         tracing::debug!(ms = t0.elapsed().as_millis() as u64, "net: infra connected");
         let eps = endpoints(c, &atts, &self.state.interfaces);
         let opts = Options::new(&c.id, &c.name, &eps, &c.spec.host_config.net.dns);
-        infra.send(&Request::Setup {
+        let req = Request::Setup {
             netns: path.display().to_string(),
             options: opts.to_json(),
-        })?;
+        };
+        infra.send(&req)?;
         self.state.sandbox = format!("/proc/{}/ns/net", std::process::id());
-        self.pending = true;
+        self.pending = Some(req);
         self.infra = Some(infra);
         Ok(())
     }
@@ -342,11 +365,17 @@ impl NetSetup {
     }
 
     /// Step 2: waits for the network and starts the proxy.
-    pub fn finish(&mut self) -> Result<()> {
-        if self.pending {
-            self.pending = false;
-            if let Some(infra) = self.infra.as_mut() {
-                infra.wait()?;
+    pub fn finish(&mut self, store: &Store) -> Result<()> {
+        if let (Some(req), Some(infra)) = (self.pending.take(), self.infra.as_mut()) {
+            if let Err(e) = infra.wait() {
+                if !infra.is_gone() {
+                    return Err(e);
+                }
+                // We connected to an infra process on its way out: once
+                // more with a new one.
+                let mut again = InfraClient::connect(store.root())?;
+                again.call(&req)?;
+                *infra = again;
             }
         }
         if let Some((child, pidfile)) = self.pasta.as_mut() {
@@ -367,8 +396,8 @@ impl NetSetup {
         if !self.bound.is_empty()
             && let Some(target) = self.target
         {
-            let netns = match (&self.infra, &self.netns_path) {
-                (Some(i), _) => i.netns_path(),
+            let netns = match (self.infra.as_mut(), &self.netns_path) {
+                (Some(i), _) => i.netns_path()?,
                 (None, Some(p)) => p.clone(),
                 (None, None) => return Ok(()),
             };
@@ -386,20 +415,20 @@ impl NetSetup {
 
     /// Step 3: takes it all down (also after a failed start).
     pub fn release(&mut self, store: &Store, c: &Container) {
+        // Killed, not waited for: the supervisor reaps them (it reaps every
+        // child) or, leaving, hands them to its reaper; waiting would add
+        // the namespace's teardown to every stop.
         if let Some(mut p) = self.proxy.take() {
             let _ = p.kill();
-            let _ = p.wait();
         }
         if let Some((mut p, pidfile)) = self.pasta.take() {
             let _ = p.kill();
-            let _ = p.wait();
             let _ = fs::remove_file(pidfile);
         }
         self.bound.clear();
         if let (Some(infra), Some(path)) = (self.infra.as_mut(), &self.netns_path) {
-            if self.pending {
+            if self.pending.take().is_some() {
                 let _ = infra.wait();
-                self.pending = false;
             }
             // Hot-connected networks are in the records too.
             let ifaces = containers::get(store, &c.id)
@@ -424,7 +453,9 @@ impl NetSetup {
                 }
             }
         }
-        if let Err(e) = networks::release(store, &c.id, None) {
+        if std::mem::take(&mut self.allocated)
+            && let Err(e) = networks::release(store, &c.id, None)
+        {
             tracing::warn!("release addresses of {}: {e}", c.id);
         }
         self.netns = None;

@@ -110,7 +110,11 @@ fn conflict(what: &str) -> RuntimeError {
 }
 
 fn check_extra_host(h: &str) -> Result<String> {
-    let bad = || RuntimeError::Invalid(format!("invalid argument \"{h}\" for \"--add-host\" flag: bad format for add-host: \"{h}\""));
+    let bad = || {
+        RuntimeError::Invalid(format!(
+            "invalid argument \"{h}\" for \"--add-host\" flag: bad format for add-host: \"{h}\""
+        ))
+    };
     let (name, ip) = h.split_once(':').ok_or_else(bad)?;
     if name.is_empty() {
         return Err(bad());
@@ -178,14 +182,12 @@ pub fn prepare(store: &Store, o: &NetOptions, image_exposed: &[String]) -> Resul
                 ));
             }
         }
-        NetMode::Host | NetMode::None => {
-            if !bindings.is_empty() || o.publish_all {
-                if mode == NetMode::Host {
-                    out.warnings
-                        .push("Published ports are discarded when using host network mode".into());
-                }
-                bindings.clear();
+        NetMode::Host | NetMode::None if !bindings.is_empty() || o.publish_all => {
+            if mode == NetMode::Host {
+                out.warnings
+                    .push("Published ports are discarded when using host network mode".into());
             }
+            bindings.clear();
         }
         _ => {}
     }
@@ -200,12 +202,12 @@ pub fn prepare(store: &Store, o: &NetOptions, image_exposed: &[String]) -> Resul
         };
         networks::check_endpoint(&net, &cfg, mode != NetMode::Default)?;
         out.attach.push((net, cfg));
-    } else if o.ip.is_some() || !o.aliases.is_empty() {
-        if let NetMode::Container(_) | NetMode::Host = mode {
-            return Err(RuntimeError::Invalid(
-                "conflicting options: network-scoped aliases and --ip need a bridge or user-defined network".into(),
-            ));
-        }
+    } else if (o.ip.is_some() || !o.aliases.is_empty())
+        && matches!(mode, NetMode::Container(_) | NetMode::Host)
+    {
+        return Err(RuntimeError::Invalid(
+            "conflicting options: network-scoped aliases and --ip need a bridge or user-defined network".into(),
+        ));
     }
     out.host_config = NetHostConfig {
         port_bindings: bindings,

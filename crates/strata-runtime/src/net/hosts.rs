@@ -161,7 +161,10 @@ mod tests {
             domainname: "example.com".into(),
         };
         let h = hosts_file(&["a.b:1.2.3.4".into()], &[own]);
-        assert!(h.ends_with("1.2.3.4\ta.b\n172.18.0.2\thh.example.com hh\n"), "{h}");
+        assert!(
+            h.ends_with("1.2.3.4\ta.b\n172.18.0.2\thh.example.com hh\n"),
+            "{h}"
+        );
     }
 
     #[test]
@@ -193,7 +196,11 @@ mod tests {
             "search lan\nnameserver 1.1.1.1\noptions edns0\n"
         );
         assert_eq!(
-            resolv_conf_embedded("nameserver 10.255.255.53\n", "172.18.0.1", &DnsFlags::default()),
+            resolv_conf_embedded(
+                "nameserver 10.255.255.53\n",
+                "172.18.0.1",
+                &DnsFlags::default()
+            ),
             "nameserver 172.18.0.1\noptions ndots:0\n"
         );
         assert_eq!(

@@ -26,9 +26,11 @@
 //!   inside it (its "host" is the infra namespace) with its state (and
 //!   aardvark-dns's) under `<root>/net/infra/`.
 //! * **End:** a supervisor holds its connection for its container's life.
-//!   When the last connection closes (containers gone, or supervisors
-//!   killed), the infra process closes its socket and exits, and with it
-//!   go pasta, aardvark-dns and the namespace. A client that races the
+//!   When the last connection has been closed (containers gone, or
+//!   supervisors killed) for [`DEFAULT_LINGER`] (`STRATA_NET_LINGER`
+//!   seconds; back-to-back `run --rm` reuse the namespace), the infra
+//!   process closes its socket and exits, and with it go pasta,
+//!   aardvark-dns and the namespace. A client that races the
 //!   shutdown sees its connection reset and starts a new one.
 //! * Only clients of the infra process's own user are served
 //!   (`SO_PEERCRED`).
@@ -61,6 +63,19 @@ const MAX_MSG: usize = 256 * 1024;
 
 /// How long a new infra process waits for its first client.
 const FIRST_CLIENT: Duration = Duration::from_secs(10);
+
+/// How long the infra process stays after its last client left
+/// (`STRATA_NET_LINGER`, seconds, default 2): back-to-back `run --rm`
+/// reuse its namespace, bridges and pasta instead of making them again.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(2);
+
+fn linger() -> Duration {
+    std::env::var("STRATA_NET_LINGER")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(DEFAULT_LINGER, Duration::from_secs_f64)
+}
 
 /// How long a setup waits for pasta to come up.
 const PASTA_READY: Duration = Duration::from_secs(10);
@@ -155,11 +170,16 @@ fn recv_msg(fd: RawFd) -> Result<Option<Vec<u8>>> {
 
 /// A supervisor's connection to its store root's infra process. Dropping
 /// it tells the infra process this container no longer needs it.
+///
+/// Requests are pipelined: [`InfraClient::connect`] returns as soon as the
+/// socket is connected (the `hello` answer is read with the first reply),
+/// so the infra process's own start overlaps the caller's work.
 #[derive(Debug)]
 pub struct InfraClient {
     sock: OwnedFd,
-    /// The infra process (host PID).
-    pub pid: i32,
+    pid: i32,
+    hello_pending: bool,
+    gone: bool,
 }
 
 impl InfraClient {
@@ -170,11 +190,11 @@ impl InfraClient {
         for attempt in 0..8 {
             match Self::try_connect(root) {
                 Ok(Some(c)) => return Ok(c),
-                Ok(None) => {
-                    if let Err(e) = spawn(root) {
-                        last = Some(e);
-                    }
-                }
+                Ok(None) => match spawn(root) {
+                    // Listening now: connect at once.
+                    Ok(()) => continue,
+                    Err(e) => last = Some(e),
+                },
                 Err(e) => last = Some(e),
             }
             std::thread::sleep(Duration::from_millis(5 << attempt.min(5)));
@@ -204,15 +224,48 @@ impl InfraClient {
             }
             Err(e) => return Err(e).sys("connect to the infra process"),
         }
-        let mut c = InfraClient { sock: fd, pid: 0 };
-        c.send(&Request::Hello)?;
-        match c.recv()? {
-            Some(r) if r.ok && r.pid > 0 => {
-                c.pid = r.pid;
-                Ok(Some(c))
-            }
+        let mut c = InfraClient {
+            sock: fd,
+            pid: 0,
+            hello_pending: true,
+            gone: false,
+        };
+        match c.send(&Request::Hello) {
+            Ok(()) => Ok(Some(c)),
             // Reset by an infra process on its way out: start another.
-            _ => Ok(None),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// True once the infra process closed the connection (it was on its
+    /// way out when we connected): connect again and resend.
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    /// The infra process's PID (host namespace).
+    pub fn pid(&mut self) -> Result<i32> {
+        self.hello()?;
+        Ok(self.pid)
+    }
+
+    fn hello(&mut self) -> Result<()> {
+        if !self.hello_pending {
+            return Ok(());
+        }
+        self.hello_pending = false;
+        match self.recv_raw()? {
+            Some(r) if r.ok && r.pid > 0 => {
+                self.pid = r.pid;
+                Ok(())
+            }
+            Some(r) => Err(RuntimeError::Invalid(format!("infra hello: {}", r.error))),
+            None => {
+                self.gone = true;
+                Err(RuntimeError::Invalid(
+                    "the infra network process went away".into(),
+                ))
+            }
         }
     }
 
@@ -223,6 +276,13 @@ impl InfraClient {
 
     /// Receives the next reply; `None` if the infra process went away.
     pub fn recv(&mut self) -> Result<Option<Reply>> {
+        self.hello()?;
+        let r = self.recv_raw()?;
+        self.gone |= r.is_none();
+        Ok(r)
+    }
+
+    fn recv_raw(&mut self) -> Result<Option<Reply>> {
         Ok(match recv_msg(self.sock.as_raw_fd())? {
             Some(m) => Some(
                 serde_json::from_slice(&m)
@@ -250,8 +310,8 @@ impl InfraClient {
     }
 
     /// The path of the infra network namespace.
-    pub fn netns_path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/ns/net", self.pid))
+    pub fn netns_path(&mut self) -> Result<PathBuf> {
+        Ok(PathBuf::from(format!("/proc/{}/ns/net", self.pid()?)))
     }
 }
 
@@ -450,19 +510,25 @@ impl Infra {
             Ok(pid) => self.firewall = Some(pid),
             Err(e) => self.firewall_error = Some(e.to_string()),
         }
-        let started = Instant::now();
+        let linger = linger();
+        // Until the first client, then from the last one's going.
+        let mut idle_since = Instant::now();
         let mut clients: Vec<OwnedFd> = Vec::new();
         let mut served = false;
         loop {
+            let limit = if served { linger } else { FIRST_CLIENT };
             if clients.is_empty() {
                 self.accept_all(&listener, &mut clients);
-                if clients.is_empty() && (served || started.elapsed() > FIRST_CLIENT) {
+                if clients.is_empty() && idle_since.elapsed() >= limit {
                     break;
                 }
             }
             let mut fds = vec![sigs.fd(), listener.as_fd()];
             fds.extend(clients.iter().map(|c| c.as_fd()));
-            let ready = match poll_for(&fds, (!served).then_some(FIRST_CLIENT)) {
+            let timeout = clients
+                .is_empty()
+                .then(|| limit.saturating_sub(idle_since.elapsed()));
+            let ready = match poll_for(&fds, timeout) {
                 Some(r) => r,
                 None => continue,
             };
@@ -496,8 +562,12 @@ impl Infra {
                     _ => gone.push(i),
                 }
             }
+            let had = !clients.is_empty();
             for i in gone.into_iter().rev() {
                 clients.remove(i);
+            }
+            if had && clients.is_empty() {
+                idle_since = Instant::now();
             }
         }
         // Close the socket first, so new clients start a fresh infra
@@ -747,7 +817,17 @@ fn poll_for(fds: &[std::os::fd::BorrowedFd<'_>], timeout: Option<Duration>) -> O
 fn drop_invalid() -> Result<Pid> {
     let path = std::env::var("PATH").unwrap_or_default();
     let child = Command::new("iptables")
-        .args(["-w", "-I", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"])
+        .args([
+            "-w",
+            "-I",
+            "INPUT",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "INVALID",
+            "-j",
+            "DROP",
+        ])
         .env("PATH", format!("{path}:/usr/sbin:/usr/bin:/sbin:/bin"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

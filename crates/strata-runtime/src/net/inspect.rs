@@ -89,15 +89,22 @@ pub fn network_settings(store: &Store, c: &Container) -> Value {
     } else {
         json!({})
     };
-    let sandbox = if running { c.state.net.sandbox.clone() } else { String::new() };
+    let sandbox = if running {
+        c.state.net.sandbox.clone()
+    } else {
+        String::new()
+    };
     let sandbox_id = if running && !sandbox.is_empty() {
-        endpoint_id(&c.id, &Network {
-            id: "sandbox".into(),
-            name: String::new(),
-            driver: String::new(),
-            created: String::new(),
-            spec: Default::default(),
-        })
+        endpoint_id(
+            &c.id,
+            &Network {
+                id: "sandbox".into(),
+                name: String::new(),
+                driver: String::new(),
+                created: String::new(),
+                spec: Default::default(),
+            },
+        )
     } else {
         String::new()
     };
@@ -193,10 +200,13 @@ pub fn network_json(
             if let Some(r) = &net.spec.ip_range {
                 m.insert("IPRange".into(), json!(r));
             }
-            if !net.is_default_bridge() {
-                if let Some(g) = &net.spec.gateway {
-                    m.insert("Gateway".into(), json!(g));
-                }
+            if let Some(g) = net
+                .spec
+                .gateway
+                .as_ref()
+                .filter(|_| !net.is_default_bridge())
+            {
+                m.insert("Gateway".into(), json!(g));
             }
             json!([m])
         }

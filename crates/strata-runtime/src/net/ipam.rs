@@ -27,7 +27,8 @@ pub const DEFAULT_BRIDGE_SUBNET: &str = "172.17.0.0/16";
 /// docker's default address pools for new networks, in order.
 pub fn default_pools() -> impl Iterator<Item = Ipv4Net> {
     let big = (17u8..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("/16"));
-    let small = (0u8..16).map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("/20"));
+    let small =
+        (0u8..16).map(|i| Ipv4Net::new(Ipv4Addr::new(192, 168, i * 16, 0), 20).expect("/20"));
     big.chain(small)
 }
 

@@ -133,7 +133,10 @@ mod tests {
         }
         assert_eq!(NetMode::parse("").unwrap(), NetMode::Default);
         assert!(NetMode::parse("container:").is_err());
-        assert_eq!(NetMode::parse("mynet").unwrap().network_name(), Some("mynet"));
+        assert_eq!(
+            NetMode::parse("mynet").unwrap().network_name(),
+            Some("mynet")
+        );
         assert_eq!(NetMode::Default.network_name(), Some("bridge"));
     }
 }

@@ -228,11 +228,11 @@ mod tests {
         assert_eq!(v["networks"]["n1"]["aliases"][0], "web");
         assert_eq!(v["network_info"]["n1"]["dns_enabled"], true);
         assert_eq!(v["network_info"]["n1"]["options"]["isolate"], "true");
-        assert_eq!(v["network_info"]["n1"]["subnets"][0]["gateway"], "172.18.0.1");
-        assert_eq!(v["dns_servers"], serde_json::Value::Null);
         assert_eq!(
-            error_message(r#"{"error":"boom"}"#, ""),
-            "boom".to_string()
+            v["network_info"]["n1"]["subnets"][0]["gateway"],
+            "172.18.0.1"
         );
+        assert_eq!(v["dns_servers"], serde_json::Value::Null);
+        assert_eq!(error_message(r#"{"error":"boom"}"#, ""), "boom".to_string());
     }
 }

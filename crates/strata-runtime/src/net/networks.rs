@@ -171,7 +171,10 @@ pub struct Attachment {
 impl Attachment {
     /// The prefix length of the network's subnet.
     pub fn prefix_len(&self) -> u8 {
-        self.network.pool().map(|p| p.subnet.prefix_len()).unwrap_or(0)
+        self.network
+            .pool()
+            .map(|p| p.subnet.prefix_len())
+            .unwrap_or(0)
     }
 
     /// The network's gateway.
@@ -193,9 +196,7 @@ fn new_row(name: &str, driver: &str, spec: &NetworkSpec) -> Result<NetworkRow> {
 
 /// Creates `bridge`, `host` and `none` if this store lacks them.
 pub fn ensure_predefined(store: &Store) -> Result<()> {
-    let have = store
-        .db()
-        .with(|c| Ok(q::by_name(c, "none")?.is_some()))?;
+    let have = store.db().with(|c| Ok(q::by_name(c, "none")?.is_some()))?;
     if have {
         return Ok(());
     }
@@ -342,9 +343,13 @@ pub fn create(store: &Store, o: &CreateNetwork) -> Result<Network> {
         }
         d => return Err(RuntimeError::Invalid(format!("plugin \"{d}\" not found"))),
     }
-    let subnet = one("--subnet", &o.subnet)?.map(|s| parse_net(s)).transpose()?;
+    let subnet = one("--subnet", &o.subnet)?
+        .map(|s| parse_net(s))
+        .transpose()?;
     let gateway = one("--gateway", &o.gateway)?;
-    let range = one("--ip-range", &o.ip_range)?.map(|s| parse_net(s)).transpose()?;
+    let range = one("--ip-range", &o.ip_range)?
+        .map(|s| parse_net(s))
+        .transpose()?;
     if subnet.is_none() && (gateway.is_some() || range.is_some()) {
         return Err(RuntimeError::Invalid(
             "every ip-range or gateway must have a corresponding subnet".into(),
@@ -373,7 +378,11 @@ pub fn create(store: &Store, o: &CreateNetwork) -> Result<Network> {
     let id = names::new_id();
     let spec_for = |subnet: Ipv4Net| NetworkSpec {
         subnet: Some(subnet.to_string()),
-        gateway: Some(gateway.unwrap_or_else(|| ipam::default_gateway(&subnet)).to_string()),
+        gateway: Some(
+            gateway
+                .unwrap_or_else(|| ipam::default_gateway(&subnet))
+                .to_string(),
+        ),
         ip_range: range.map(|r| r.to_string()),
         user_subnet: o.subnet.len() == 1,
         user_gateway: gateway.is_some(),
@@ -559,6 +568,9 @@ pub fn check_endpoint(net: &Network, cfg: &EndpointConfig, explicit: bool) -> Re
 /// Attaches a (created or stopped) container to networks, after those it
 /// has.
 pub fn attach(store: &Store, container_id: &str, list: &[(Network, EndpointConfig)]) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
     store.db().write(|tx| {
         let have = q::endpoints_of_container(tx, container_id)?;
         let mut pos = have.iter().map(|e| e.position + 1).max().unwrap_or(0);
@@ -701,7 +713,12 @@ mod tests {
         assert_eq!(bridge.spec.subnet.as_deref(), Some("172.17.0.0/16"));
         assert_eq!(bridge.spec.interface, "docker0");
         assert!(!bridge.dns_enabled());
-        assert!(remove(&s, &bridge).unwrap_err().to_string().contains("pre-defined"));
+        assert!(
+            remove(&s, &bridge)
+                .unwrap_err()
+                .to_string()
+                .contains("pre-defined")
+        );
         let n1 = create(&s, &opts("n1")).unwrap();
         assert_eq!(n1.spec.subnet.as_deref(), Some("172.18.0.0/16"));
         assert_eq!(n1.spec.gateway.as_deref(), Some("172.18.0.1"));
@@ -719,7 +736,12 @@ mod tests {
         );
         o.subnet = vec!["10.5.0.0/24".into()];
         o.gateway = vec!["10.6.0.1".into()];
-        assert!(create(&s, &o).unwrap_err().to_string().contains("no matching subnet"));
+        assert!(
+            create(&s, &o)
+                .unwrap_err()
+                .to_string()
+                .contains("no matching subnet")
+        );
         o.gateway = vec!["10.5.0.254".into()];
         o.ip_range = vec!["10.5.0.128/25".into()];
         let n3 = create(&s, &o).unwrap();

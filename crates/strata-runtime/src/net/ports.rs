@@ -174,12 +174,13 @@ pub fn parse_publish(raw: &str) -> Result<Vec<(PortKey, PortBinding)>> {
 pub fn parse_expose(raw: &str) -> Result<Vec<PortKey>> {
     let (proto, port) = split_proto(raw);
     if port.contains(':') {
-        return Err(invalid(format!(
-            "invalid port format for --expose: {raw}"
-        )));
+        return Err(invalid(format!("invalid port format for --expose: {raw}")));
     }
-    let (start, end) =
-        port_range(&port).ok_or_else(|| invalid(format!("Invalid range format for --expose: {raw}, error: invalid port")))?;
+    let (start, end) = port_range(&port).ok_or_else(|| {
+        invalid(format!(
+            "Invalid range format for --expose: {raw}, error: invalid port"
+        ))
+    })?;
     let udp = check_proto(&proto)?;
     Ok((start..=end).map(|port| PortKey { port, udp }).collect())
 }

@@ -11,7 +11,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -20,8 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::socket::{
-    AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, listen,
-    setsockopt, socket, sockopt,
+    AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, listen, setsockopt,
+    socket, sockopt,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,19 +106,24 @@ fn taken(ip: IpAddr, port: &str) -> RuntimeError {
 /// returns the sockets with the address each is on, and the port.
 fn bind_binding(key: PortKey, b: &PortBinding) -> Result<Vec<(OwnedFd, IpAddr, u16)>> {
     let ips = host_ips(b)?;
-    let candidates: Vec<u16> = match b.host_port.split_once('-') {
-        _ if b.host_port.is_empty() => vec![0; 16],
-        Some((lo, hi)) => {
-            let (lo, hi): (u16, u16) = (
-                lo.parse().map_err(|_| RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port)))?,
-                hi.parse().map_err(|_| RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port)))?,
-            );
-            (lo..=hi).collect()
-        }
-        None => vec![b.host_port.parse().map_err(|_| {
-            RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port))
-        })?],
-    };
+    let candidates: Vec<u16> =
+        match b.host_port.split_once('-') {
+            _ if b.host_port.is_empty() => vec![0; 16],
+            Some((lo, hi)) => {
+                let (lo, hi): (u16, u16) = (
+                    lo.parse().map_err(|_| {
+                        RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port))
+                    })?,
+                    hi.parse().map_err(|_| {
+                        RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port))
+                    })?,
+                );
+                (lo..=hi).collect()
+            }
+            None => vec![b.host_port.parse().map_err(|_| {
+                RuntimeError::Invalid(format!("Invalid hostPort: {}", b.host_port))
+            })?],
+        };
     let single = candidates.len() == 1;
     'next: for want in candidates {
         let mut got: Vec<(OwnedFd, IpAddr, u16)> = Vec::new();
@@ -145,7 +152,10 @@ fn bind_binding(key: PortKey, b: &PortBinding) -> Result<Vec<(OwnedFd, IpAddr, u
         }
         return Ok(got);
     }
-    let ip = ips.first().copied().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = ips
+        .first()
+        .copied()
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     Err(taken(ip, &b.host_port))
 }
 
@@ -171,8 +181,8 @@ pub fn bind_ports(
     }
     let mut bound = Vec::new();
     for (k, list) in &wanted {
-        let key = PortKey::parse(k)
-            .ok_or_else(|| RuntimeError::Invalid(format!("invalid port {k}")))?;
+        let key =
+            PortKey::parse(k).ok_or_else(|| RuntimeError::Invalid(format!("invalid port {k}")))?;
         let mut shown = Vec::new();
         for b in list {
             for (fd, ip, port) in bind_binding(key, b)? {
@@ -253,7 +263,8 @@ pub fn spawn(netns: &Path, bound: &[Bound], target: IpAddr) -> Result<Child> {
         .stdout(Stdio::null())
         .env("STRATA_LOG", helper::log_filter());
     pass_fds(&mut cmd, bound.iter().map(|b| b.fd.as_raw_fd()).collect());
-    cmd.spawn().ctx("start the port proxy", helper::helper_binary())
+    cmd.spawn()
+        .ctx("start the port proxy", helper::helper_binary())
 }
 
 /// `strata __shim proxy <spec>`: relays until killed.

@@ -59,7 +59,8 @@ fn wait_http(port: u16, path: &str, want: &str) -> String {
 
 const UDP_ECHO: &str = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('0.0.0.0', 9999))\nwhile True:\n    d, a = s.recvfrom(65536)\n    s.sendto(d, a)\n";
 
-const HTTPD: &str = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www";
+const HTTPD: &str =
+    "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 8080 -h /www";
 
 /// Interface names in a `/proc/net/dev` listing.
 fn interfaces(dev: &str) -> BTreeSet<String> {
@@ -82,20 +83,25 @@ fn publish_tcp_udp_and_port() {
     let body = wait_http(port, "/index.html", "hello-");
     assert!(body.contains(&format!("hello-{}", &id[..12])), "{body}");
 
-    assert_eq!(t.ok(["port", "web"]), format!("8080/tcp -> 127.0.0.1:{port}\n"));
+    assert_eq!(
+        t.ok(["port", "web"]),
+        format!("8080/tcp -> 127.0.0.1:{port}\n")
+    );
     assert_eq!(t.ok(["port", "web", "8080"]), format!("127.0.0.1:{port}\n"));
     assert_eq!(
         t.ok(["container", "port", "web", "8080/tcp"]),
         format!("127.0.0.1:{port}\n")
     );
     let err = t.fails_with(1, ["port", "web", "81"]);
-    assert!(err.contains("No public port '81/tcp' published for web"), "{err}");
+    assert!(
+        err.contains("No public port '81/tcp' published for web"),
+        "{err}"
+    );
     assert_eq!(
         t.ok(["ps", "--format", "{{.Ports}}|{{.Networks}}"]),
         format!("127.0.0.1:{port}->8080/tcp|bridge\n")
     );
-    let ns: Value =
-        serde_json::from_str(&t.inspect("web", "{{json .NetworkSettings}}")).unwrap();
+    let ns: Value = serde_json::from_str(&t.inspect("web", "{{json .NetworkSettings}}")).unwrap();
     assert_eq!(ns["Ports"]["8080/tcp"][0]["HostIp"], "127.0.0.1");
     assert_eq!(ns["Ports"]["8080/tcp"][0]["HostPort"], port.to_string());
     assert_eq!(ns["Gateway"], "172.17.0.1");
@@ -113,12 +119,18 @@ fn publish_tcp_udp_and_port() {
     assert_eq!(ns["Networks"]["bridge"]["IPAddress"], ip);
     assert_eq!(ns["Networks"]["bridge"]["Aliases"], Value::Null);
     assert_eq!(
-        t.inspect("web", "{{.HostConfig.NetworkMode}} {{json .HostConfig.PortBindings}}"),
+        t.inspect(
+            "web",
+            "{{.HostConfig.NetworkMode}} {{json .HostConfig.PortBindings}}"
+        ),
         format!("default {{\"8080/tcp\":[{{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"{port}\"}}]}}")
     );
     // The container's own address in its /etc/hosts, as docker writes it.
     let hosts = t.ok(["exec", "web", "cat", "/etc/hosts"]);
-    assert!(hosts.ends_with(&format!("{ip}\t{}\n", &id[..12])), "{hosts}");
+    assert!(
+        hosts.ends_with(&format!("{ip}\t{}\n", &id[..12])),
+        "{hosts}"
+    );
 
     // A taken port fails the start, as docker's.
     let err = t.fails_with(125, ["run", "--rm", "-p", &publish, "busybox", "true"]);
@@ -128,7 +140,9 @@ fn publish_tcp_udp_and_port() {
     // container's network namespace).
     let uport = free_port();
     let upub = format!("127.0.0.1:{uport}:9999/udp");
-    t.ok(["run", "-d", "--name", "udp", "-p", &upub, "busybox", "sleep", "300"]);
+    t.ok([
+        "run", "-d", "--name", "udp", "-p", &upub, "busybox", "sleep", "300",
+    ]);
     let pid = t.inspect("udp", "{{.State.Pid}}");
     let echo = std::process::Command::new("nsenter")
         .arg(format!("--net=/proc/{pid}/ns/net"))
@@ -137,18 +151,25 @@ fn publish_tcp_udp_and_port() {
         .expect("nsenter python3");
     let _echo = Spawned(Some(echo));
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut buf = [0u8; 64];
     t.until(15, "the echo of a datagram through the proxy", || {
         sock.send_to(b"ping-udp", ("127.0.0.1", uport)).unwrap();
         matches!(sock.recv_from(&mut buf), Ok((8, _))) && &buf[..8] == b"ping-udp"
     });
-    assert_eq!(t.ok(["port", "udp"]), format!("9999/udp -> 127.0.0.1:{uport}\n"));
+    assert_eq!(
+        t.ok(["port", "udp"]),
+        format!("9999/udp -> 127.0.0.1:{uport}\n")
+    );
 
     // Stopped: no ports any more.
     t.ok(["stop", "-t", "1", "web"]);
     assert_eq!(t.ok(["port", "web"]), "");
-    assert!(http_get(port, "/").is_none(), "the proxy died with the container");
+    assert!(
+        http_get(port, "/").is_none(),
+        "the proxy died with the container"
+    );
     assert_eq!(t.inspect("web", "{{.NetworkSettings.IPAddress}}"), "");
 }
 
@@ -164,7 +185,9 @@ fn publish_all_exposed_ports() {
         tar.to_str().unwrap(),
         "exposed",
     ]);
-    t.ok(["run", "-d", "--name", "pa", "-P", "exposed", "sh", "-c", HTTPD]);
+    t.ok([
+        "run", "-d", "--name", "pa", "-P", "exposed", "sh", "-c", HTTPD,
+    ]);
     let line = t.ok(["port", "pa", "8080"]);
     let first = line.lines().next().unwrap_or_default();
     let (ip, port) = first.rsplit_once(':').expect("IP:PORT");
@@ -173,8 +196,14 @@ fn publish_all_exposed_ports() {
     assert!(port > 0);
     wait_http(port, "/index.html", "hello-");
     let ports = t.ok(["ps", "--format", "{{.Ports}}"]);
-    assert!(ports.contains(&format!("0.0.0.0:{port}->8080/tcp")), "{ports}");
-    assert_eq!(t.inspect("pa", "{{json .Config.ExposedPorts}}"), r#"{"8080/tcp":{}}"#);
+    assert!(
+        ports.contains(&format!("0.0.0.0:{port}->8080/tcp")),
+        "{ports}"
+    );
+    assert_eq!(
+        t.inspect("pa", "{{json .Config.ExposedPorts}}"),
+        r#"{"8080/tcp":{}}"#
+    );
     assert_eq!(t.inspect("pa", "{{.HostConfig.PublishAllPorts}}"), "true");
 }
 
@@ -185,15 +214,35 @@ fn network_modes_give_the_interfaces_docker_gives() {
     let own = interfaces(&t.ok(["run", "--rm", "busybox", "cat", "/proc/net/dev"]));
     assert_eq!(own, BTreeSet::from(["lo".to_string(), "eth0".to_string()]));
     let none = interfaces(&t.ok([
-        "run", "--rm", "--network", "none", "busybox", "cat", "/proc/net/dev",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
     ]));
     assert_eq!(none, BTreeSet::from(["lo".to_string()]));
     let on_host = interfaces(&t.ok([
-        "run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
     ]));
     assert_eq!(on_host, host, "--network host sees the host's interfaces");
     assert_eq!(
-        t.ok(["run", "--rm", "--network", "bridge", "busybox", "ls", "/sys/class/net"]),
+        t.ok([
+            "run",
+            "--rm",
+            "--network",
+            "bridge",
+            "busybox",
+            "ls",
+            "/sys/class/net"
+        ]),
         "eth0\nlo\n"
     );
 
@@ -222,22 +271,38 @@ fn network_modes_give_the_interfaces_docker_gives() {
     );
     let err = t.fails_with(
         125,
-        ["run", "--rm", "--network", "container:base", "-p", "80", "busybox", "true"],
+        [
+            "run",
+            "--rm",
+            "--network",
+            "container:base",
+            "-p",
+            "80",
+            "busybox",
+            "true",
+        ],
     );
-    assert!(err.contains("conflicting options: port publishing"), "{err}");
+    assert!(
+        err.contains("conflicting options: port publishing"),
+        "{err}"
+    );
     let err = t.fails_with(
         125,
-        ["run", "--rm", "--network", "container:nope", "busybox", "true"],
+        [
+            "run",
+            "--rm",
+            "--network",
+            "container:nope",
+            "busybox",
+            "true",
+        ],
     );
     assert!(err.contains("No such container: nope"), "{err}");
     let err = t.fails_with(125, ["run", "--rm", "--network", "nope", "busybox", "true"]);
     assert!(err.contains("network nope not found"), "{err}");
     let err = t.fails_with(125, ["run", "--rm", "-p", "99999:80", "busybox", "true"]);
     assert!(err.contains("Invalid hostPort: 99999"), "{err}");
-    assert_eq!(
-        t.inspect("base", "{{.HostConfig.NetworkMode}}"),
-        "default"
-    );
+    assert_eq!(t.inspect("base", "{{.HostConfig.NetworkMode}}"), "default");
 }
 
 #[test]
@@ -245,14 +310,59 @@ fn user_networks_resolve_names_and_stay_apart() {
     let Some(t) = Ctr::new() else { return };
     let n1 = t.ok(["network", "create", "n1"]).trim().to_string();
     assert_eq!(n1.len(), 64);
-    t.ok(["network", "create", "--subnet", "10.55.0.0/24", "--label", "k=v", "n2"]);
-    t.ok(["run", "-d", "--name", "a1", "--network", "n1", "--network-alias", "alpha", "busybox", "sleep", "300"]);
-    t.ok(["run", "-d", "--name", "a2", "--network", "n1", "busybox", "sh", "-c", HTTPD]);
-    t.ok(["run", "-d", "--name", "b1", "--network", "n2", "--ip", "10.55.0.77", "busybox", "sleep", "300"]);
+    t.ok([
+        "network",
+        "create",
+        "--subnet",
+        "10.55.0.0/24",
+        "--label",
+        "k=v",
+        "n2",
+    ]);
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "a1",
+        "--network",
+        "n1",
+        "--network-alias",
+        "alpha",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "a2",
+        "--network",
+        "n1",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "b1",
+        "--network",
+        "n2",
+        "--ip",
+        "10.55.0.77",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
 
     // By name and alias on the same network, as in docker.
     t.until(15, "a1 resolving a2", || {
-        t.run(["exec", "a1", "ping", "-c1", "-W2", "a2"]).status.success()
+        t.run(["exec", "a1", "ping", "-c1", "-W2", "a2"])
+            .status
+            .success()
     });
     t.ok(["exec", "a2", "ping", "-c1", "-W2", "alpha"]);
     t.ok(["exec", "a2", "ping", "-c1", "-W2", "a1"]);
@@ -265,8 +375,16 @@ fn user_networks_resolve_names_and_stay_apart() {
     // Not across networks, neither by name nor by address.
     let a1_ip = t.inspect("a1", "{{.NetworkSettings.Networks.n1.IPAddress}}");
     assert!(a1_ip.starts_with("172.18.0."), "{a1_ip}");
-    assert!(!t.run(["exec", "b1", "ping", "-c1", "-W2", "a1"]).status.success());
-    assert!(!t.run(["exec", "b1", "ping", "-c1", "-W2", &a1_ip]).status.success());
+    assert!(
+        !t.run(["exec", "b1", "ping", "-c1", "-W2", "a1"])
+            .status
+            .success()
+    );
+    assert!(
+        !t.run(["exec", "b1", "ping", "-c1", "-W2", &a1_ip])
+            .status
+            .success()
+    );
     assert_eq!(
         t.inspect("b1", "{{.NetworkSettings.Networks.n2.IPAddress}}"),
         "10.55.0.77"
@@ -276,7 +394,11 @@ fn user_networks_resolve_names_and_stay_apart() {
     t.ok(["run", "-d", "--name", "d1", "busybox", "sleep", "300"]);
     let d1_ip = t.inspect("d1", "{{.NetworkSettings.IPAddress}}");
     t.ok(["run", "--rm", "busybox", "ping", "-c1", "-W2", &d1_ip]);
-    assert!(!t.run(["run", "--rm", "busybox", "ping", "-c1", "-W2", "d1"]).status.success());
+    assert!(
+        !t.run(["run", "--rm", "busybox", "ping", "-c1", "-W2", "d1"])
+            .status
+            .success()
+    );
 
     // inspect and ls as docker shows them.
     let net: Value = serde_json::from_str(&t.ok(["network", "inspect", "n1"])).unwrap();
@@ -296,10 +418,20 @@ fn user_networks_resolve_names_and_stay_apart() {
     let a1_id = t.inspect("a1", "{{.Id}}");
     assert_eq!(aliases, format!("[\"alpha\",\"{}\"]", &a1_id[..12]));
     assert_eq!(
-        t.ok(["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Internal}} {{.Labels}}"]),
+        t.ok([
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Internal}} {{.Labels}}"
+        ]),
         "bridge bridge false \nhost host false \nn1 bridge false \nn2 bridge false k=v\nnone null false \n"
     );
-    assert_eq!(t.ok(["network", "ls", "-q", "-f", "type=custom"]).lines().count(), 2);
+    assert_eq!(
+        t.ok(["network", "ls", "-q", "-f", "type=custom"])
+            .lines()
+            .count(),
+        2
+    );
 
     // In use: not removable; stopped: removable.
     let out = t.run(["network", "rm", "n1"]);
@@ -308,16 +440,33 @@ fn user_networks_resolve_names_and_stay_apart() {
     t.ok(["rm", "-f", "a1", "a2"]);
     assert_eq!(t.ok(["network", "rm", "n1"]), "n1\n");
     let out = t.run(["network", "rm", "n1"]);
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: No such network: n1\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: No such network: n1\n"
+    );
 }
 
 #[test]
 fn connect_and_disconnect() {
     let Some(t) = Ctr::new() else { return };
     t.ok(["network", "create", "cn"]);
-    t.ok(["run", "-d", "--name", "srv", "--network", "cn", "busybox", "sleep", "300"]);
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "cn",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
     t.ok(["run", "-d", "--name", "cli", "busybox", "sleep", "300"]);
-    assert!(!t.run(["exec", "cli", "ping", "-c1", "-W2", "srv"]).status.success());
+    assert!(
+        !t.run(["exec", "cli", "ping", "-c1", "-W2", "srv"])
+            .status
+            .success()
+    );
     t.ok(["network", "connect", "--alias", "client", "cn", "cli"]);
     assert_eq!(
         t.ok(["exec", "cli", "ls", "/sys/class/net"]),
@@ -341,7 +490,10 @@ fn connect_and_disconnect() {
     t.ok(["network", "connect", "cn", "later"]);
     t.ok(["network", "disconnect", "bridge", "later"]);
     t.ok(["start", "later"]);
-    assert_eq!(t.ok(["exec", "later", "ls", "/sys/class/net"]), "eth0\nlo\n");
+    assert_eq!(
+        t.ok(["exec", "later", "ls", "/sys/class/net"]),
+        "eth0\nlo\n"
+    );
     t.ok(["exec", "later", "ping", "-c1", "-W2", "srv"]);
     assert_eq!(
         t.ok(["ps", "--filter", "name=later", "--format", "{{.Networks}}"]),
@@ -378,9 +530,15 @@ fn dns_and_hosts_flags() {
     assert_eq!(lines.next(), Some("options ndots:2"));
     assert_eq!(lines.next(), Some("10.1.2.3\tdb.local"));
     let own = lines.next().unwrap_or_default();
-    assert!(own.starts_with("172.17.") && own.ends_with("\thh.example.org hh"), "{out}");
+    assert!(
+        own.starts_with("172.17.") && own.ends_with("\thh.example.org hh"),
+        "{out}"
+    );
     assert_eq!(lines.next(), Some("hh"));
-    let err = t.fails_with(125, ["run", "--rm", "--add-host", "nohost", "busybox", "true"]);
+    let err = t.fails_with(
+        125,
+        ["run", "--rm", "--add-host", "nohost", "busybox", "true"],
+    );
     assert!(err.contains("bad format for add-host"), "{err}");
 }
 
@@ -401,15 +559,23 @@ fn the_hosts_loopback_is_out_of_reach() {
     // …but not the host's loopback, through the gateway or the host's
     // addresses.
     let mut targets = vec!["172.17.0.1".to_string()];
-    let addrs = sh(std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "scope", "global"]));
+    let addrs =
+        sh(std::process::Command::new("ip").args(["-4", "-o", "addr", "show", "scope", "global"]));
     for l in addrs.lines() {
-        if let Some(a) = l.split_whitespace().nth(3).and_then(|a| a.split('/').next()) {
+        if let Some(a) = l
+            .split_whitespace()
+            .nth(3)
+            .and_then(|a| a.split('/').next())
+        {
             targets.push(a.to_string());
         }
     }
     for a in &targets {
         let out = t.run(["exec", "probe", "nc", "-w", "2", a, &port.to_string()]);
-        assert!(!out.status.success(), "{a}:{port} reachable from the container");
+        assert!(
+            !out.status.success(),
+            "{a}:{port} reachable from the container"
+        );
     }
     assert!(
         matches!(l.accept(), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock),
@@ -462,7 +628,10 @@ fn network_output_has_dockers_layout() {
     let Some(t) = Ctr::new() else { return };
     let ls = t.ok(["network", "ls", "--filter", "name=none"]);
     let mut lines = ls.lines();
-    assert_eq!(lines.next(), Some("NETWORK ID     NAME      DRIVER    SCOPE"));
+    assert_eq!(
+        lines.next(),
+        Some("NETWORK ID     NAME      DRIVER    SCOPE")
+    );
     let row = lines.next().unwrap_or_default();
     assert!(row.ends_with("   none      null      local"), "{row}");
     let inspect: Value = serde_json::from_str(&t.ok(["network", "inspect", "bridge"])).unwrap();
@@ -477,11 +646,19 @@ fn network_output_has_dockers_layout() {
         return skip("no docker daemon to compare with");
     };
     let theirs = sh(d.args([
-        "network", "ls", "--filter", "name=none", "--format",
+        "network",
+        "ls",
+        "--filter",
+        "name=none",
+        "--format",
         "table {{.Name}}\t{{.Driver}}\t{{.Scope}}\t{{.IPv6}}\t{{.Internal}}",
     ]));
     let ours = t.ok([
-        "network", "ls", "--filter", "name=none", "--format",
+        "network",
+        "ls",
+        "--filter",
+        "name=none",
+        "--format",
         "table {{.Name}}\t{{.Driver}}\t{{.Scope}}\t{{.IPv6}}\t{{.Internal}}",
     ]);
     assert_eq!(ours, theirs);
@@ -492,9 +669,7 @@ fn network_output_has_dockers_layout() {
     shape(&theirs, "", &mut a);
     shape(&ours, "", &mut b);
     assert_eq!(b, a);
-    let keys = |v: &Value| -> Vec<String> {
-        v[0].as_object().unwrap().keys().cloned().collect()
-    };
+    let keys = |v: &Value| -> Vec<String> { v[0].as_object().unwrap().keys().cloned().collect() };
     assert_eq!(keys(&ours), keys(&theirs), "same fields in the same order");
 }
 
@@ -516,7 +691,11 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 /// The children (recursively) of `pid`.
 fn descendants(pid: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         for k in kids.split_whitespace() {
             out.push(k.to_string());
@@ -533,8 +712,18 @@ fn the_infra_namespace_goes_with_the_last_container() {
     t.ok(["network", "create", "ln"]);
     let port = free_port();
     t.ok([
-        "run", "-d", "--name", "l1", "--network", "ln", "-p",
-        &format!("127.0.0.1:{port}:8080"), "busybox", "sh", "-c", HTTPD,
+        "run",
+        "-d",
+        "--name",
+        "l1",
+        "--network",
+        "ln",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
     ]);
     t.ok(["run", "-d", "--name", "l2", "busybox", "sleep", "300"]);
     wait_http(port, "/index.html", "hello-");
@@ -545,20 +734,33 @@ fn the_infra_namespace_goes_with_the_last_container() {
         .iter()
         .map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default())
         .collect();
-    assert!(kids.iter().any(|c| c.starts_with("passt") || c.starts_with("pasta")), "{kids:?}");
+    assert!(
+        kids.iter()
+            .any(|c| c.starts_with("passt") || c.starts_with("pasta")),
+        "{kids:?}"
+    );
     assert!(kids.iter().any(|c| c.starts_with("aardvark")), "{kids:?}");
-    assert_eq!(processes_mentioning("__shim proxy").iter().filter(|p| {
-        let pid = p.split(':').next().unwrap();
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.starts_with("PPid:") && {
-                let ppid = l.split_whitespace().nth(1).unwrap_or_default();
-                std::fs::read_to_string(format!("/proc/{ppid}/cmdline"))
+    assert_eq!(
+        processes_mentioning("__shim proxy")
+            .iter()
+            .filter(|p| {
+                let pid = p.split(':').next().unwrap();
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
                     .unwrap_or_default()
-                    .contains(&root)
+                    .lines()
+                    .any(|l| {
+                        l.starts_with("PPid:") && {
+                            let ppid = l.split_whitespace().nth(1).unwrap_or_default();
+                            std::fs::read_to_string(format!("/proc/{ppid}/cmdline"))
+                                .unwrap_or_default()
+                                .contains(&root)
+                        }
+                    })
             })
-    }).count(), 1, "one proxy for l1");
+            .count(),
+        1,
+        "one proxy for l1"
+    );
     let watched: Vec<String> = std::iter::once(infra_pid.clone())
         .chain(descendants(&infra_pid))
         .collect();
@@ -571,9 +773,11 @@ fn the_infra_namespace_goes_with_the_last_container() {
 
     // The last one gone: infra, pasta, aardvark-dns, proxies gone; no
     // mounts and no namespace mounts left from this root.
-    let gone = |pid: &String| !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.contains(") Z "));
+    let gone = |pid: &String| {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    };
     let end = Instant::now() + Duration::from_secs(10);
     while (!watched.iter().all(gone) || !processes_mentioning(&root).is_empty())
         && Instant::now() < end

@@ -49,7 +49,9 @@ pub struct CreateArgs {
 /// Runs `network create`.
 pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<i32> {
     if args.ipv6 {
-        return Err(ExitError::new(1, "strata networks are IPv4 only (--ipv6 is not supported)").into());
+        return Err(
+            ExitError::new(1, "strata networks are IPv4 only (--ipv6 is not supported)").into(),
+        );
     }
     if args.ipam_driver != "default" {
         return Err(daemon_error(format!(

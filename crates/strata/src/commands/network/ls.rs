@@ -106,8 +106,8 @@ fn matches(store: &Store, n: &Network, filters: &[(String, String)]) -> anyhow::
                     None => n.spec.labels.contains_key(v.as_str()),
                 },
                 "dangling" => {
-                    let unused = !n.is_predefined()
-                        && !networks::in_use(store, n).map_err(daemon_error)?;
+                    let unused =
+                        !n.is_predefined() && !networks::in_use(store, n).map_err(daemon_error)?;
                     match v.as_str() {
                         "true" | "1" => unused,
                         "false" | "0" => !unused,
@@ -137,7 +137,10 @@ pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
     let mut filters = Vec::new();
     for f in &args.filter {
         let (k, v) = f.split_once('=').ok_or_else(|| {
-            ExitError::new(1, format!("bad format of filter (expected name=value): {f}"))
+            ExitError::new(
+                1,
+                format!("bad format of filter (expected name=value): {f}"),
+            )
         })?;
         filters.push((k.to_string(), v.to_string()));
     }
