@@ -40,6 +40,7 @@ use super::netavark::{self, Endpoint, Options};
 use super::networks::{self, Attachment, EndpointConfig, Network};
 use super::ports::PortMap;
 use super::proxy_linux::{self, Bound};
+use super::veth_linux::FastAttach;
 use super::{NetMode, ipam};
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{IoContext, Result, RuntimeError, SysContext};
@@ -137,6 +138,22 @@ fn endpoints<'a>(
             aliases: aliases(c, &a.config),
         })
         .collect()
+}
+
+/// The rtnetlink attach of a container on the default network only.
+fn fast_attach(atts: &[Attachment]) -> Option<FastAttach> {
+    let [a] = atts else { return None };
+    if !a.network.is_default_bridge() {
+        return None;
+    }
+    Some(FastAttach {
+        bridge: a.network.spec.interface.clone(),
+        interface: "eth0".into(),
+        ip: a.ip?,
+        prefix: a.prefix_len(),
+        gateway: a.gateway().filter(|_| !a.network.spec.internal),
+        mac: mac_of(a),
+    })
 }
 
 /// The default bridge's gateway (docker's `host-gateway`).
@@ -296,6 +313,7 @@ impl NetSetup {
         let req = Request::Setup {
             netns: path.display().to_string(),
             options: opts.to_json(),
+            fast: fast_attach(&atts),
         };
         infra.send(&req)?;
         self.state.sandbox = format!("/proc/{}/ns/net", std::process::id());
@@ -516,6 +534,7 @@ pub fn connect_running(store: &Store, c: &Container, net: &Network) -> Result<()
         infra.call(&Request::Setup {
             netns: format!("/proc/{}/ns/net", c.state.pid),
             options: opts.to_json(),
+            fast: None,
         })?;
         Ok(())
     })();

@@ -108,12 +108,16 @@ fn addr(root: &Path) -> Result<UnixAddr> {
 pub enum Request {
     /// Who are you (the reply carries the infra PID).
     Hello,
-    /// Runs `netavark setup` for the namespace at `netns`.
+    /// Runs `netavark setup` for the namespace at `netns` (or, when the
+    /// bridge of `fast` is already up, attaches it over rtnetlink).
     Setup {
         /// A path to the container's network namespace.
         netns: String,
         /// netavark's options (JSON).
         options: String,
+        /// The same attachment, for the fast path (default network only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fast: Option<super::veth_linux::FastAttach>,
     },
     /// Runs `netavark teardown`.
     Teardown {
@@ -449,6 +453,8 @@ struct Infra {
     firewall: Option<Pid>,
     /// Its failure, once it ended.
     firewall_error: Option<String>,
+    /// Bridges netavark has set up in this process's life.
+    bridges: std::collections::HashSet<String>,
 }
 
 fn missing(what: &str) -> RuntimeError {
@@ -484,6 +490,7 @@ impl Infra {
             host_netns: None,
             firewall: None,
             firewall_error: None,
+            bridges: Default::default(),
         })
     }
 
@@ -727,8 +734,12 @@ impl Infra {
         };
         let result = match &req {
             Request::Hello => Ok(None),
-            Request::Setup { netns, options } => self
-                .netavark("setup", netns, options)
+            Request::Setup {
+                netns,
+                options,
+                fast,
+            } => self
+                .setup(netns, options, fast.as_ref())
                 .and_then(|s| self.wait_ready().map(|()| s)),
             Request::Teardown { netns, options } => self.netavark("teardown", netns, options),
         };
@@ -744,6 +755,33 @@ impl Infra {
                 ..Reply::default()
             },
         }
+    }
+
+    fn setup(
+        &mut self,
+        netns: &str,
+        options: &str,
+        fast: Option<&super::veth_linux::FastAttach>,
+    ) -> Result<Option<serde_json::Value>> {
+        if let Some(f) = fast.filter(|f| self.bridges.contains(&f.bridge)) {
+            let t0 = Instant::now();
+            match super::veth_linux::attach(netns, f) {
+                Ok(()) => {
+                    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "fast attach");
+                    return Ok(None);
+                }
+                // The bridge went away under us: netavark makes it again.
+                Err(e) => {
+                    tracing::warn!("infra: fast attach: {e}");
+                    self.bridges.remove(&f.bridge);
+                }
+            }
+        }
+        let status = self.netavark("setup", netns, options)?;
+        if let Some(f) = fast {
+            self.bridges.insert(f.bridge.clone());
+        }
+        Ok(status)
     }
 
     fn netavark(
@@ -878,6 +916,7 @@ mod tests {
         let s = serde_json::to_string(&Request::Setup {
             netns: "/proc/1/fd/3".into(),
             options: "{}".into(),
+            fast: None,
         })
         .unwrap();
         assert!(s.contains(r#""op":"setup""#), "{s}");

@@ -21,7 +21,9 @@
 //!   loopback), and netavark's aardvark-dns answers container names on
 //!   user networks. It lives exactly as long as some container uses it.
 //! * strata does the IPAM ([`ipam`], records in [`networks`]); netavark
-//!   gets static addresses ([`netavark`]).
+//!   gets static addresses ([`netavark`]). Once netavark made the default
+//!   bridge, further containers on it are attached by the infra process
+//!   itself over rtnetlink ([`veth_linux`]).
 //! * The supervisor of a container attaches it ([`attach_linux`]) and
 //!   runs its userland proxy for `-p` ([`proxy_linux`]).
 //! * [`ports`], [`hosts`], [`inspect`]: docker's port syntax and display,
@@ -37,6 +39,7 @@ pub mod netavark;
 pub mod networks;
 pub mod ports;
 pub mod proxy_linux;
+pub mod veth_linux;
 
 pub use config::{NetConfig, NetHostConfig, NetOptions};
 
