@@ -72,7 +72,6 @@ EOF
 
 NONE=(-n "strata none" "$STRATA run --rm --network none busybox true")
 NET=(-n "strata bridge" "$STRATA run --rm busybox true"
-     -n "strata bridge (cold infra)" "env STRATA_NET_LINGER=0 $STRATA run --rm busybox true"
      -n "strata pasta" "$STRATA run --rm --network pasta busybox true")
 if [[ -z "${SKIP_PEERS:-}" ]]; then
   if start_docker_in_netns; then
@@ -104,6 +103,13 @@ echo "== run --rm busybox true, default private network (${RUNS} runs) =="
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/net.json" "${NET[@]}"
 table "$WORK/net.json"
 
+echo
+echo "== the same with a cold infra namespace every time (STRATA_NET_LINGER=0; ${RUNS} runs) =="
+sleep 3  # the infra process of the runs above lingers 2 s
+hyperfine -N --warmup 1 --runs "$RUNS" --prepare "sleep 0.3" --export-json "$WORK/cold.json" \
+  -n "strata bridge (cold infra)" "env STRATA_NET_LINGER=0 $STRATA run --rm busybox true"
+table "$WORK/cold.json"
+
 
 echo
 echo "== where a bridge start's time goes (10 detached runs, median ms since the supervisor started) =="
@@ -112,11 +118,11 @@ split() {
   : >"$WORK/split.log"
   for _ in $(seq 1 10); do
     id=$(STRATA_LOG=strata_runtime=debug "$STRATA" run -d "$@" busybox true)
-    sleep 0.2
     "$STRATA" wait "$id" >/dev/null
     cat "$STRATA_ROOT/containers/$id/supervisor.log" >>"$WORK/split.log"
     [[ $shared == 1 ]] || cat "$STRATA_ROOT/net/infra.log" >>"$WORK/split.log" 2>/dev/null || true
     "$STRATA" rm "$id" >/dev/null
+    sleep 0.3
   done
   [[ $shared == 0 ]] || cat "$STRATA_ROOT/net/infra.log" >>"$WORK/split.log" 2>/dev/null || true
   python3 - "$WORK/split.log" "$tag" <<'PY'
@@ -139,6 +145,7 @@ for k, v in marks.items():
     print(f"  {k:50s} {statistics.median(v):6.0f} ms  (n={len(v)})")
 PY
 }
+sleep 3
 STRATA_NET_LINGER=0 split "bridge, cold infra" 0
 keeper=$("$STRATA" run -d busybox sleep 3600)
 split "bridge, warm infra" 1
