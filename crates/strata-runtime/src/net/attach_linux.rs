@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use strata_store::Store;
 
 use super::hosts::{self, OwnEntry};
-use super::infra_linux::{InfraClient, Request};
+use super::infra_client_linux::{InfraClient, Request};
 use super::netavark::{self, Endpoint, Options};
 use super::networks::{self, Attachment, EndpointConfig, Network};
 use super::ports::PortMap;
@@ -384,17 +384,17 @@ impl NetSetup {
 
     /// Step 2: waits for the network and starts the proxy.
     pub fn finish(&mut self, store: &Store) -> Result<()> {
-        if let (Some(req), Some(infra)) = (self.pending.take(), self.infra.as_mut()) {
-            if let Err(e) = infra.wait() {
-                if !infra.is_gone() {
-                    return Err(e);
-                }
-                // We connected to an infra process on its way out: once
-                // more with a new one.
-                let mut again = InfraClient::connect(store.root())?;
-                again.call(&req)?;
-                *infra = again;
+        if let (Some(req), Some(infra)) = (self.pending.take(), self.infra.as_mut())
+            && let Err(e) = infra.wait()
+        {
+            if !infra.is_gone() {
+                return Err(e);
             }
+            // We connected to an infra process on its way out: once more
+            // with a new one.
+            let mut again = InfraClient::connect(store.root())?;
+            again.call(&req)?;
+            *infra = again;
         }
         if let Some((child, pidfile)) = self.pasta.as_mut() {
             let t0 = Instant::now();

@@ -32,6 +32,7 @@
 pub mod attach_linux;
 pub mod config;
 pub mod hosts;
+pub mod infra_client_linux;
 pub mod infra_linux;
 pub mod inspect;
 pub mod ipam;

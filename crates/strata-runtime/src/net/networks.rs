@@ -755,6 +755,68 @@ mod tests {
         assert_eq!(pruned, ["n1", "n2", "n3"]);
     }
 
+    fn container_row(s: &Store, id: &str) {
+        use strata_store::db::containers::{self as cq, ContainerRow};
+        s.db()
+            .write(|tx| {
+                cq::insert(
+                    tx,
+                    &ContainerRow {
+                        id: id.into(),
+                        name: format!("c-{id}"),
+                        image_id: "sha256:x".into(),
+                        image_name: "x".into(),
+                        created_at: "2024".into(),
+                        spec: "{}".into(),
+                        state: "{}".into(),
+                    },
+                )
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn addresses_are_handed_out_once_and_released() {
+        let (_t, s) = store();
+        let bridge = lookup(&s, "bridge").unwrap();
+        let mut o = opts("st");
+        o.subnet = vec!["10.9.0.0/29".into()];
+        let st = create(&s, &o).unwrap();
+        for id in ["a", "b", "c"] {
+            container_row(&s, id);
+        }
+        attach(&s, "a", &[(bridge.clone(), EndpointConfig::default())]).unwrap();
+        attach(&s, "b", &[(bridge, EndpointConfig::default())]).unwrap();
+        let fixed = EndpointConfig {
+            aliases: vec![],
+            ipv4: Some("10.9.0.5".into()),
+        };
+        attach(&s, "a", &[(st.clone(), fixed.clone())]).unwrap();
+        attach(&s, "c", &[(st.clone(), fixed)]).unwrap();
+        let a = allocate(&s, "a", None).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].ip, Some("172.17.0.2".parse().unwrap()));
+        assert_eq!(a[0].mac.as_deref(), Some("02:42:ac:11:00:02"));
+        assert_eq!(a[1].ip, Some("10.9.0.5".parse().unwrap()));
+        let b = allocate(&s, "b", None).unwrap();
+        assert_eq!(b[0].ip, Some("172.17.0.3".parse().unwrap()));
+        let err = allocate(&s, "c", None).unwrap_err().to_string();
+        assert!(err.contains("Address already in use"), "{err}");
+        assert!(in_use(&s, &st).unwrap());
+        assert!(remove(&s, &st).is_err());
+        release(&s, "a", None).unwrap();
+        assert_eq!(allocate(&s, "c", None).unwrap()[0].ip, a[1].ip);
+        // Round-robin: .2 is free again, the next one is .4.
+        release(&s, "b", None).unwrap();
+        assert_eq!(
+            allocate(&s, "b", None).unwrap()[0].ip,
+            Some("172.17.0.4".parse().unwrap())
+        );
+        let all = all_attachments(&s).unwrap();
+        assert_eq!(all["a"].len(), 2);
+        assert!(all["a"].iter().all(|x| x.ip.is_none()));
+    }
+
     #[test]
     fn endpoint_rules() {
         let (_t, s) = store();
