@@ -16,12 +16,20 @@ use super::networks::{self, Attachment, Network};
 use super::ports;
 use crate::containers::Container;
 
-fn endpoint_id(container_id: &str, net: &Network) -> String {
+/// A stable 64-hex ID made of `parts` (docker's endpoint and sandbox IDs
+/// are random; ours derive from the container and network).
+fn derived_id(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(container_id.as_bytes());
-    h.update(net.id.as_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
     hex::encode(h.finalize())
+}
+
+fn endpoint_id(container_id: &str, net: &Network) -> String {
+    derived_id(&[container_id, &net.id])
 }
 
 fn network_entry(c: &Container, a: &Attachment, running: bool) -> Value {
@@ -95,16 +103,7 @@ pub fn network_settings(store: &Store, c: &Container) -> Value {
         String::new()
     };
     let sandbox_id = if running && !sandbox.is_empty() {
-        endpoint_id(
-            &c.id,
-            &Network {
-                id: "sandbox".into(),
-                name: String::new(),
-                driver: String::new(),
-                created: String::new(),
-                spec: Default::default(),
-            },
-        )
+        derived_id(&[&c.id, "sandbox"])
     } else {
         String::new()
     };

@@ -19,7 +19,8 @@
 //!   attach and detach, one pasta process links it to the outside through
 //!   host sockets (gateway mapping off: no container reaches the host's
 //!   loopback), and netavark's aardvark-dns answers container names on
-//!   user networks. It lives exactly as long as some container uses it.
+//!   user networks ([`infra_client_linux`]: the supervisors' side). It
+//!   lives as long as some container uses it (and 2 s more).
 //! * strata does the IPAM ([`ipam`], records in [`networks`]); netavark
 //!   gets static addresses ([`netavark`]). Once netavark made the default
 //!   bridge, further containers on it are attached by the infra process
