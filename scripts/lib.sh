@@ -12,11 +12,13 @@ say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 # The apt packages the tests and the benches use.
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
   debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini \
-  libseccomp-dev pkg-config gcc libc6-dev fonts-dejavu-core man-db bash"
+  libseccomp-dev pkg-config gcc libc6-dev fonts-dejavu-core man-db bash \
+  passt netavark aardvark-dns iptables"
 # The demo needs only these: a busybox rootfs, the host's node for its base image,
-# libseccomp to build strata, and man-db and bash-completion for the man pages
+# libseccomp to build strata, netavark, aardvark-dns, pasta and iptables for
+# the container's private network, and man-db and bash-completion for the man pages
 # and the completion it installs.
-STRATA_DEMO_PACKAGES="busybox-static nodejs libseccomp-dev pkg-config man-db bash-completion"
+STRATA_DEMO_PACKAGES="busybox-static nodejs libseccomp-dev pkg-config passt netavark aardvark-dns iptables man-db bash-completion"
 
 # install_packages [PACKAGE...]: apt-get installs the missing ones
 # (default: $STRATA_APT_PACKAGES). SKIP_APT=1 skips it.

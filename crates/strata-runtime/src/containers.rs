@@ -32,8 +32,9 @@ use crate::error::{IoContext, Result, RuntimeError};
 use crate::lock::ContainerLock;
 use crate::model::{ContainerSpec, State};
 use crate::names;
+use crate::net::NetMode;
 use crate::rootfs_linux::create_init_layer;
-use crate::spec::{MountSpec, NetworkMode};
+use crate::spec::MountSpec;
 
 /// A container record.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +154,7 @@ pub struct NewContainer {
 }
 
 /// docker's default `/etc/hosts` for a container without the host's network.
-pub const DEFAULT_HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+pub const DEFAULT_HOSTS: &str = crate::net::hosts::DEFAULT_HOSTS;
 
 /// Creates the record and the directory of a new container, as one
 /// transaction (see the module docs). The container's lock stays held by
@@ -242,14 +243,21 @@ fn prepare_dir(store: &Store, p: &Paths, new: &NewContainer) -> Result<()> {
     create_init_layer(&p.init, &planned.stubs)?;
     let hostname = &new.spec.config.hostname;
     fs::write(&p.hostname, format!("{hostname}\n")).ctx("write", &p.hostname)?;
-    let hosts = match new.spec.host_config.network() {
-        NetworkMode::Host => {
-            fs::read_to_string("/etc/hosts").unwrap_or_else(|_| DEFAULT_HOSTS.to_string())
-        }
-        NetworkMode::None => DEFAULT_HOSTS.to_string(),
+    // A private network's files are written again at every start, with
+    // the container's address.
+    let hc = &new.spec.host_config;
+    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = match hc.network() {
+        NetMode::Host => (
+            fs::read_to_string("/etc/hosts").unwrap_or_else(|_| DEFAULT_HOSTS.to_string()),
+            resolv,
+        ),
+        _ => (
+            crate::net::hosts::hosts_file(hc.net.extra_hosts.as_deref().unwrap_or(&[]), &[]),
+            crate::net::hosts::resolv_conf(&resolv, &hc.net.dns_flags()),
+        ),
     };
     fs::write(&p.hosts, hosts).ctx("write", &p.hosts)?;
-    let resolv = fs::read("/etc/resolv.conf").unwrap_or_default();
     fs::write(&p.resolv_conf, resolv).ctx("write", &p.resolv_conf)?;
     Ok(())
 }

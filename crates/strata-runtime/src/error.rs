@@ -99,6 +99,9 @@ pub enum RuntimeError {
     /// The container is not running (exec, kill, …).
     #[error("Container {0} is not running")]
     NotRunning(String),
+    /// `--network NAME` names no network.
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
     /// `rm` of a running container without `-f`.
     #[error(
         "You cannot remove a running container {0}. Stop the container before attempting removal or force remove"

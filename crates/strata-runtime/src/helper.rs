@@ -6,6 +6,8 @@
 //! strata __shim supervise <root> <id> <attach-fd|-> [<lock-fd>]
 //! strata __shim step                     (request on stdin, result on fd 3)
 //! strata __shim exec <root> <id> <request-json>
+//! strata __shim infra <root> <ready-fd>  (a store root's network namespace)
+//! strata __shim proxy <spec-json>        (a container's -p, sockets on fd 3…)
 //! ```
 //! The binary hands everything after `__shim` to [`main`]. The program
 //! spawned is [`helper_binary`]: the running executable, unless
@@ -100,6 +102,31 @@ pub fn main(args: &[OsString]) -> i32 {
             crate::supervisor_linux::run(Path::new(s(1)), &s(2).to_string_lossy(), attach, lock)
         }
         Some("step") => crate::step::helper_main(),
+        Some("infra") if args.len() == 3 => {
+            match s(2).to_str().and_then(|v| v.parse::<i32>().ok()) {
+                Some(fd) if fd >= 3 => {
+                    // SAFETY: the spawner put the write end of its ready
+                    // pipe on this descriptor and nothing else owns it.
+                    let ready = unsafe { OwnedFd::from_raw_fd(fd) };
+                    crate::net::infra_linux::main(Path::new(s(1)), ready)
+                }
+                _ => {
+                    eprintln!("strata {SHIM} infra: bad ready descriptor");
+                    125
+                }
+            }
+        }
+        Some("proxy") if args.len() == 2 => {
+            match serde_json::from_str::<crate::net::proxy_linux::ProxySpec>(
+                &s(1).to_string_lossy(),
+            ) {
+                Ok(spec) => crate::net::proxy_linux::main(&spec),
+                Err(e) => {
+                    eprintln!("strata {SHIM} proxy: bad spec: {e}");
+                    125
+                }
+            }
+        }
         Some("exec") if args.len() == 4 => {
             match serde_json::from_str::<crate::exec_linux::ExecRequest>(&s(3).to_string_lossy()) {
                 Ok(req) => crate::exec_linux::run(Path::new(s(1)), &s(2).to_string_lossy(), &req),

@@ -126,6 +126,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "MaskedPaths": MASKED_PATHS,
         "ReadonlyPaths": READONLY_PATHS,
     });
+    crate::net::inspect::patch_host_config(&mut host_config, c);
     if let (Some(t), Some(obj)) = (&hc.tmpfs, host_config.as_object_mut()) {
         obj.insert("Tmpfs".into(), json!(t));
     }
@@ -137,7 +138,6 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
     if let Some(obj) = config.as_object_mut() {
         obj.insert("Labels".into(), json!(cfg.labels));
     }
-    let net = hc.network_mode.clone();
     json!({
         "Id": c.id,
         "Created": c.created,
@@ -169,41 +169,6 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         },
         "Mounts": mounts,
         "Config": config,
-        "NetworkSettings": {
-            "Bridge": "",
-            "SandboxID": "",
-            "HairpinMode": false,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Ports": {},
-            "SandboxKey": "",
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "EndpointID": "",
-            "Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "IPv6Gateway": "",
-            "MacAddress": "",
-            "Networks": {
-                net: {
-                    "IPAMConfig": null,
-                    "Links": null,
-                    "Aliases": null,
-                    "NetworkID": "",
-                    "EndpointID": "",
-                    "Gateway": "",
-                    "IPAddress": "",
-                    "IPPrefixLen": 0,
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
-                    "MacAddress": "",
-                    "DriverOpts": null,
-                }
-            },
-        },
+        "NetworkSettings": crate::net::inspect::network_settings(store, c),
     })
 }

@@ -63,6 +63,8 @@ pub struct LaunchInput {
     pub hostname: String,
     /// Network mode.
     pub network: NetworkMode,
+    /// The network namespace to join (see [`SpecInput::netns_path`]).
+    pub netns_path: Option<PathBuf>,
     /// `/etc` files to bind.
     pub etc_files: Option<EtcFiles>,
     /// User mounts.
@@ -137,6 +139,7 @@ fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> 
         terminal: input.tty,
         hostname: input.hostname.clone(),
         network: input.network,
+        netns_path: input.netns_path.clone(),
         etc_files: input.etc_files.clone(),
         mounts,
         resources: input.resources,

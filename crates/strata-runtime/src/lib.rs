@@ -29,6 +29,8 @@
 //! * [`attach`] + [`client_linux`]: the CLI ↔ supervisor protocol and the
 //!   foreground relay (raw terminal, SIGWINCH, signal proxy); [`logs`]:
 //!   docker's json-file format.
+//! * [`net`]: networks and container networking (the infra namespace with
+//!   netavark and pasta, IPAM, `-p` proxy, `/etc/hosts`, `NetworkSettings`).
 //!
 //! # Running a build step
 //!
@@ -94,6 +96,7 @@ pub mod logs;
 pub mod model;
 pub mod mountpoint_linux;
 pub mod names;
+pub mod net;
 pub mod oci_linux;
 pub mod ops;
 pub mod procs_linux;

@@ -19,8 +19,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::net::NetMode;
+use crate::net::attach_linux::RuntimeNet;
 use crate::procs_linux::ProcRef;
-use crate::spec::{NetworkMode, Resources};
+use crate::spec::Resources;
 
 /// docker's zero time, shown for times not yet reached.
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -85,6 +87,9 @@ pub struct Config {
     /// Seconds `stop` waits before SIGKILL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// `ExposedPorts`.
+    #[serde(flatten)]
+    pub net: crate::net::NetConfig,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -97,7 +102,8 @@ pub struct HostConfig {
     /// `-v HOST:CTR[:ro]`.
     #[serde(default)]
     pub binds: Option<Vec<String>>,
-    /// `host` or `none`.
+    /// `--network` (`default`, `bridge`, `host`, `none`, `container:X`,
+    /// a network name).
     #[serde(default)]
     pub network_mode: String,
     /// `--rm`.
@@ -131,15 +137,18 @@ pub struct HostConfig {
     /// [`crate::confine`]).
     #[serde(flatten)]
     pub security: crate::confine::SecurityConfig,
+    /// `PortBindings`, `Dns*`, `ExtraHosts`, `PublishAllPorts`.
+    #[serde(flatten)]
+    pub net: crate::net::NetHostConfig,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl HostConfig {
-    /// The network mode (unknown values read as host).
-    pub fn network(&self) -> NetworkMode {
-        NetworkMode::parse(&self.network_mode).unwrap_or_default()
+    /// The network mode.
+    pub fn network(&self) -> NetMode {
+        NetMode::parse(&self.network_mode).unwrap_or_default()
     }
 
     /// The cgroup limits.
@@ -225,6 +234,13 @@ pub struct State {
     /// strata's process records (not shown by `inspect`).
     #[serde(default)]
     pub strata: Processes,
+    /// The network while running (ports, interfaces).
+    #[serde(
+        default,
+        rename = "StrataNet",
+        skip_serializing_if = "RuntimeNet::is_empty"
+    )]
+    pub net: RuntimeNet,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -245,6 +261,7 @@ impl Default for State {
             started_at: ZERO_TIME.to_string(),
             finished_at: ZERO_TIME.to_string(),
             strata: Processes::default(),
+            net: RuntimeNet::default(),
             extra: serde_json::Map::new(),
         }
     }

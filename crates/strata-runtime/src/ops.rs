@@ -20,7 +20,7 @@ use crate::names;
 use crate::oci_linux::runtime_for;
 use crate::rootfs_linux::{Mounter, SysMounter, is_mounted};
 use crate::spec::process::{EntrypointFlag, combine_command, merge_config_env};
-use crate::spec::{NetworkMode, parse_bytes, parse_cpus};
+use crate::spec::{parse_bytes, parse_cpus};
 use crate::supervisor_linux::parse_mounts;
 
 /// `create`/`run` flags (already normalised by the CLI: `-e` entries with
@@ -57,8 +57,8 @@ pub struct CreateOptions {
     pub volumes: Vec<String>,
     /// `--tmpfs`.
     pub tmpfs: Vec<String>,
-    /// `--network`.
-    pub network: Option<String>,
+    /// `--network`, `-p`, `--dns`, … (see [`crate::net::NetOptions`]).
+    pub net: crate::net::NetOptions,
     /// `-m`/`--memory`.
     pub memory: Option<String>,
     /// `--cpus`.
@@ -104,7 +104,12 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         }
         _ => icfg.working_dir.clone().unwrap_or_default(),
     };
-    let network = NetworkMode::parse(opts.network.as_deref().unwrap_or("host"))?;
+    let exposed: Vec<String> = icfg
+        .exposed_ports
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
+    let net = crate::net::config::prepare(store, &opts.net, &exposed)?;
     // docker's daemon refuses an unknown --stop-signal at create.
     if let Some(sig) = &opts.stop_signal {
         parse_signal(sig)?;
@@ -157,17 +162,23 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         .hostname
         .clone()
         .filter(|h| !h.is_empty())
+        .or_else(|| {
+            // docker: a container on the host's network has its name.
+            (net.mode == "host")
+                .then(|| nix::unistd::gethostname().ok()?.into_string().ok())
+                .flatten()
+        })
         .unwrap_or_else(|| names::short_id(&id).to_string());
     if hostname.len() > 64 {
         return Err(RuntimeError::Invalid(format!(
             "invalid hostname format: {hostname}"
         )));
     }
-    let security = crate::confine::host_config(store, &opts.security, network.as_str())?;
+    let security = crate::confine::host_config(store, &opts.security, &net.mode)?;
     let (path, args) = command.path_and_args();
     let config = Config {
         hostname,
-        domainname: String::new(),
+        domainname: net.domainname.clone(),
         user: opts
             .user
             .clone()
@@ -195,11 +206,12 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             .clone()
             .or_else(|| icfg.stop_signal.clone()),
         stop_timeout: opts.stop_timeout,
+        net: net.config.clone(),
         extra: serde_json::Map::new(),
     };
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
-        network_mode: network.as_str().to_string(),
+        network_mode: net.mode.clone(),
         auto_remove: opts.auto_remove,
         readonly_rootfs: opts.read_only,
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
@@ -213,9 +225,10 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             .map_or_else(|| EMBEDDED_RUNTIME.to_string(), |p| p.display().to_string()),
         init: opts.init.then_some(true),
         security,
+        net: net.host_config.clone(),
         extra: serde_json::Map::new(),
     };
-    containers::create(
+    let c = containers::create(
         store,
         NewContainer {
             id,
@@ -231,7 +244,12 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             },
             mounts,
         },
-    )
+    )?;
+    if let Err(e) = crate::net::config::record(store, &c.id, &net) {
+        let _ = containers::delete(store, &c.id);
+        return Err(e);
+    }
+    Ok(c)
 }
 
 /// Starts a container: spawns its supervisor, which inherits the
@@ -399,6 +417,7 @@ fn reconcile_locked(store: &Store, c: &Container) -> Result<()> {
         SysMounter.unmount(&p.rootfs)?;
     }
     crate::confine::release(&p.dir)?;
+    crate::net::networks::release(store, &c.id, None)?;
     if was_running {
         let finished = strata_oci::config::rfc3339_now();
         containers::update_state(store, &c.id, |s| {
@@ -411,6 +430,7 @@ fn reconcile_locked(store: &Store, c: &Container) -> Result<()> {
             s.finished_at = finished;
             s.strata.init = None;
             s.strata.supervisor = None;
+            s.net = Default::default();
         })?;
     }
     Ok(())

@@ -380,6 +380,7 @@ fn step(req: &StepRequest) -> Result<i32> {
         tty: false,
         hostname,
         network: spec.network,
+        netns_path: None,
         etc_files: Some(etc),
         mounts: spec.mounts.clone(),
         resources: Resources::default(),

@@ -37,6 +37,7 @@ use crate::error::{Result, RuntimeError};
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::{LogWriter, Stream};
 use crate::model::State;
+use crate::net::attach_linux::NetSetup;
 use crate::oci_linux::{ConsoleSocket, OciRuntime, Stdio, runtime_for};
 use crate::procs_linux::ProcRef;
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter};
@@ -129,6 +130,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         mounter: &mounter,
         client: client.take(),
         frames: FrameBuffer::default(),
+        net: NetSetup::default(),
         t0,
         cancelled: false,
     };
@@ -145,6 +147,7 @@ struct Supervisor<'a> {
     mounter: &'a dyn Mounter,
     client: Option<UnixStream>,
     frames: FrameBuffer,
+    net: NetSetup,
     t0: Instant,
     /// The client sent `Cancel` (it was cancelled before the start).
     cancelled: bool,
@@ -203,13 +206,14 @@ impl Supervisor<'_> {
             group_add: hc.group_add.clone().unwrap_or_default(),
             cwd: cfg.working_dir.clone(),
             tty: cfg.tty,
-            hostname: cfg.hostname.clone(),
-            network: hc.network(),
-            etc_files: Some(EtcFiles {
+            hostname: self.net.hostname(&cfg.hostname),
+            network: hc.network().spec_mode(),
+            netns_path: self.net.netns_path().map(Path::to_path_buf),
+            etc_files: Some(self.net.etc_files(EtcFiles {
                 hosts: self.p.hosts.clone(),
                 hostname: self.p.hostname.clone(),
                 resolv_conf: self.p.resolv_conf.clone(),
-            }),
+            })),
             mounts: parse_mounts(hc.binds.as_deref().unwrap_or(&[]), hc.tmpfs.as_ref(), init)?,
             resources: hc.resources(),
             readonly: hc.readonly_rootfs,
@@ -258,6 +262,7 @@ impl Supervisor<'_> {
             s.finished_at = finished;
             s.strata.init = None;
             s.strata.supervisor = None;
+            s.net = Default::default();
         })?;
         tracing::debug!(ms = ms(self.t0), "state recorded");
         if self.c.spec.host_config.auto_remove {
@@ -276,6 +281,7 @@ impl Supervisor<'_> {
             s.error = message.to_string();
             s.strata.init = None;
             s.strata.supervisor = None;
+            s.net = Default::default();
             if !s.never_started() {
                 s.status = "exited".into();
             }
@@ -285,6 +291,8 @@ impl Supervisor<'_> {
 
     /// Mounts, creates and starts the container; returns its PID and stdio.
     fn launch(&mut self) -> Result<(i32, Io)> {
+        self.net = NetSetup::begin(self.store, self.c)?;
+        tracing::debug!(ms = ms(self.t0), "network begun");
         let input = self.launch_input()?;
         tracing::debug!(ms = ms(self.t0), "launch input ready");
         launch_linux::prepare(self.mounter, &input)?;
@@ -352,6 +360,12 @@ impl Supervisor<'_> {
             io.out = Some(master);
         }
         drop(console);
+        if let Err(e) = self.net.finish(self.store) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
+        tracing::debug!(ms = ms(self.t0), "network ready");
         self.apply_early_frames(&io);
         if self.cancelled {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -359,6 +373,7 @@ impl Supervisor<'_> {
             return Err(RuntimeError::Cancelled);
         }
         let init = ProcRef::of(pid);
+        let net = self.net.state();
         let started = strata_oci::config::rfc3339_now();
         containers::update_state(self.store, &self.c.id, |s| {
             s.status = "running".into();
@@ -369,6 +384,7 @@ impl Supervisor<'_> {
             s.started_at = started;
             s.finished_at = crate::model::ZERO_TIME.into();
             s.strata.init = init;
+            s.net = net;
         })?;
         if let Err(e) = self.runtime.start(&self.c.id) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -576,8 +592,8 @@ impl Supervisor<'_> {
     }
 
     /// Releases everything the launch took: runtime state and cgroups, the
-    /// rootfs mount, leftovers of the bundle.
-    fn cleanup(&self) {
+    /// rootfs mount, the network, leftovers of the bundle.
+    fn cleanup(&mut self) {
         if let Err(e) = self.runtime.delete(&self.c.id) {
             tracing::warn!("{e}");
         }
@@ -592,6 +608,8 @@ impl Supervisor<'_> {
         if let Err(e) = crate::confine::release(&self.p.dir) {
             tracing::warn!("{e}");
         }
+        self.net.release(self.store, self.c);
+        tracing::debug!(ms = ms(self.t0), "network released");
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
     }
 }

@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage the build cache
     #[command(subcommand)]
     Builder(crate::commands::builder::BuilderCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(crate::commands::network::NetworkCommand),
 
     /// List images
     Images(image::ls::LsArgs),
@@ -105,6 +108,8 @@ pub enum Command {
     Cp(crate::commands::container::cp::CpArgs),
     /// Rename a container
     Rename(crate::commands::container::rename::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(crate::commands::container::port::PortArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

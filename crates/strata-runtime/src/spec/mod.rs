@@ -6,8 +6,9 @@
 //!   bounding set, and as effective/permitted set for UID 0 only (a
 //!   non-root user starts with none, as under docker); no no_new_privs and
 //!   docker's seccomp profile unless asked (see [`security`]);
-//! * namespaces: pid, ipc, uts, mount, and net with `--network none`
-//!   (loopback only); the host's network otherwise;
+//! * namespaces: pid, ipc, uts, mount, and net unless the host's network
+//!   is asked for: a new one, or the one at `netns_path` (a bridge
+//!   network's, another container's);
 //! * mounts: `/proc`, `/dev` (tmpfs + the standard nodes the runtime
 //!   creates), `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys` read-only,
 //!   `/sys/fs/cgroup` read-only ([`cgroupfs`]),
@@ -70,37 +71,17 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// `--network`.
+/// The network namespace of a container or build step (docker's
+/// `--network` values are [`crate::net::NetMode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// The host's network namespace (strata's default: no bridges here).
+    /// The host's network namespace (build steps' default, as BuildKit's).
     #[default]
     Host,
-    /// A new network namespace with only `lo`.
+    /// A namespace of its own: new (only `lo`), or the one at
+    /// [`SpecInput::netns_path`].
     None,
-}
-
-impl NetworkMode {
-    /// Parses docker's `--network` value (`host`, `none`; `default` and
-    /// `bridge` mean strata's default, host).
-    pub fn parse(s: &str) -> Result<NetworkMode> {
-        match s {
-            "host" | "default" | "bridge" => Ok(NetworkMode::Host),
-            "none" => Ok(NetworkMode::None),
-            other => Err(RuntimeError::Invalid(format!(
-                "network {other} not found: strata supports --network host and --network none"
-            ))),
-        }
-    }
-
-    /// docker's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NetworkMode::Host => "host",
-            NetworkMode::None => "none",
-        }
-    }
 }
 
 /// A mount the user (or a build step) adds.
@@ -202,6 +183,8 @@ pub struct SpecInput {
     pub hostname: String,
     /// Network mode.
     pub network: NetworkMode,
+    /// With [`NetworkMode::None`]: join this namespace instead of a new one.
+    pub netns_path: Option<PathBuf>,
     /// `/etc` files to bind, if any.
     pub etc_files: Option<EtcFiles>,
     /// User mounts, in order.
@@ -399,12 +382,11 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         ns_types.push(LinuxNamespaceType::Network);
     }
     for t in ns_types {
-        namespaces.push(
-            LinuxNamespaceBuilder::default()
-                .typ(t)
-                .build()
-                .map_err(oci)?,
-        );
+        let mut ns = LinuxNamespaceBuilder::default().typ(t);
+        if let (LinuxNamespaceType::Network, Some(p)) = (t, &input.netns_path) {
+            ns = ns.path(p.clone());
+        }
+        namespaces.push(ns.build().map_err(oci)?);
     }
 
     let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
@@ -572,6 +554,7 @@ mod tests {
             terminal: false,
             hostname: "abc".into(),
             network: NetworkMode::Host,
+            netns_path: None,
             etc_files: None,
             mounts: vec![],
             resources: Resources::default(),
@@ -753,6 +736,5 @@ mod tests {
         );
         assert_eq!(parse_cpus("0.5").unwrap(), 500_000_000);
         assert!(parse_cpus("-1").is_err());
-        assert!(NetworkMode::parse("bridge0").is_err());
     }
 }

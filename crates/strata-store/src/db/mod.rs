@@ -8,6 +8,7 @@ pub mod containers;
 pub mod images;
 pub mod layers;
 pub mod leases;
+pub mod networks;
 pub mod schema;
 
 use std::path::Path;

@@ -28,6 +28,13 @@
 //!  build_records (v4)  │ image_id PK → images ON DELETE CASCADE, record (JSON, owned by
 //!                      │ strata-build: context, Dockerfile, args, SOURCE_DATE_EPOCH, the
 //!                      │ base image and each history row's cache key), recorded_at
+//!  networks (v5)       │ id PK, name UNIQUE, driver (bridge|host|null), created, spec (JSON:
+//!  │                   │ IPAM config, internal, labels, options; owned by strata-runtime),
+//!  │                   │ last_ip (the IPAM cursor: the address handed out last)
+//!  └─< network_endpoints (v5) (network_id, container_id) PK → containers ON DELETE CASCADE,
+//!                      │ position (connect order: 0 = eth0), config (JSON: aliases, --ip),
+//!                      │ ip, mac: the address while the container runs (NULL otherwise,
+//!                      │ unique per network)
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -165,5 +172,28 @@ pub const MIGRATIONS: &[&str] = &[
         record      TEXT NOT NULL,
         recorded_at INTEGER NOT NULL
     );
+    "#,
+    // 5: networks and the containers attached to them.
+    r#"
+    CREATE TABLE networks (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL UNIQUE,
+        driver  TEXT NOT NULL,
+        created TEXT NOT NULL,
+        spec    TEXT NOT NULL,
+        last_ip TEXT
+    );
+    CREATE TABLE network_endpoints (
+        network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        config       TEXT NOT NULL,
+        ip           TEXT,
+        mac          TEXT,
+        PRIMARY KEY (network_id, container_id)
+    );
+    CREATE UNIQUE INDEX network_endpoints_ip ON network_endpoints(network_id, ip)
+        WHERE ip IS NOT NULL;
+    CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
     "#,
 ];

@@ -8,6 +8,7 @@ pub mod container;
 pub mod image;
 pub mod login;
 pub mod logout;
+pub mod network;
 pub mod registry;
 pub mod system;
 
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(a) => image::import::run(&ctx, a),
         Command::Build(a) => image::build::run(&ctx, &cli.global, *a),
         Command::Builder(c) => builder::dispatch(&ctx, c),
+        Command::Network(c) => network::dispatch(&ctx, c),
         Command::Pull(a) => image::pull::run(&ctx, &cli.global, a),
         Command::Push(a) => image::push::run(&ctx, &cli.global, a),
         Command::Login(a) => login::run(&cli.global, a),
@@ -48,6 +50,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Commit(a) => container::commit::run(&ctx, a),
         Command::Cp(a) => container::cp::run(&ctx, a),
         Command::Rename(a) => container::rename::run(&ctx, a),
+        Command::Port(a) => container::port::run(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),
         Command::Completion(a) => completion::completion(a),

@@ -37,6 +37,7 @@ mod container_leaks;
 mod container_lifecycle;
 mod container_logs;
 mod container_mountpoints;
+mod container_network;
 mod container_ps;
 mod container_run;
 mod container_runtime;

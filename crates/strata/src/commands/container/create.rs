@@ -50,9 +50,6 @@ pub struct CreateFlags {
     /// Container host name
     #[arg(short = 'h', long, value_name = "string")]
     pub hostname: Option<String>,
-    /// Connect a container to a network (host or none)
-    #[arg(long, alias = "net", value_name = "network")]
-    pub network: Option<String>,
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
@@ -95,6 +92,9 @@ pub struct CreateFlags {
     /// Confinement flags.
     #[command(flatten)]
     pub security: super::security_flags::SecurityFlags,
+    /// Network flags.
+    #[command(flatten)]
+    pub net: super::network_flags::NetworkFlags,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -201,7 +201,7 @@ pub fn create(
         read_only: f.read_only,
         volumes: f.volumes.clone(),
         tmpfs: f.tmpfs.clone(),
-        network: f.network.clone(),
+        net: f.net.options(f.hostname.is_some()),
         memory: f.memory.clone(),
         cpus: f.cpus.clone(),
         pids_limit: f.pids_limit,
@@ -213,5 +213,8 @@ pub fn create(
         init: f.init,
         security: f.security.options(),
     };
+    for w in f.net.warnings() {
+        eprintln!("{w}");
+    }
     ops::create(store, &img, &opts).map_err(rt)
 }

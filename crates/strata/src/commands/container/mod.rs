@@ -9,6 +9,8 @@ pub mod exec;
 pub mod inspect;
 pub mod kill;
 pub mod logs;
+pub mod network_flags;
+pub mod port;
 pub mod ps;
 pub mod rename;
 pub mod rm;
@@ -59,6 +61,8 @@ pub enum ContainerCommand {
     Cp(cp::CpArgs),
     /// Rename a container
     Rename(rename::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(port::PortArgs),
     /// Remove all stopped containers
     Prune(rm::PruneArgs),
 }
@@ -80,6 +84,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Commit(a) => commit::run(ctx, a),
         ContainerCommand::Cp(a) => cp::run(ctx, a),
         ContainerCommand::Rename(a) => rename::run(ctx, a),
+        ContainerCommand::Port(a) => port::run(ctx, a),
         ContainerCommand::Prune(a) => rm::prune(ctx, a),
     }
 }

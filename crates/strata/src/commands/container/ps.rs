@@ -11,6 +11,8 @@ use strata_format::units::{self, ContainerStatus};
 use strata_format::width;
 use strata_runtime::Container;
 use strata_runtime::containers::{self, paths};
+use strata_runtime::net::inspect as net_inspect;
+use strata_runtime::net::networks::{self, Attachment};
 use strata_store::Store;
 
 use crate::context::Ctx;
@@ -234,7 +236,14 @@ pub fn status_text(c: &Container, now: SystemTime) -> String {
     units::container_status(&st, now)
 }
 
-fn row(store: &Store, c: &Container, no_trunc: bool, size: bool, now: SystemTime) -> Value {
+fn row(
+    store: &Store,
+    c: &Container,
+    atts: &[Attachment],
+    no_trunc: bool,
+    size: bool,
+    now: SystemTime,
+) -> Value {
     let created = system_time(&c.created).unwrap_or(now);
     let command = command_line(c);
     let command = if no_trunc {
@@ -280,8 +289,8 @@ fn row(store: &Store, c: &Container, no_trunc: bool, size: bool, now: SystemTime
         "LocalVolumes": "0",
         "Mounts": "",
         "Names": c.name,
-        "Networks": c.spec.host_config.network_mode,
-        "Ports": "",
+        "Networks": net_inspect::networks_column(c, atts),
+        "Ports": net_inspect::ports_column(c),
         "RunningFor": units::running_for(created, now),
         "Size": size_text,
         "State": status_word(c),
@@ -298,6 +307,7 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
     let last = if args.latest { 1 } else { args.last };
     let all = args.all || last > 0;
     let now = SystemTime::now();
+    let atts = networks::all_attachments(store).map_err(super::rt)?;
     let mut rows = Vec::new();
     for c in &list {
         if !all && !c.is_running() {
@@ -306,7 +316,8 @@ pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
         if !matches(store, c, &filters) {
             continue;
         }
-        rows.push(row(store, c, args.no_trunc, args.size, now));
+        let a = atts.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
+        rows.push(row(store, c, a, args.no_trunc, args.size, now));
         if last > 0 && rows.len() as i64 >= last {
             break;
         }
