@@ -23,16 +23,16 @@ command -v htpasswd >/dev/null || { say "htpasswd missing (apt-get install apach
 htpasswd -Bbc "$STRATA_RUN/htpasswd" strata s3cret >/dev/null
 start_registry registry 127.0.0.1:5100
 start_registry registry-auth 127.0.0.1:5101 "$STRATA_RUN/htpasswd"
-if start_token_registry registry-token 127.0.0.1:5102 127.0.0.1:5103 strata s3cret; then
-  export STRATA_TEST_TOKEN_REGISTRY=127.0.0.1:5102 STRATA_TEST_TOKEN_USER=strata STRATA_TEST_TOKEN_PASSWORD=s3cret
-fi
-if start_dockerd; then
-  export STRATA_TEST_DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
-fi
+# Every test runs: a registry or dockerd that cannot start fails the run.
+start_token_registry registry-token 127.0.0.1:5102 127.0.0.1:5103 strata s3cret ||
+  { say "the token registry did not start"; exit 1; }
+export STRATA_TEST_TOKEN_REGISTRY=127.0.0.1:5102 STRATA_TEST_TOKEN_USER=strata STRATA_TEST_TOKEN_PASSWORD=s3cret
+start_dockerd || { say "dockerd did not start (the oracle of the fidelity tests)"; exit 1; }
+export STRATA_TEST_DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 export STRATA_TEST_REGISTRY=127.0.0.1:5100
 export STRATA_TEST_AUTH_REGISTRY=127.0.0.1:5101 STRATA_TEST_AUTH_USER=strata STRATA_TEST_AUTH_PASSWORD=s3cret
 # The conformance data lives beside the repository (../shared/conformance).
-for c in "${STRATA_CONFORMANCE:-}" "$PWD/../shared/conformance" /work/shared/conformance; do
+for c in "${STRATA_CONFORMANCE:-}" "$PWD/../shared/conformance"; do
   if [ -n "$c" ] && [ -d "$c" ]; then export STRATA_CONFORMANCE=$c; break; fi
 done
 

@@ -97,8 +97,9 @@ fn snapshot_dir(store: &Store, chain: &Digest) -> std::path::PathBuf {
 #[test]
 fn export_then_import_into_an_empty_store() {
     let Some(reg) = registry() else {
-        eprintln!("SKIPPED: no test registry (STRATA_TEST_REGISTRY; scripts/test.sh starts one)");
-        return;
+        return strata_testkit::skip(
+            "no test registry (STRATA_TEST_REGISTRY; scripts/test.sh starts one)",
+        );
     };
     let t = tempfile::tempdir().unwrap();
     let a = Store::open(t.path().join("a")).unwrap();
@@ -223,8 +224,7 @@ fn chain_id_of(diffs: &[&Digest]) -> Digest {
 #[test]
 fn bad_records_and_non_caches_are_refused() {
     let Some(reg) = registry() else {
-        eprintln!("SKIPPED: no test registry (STRATA_TEST_REGISTRY)");
-        return;
+        return strata_testkit::skip("no test registry (STRATA_TEST_REGISTRY)");
     };
     let t = tempfile::tempdir().unwrap();
     let a = Store::open(t.path().join("a")).unwrap();

@@ -250,8 +250,7 @@ fn steps_from_many_threads() {
 fn step_under_runc_matches() {
     let runc = Path::new("/usr/sbin/runc");
     if !runc.is_file() {
-        eprintln!("SKIPPED: runc is not installed");
-        return;
+        return strata_testkit::skip("runc is not installed (apt install runc)");
     }
     let f = fixture();
     let script =
@@ -376,8 +375,7 @@ fn main() {
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: build-step tests need root");
-        return;
+        return strata_testkit::skip("build-step tests need root");
     }
     strata_runtime::helper::set_helper_binary(std::env::current_exe().unwrap());
     let filter = args

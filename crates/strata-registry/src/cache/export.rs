@@ -184,7 +184,14 @@ pub(crate) fn document(
                     digest: d.clone(),
                     data: B64.encode(&r.config),
                 }),
-                created: r.created.clone(),
+                // Only a replayed record needs its time (a config has its
+                // own): the document then does not depend on whether the
+                // local record kept one, so an inline cache is reproducible.
+                created: r
+                    .config_digest
+                    .is_none()
+                    .then(|| r.created.clone())
+                    .flatten(),
                 layer: r
                     .layer
                     .as_ref()

@@ -24,7 +24,9 @@ pub fn is_root() -> bool {
 /// Skips (returning true) when not root, saying so.
 pub fn skip_unless_root(test: &str) -> bool {
     if !is_root() {
-        eprintln!("skipping {test}: needs root (CI runs the layer tests as root)");
+        strata_testkit::skip(&format!(
+            "{test}: needs root (CI runs the layer tests as root)"
+        ));
         return true;
     }
     false

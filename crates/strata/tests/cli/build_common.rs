@@ -137,19 +137,14 @@ pub fn lab_base(env: &Env, name: &str) -> bool {
 /// A copy of lab case `case` (with `many-files` data generated small) in
 /// `env`'s scratch dir, or `None` when the lab cases are absent.
 pub fn lab_case(env: &Env, case: &str) -> Option<PathBuf> {
-    let src = PathBuf::from("/work/shared/lab/cases").join(case);
-    let src = if src.is_dir() {
-        src
-    } else {
-        let rel = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/lab/cases")
-            .join(case);
-        if !rel.is_dir() {
-            skip(&format!("lab case {case} not found"));
-            return None;
-        }
-        rel
-    };
+    // The lab lives beside the repository (../shared/lab).
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/lab/cases")
+        .join(case);
+    if !src.is_dir() {
+        skip(&format!("lab case {case} not found (../shared/lab/cases)"));
+        return None;
+    }
     let dst = env.path(&format!("case-{case}"));
     let st = std::process::Command::new("cp")
         .arg("-a")

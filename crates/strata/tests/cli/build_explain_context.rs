@@ -17,7 +17,6 @@ fn conformance() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("STRATA_CONFORMANCE").map(PathBuf::from),
         Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")),
-        Some(PathBuf::from("/work/shared/conformance")),
     ];
     candidates
         .into_iter()

@@ -4,6 +4,7 @@
 use std::process::Stdio;
 
 use crate::container_common::{Ctr, Spawned, container_dirs, logs_contain};
+use crate::support::skip;
 
 #[test]
 fn output_and_exit_code_pass_through() {
@@ -357,8 +358,7 @@ fn init_runs_docker_init_as_pid_1() {
     .iter()
     .any(|p| std::path::Path::new(p).is_file());
     if !have_init {
-        eprintln!("skipped: no docker-init or tini-static on this host (apt install tini)");
-        return;
+        return skip("no docker-init or tini-static on this host (apt install tini)");
     }
     // PID 1 is the init; the command runs as its child and its exit code
     // passes through.

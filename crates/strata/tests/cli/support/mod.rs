@@ -287,10 +287,7 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Prints why a test is skipped. Use as `return skip("...")`.
-pub fn skip(why: &str) {
-    eprintln!("SKIPPED: {why}");
-}
+pub use strata_testkit::skip;
 
 /// True when running as root (most runtime tests need it).
 pub fn is_root() -> bool {
