@@ -97,7 +97,7 @@ start_dockerd() {
     DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5
   done
   if ! DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" /usr/bin/docker info >/dev/null 2>&1; then
-    say "dockerd did not start (see $STRATA_RUN/dockerd.log); docker interop tests will skip"
+    say "dockerd did not start (see $STRATA_RUN/dockerd.log)"
     stop_pidfile "$STRATA_RUN/dockerd.pid"; return 1
   fi
   say "dockerd ready on $STRATA_DOCKER_SOCK (pid $(cat "$STRATA_RUN/dockerd.pid"))"
