@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # strata's test suite, for a fresh Debian 12 machine, as root:
 #   installs the tools the tests drive (skopeo, umoci, docker.io, runc, docker-registry, ...),
+#   sets up the lab (../shared/lab/setup.sh: base images and a registry on 127.0.0.1:5000),
 #   starts a private dockerd and three registries on 127.0.0.1 (plain :5100, htpasswd :5101,
 #   token auth :5102 with its token server on :5103),
 #   runs cargo fmt --check, clippy -D warnings and every test, then stops what it started.
@@ -10,7 +11,15 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 install_packages
+# The lab (../shared/lab): base images busybox, debian:bookworm and node made
+# locally, served by its registry on 127.0.0.1:5000 and its dockerd; the
+# lab-case tests build the same Dockerfiles with strata and with docker.
+LAB_DIR=${STRATA_LAB:-$PWD/../shared/lab}
+lab_was_up=
+curl -fs -o /dev/null http://127.0.0.1:5000/v2/ && lab_was_up=1
+[ -x "$LAB_DIR/setup.sh" ] || { say "no lab at $LAB_DIR (set STRATA_LAB)"; exit 1; }
 cleanup() {
+  [ -n "$lab_was_up" ] || "$LAB_DIR/stop.sh" >/dev/null 2>&1 || true
   stop_pidfile "$STRATA_RUN/registry.pid"
   stop_pidfile "$STRATA_RUN/registry-auth.pid"
   stop_pidfile "$STRATA_RUN/registry-token.pid"
@@ -18,6 +27,7 @@ cleanup() {
   stop_pidfile "$STRATA_RUN/dockerd.pid"
 }
 trap cleanup EXIT
+say "lab setup (base images, registry 127.0.0.1:5000)"; "$LAB_DIR/setup.sh"
 
 command -v htpasswd >/dev/null || { say "htpasswd missing (apt-get install apache2-utils)"; exit 1; }
 htpasswd -Bbc "$STRATA_RUN/htpasswd" strata s3cret >/dev/null

@@ -352,27 +352,8 @@ pub fn mounts_under(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether this strata has `system check` (it comes with the hardening
-/// work, issue 11).
-pub fn has_system_check() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        Command::new(super::bin())
-            .args(["system", "check", "--help"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
-
-/// The store passes `strata system check` (when this strata has it; the
-/// note says when it does not).
+/// The store passes `strata system check`.
 pub fn assert_store_checks(env: &Env, after: &str) {
-    if !has_system_check() {
-        eprintln!("note: no `strata system check` in this build; store not checked ({after})");
-        return;
-    }
     let out = env.run(["system", "check"]);
     assert!(
         out.status.success(),
