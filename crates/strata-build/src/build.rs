@@ -63,13 +63,7 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     // A build does not checkpoint the WAL when it exits (SQLite's default,
     // which costs two fsyncs per process); SQLite's auto-checkpoint and
     // the next command that closes the DB normally still do.
-    store.db().with(|c| {
-        c.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )?;
-        Ok(())
-    })?;
+    store.db().skip_checkpoint_on_close()?;
     let platform = host_platform();
     if let Some(p) = &req.platform
         && !strata_oci::is_host_platform(p)

@@ -1,5 +1,6 @@
 //! The build cache: one row of the store's `build_cache` table per step
-//! result (schema v2, drawn in `strata_store::db::schema`).
+//! result (schema v2, drawn in `strata_store::db::schema`; its queries are
+//! the store's `db::build_cache`, this module owns what the rows mean).
 //!
 //! ```text
 //! build_cache
@@ -38,10 +39,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use strata_oci::Digest;
 use strata_store::Store;
+use strata_store::db::build_cache as bc;
 use strata_store::db::now_secs;
 
 use crate::key::KeyInputs;
@@ -150,50 +151,25 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
     if keys.is_empty() {
         return Ok(out);
     }
-    let rows = store.db().with(|c| {
-        let mut rows = Vec::new();
-        // SQLite's default limit on host parameters is far above a
-        // Dockerfile's step count, but stay well below it anyway.
-        for chunk in keys.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(",");
-            let sql = format!(
-                "SELECT b.key, b.parent_key, b.config_digest, b.diff_id, b.chain_id, b.blob_digest, \
-                 b.chain_id IS NULL OR EXISTS (SELECT 1 FROM snapshots s WHERE s.chain_id = b.chain_id), \
-                 b.created FROM build_cache b WHERE b.key IN ({marks})"
-            );
-            let mut st = c.prepare_cached(&sql)?;
-            let found = st
-                .query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, bool>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.extend(found);
-        }
-        Ok(rows)
-    })?;
-    for (key, parent, config, diff, chain, blob, snapshot_ok, created) in rows {
-        let config_digest = match config {
+    let rows = store.db().with(|c| bc::lookup(c, keys))?;
+    for bc::Found { row, snapshot_ok } in rows {
+        let config_digest = match row.config_digest {
             Some(c) => match Digest::parse(&c) {
                 Ok(d) if store.content().exists(&d) => Some(d),
                 _ => continue,
             },
             // A replayed record needs its history time.
-            None if created.is_some() => None,
+            None if row.created.is_some() => None,
             None => continue,
         };
         if !snapshot_ok {
             continue;
         }
-        let layer = match (parse_digest(diff), parse_digest(chain), parse_digest(blob)) {
+        let layer = match (
+            parse_digest(row.diff_id),
+            parse_digest(row.chain_id),
+            parse_digest(row.blob_digest),
+        ) {
             (Some(diff_id), Some(chain_id), Some(blob_digest)) => Some(RecordLayer {
                 diff_id,
                 chain_id,
@@ -203,12 +179,12 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
             _ => continue,
         };
         out.insert(
-            key.clone(),
+            row.key.clone(),
             Record {
-                key,
-                parent_key: parent,
+                key: row.key,
+                parent_key: row.parent_key,
                 config_digest,
-                created,
+                created: row.created,
                 layer,
                 description: String::new(),
             },
@@ -227,47 +203,31 @@ pub fn insert_all(store: &Store, records: &[Record]) -> strata_store::Result<()>
     if records.is_empty() {
         return Ok(());
     }
+    let rows: Vec<bc::CacheRow> = records
+        .iter()
+        .map(|r| bc::CacheRow {
+            key: r.key.clone(),
+            parent_key: r.parent_key.clone(),
+            config_digest: r.config_digest.as_ref().map(Digest::to_string),
+            created: r.created.clone(),
+            diff_id: r.layer.as_ref().map(|l| l.diff_id.to_string()),
+            chain_id: r.layer.as_ref().map(|l| l.chain_id.to_string()),
+            blob_digest: r.layer.as_ref().map(|l| l.blob_digest.to_string()),
+            description: r.description.clone(),
+        })
+        .collect();
     let now = now_secs();
-    store.db().write(|tx| {
-        let mut st = tx.prepare_cached(
-            "INSERT OR REPLACE INTO build_cache (key, parent_key, config_digest, created, diff_id, \
-             chain_id, blob_digest, created_at, last_used, description) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-        )?;
-        for r in records {
-            st.execute(params![
-                r.key,
-                r.parent_key,
-                r.config_digest.as_ref().map(Digest::as_str),
-                r.created,
-                r.layer.as_ref().map(|l| l.diff_id.as_str()),
-                r.layer.as_ref().map(|l| l.chain_id.as_str()),
-                r.layer.as_ref().map(|l| l.blob_digest.as_str()),
-                now,
-                r.description,
-            ])?;
-        }
-        Ok(())
-    })
+    store.db().write(|tx| bc::put_all(tx, &rows, now))
 }
 
-/// Marks the records of `used` (`(key, step lineage)`) used now, and
-/// notes the lineage each served (inside the caller's transaction).
-pub fn touch(tx: &rusqlite::Connection, used: &[(&str, String)]) -> strata_store::Result<()> {
-    let now = now_secs();
-    let mut get = tx.prepare_cached("SELECT description FROM build_cache WHERE key = ?1")?;
-    let mut set = tx.prepare_cached(
-        "UPDATE build_cache SET last_used = ?1, description = coalesce(?2, description) WHERE key = ?3",
-    )?;
-    for (key, lineage) in used {
-        let desc: Option<String> = get.query_row([key], |r| r.get(0)).optional()?;
-        let desc = desc.as_deref().and_then(Description::parse).map(|mut d| {
-            d.served(lineage);
-            d.to_json()
-        });
-        set.execute(params![now, desc, key])?;
-    }
-    Ok(())
+/// The `description` of a record that served step lineage `lineage` now
+/// (`None` for a description written by something else): what
+/// `strata_store::db::build_cache::touch` stores when a build uses it.
+pub fn served_description(description: &str, lineage: &str) -> Option<String> {
+    Description::parse(description).map(|mut d| {
+        d.served(lineage);
+        d.to_json()
+    })
 }
 
 /// The record that last served step lineage `lineage` (the step as last
@@ -276,26 +236,19 @@ pub fn last_built(
     store: &Store,
     lineage: &str,
 ) -> strata_store::Result<Option<(Option<String>, Description)>> {
-    store.db().with(|c| {
-        // A cheap text filter first; the JSON decides.
-        let mut st = c.prepare_cached(
-            "SELECT parent_key, description FROM build_cache WHERE instr(description, ?1) > 0",
-        )?;
-        let rows = st
-            .query_map([format!("\"{lineage}\"")], |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(p, d)| {
-                let d = Description::parse(&d)?;
-                let t = *d.lineage.get(lineage)?;
-                Some((t, p, d))
-            })
-            .max_by_key(|(t, _, _)| *t)
-            .map(|(_, p, d)| (p, d)))
-    })
+    // A cheap text filter first; the JSON decides.
+    let rows = store
+        .db()
+        .with(|c| bc::describing(c, &format!("\"{lineage}\"")))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, d)| {
+            let d = Description::parse(&d)?;
+            let t = *d.lineage.get(lineage)?;
+            Some((t, p, d))
+        })
+        .max_by_key(|(t, _, _)| *t)
+        .map(|(_, p, d)| (p, d)))
 }
 
 /// Every record reachable from `keys` (for `--cache-to`): the records
@@ -303,35 +256,20 @@ pub fn last_built(
 pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>> {
     let mut out = Vec::new();
     store.db().with(|c| {
-        let mut st = c.prepare_cached(
-            "SELECT key, parent_key, config_digest, diff_id, chain_id, blob_digest, description, \
-             created FROM build_cache WHERE key = ?1",
-        )?;
         for k in keys {
-            let row = st
-                .query_row([k], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                    ))
-                })
-                .optional()?;
-            let Some((key, parent_key, config, diff, chain, blob, description, created)) = row
-            else {
+            let Some(row) = bc::get(c, k)? else {
                 continue;
             };
-            let config_digest = match config.map(|c| Digest::parse(&c)) {
+            let config_digest = match row.config_digest.map(|c| Digest::parse(&c)) {
                 Some(Ok(d)) => Some(d),
                 Some(Err(_)) => continue,
                 None => None,
             };
-            let layer = match (parse_digest(diff), parse_digest(chain), parse_digest(blob)) {
+            let layer = match (
+                parse_digest(row.diff_id),
+                parse_digest(row.chain_id),
+                parse_digest(row.blob_digest),
+            ) {
                 (Some(diff_id), Some(chain_id), Some(blob_digest)) => Some(RecordLayer {
                     diff_id,
                     chain_id,
@@ -340,12 +278,12 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
                 _ => None,
             };
             out.push(Record {
-                key,
-                parent_key,
+                key: row.key,
+                parent_key: row.parent_key,
                 config_digest,
-                created,
+                created: row.created,
                 layer,
-                description,
+                description: row.description,
             });
         }
         Ok(())
@@ -356,7 +294,5 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
 /// Deletes every build cache record (`builder prune`); returns how many.
 /// The layers and configs only they kept alive go at the next GC.
 pub fn prune(store: &Store) -> strata_store::Result<usize> {
-    store
-        .db()
-        .write(|tx| Ok(tx.execute("DELETE FROM build_cache", [])?))
+    store.db().write(|tx| bc::delete_all(tx))
 }

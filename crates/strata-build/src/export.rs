@@ -82,7 +82,11 @@ pub fn commit_image(
     // tagged at once: a concurrent `image prune` never sees it dangling
     // in between.
     let tagged = store.db().write(|tx| {
-        cache::touch(tx, used)?;
+        for (key, lineage) in used {
+            strata_store::db::build_cache::touch(tx, key, now, |d| {
+                cache::served_description(d, lineage)
+            })?;
+        }
         if iq::get(tx, &id)?.is_none() {
             return Ok(false);
         }

@@ -404,9 +404,7 @@ impl Planner<'_> {
                 onbuild_exprs.push(o.trigger_text());
             }
             let mut inputs = KeyInputs::new(expanded.name(), &text);
-            let mut canonical = expanded.clone();
-            neutralize_source(&mut canonical);
-            inputs.push("cmd", format!("{canonical:?}"));
+            inputs.push("cmd", crate::key::command::canonical(&expanded));
             let action = self
                 .action(g, stages, i, &expanded, &scope, &mut inputs, &mut deps)
                 .map_err(|e| e.at_step(&name, range, Vec::new()))?;
@@ -583,30 +581,4 @@ impl Planner<'_> {
             _ => Action::Meta,
         })
     }
-}
-
-/// Clears what must not reach a key: where the instruction sits in the
-/// file (moving it, or adding a comment above, keeps its cache).
-fn neutralize_source(cmd: &mut Command) {
-    let src = match cmd {
-        Command::From(c) => &mut c.source,
-        Command::Run(c) => &mut c.source,
-        Command::Cmd(c) => &mut c.source,
-        Command::Entrypoint(c) => &mut c.source,
-        Command::Env(c) => &mut c.source,
-        Command::Arg(c) => &mut c.source,
-        Command::Label(c) => &mut c.source,
-        Command::Expose(c) => &mut c.source,
-        Command::User(c) => &mut c.source,
-        Command::Workdir(c) => &mut c.source,
-        Command::Volume(c) => &mut c.source,
-        Command::Copy(c) => &mut c.source,
-        Command::Add(c) => &mut c.source,
-        Command::Shell(c) => &mut c.source,
-        Command::Healthcheck(c) => &mut c.source,
-        Command::StopSignal(c) => &mut c.source,
-        Command::Onbuild(c) => &mut c.source,
-        Command::Maintainer(c) => &mut c.source,
-    };
-    src.range = LineRange::default();
 }

@@ -483,6 +483,7 @@ fn fifos_are_recreated_sockets_skipped() {
     let env = Env::new();
     std::fs::create_dir(env.ctx.join("d")).unwrap();
     let c = std::ffi::CString::new(env.ctx.join("d/pipe").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o640) }, 0);
     let _sock = std::os::unix::net::UnixListener::bind(env.ctx.join("d/sock")).unwrap();
     let stats = env
@@ -500,6 +501,7 @@ fn xattrs_are_copied() {
     let f = env.write("d/f", "x");
     let path = std::ffi::CString::new(f.to_str().unwrap()).unwrap();
     let name = c"user.strata.test";
+    // SAFETY: NUL-terminated path and name; the value is a 2-byte literal.
     let r = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), b"v1".as_ptr().cast(), 2, 0) };
     if r != 0 {
         return strata_testkit::skip("the filesystem refuses user xattrs");
@@ -516,6 +518,7 @@ fn xattrs_are_copied() {
     .unwrap();
     let out = std::ffi::CString::new(env.layer.join("d/f").to_str().unwrap()).unwrap();
     let mut buf = [0u8; 16];
+    // SAFETY: NUL-terminated path and name; buf is valid for its length.
     let n = unsafe {
         libc::getxattr(
             out.as_ptr(),

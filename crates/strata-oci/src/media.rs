@@ -49,6 +49,43 @@ pub enum LayerCompression {
     Zstd,
 }
 
+/// The compression of any stream, by its magic bytes: the workspace's one
+/// sniffer, docker's `DetectCompression` (pkg/archive): layers, ADD's local
+/// archives and `build -` contexts all use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// None of the below.
+    Plain,
+    /// gzip (`1f 8b 08`).
+    Gzip,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+    /// zstd (`28 b5 2f fd`).
+    Zstd,
+}
+
+impl Compression {
+    /// How many bytes [`Compression::sniff`] wants to see.
+    pub const MAGIC_LEN: usize = 6;
+
+    /// Sniffs the compression from the first bytes of a stream (fewer
+    /// than [`Compression::MAGIC_LEN`] bytes only match shorter magics).
+    pub fn sniff(head: &[u8]) -> Compression {
+        const MAGICS: [(&[u8], Compression); 4] = [
+            (&[0x1f, 0x8b, 0x08], Compression::Gzip),
+            (b"BZh", Compression::Bzip2),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0x00], Compression::Xz),
+            (&[0x28, 0xb5, 0x2f, 0xfd], Compression::Zstd),
+        ];
+        MAGICS
+            .iter()
+            .find(|(m, _)| head.starts_with(m))
+            .map_or(Compression::Plain, |(_, c)| *c)
+    }
+}
+
 impl LayerCompression {
     /// The compression of a layer media type, or `None` for a media type
     /// that is not a layer strata can unpack.
@@ -65,14 +102,14 @@ impl LayerCompression {
         }
     }
 
-    /// Sniffs the compression from the first bytes of a blob.
+    /// Sniffs the compression from the first bytes of a blob (see
+    /// [`Compression::sniff`]; bzip2 and xz are no layer compression, so
+    /// such a blob reads as uncompressed, and fails as a tar).
     pub fn sniff(head: &[u8]) -> LayerCompression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            LayerCompression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            LayerCompression::Zstd
-        } else {
-            LayerCompression::None
+        match Compression::sniff(head) {
+            Compression::Gzip => LayerCompression::Gzip,
+            Compression::Zstd => LayerCompression::Zstd,
+            Compression::Plain | Compression::Bzip2 | Compression::Xz => LayerCompression::None,
         }
     }
 
@@ -134,5 +171,23 @@ mod tests {
             LayerCompression::Gzip
         );
         assert_eq!(LayerCompression::sniff(b"ustar"), LayerCompression::None);
+        assert_eq!(LayerCompression::sniff(b"BZh91AY"), LayerCompression::None);
+    }
+
+    /// docker's pkg/archive TestDetectCompression magics, and near misses.
+    #[test]
+    fn sniffs_every_compression() {
+        for (head, want) in [
+            (&[0x1f, 0x8b, 0x08, 0x00][..], Compression::Gzip),
+            (b"BZh91AY&SY", Compression::Bzip2),
+            (&[0xfd, b'7', b'z', b'X', b'Z', 0x00, 0x00], Compression::Xz),
+            (&[0x28, 0xb5, 0x2f, 0xfd, 0x04], Compression::Zstd),
+            (b"hello", Compression::Plain),
+            (&[0x1f, 0x8b], Compression::Plain),
+            (&[0xfd, b'7', b'z', b'X', b'Z'], Compression::Plain),
+            (b"", Compression::Plain),
+        ] {
+            assert_eq!(Compression::sniff(head), want, "{head:02x?}");
+        }
     }
 }

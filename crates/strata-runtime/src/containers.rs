@@ -171,6 +171,7 @@ pub fn create(store: &Store, new: NewContainer) -> Result<Container> {
         created_at: created,
         spec: serde_json::to_string(&new.spec).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
         state: serde_json::to_string(&state).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
+        running: state.running,
     };
     if let Some(n) = &new.name {
         row.name = names::validate_name(n)?;
@@ -325,7 +326,7 @@ pub fn update_state(store: &Store, id: &str, f: impl FnOnce(&mut State)) -> Resu
         };
         f(&mut state);
         let doc = serde_json::to_string(&state).unwrap_or_default();
-        q::set_state(tx, id, &doc)?;
+        q::set_state(tx, id, &doc, state.running)?;
         Ok(Ok(state))
     })?
 }

@@ -123,8 +123,9 @@ impl ContainerLock {
         // SAFETY: fcntl on a descriptor the caller says is open.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         // SAFETY: the caller guarantees the descriptor is ours to own.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         ContainerLock {
-            file: File::from(unsafe { OwnedFd::from_raw_fd(fd) }),
+            file: File::from(owned),
         }
     }
 }

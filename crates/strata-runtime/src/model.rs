@@ -8,9 +8,10 @@
 //! * `state` = [`State`]: docker's `State` (`Status`, `Running`, `Pid`,
 //!   `ExitCode`, `StartedAt`, …) plus strata's own `Strata` object naming
 //!   the supervisor and container processes by PID and start time. Written
-//!   by the supervisor at every transition. The top-level `"Running":true`
-//!   is what the image store reads to refuse deleting a running
-//!   container's image.
+//!   by the supervisor at every transition. `Running` is also stored as
+//!   the row's typed `running` column (written with the state), which is
+//!   what the image store reads to refuse deleting a running container's
+//!   image.
 //!
 //! Unknown fields are kept (`extra`), so a newer strata's documents survive
 //! an older one reading and writing them back.

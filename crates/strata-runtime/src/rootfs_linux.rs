@@ -285,38 +285,9 @@ pub fn clean_relative(path: &str) -> PathBuf {
     out.iter().collect()
 }
 
-/// True if `path` is a mount point (its device differs from its parent's,
-/// or it appears in this process's mountinfo).
+/// True if `path` appears in this process's mount table.
 pub fn is_mounted(path: &Path) -> bool {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
-        return false;
-    };
-    let want = path.to_string_lossy();
-    info.lines().any(|l| {
-        l.split(' ')
-            .nth(4)
-            .is_some_and(|mp| unescape_mountinfo(mp) == want)
-    })
-}
-
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    strata_store::mounts::is_mount_point(path)
 }
 
 #[cfg(test)]
@@ -387,11 +358,5 @@ mod tests {
         assert!(init.join("vol").is_dir());
         assert!(init.join("cfg/app.conf").is_file());
         assert_eq!(clean_relative("/../../x/./y"), PathBuf::from("x/y"));
-    }
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
-        assert!(is_mounted(Path::new("/proc")) || !Path::new("/proc/self").exists());
     }
 }

@@ -48,6 +48,7 @@ pub fn is_tty(fd: BorrowedFd<'_>) -> bool {
 
 /// The size (rows, cols) of the terminal on `fd`.
 pub fn winsize(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain old data; all zeroes is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes a winsize into the pointed struct.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };

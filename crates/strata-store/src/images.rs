@@ -405,7 +405,7 @@ impl Store {
                     )));
                 }
                 if let Some(c) = containers.first() {
-                    let running = c.state.contains("\"Running\":true");
+                    let running = c.running;
                     if running || !force {
                         return Err(StoreError::Conflict(format!(
                             "conflict: unable to delete {} ({}) - image is being used by {} container {}",

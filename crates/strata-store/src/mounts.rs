@@ -1,7 +1,9 @@
 //! This process's view of the mount table (`/proc/self/mountinfo`), for
 //! the two places the store must know about mounts it did not make itself:
 //! the scratch sweep (never delete *through* a mount a dead process left)
-//! and `system check` (leftover overlay mounts under the root).
+//! and `system check` (leftover overlay mounts under the root); the
+//! runtime reads it here too (is a path a mount point, the cgroup v1
+//! hierarchies). The one mountinfo parser of the workspace.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -16,6 +18,8 @@ pub struct MountInfo {
     pub fs_type: String,
     /// Mount source (`overlay`, `/dev/sda1`, …).
     pub source: String,
+    /// Per-superblock options (`rw,cpu,cpuacct`, …), escapes undone.
+    pub super_options: String,
 }
 
 /// Parses mountinfo text (see proc(5)); malformed lines are skipped.
@@ -29,6 +33,7 @@ pub fn parse(text: &str) -> Vec<MountInfo> {
                 mount_point: PathBuf::from(unescape(mount_point)),
                 fs_type: unescape(fields.get(sep + 1)?),
                 source: unescape(fields.get(sep + 2).unwrap_or(&"")),
+                super_options: unescape(fields.get(sep + 3).unwrap_or(&"")),
             })
         })
         .collect()
@@ -39,6 +44,11 @@ pub fn read() -> Vec<MountInfo> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .map(|t| parse(&t))
         .unwrap_or_default()
+}
+
+/// Whether `path` is a mount point in this process's mount table.
+pub fn is_mount_point(path: &Path) -> bool {
+    read().iter().any(|m| m.mount_point == path)
 }
 
 /// Mounts at or below `prefix`, deepest first (the order to unmount in).
@@ -104,6 +114,7 @@ mod tests {
         assert_eq!(m[0].mount_point, Path::new("/mnt/a b"));
         assert_eq!(m[0].fs_type, "overlay");
         assert_eq!(m[2].source, "/dev/sda1");
+        assert_eq!(m[0].super_options, "rw,lowerdir=x");
         let u = under(&m, Path::new("/mnt/a b"));
         assert_eq!(u.len(), 2);
         assert_eq!(u[0].mount_point, Path::new("/mnt/a b/c"), "deepest first");
@@ -112,5 +123,24 @@ mod tests {
             "whole components only"
         );
         assert!(read().iter().any(|m| m.mount_point == Path::new("/")) || read().is_empty());
+    }
+
+    #[test]
+    fn escapes_and_odd_lines() {
+        // \134 is a backslash, \011 a tab; a high octal escape must not
+        // overflow; an escape cut short stays as written.
+        let text = "1 0 0:1 / /a\\134b\\011c\\777 rw - tmpfs src\\040x rw,size=1\n\
+                    2 0 0:1 / /cut\\04 rw - tmpfs t\n\
+                    3 0 0:1 / /no-separator rw tmpfs t\n";
+        let m = parse(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m[0].mount_point,
+            Path::new(&String::from_utf8_lossy(b"/a\\b\tc\xff").into_owned())
+        );
+        assert_eq!(m[0].source, "src x");
+        assert_eq!(m[1].mount_point, Path::new("/cut\\04"));
+        assert_eq!(m[1].super_options, "");
+        assert!(is_mount_point(Path::new("/proc")) || !Path::new("/proc/self").exists());
     }
 }

@@ -1,6 +1,8 @@
 //! [`StatIndex`]: `(path, dev, ino, size, mtime_ns, ctime_ns) → sha256` for
 //! one context root, loaded in bulk (on a background thread, so the
-//! context walk overlaps the query) and written back in one transaction.
+//! context walk overlaps the query) and written back in one transaction
+//! (the rows are the store's `context_files` table, queried through
+//! `strata_store::db::context_files`).
 //! See the module docs of [`crate::context`] for the racy-timestamp rule.
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use strata_oci::Digest;
 use strata_store::Store;
 use strata_store::db::Db;
+use strata_store::db::context_files::{self, FileStat};
 
 use super::{ContextError, Result};
 
@@ -67,26 +70,6 @@ impl std::hash::Hasher for FxHasher {
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 type Loaded = HashMap<Box<str>, Entry, FxBuild>;
-
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let nib = |c: u8| -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    };
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (nib(b[2 * i])? << 4) | nib(b[2 * i + 1])?;
-    }
-    Some(out)
-}
 
 /// Counters of one index session (for benches and tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,60 +162,33 @@ fn load_rows(db: &Db, prefix: &str) -> Result<Loaded> {
 }
 
 fn load_rows_inner(db: &Db, prefix: &str) -> Result<Loaded> {
-    // Every path under the root sorts between "<root>/" and "<root>0"
-    // ('0' is the byte after '/').
-    let upper = format!("{}0", &prefix[..prefix.len() - 1]);
-    let rows = db.with(|conn| {
-        // The table is keyed by a TEXT primary key (a separate index), so a
-        // range query pays an index seek plus a table seek per row. When
-        // this root holds most rows (the usual case: one or a few
-        // contexts), a plain table scan is twice as cheap. Both counts
-        // come from the covering index.
-        let total: i64 = conn.query_row("SELECT count(*) FROM context_files", [], |r| r.get(0))?;
-        let mine: i64 = conn.query_row(
-            "SELECT count(*) FROM context_files WHERE path >= ?1 AND path < ?2",
-            [prefix, upper.as_str()],
-            |r| r.get(0),
-        )?;
-        let sql = if mine * 2 >= total {
-            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, mode, sha256, recorded_ns \
-             FROM context_files WHERE +path >= ?1 AND +path < ?2"
-        } else {
-            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, mode, sha256, recorded_ns \
-             FROM context_files WHERE path >= ?1 AND path < ?2"
-        };
-        let mut out = Loaded::default();
-        if mine == 0 {
-            return Ok(out);
-        }
-        out.reserve(mine as usize);
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query([prefix, upper.as_str()])?;
-        while let Some(r) = rows.next()? {
-            let (Ok(path), Ok(sha_hex)) = (r.get_ref(0)?.as_str(), r.get_ref(7)?.as_str()) else {
-                continue;
-            };
-            let Some(sha) = decode_hex32(sha_hex) else {
-                continue;
-            };
-            let path: Box<str> = path.into();
-            let e = Entry {
-                dev: r.get::<_, i64>(1)? as u64,
-                ino: r.get::<_, i64>(2)? as u64,
-                size: r.get::<_, i64>(3)? as u64,
-                mtime_ns: r.get(4)?,
-                ctime_ns: r.get(5)?,
-                mode: r.get::<_, i64>(6)? as u32,
-                sha,
-                recorded_ns: r.get(8)?,
-                dirty: false,
-                seen: false,
-            };
-            out.insert(path, e);
-        }
-        Ok(out)
+    let mut out = Loaded::default();
+    db.with(|c| {
+        context_files::for_each_under(
+            c,
+            prefix,
+            &mut out,
+            |out, n| out.reserve(n),
+            |out, path, f| {
+                out.insert(
+                    path.into(),
+                    Entry {
+                        dev: f.dev,
+                        ino: f.ino,
+                        size: f.size,
+                        mtime_ns: f.mtime_ns,
+                        ctime_ns: f.ctime_ns,
+                        mode: f.mode,
+                        sha: f.sha256,
+                        recorded_ns: f.recorded_ns,
+                        dirty: false,
+                        seen: false,
+                    },
+                );
+            },
+        )
     })?;
-    Ok(rows)
+    Ok(out)
 }
 
 impl StatIndex {
@@ -414,30 +370,28 @@ impl StatIndex {
         if dirty.is_empty() && stale.is_empty() {
             return Ok(());
         }
+        let put: Vec<(&str, FileStat)> = dirty
+            .iter()
+            .map(|(p, e)| {
+                let stat = FileStat {
+                    dev: e.dev,
+                    ino: e.ino,
+                    size: e.size,
+                    mtime_ns: e.mtime_ns,
+                    ctime_ns: e.ctime_ns,
+                    mode: e.mode,
+                    sha256: e.sha,
+                    recorded_ns: e.recorded_ns,
+                };
+                (*p, stat)
+            })
+            .collect();
         store.db().write(|tx| {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR REPLACE INTO context_files \
-                 (path, dev, ino, size, mtime_ns, ctime_ns, mode, sha256, recorded_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for (path, e) in &dirty {
-                ins.execute(rusqlite::params![
-                    path,
-                    e.dev as i64,
-                    e.ino as i64,
-                    e.size as i64,
-                    e.mtime_ns,
-                    e.ctime_ns,
-                    i64::from(e.mode),
-                    hex::encode(e.sha),
-                    e.recorded_ns
-                ])?;
-            }
-            let mut del = tx.prepare_cached("DELETE FROM context_files WHERE path = ?1")?;
-            for p in &stale {
-                del.execute([&**p])?;
-            }
-            Ok(())
+            context_files::update(
+                tx,
+                put.iter().map(|(p, f)| (*p, f)),
+                stale.iter().map(|p| &**p),
+            )
         })?;
         for e in self.entries.values_mut() {
             e.dirty = false;

@@ -1,6 +1,6 @@
 //! Archives for ADD (and the `build -` context): compression sniffed by
-//! magic bytes like docker's `DetectCompression` (gzip, bzip2, xz, zstd,
-//! else plain), "is this a tar" like docker's `isArchivePath` (the first
+//! magic bytes like docker's `DetectCompression` (strata-oci's
+//! [`Compression::sniff`]), "is this a tar" like docker's `isArchivePath` (the first
 //! header block parses and its checksum is right), and extraction through
 //! `strata_store::layer::apply_layer`, which confines every entry to the
 //! target directory.
@@ -10,39 +10,12 @@ use std::path::Path;
 
 use strata_oci::media::LayerCompression;
 
-/// The compression of a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// None.
-    Plain,
-    /// gzip.
-    Gzip,
-    /// bzip2.
-    Bzip2,
-    /// xz.
-    Xz,
-    /// zstd.
-    Zstd,
-}
-
-fn sniff(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b, 0x08]) {
-        Compression::Gzip
-    } else if head.starts_with(b"BZh") {
-        Compression::Bzip2
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Compression::Xz
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::Plain
-    }
-}
+pub use strata_oci::media::Compression;
 
 /// Wraps `r` in the decompressor its first bytes call for.
 pub fn decompress_any<'a>(r: impl Read + 'a) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
-    let (head, joined) = strata_store::layer::peek(r, 6)?;
-    let c = sniff(&head);
+    let (head, joined) = strata_store::layer::peek(r, Compression::MAGIC_LEN)?;
+    let c = Compression::sniff(&head);
     let out: Box<dyn Read + 'a> = match c {
         Compression::Plain => Box::new(joined),
         Compression::Gzip => strata_store::layer::decompress(joined, LayerCompression::Gzip)
@@ -123,9 +96,6 @@ mod tests {
 
     #[test]
     fn sniffs_and_rejects_non_tars() {
-        assert_eq!(sniff(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
-        assert_eq!(sniff(b"BZh91AY"), Compression::Bzip2);
-        assert_eq!(sniff(b"hello"), Compression::Plain);
         assert!(!is_tar_stream(&b"just some text"[..]));
         assert!(!is_tar_stream(&[0u8; 1024][..]));
         let mut block = [0u8; 512];

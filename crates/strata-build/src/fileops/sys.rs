@@ -1,141 +1,129 @@
-//! Thin libc wrappers for writing layer entries: ownership, modes and
-//! times without following symlinks, device nodes, and xattr copies.
+//! Thin wrappers for writing layer entries: ownership, modes and times
+//! without following symlinks, and device nodes (through `nix`, so this
+//! module has no `unsafe`); xattr copies are the store's
+//! ([`strata_store::layer::copy_xattrs`]).
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-fn cstr(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid};
 
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+pub(crate) use strata_store::layer::copy_xattrs;
+
+fn io(e: nix::Error) -> io::Error {
+    io::Error::from(e)
 }
 
 /// `lchown`.
 pub(crate) fn lchown(p: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    let c = cstr(p)?;
-    check(unsafe { libc::lchown(c.as_ptr(), uid, gid) })
+    nix::unistd::fchownat(
+        None,
+        p,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(io)
 }
 
 /// `fchown` + `fchmod` (in that order, so setuid bits survive).
 pub(crate) fn fchown_fchmod(f: &std::fs::File, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
-    check(unsafe { libc::fchown(f.as_raw_fd(), uid, gid) })?;
-    check(unsafe { libc::fchmod(f.as_raw_fd(), mode as libc::mode_t) })
+    nix::unistd::fchown(
+        f.as_raw_fd(),
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+    )
+    .map_err(io)?;
+    nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_retain(mode as libc::mode_t)).map_err(io)
 }
 
 /// `chmod` (never used on symlinks).
 pub(crate) fn chmod(p: &Path, mode: u32) -> io::Result<()> {
-    let c = cstr(p)?;
-    check(unsafe { libc::chmod(c.as_ptr(), mode as libc::mode_t) })
+    nix::sys::stat::fchmodat(
+        None,
+        p,
+        Mode::from_bits_retain(mode as libc::mode_t),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .map_err(io)
 }
 
-fn ts(ns: i64) -> libc::timespec {
-    libc::timespec {
-        tv_sec: ns.div_euclid(1_000_000_000) as libc::time_t,
-        tv_nsec: ns.rem_euclid(1_000_000_000) as libc::c_long,
-    }
+fn ts(ns: i64) -> TimeSpec {
+    TimeSpec::new(
+        ns.div_euclid(1_000_000_000) as libc::time_t,
+        ns.rem_euclid(1_000_000_000) as libc::c_long,
+    )
 }
 
 /// Sets atime and mtime to `ns` without following a final symlink.
 pub(crate) fn set_times(p: &Path, ns: i64) -> io::Result<()> {
-    let c = cstr(p)?;
-    let t = [ts(ns), ts(ns)];
-    check(unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            t.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
+    let t = ts(ns);
+    nix::sys::stat::utimensat(None, p, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(io)
 }
 
 /// `futimens` with atime = mtime = `ns`.
 pub(crate) fn fset_times(f: &std::fs::File, ns: i64) -> io::Result<()> {
-    let t = [ts(ns), ts(ns)];
-    check(unsafe { libc::futimens(f.as_raw_fd(), t.as_ptr()) })
+    let t = ts(ns);
+    nix::sys::stat::futimens(f.as_raw_fd(), &t, &t).map_err(io)
 }
 
 /// `mknod` for FIFOs and devices (`mode` includes the type bits).
 pub(crate) fn mknod(p: &Path, mode: u32, rdev: u64) -> io::Result<()> {
-    let c = cstr(p)?;
-    check(unsafe { libc::mknod(c.as_ptr(), mode as libc::mode_t, rdev as libc::dev_t) })
+    let mode = mode as libc::mode_t;
+    nix::sys::stat::mknod(
+        p,
+        SFlag::from_bits_retain(mode & libc::S_IFMT),
+        Mode::from_bits_retain(mode & !libc::S_IFMT),
+        rdev as libc::dev_t,
+    )
+    .map_err(io)
 }
 
-/// Copies the xattrs of `src` to `dst` (neither followed if a symlink),
-/// skipping `security.selinux` (a host label) and overlayfs' own.
-/// Errors setting one are ignored (BuildKit logs them).
-pub(crate) fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
-    let s = cstr(src)?;
-    let mut names = vec![0u8; 1024];
-    let n = loop {
-        let n = unsafe { libc::llistxattr(s.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ERANGE) if names.len() < (1 << 20) => names.resize(names.len() * 4, 0),
-            Some(libc::ENOTSUP) => return Ok(()),
-            _ => return Err(e),
-        }
-    };
-    if n == 0 {
-        return Ok(());
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::*;
+
+    #[test]
+    fn modes_times_and_nodes() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("f");
+        std::fs::write(&f, "x").unwrap();
+        chmod(&f, 0o4751).unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+            0o4751
+        );
+        let link = t.path().join("l");
+        std::os::unix::fs::symlink("f", &link).unwrap();
+        set_times(&link, -1_500_000_000).unwrap();
+        let lm = std::fs::symlink_metadata(&link).unwrap();
+        assert_eq!((lm.mtime(), lm.mtime_nsec()), (-2, 500_000_000));
+        assert_ne!(
+            std::fs::metadata(&f).unwrap().mtime(),
+            -2,
+            "target untouched"
+        );
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        fset_times(&file, 7_000_000_001).unwrap();
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!((m.mtime(), m.mtime_nsec()), (7, 1));
+        let me = (m.uid(), m.gid());
+        fchown_fchmod(&file, me.0, me.1, 0o640).unwrap();
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+        lchown(&link, me.0, me.1).unwrap();
+        let fifo = t.path().join("p");
+        mknod(&fifo, libc::S_IFIFO | 0o600, 0).unwrap();
+        let pm = std::fs::symlink_metadata(&fifo).unwrap();
+        assert_eq!(pm.mode() & libc::S_IFMT, libc::S_IFIFO);
+        assert!(mknod(&fifo, libc::S_IFIFO | 0o600, 0).is_err(), "exists");
     }
-    let d = cstr(dst)?;
-    let mut value = vec![0u8; 4096];
-    for name in names[..n].split(|b| *b == 0).filter(|x| !x.is_empty()) {
-        if name == b"security.selinux"
-            || name.starts_with(b"trusted.overlay.")
-            || name.starts_with(b"user.overlay.")
-        {
-            continue;
-        }
-        let Ok(cname) = CString::new(name) else {
-            continue;
-        };
-        let len = loop {
-            let r = unsafe {
-                libc::lgetxattr(
-                    s.as_ptr(),
-                    cname.as_ptr(),
-                    value.as_mut_ptr().cast(),
-                    value.len(),
-                )
-            };
-            if r >= 0 {
-                break Some(r as usize);
-            }
-            match io::Error::last_os_error().raw_os_error() {
-                Some(libc::ERANGE) if value.len() < (1 << 20) => {
-                    let l = value.len();
-                    value.resize(l * 4, 0)
-                }
-                _ => break None,
-            }
-        };
-        if let Some(len) = len {
-            let r = unsafe {
-                libc::lsetxattr(d.as_ptr(), cname.as_ptr(), value.as_ptr().cast(), len, 0)
-            };
-            if r < 0 {
-                tracing::debug!(
-                    "xattr {} on {}: {}",
-                    String::from_utf8_lossy(name),
-                    dst.display(),
-                    io::Error::last_os_error()
-                );
-            }
-        }
-    }
-    Ok(())
 }

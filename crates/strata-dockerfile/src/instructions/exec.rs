@@ -1,6 +1,6 @@
 //! Instructions that describe processes: RUN (with `--mount`, `--network`,
-//! `--security` and heredocs), CMD, ENTRYPOINT, SHELL and HEALTHCHECK, plus
-//! Go-compatible duration parsing for HEALTHCHECK.
+//! `--security` and heredocs), CMD, ENTRYPOINT, SHELL and HEALTHCHECK (its
+//! durations parsed by strata-go's `time.ParseDuration`).
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use super::flags::{Flags, Kind};
 use super::mount::{self, Mount};
 use super::parse::Req;
 use super::{Command, Source};
-use crate::parser::{Heredoc, go_quote, parse_heredoc};
+use crate::parser::{Heredoc, parse_heredoc};
 
 /// A command line in shell or exec form (BuildKit's
 /// `ShellDependantCmdLine`).
@@ -276,123 +276,12 @@ pub(crate) fn parse_shell(req: Req) -> Result<Command, InstructionError> {
     }))
 }
 
-/// Parse a Go duration (`1h30m`, `1.5s`, `300ms`, `-2us`) into signed
-/// nanoseconds, with Go's error messages.
-pub fn parse_go_duration(s: &str) -> Result<i64, String> {
-    let invalid = || format!("time: invalid duration {}", go_quote(s));
-    let mut rest = s;
-    let mut neg = false;
-    if let Some(r) = rest.strip_prefix('-') {
-        neg = true;
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    }
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    const LIMIT: u64 = 1 << 63;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let b = rest.as_bytes();
-        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-            return Err(invalid());
-        }
-        // Integer part.
-        let mut v: u64 = 0;
-        let mut i = 0;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if v > LIMIT / 10 {
-                return Err(invalid());
-            }
-            v = v * 10 + u64::from(b[i] - b'0');
-            if v > LIMIT {
-                return Err(invalid());
-            }
-            i += 1;
-        }
-        let pre = i > 0;
-        // Fraction.
-        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            let start = i;
-            let mut overflow = false;
-            while i < b.len() && b[i].is_ascii_digit() {
-                if !overflow {
-                    if f > (LIMIT - 1) / 10 {
-                        overflow = true;
-                    } else {
-                        let y = f * 10 + u64::from(b[i] - b'0');
-                        if y > LIMIT {
-                            overflow = true;
-                        } else {
-                            f = y;
-                            scale *= 10.0;
-                        }
-                    }
-                }
-                i += 1;
-            }
-            post = i > start;
-        }
-        if !pre && !post {
-            return Err(invalid());
-        }
-        // Unit.
-        let ustart = i;
-        while i < b.len() && b[i] != b'.' && !b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == ustart {
-            return Err(format!("time: missing unit in duration {}", go_quote(s)));
-        }
-        let unit_str = &rest[ustart..i];
-        let unit: u64 = match unit_str {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(unit_str),
-                    go_quote(s)
-                ));
-            }
-        };
-        if v > LIMIT / unit {
-            return Err(invalid());
-        }
-        v *= unit;
-        if f > 0 {
-            v += (f as f64 * (unit as f64 / scale)) as u64;
-            if v > LIMIT {
-                return Err(invalid());
-            }
-        }
-        total += v;
-        if total > LIMIT {
-            return Err(invalid());
-        }
-        rest = &rest[i..];
-    }
-    if neg {
-        return Ok((total as i128).wrapping_neg() as i64);
-    }
-    i64::try_from(total).map_err(|_| invalid())
-}
-
 fn interval(flags: &Flags, name: &str) -> Result<Duration, InstructionError> {
     let Some(s) = flags.string(name).filter(|s| !s.is_empty()) else {
         return Ok(Duration::ZERO);
     };
-    let ns = parse_go_duration(&s).map_err(InstructionError::Duration)?;
+    let ns = strata_go::duration::parse_go_duration(&s)
+        .map_err(|e| InstructionError::Duration(e.to_string()))?;
     if ns == 0 {
         return Ok(Duration::ZERO);
     }
@@ -481,42 +370,6 @@ pub(crate) fn parse_healthcheck(req: Req) -> Result<Command, InstructionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("1h30m").unwrap(), 5_400_000_000_000);
-        assert_eq!(parse_go_duration("1.5s").unwrap(), 1_500_000_000);
-        assert_eq!(parse_go_duration(".5ms").unwrap(), 500_000);
-        assert_eq!(parse_go_duration("-2us").unwrap(), -2_000);
-        assert_eq!(parse_go_duration("3µs").unwrap(), 3_000);
-        assert_eq!(parse_go_duration("0").unwrap(), 0);
-        assert_eq!(parse_go_duration("+0").unwrap(), 0);
-        assert_eq!(
-            parse_go_duration("1").unwrap_err(),
-            "time: missing unit in duration \"1\""
-        );
-        assert_eq!(
-            parse_go_duration("1d").unwrap_err(),
-            "time: unknown unit \"d\" in duration \"1d\""
-        );
-        assert_eq!(
-            parse_go_duration("").unwrap_err(),
-            "time: invalid duration \"\""
-        );
-        assert_eq!(
-            parse_go_duration(".s").unwrap_err(),
-            "time: invalid duration \".s\""
-        );
-        assert!(parse_go_duration("9999999999999999999h").is_err());
-        assert_eq!(
-            parse_go_duration("2562047h47m16.854775807s").unwrap(),
-            i64::MAX
-        );
-        assert_eq!(
-            parse_go_duration("-2562047h47m16.854775808s").unwrap(),
-            i64::MIN
-        );
-    }
 
     #[test]
     fn retries() {

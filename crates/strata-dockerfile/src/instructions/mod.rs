@@ -30,7 +30,6 @@ pub use error::InstructionError;
 pub use exec::{
     CmdCommand, CommandLine, EntrypointCommand, HEREDOC_PIPES_DIR, HealthConfig,
     HealthcheckCommand, NetworkMode, RunCommand, RunScript, SecurityMode, ShellCommand,
-    parse_go_duration,
 };
 pub use expand::Expanded;
 pub use files::{AddCommand, Chmod, ChmodClause, CopyCommand, InlineSource};

@@ -186,45 +186,12 @@ fn parse_u32(v: &str, radix: u32, key: &'static str) -> Result<u32, InstructionE
         })
 }
 
-/// docker/go-units `RAMInBytes`: `64m`, `1.5GiB`, `1024` (binary units).
+/// docker/go-units `RAMInBytes` (strata-go's): `64m`, `1.5GiB`, `1024`.
 pub(crate) fn ram_in_bytes(s: &str) -> Result<u64, InstructionError> {
-    let bad = || InstructionError::Size(s.to_string());
-    let num_len = s
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_digit() || *c == '.'))
-        .map_or(s.len(), |(i, _)| i);
-    let (num, unit) = s.split_at(num_len);
-    let valid_num = !num.is_empty()
-        && num
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        && num.matches('.').count() <= 1;
-    if !valid_num {
-        return Err(bad());
-    }
-    let mut u = unit.strip_prefix(' ').unwrap_or(unit).chars().peekable();
-    let mul: u64 = match u.peek().map(|c| c.to_ascii_lowercase()) {
-        Some('k') => 1 << 10,
-        Some('m') => 1 << 20,
-        Some('g') => 1 << 30,
-        Some('t') => 1 << 40,
-        Some('p') => 1 << 50,
-        _ => 1,
-    };
-    if mul != 1 {
-        u.next();
-    }
-    if u.peek().is_some_and(|c| c.eq_ignore_ascii_case(&'i')) {
-        u.next();
-    }
-    if u.peek().is_some_and(|c| c.eq_ignore_ascii_case(&'b')) {
-        u.next();
-    }
-    if u.next().is_some() {
-        return Err(bad());
-    }
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    Ok((v * mul as f64) as u64)
+    strata_go::size::ram_in_bytes(s)
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| InstructionError::Size(s.to_string()))
 }
 
 /// One CSV record (Go's `encoding/csv`, first record only).

@@ -2,60 +2,8 @@
 
 use super::Node;
 
-/// Quote `s` exactly like Go's `strconv.Quote` (`%q`).
-///
-/// Printability follows Go's `unicode.IsPrint` for ASCII exactly and for
-/// non-ASCII approximately (control, whitespace, format and private-use
-/// characters are escaped; unassigned code points are not detected).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0C}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{0B}' => out.push_str("\\v"),
-            c if is_go_print(c) => out.push(c),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn is_go_print(c: char) -> bool {
-    if c.is_ascii() {
-        return c == ' ' || c.is_ascii_graphic();
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c,
-            '\u{AD}'
-            | '\u{600}'..='\u{605}'
-            | '\u{61C}'
-            | '\u{6DD}'
-            | '\u{70F}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{E000}'..='\u{F8FF}'
-            | '\u{FEFF}'
-            | '\u{FFF0}'..='\u{FFFB}'
-            | '\u{FFFE}'..='\u{FFFF}'
-            | '\u{E0000}'..='\u{E007F}'
-            | '\u{F0000}'..='\u{10FFFF}'))
-}
+/// Go's `strconv.Quote` (`%q`), strata-go's.
+pub use strata_go::quote::go_quote;
 
 impl Node {
     /// This node in BuildKit's dump format, without the surrounding

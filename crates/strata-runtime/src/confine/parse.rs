@@ -164,8 +164,12 @@ pub fn ulimit(spec: &str) -> Result<Ulimit> {
         return Err(err(format!("invalid ulimit type: {name}")));
     }
     let num = |s: &str| -> Result<i64> {
-        s.parse::<i64>()
-            .map_err(|_| err(format!("strconv.ParseInt: parsing {s:?}: invalid syntax")))
+        s.parse::<i64>().map_err(|_| {
+            err(format!(
+                "strconv.ParseInt: parsing {}: invalid syntax",
+                strata_go::quote::go_quote(s)
+            ))
+        })
     };
     let parts: Vec<&str> = values.split(':').collect();
     let (soft, hard) = match parts.as_slice() {

@@ -81,6 +81,7 @@ fn container_row(s: &Store, id: &str) {
                     created_at: "2024".into(),
                     spec: "{}".into(),
                     state: "{}".into(),
+                    running: false,
                 },
             )
         })

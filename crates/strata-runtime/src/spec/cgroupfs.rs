@@ -99,20 +99,12 @@ impl Layout {
     /// Parses `/proc/self/mountinfo` text.
     pub fn parse(mountinfo: &str) -> Layout {
         let mut v1 = Vec::new();
-        for line in mountinfo.lines() {
-            // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTS [OPTIONAL…] - FSTYPE SOURCE SUPER_OPTS
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let mut r = right.split_whitespace();
-            if r.next() != Some("cgroup") {
+        for m in strata_store::mounts::parse(mountinfo) {
+            if m.fs_type != "cgroup" {
                 continue;
             }
-            let super_opts = r.nth(1).unwrap_or("");
-            let Some(mount_point) = left.split_whitespace().nth(4) else {
-                continue;
-            };
-            let mount_point = PathBuf::from(unescape(mount_point));
+            let super_opts = m.super_options.as_str();
+            let mount_point = m.mount_point;
             if mount_point.parent() != Some(Path::new(CGROUP_ROOT)) {
                 continue;
             }
@@ -190,26 +182,6 @@ impl Layout {
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,11 +248,5 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-    }
-
-    #[test]
-    fn unescapes_mount_points() {
-        assert_eq!(unescape("/a\\040b"), "/a b");
-        assert_eq!(unescape("/plain"), "/plain");
     }
 }

@@ -1,6 +1,8 @@
 //! Queries on `containers`. `spec` (how it was created) and `state` (its
 //! lifecycle) are JSON documents owned by strata-runtime; this module only
-//! stores them, so the runtime can grow them without a migration.
+//! stores them, so the runtime can grow them without a migration. Whether
+//! the container runs is also a typed column (`running`), written together
+//! with the state, so readers never search the JSON.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -23,6 +25,8 @@ pub struct ContainerRow {
     pub spec: String,
     /// Lifecycle state (JSON).
     pub state: String,
+    /// The state says the container runs (its `Running`).
+    pub running: bool,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRow> {
@@ -34,15 +38,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContainerRow> {
         created_at: r.get(4)?,
         spec: r.get(5)?,
         state: r.get(6)?,
+        running: r.get(7)?,
     })
 }
 
-const COLS: &str = "id, name, image_id, image_name, created_at, spec, state";
+const COLS: &str = "id, name, image_id, image_name, created_at, spec, state, running";
 
 /// Inserts a container; fails if the ID or name is taken.
 pub fn insert(c: &Connection, ct: &ContainerRow) -> Result<()> {
     c.execute(
-        &format!("INSERT INTO containers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        &format!("INSERT INTO containers ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         params![
             ct.id,
             ct.name,
@@ -50,17 +55,18 @@ pub fn insert(c: &Connection, ct: &ContainerRow) -> Result<()> {
             ct.image_name,
             ct.created_at,
             ct.spec,
-            ct.state
+            ct.state,
+            ct.running
         ],
     )?;
     Ok(())
 }
 
-/// Replaces the state document.
-pub fn set_state(c: &Connection, id: &str, state: &str) -> Result<()> {
+/// Replaces the state document and whether it says the container runs.
+pub fn set_state(c: &Connection, id: &str, state: &str, running: bool) -> Result<()> {
     c.execute(
-        "UPDATE containers SET state = ?2 WHERE id = ?1",
-        params![id, state],
+        "UPDATE containers SET state = ?2, running = ?3 WHERE id = ?1",
+        params![id, state, running],
     )?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! migrations are in [`schema`]; one module per table family holds the
 //! queries.
 
+pub mod build_cache;
 pub mod builds;
 pub mod containers;
+pub mod context_files;
 pub mod images;
 pub mod layers;
 pub mod leases;
@@ -96,6 +98,17 @@ impl Db {
         Ok(out)
     }
 
+    /// Lets this process exit without checkpointing the WAL (SQLite's
+    /// default costs two fsyncs per process); SQLite's auto-checkpoint and
+    /// the next process that closes the DB normally still checkpoint.
+    pub fn skip_checkpoint_on_close(&self) -> Result<()> {
+        self.lock().set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )?;
+        Ok(())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite
         // rolls back any open transaction when it is dropped.
@@ -160,6 +173,48 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    #[test]
+    fn v6_types_running_from_the_state_json() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.db");
+        let c = Connection::open(&p).unwrap();
+        for sql in &schema::MIGRATIONS[..5] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 5).unwrap();
+        for (id, state) in [
+            ("up", r#"{"Status":"running","Running":true,"Pid":3}"#),
+            ("down", r#"{"Status":"exited","Running":false}"#),
+            // Text search would have called this one running.
+            ("liar", r#"{"Running":false,"Note":"\"Running\":true"}"#),
+            ("bad", "not json"),
+        ] {
+            c.execute(
+                "INSERT INTO containers (id, name, image_id, image_name, created_at, spec, state) \
+                 VALUES (?1, ?1, 'sha256:x', 'x', '2024', '{}', ?2)",
+                [id, state],
+            )
+            .unwrap();
+        }
+        drop(c);
+        let db = Db::open(&p).unwrap();
+        let rows = db.with(containers::list).unwrap();
+        let running: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.running)
+            .map(|r| r.id.as_str())
+            .collect();
+        assert_eq!(running, ["up"]);
+        db.write(|tx| containers::set_state(tx, "down", "{}", true))
+            .unwrap();
+        assert!(
+            db.with(|c| containers::get(c, "down"))
+                .unwrap()
+                .unwrap()
+                .running
+        );
     }
 
     #[test]

@@ -259,6 +259,7 @@ mod tests {
             created_at: "2024".into(),
             spec: "{}".into(),
             state: "{}".into(),
+            running: false,
         }
     }
 

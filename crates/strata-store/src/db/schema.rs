@@ -15,6 +15,7 @@
 //!  snapshots           │ id PK AUTOINCREMENT (dir snapshots/<id>/fs), chain_id UNIQUE,
 //!  │                   │ parent_chain_id, diff_id, size (unpacked bytes)
 //!  containers          │ id PK, name UNIQUE, image_id → images, spec (JSON), state
+//!                      │ (JSON), running (v6: the state's `Running`, 0/1, written with it)
 //!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
 //!                      │ GC roots for work that is not yet an image
 //!  context_files (v2)  │ path PK (absolute) → dev, ino, size, mtime_ns, ctime_ns, mode,
@@ -195,5 +196,12 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX network_endpoints_ip ON network_endpoints(network_id, ip)
         WHERE ip IS NOT NULL;
     CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
+    "#,
+    // 6: whether a container runs, as a typed column (it was only inside
+    // the state JSON, which readers searched as text).
+    r#"
+    ALTER TABLE containers ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
+    UPDATE containers SET running = 1
+        WHERE json_valid(state) AND json_extract(state, '$.Running') = 1;
     "#,
 ];

@@ -122,6 +122,7 @@ pub(crate) mod sys_linux;
 mod tap;
 mod tarfmt;
 mod tree_linux;
+mod xattrs;
 
 pub use apply::apply_layer;
 pub use compress::{
@@ -131,6 +132,7 @@ pub use create::write_layer;
 pub use error::LayerError;
 pub use path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 pub use tree_linux::disk_usage;
+pub use xattrs::copy_xattrs;
 
 use strata_oci::Digest;
 

@@ -273,6 +273,23 @@ pub(crate) fn lsetxattrat(
     })
 }
 
+/// `lsetxattr(path, xname, value, 0)`: sets an xattr by path without
+/// following a final symlink.
+pub(crate) fn lsetxattr(path: &CStr, xname: &CStr, value: &[u8]) -> io::Result<()> {
+    cvt_int(|| {
+        // SAFETY: NUL-terminated strings; value pointer/len from a slice.
+        unsafe {
+            libc::lsetxattr(
+                path.as_ptr(),
+                xname.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                0,
+            )
+        }
+    })
+}
+
 /// `/proc/self/fd/<dir>/<name>`: names `name` inside the directory we hold,
 /// for the path-only `l*xattr` calls (see [`lsetxattrat`]).
 pub(crate) fn proc_fd_path(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<CString> {

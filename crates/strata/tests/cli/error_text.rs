@@ -78,3 +78,28 @@ fn impossible_memory_and_unknown_stop_signals_are_refused() {
         "no container was created"
     );
 }
+
+/// `--memory` takes go-units sizes as docker 20.10 does (`1GiB`, `1g`,
+/// `1.5k`), and never `inf`, `NaN` or an exponent. See: issue 14.
+#[test]
+fn memory_sizes_parse_as_docker() {
+    let env = Env::new();
+    env.busybox("base");
+    for (flag, want) in [
+        ("1GiB", "1073741824"),
+        ("1g", "1073741824"),
+        ("64m", "67108864"),
+    ] {
+        let id = env.ok(["create", "--memory", flag, "base"]);
+        let got = env.ok(["inspect", "-f", "{{.HostConfig.Memory}}", id.trim()]);
+        assert_eq!(got.trim(), want, "--memory {flag}");
+    }
+    for bad in ["inf", "NaN", "1e9", "-1"] {
+        // `--memory=-1`: a value that starts with `-` is given inline.
+        let flag = format!("--memory={bad}");
+        let out = env.cmd(["create", &flag, "base"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{flag}: {err}");
+        assert!(err.contains(&format!("invalid size: '{bad}'")), "{err}");
+    }
+}

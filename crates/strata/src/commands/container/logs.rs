@@ -58,7 +58,15 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> 
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    if let Ok(secs) = s.parse::<f64>() {
+    // Unix seconds are docker's `<int>[.<int>]` (strconv.ParseInt of each
+    // part): never `inf`, `NaN` or an exponent, which Rust's f64 accepts.
+    let unix_seconds = s
+        .split_once('.')
+        .map_or(s, |(w, f)| if f.is_empty() { "" } else { w });
+    if !unix_seconds.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && let Ok(secs) = s.parse::<f64>()
+    {
         let whole = secs.trunc() as i64;
         let nanos = ((secs - secs.trunc()) * 1e9) as u32;
         return DateTime::from_timestamp(whole, nanos)
@@ -175,6 +183,12 @@ mod tests {
             parse_time("2024-01-01", now).unwrap().to_rfc3339(),
             "2024-01-01T00:00:00+00:00"
         );
-        assert!(parse_time("yesterday", now).is_err());
+        assert_eq!(
+            parse_time("1704106800.5", now).unwrap().to_rfc3339(),
+            "2024-01-01T11:00:00.500+00:00"
+        );
+        for bad in ["yesterday", "inf", "NaN", "1e9", "1.", ".5", "1.2.3"] {
+            assert!(parse_time(bad, now).is_err(), "{bad}");
+        }
     }
 }

@@ -120,8 +120,8 @@ fn key_values(items: &[String], from_env: bool) -> BTreeMap<String, String> {
 
 /// Whether `head` starts a tar or a compressed stream.
 fn looks_like_archive(head: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 4] = [b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"];
-    MAGICS.iter().any(|m| head.starts_with(m)) || head.get(257..262) == Some(b"ustar")
+    strata_oci::media::Compression::sniff(head) != strata_oci::media::Compression::Plain
+        || head.get(257..262) == Some(b"ustar")
 }
 
 struct Inputs {

@@ -281,45 +281,11 @@ fn split_pattern(p: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Go's `path.Match` for reference filters: `*` and `?` within a path
-/// segment, `[…]` classes.
+/// Go's `path.Match` for reference filters (docker's `FamiliarMatch`):
+/// the front end's fuzzed `filepath.Match` (the same on `/` paths); a
+/// malformed pattern matches nothing.
 fn glob_match(pat: &str, s: &str) -> bool {
-    fn m(p: &[u8], s: &[u8]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some(b'*') => (0..=s.len())
-                .take_while(|&i| i == 0 || s[i - 1] != b'/')
-                .any(|i| m(&p[1..], &s[i..])),
-            Some(b'?') => !s.is_empty() && s[0] != b'/' && m(&p[1..], &s[1..]),
-            Some(b'[') => {
-                let Some(end) = p.iter().position(|&c| c == b']') else {
-                    return false;
-                };
-                if s.is_empty() {
-                    return false;
-                }
-                let class = &p[1..end];
-                let (neg, class) = match class.first() {
-                    Some(b'^') | Some(b'!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == b'-' {
-                        hit |= class[i] <= s[0] && s[0] <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == s[0];
-                        i += 1;
-                    }
-                }
-                hit != neg && m(&p[end + 1..], &s[1..])
-            }
-            Some(&c) => s.first() == Some(&c) && m(&p[1..], &s[1..]),
-        }
-    }
-    m(pat.as_bytes(), s.as_bytes())
+    strata_dockerfile::dockerignore::filepath_match(pat, s).unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -332,6 +298,13 @@ mod tests {
         assert!(!glob_match("*", "a/b"));
         assert!(glob_match("*/*", "a/b"));
         assert!(glob_match("b[a-u]sybox", "busybox"));
+        // Go's path.Match: `^` negates, `!` is a literal; a bad pattern
+        // matches nothing; `\` escapes.
+        assert!(glob_match("b[^a]sybox", "busybox"));
+        assert!(!glob_match("b[!x]sybox", "busybox"));
+        assert!(!glob_match("busy[", "busy["));
+        assert!(glob_match("a\\*b", "a*b"));
+        assert!(glob_match("?usybox", "busybox") && !glob_match("?", "/"));
         assert_eq!(
             split_pattern("127.0.0.1:5000/node:1*"),
             ("127.0.0.1:5000/node", Some("1*"))

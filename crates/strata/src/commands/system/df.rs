@@ -55,10 +55,7 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
     }
     let containers = store.db().with(strata_store::db::containers::list)?;
     let used_images: HashSet<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
-    let running = containers
-        .iter()
-        .filter(|c| c.state.contains("\"Running\":true"))
-        .count();
+    let running = containers.iter().filter(|c| c.running).count();
     let total: u64 = layers.values().map(|l| l.0).sum();
     let active_chains: HashSet<&String> = image_chains
         .iter()
@@ -81,7 +78,7 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
     let crunning: u64 = containers
         .iter()
         .zip(&container_sizes)
-        .filter(|(c, _)| c.state.contains("\"Running\":true"))
+        .filter(|(c, _)| c.running)
         .map(|(_, s)| *s)
         .sum();
     let cache = store.build_cache_usage()?;

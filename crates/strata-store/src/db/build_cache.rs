@@ -1,0 +1,210 @@
+//! Queries on `build_cache`: one row per build step result, keyed by the
+//! step's cache key (the recipe and the meaning of the `description` JSON
+//! are owned by strata-build's `key` and `cache` modules; this module only
+//! stores them). Columns are drawn in [`super::schema`].
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+
+/// One stored step result, as its columns hold it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheRow {
+    /// The step's key.
+    pub key: String,
+    /// The previous step's key (or the stage's base key).
+    pub parent_key: Option<String>,
+    /// The image config after the step (`None`: a replayed metadata step).
+    pub config_digest: Option<String>,
+    /// The step's history time (RFC 3339).
+    pub created: Option<String>,
+    /// The layer's diffID (`None` for metadata steps).
+    pub diff_id: Option<String>,
+    /// The layer's chain ID (its snapshot).
+    pub chain_id: Option<String>,
+    /// The layer's blob.
+    pub blob_digest: Option<String>,
+    /// JSON owned by strata-build.
+    pub description: String,
+}
+
+/// A row found by [`lookup`], with whether its snapshot still exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The row (its `description` is left empty: lookups do not need it).
+    pub row: CacheRow,
+    /// The row names no snapshot, or the snapshot it names is unpacked.
+    pub snapshot_ok: bool,
+}
+
+/// The rows of `keys` (missing keys are simply absent), in one query per
+/// 500 keys.
+pub fn lookup(c: &Connection, keys: &[&str]) -> Result<Vec<Found>> {
+    let mut out = Vec::new();
+    // SQLite's default limit on host parameters is far above a
+    // Dockerfile's step count, but stay well below it anyway.
+    for chunk in keys.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT b.key, b.parent_key, b.config_digest, b.diff_id, b.chain_id, b.blob_digest, \
+             b.chain_id IS NULL OR EXISTS (SELECT 1 FROM snapshots s WHERE s.chain_id = b.chain_id), \
+             b.created FROM build_cache b WHERE b.key IN ({marks})"
+        );
+        let mut st = c.prepare_cached(&sql)?;
+        let found = st
+            .query_map(rusqlite::params_from_iter(chunk.iter()), |r| {
+                Ok(Found {
+                    row: CacheRow {
+                        key: r.get(0)?,
+                        parent_key: r.get(1)?,
+                        config_digest: r.get(2)?,
+                        diff_id: r.get(3)?,
+                        chain_id: r.get(4)?,
+                        blob_digest: r.get(5)?,
+                        created: r.get(7)?,
+                        description: String::new(),
+                    },
+                    snapshot_ok: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Stores (or replaces) rows, in order; `now` (seconds since the epoch)
+/// becomes their `created_at` and `last_used`.
+pub fn put_all(c: &Connection, rows: &[CacheRow], now: i64) -> Result<()> {
+    let mut st = c.prepare_cached(
+        "INSERT OR REPLACE INTO build_cache (key, parent_key, config_digest, created, diff_id, \
+         chain_id, blob_digest, created_at, last_used, description) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+    )?;
+    for r in rows {
+        st.execute(params![
+            r.key,
+            r.parent_key,
+            r.config_digest,
+            r.created,
+            r.diff_id,
+            r.chain_id,
+            r.blob_digest,
+            now,
+            r.description,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Marks `key` used at `now`; `describe` may replace its description
+/// (given the current one; `None` keeps it).
+pub fn touch(
+    c: &Connection,
+    key: &str,
+    now: i64,
+    describe: impl FnOnce(&str) -> Option<String>,
+) -> Result<()> {
+    let mut get = c.prepare_cached("SELECT description FROM build_cache WHERE key = ?1")?;
+    let desc: Option<String> = get.query_row([key], |r| r.get(0)).optional()?;
+    let desc = desc.as_deref().and_then(describe);
+    let mut set = c.prepare_cached(
+        "UPDATE build_cache SET last_used = ?1, description = coalesce(?2, description) WHERE key = ?3",
+    )?;
+    set.execute(params![now, desc, key])?;
+    Ok(())
+}
+
+/// `(parent_key, description)` of every row whose description contains
+/// `needle` (a cheap text filter; the caller decides on the parsed JSON).
+pub fn describing(c: &Connection, needle: &str) -> Result<Vec<(Option<String>, String)>> {
+    let mut st = c.prepare_cached(
+        "SELECT parent_key, description FROM build_cache WHERE instr(description, ?1) > 0",
+    )?;
+    let rows = st
+        .query_map([needle], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The full row of `key`.
+pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
+    let mut st = c.prepare_cached(
+        "SELECT key, parent_key, config_digest, diff_id, chain_id, blob_digest, description, \
+         created FROM build_cache WHERE key = ?1",
+    )?;
+    Ok(st
+        .query_row([key], |r| {
+            Ok(CacheRow {
+                key: r.get(0)?,
+                parent_key: r.get(1)?,
+                config_digest: r.get(2)?,
+                diff_id: r.get(3)?,
+                chain_id: r.get(4)?,
+                blob_digest: r.get(5)?,
+                description: r.get(6)?,
+                created: r.get(7)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Deletes every row; returns how many.
+pub fn delete_all(c: &Connection) -> Result<usize> {
+    Ok(c.execute("DELETE FROM build_cache", [])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn put_lookup_touch_and_delete() {
+        let t = tempfile::tempdir().unwrap();
+        let db = Db::open(&t.path().join("m.db")).unwrap();
+        let row = CacheRow {
+            key: "k1".into(),
+            parent_key: Some("p".into()),
+            config_digest: Some("sha256:c".into()),
+            description: r#"{"lineage":{"L":1}}"#.into(),
+            ..CacheRow::default()
+        };
+        let layered = CacheRow {
+            key: "k2".into(),
+            chain_id: Some("sha256:missing".into()),
+            diff_id: Some("sha256:d".into()),
+            blob_digest: Some("sha256:b".into()),
+            created: Some("2024-01-01T00:00:00Z".into()),
+            description: "{}".into(),
+            ..CacheRow::default()
+        };
+        db.write(|tx| put_all(tx, &[row.clone(), layered.clone()], 7))
+            .unwrap();
+        let found = db.with(|c| lookup(c, &["k1", "k2", "nope"])).unwrap();
+        assert_eq!(found.len(), 2);
+        let k1 = found.iter().find(|f| f.row.key == "k1").unwrap();
+        assert!(k1.snapshot_ok);
+        assert_eq!(k1.row.config_digest.as_deref(), Some("sha256:c"));
+        let k2 = found.iter().find(|f| f.row.key == "k2").unwrap();
+        assert!(!k2.snapshot_ok, "no snapshot row for its chain");
+        assert_eq!(db.with(|c| get(c, "k2")).unwrap(), Some(layered));
+        assert_eq!(
+            db.with(|c| describing(c, "\"L\"")).unwrap(),
+            vec![(Some("p".into()), row.description.clone())]
+        );
+        db.write(|tx| {
+            touch(tx, "k1", 9, |d| {
+                assert_eq!(d, row.description);
+                Some("{}".into())
+            })
+        })
+        .unwrap();
+        let desc = |db: &Db| db.with(|c| get(c, "k1")).unwrap().unwrap().description;
+        assert_eq!(desc(&db), "{}");
+        db.write(|tx| touch(tx, "k1", 10, |_| None)).unwrap();
+        assert_eq!(desc(&db), "{}");
+        assert_eq!(db.write(|tx| delete_all(tx)).unwrap(), 2);
+        assert_eq!(db.with(|c| get(c, "k1")).unwrap(), None);
+    }
+}
