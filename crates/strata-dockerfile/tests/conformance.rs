@@ -12,10 +12,7 @@ use strata_dockerfile::parser;
 use strata_dockerfile::shell::Lexer;
 
 fn root() -> PathBuf {
-    match std::env::var_os("STRATA_CONFORMANCE") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    }
+    strata_testkit::conformance_dir()
 }
 
 fn check(ok: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
@@ -167,37 +164,16 @@ fn words_trials(root: &Path, trials: &mut Vec<Trial>) {
     }
 }
 
-/// Decode the TSV escapes: `\n`, `\t`, `\r`, `\\`, `\uXXXX`.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some('u') => {
-                let hex: String = it.by_ref().take(4).collect();
-                let cp = u32::from_str_radix(&hex, 16).expect("hex");
-                out.push(char::from_u32(cp).expect("scalar"));
-            }
-            other => panic!("bad escape {other:?}"),
-        }
-    }
-    out
-}
-
 fn dockerignore_trials(root: &Path, trials: &mut Vec<Trial>) {
     let text = fs::read_to_string(root.join("dockerignore/cases.tsv")).expect("cases.tsv");
     for (i, line) in text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         assert_eq!(cols.len(), 3, "line {}", i + 1);
-        let (patterns, path, want) = (unescape(cols[0]), unescape(cols[1]), cols[2].to_string());
+        let (patterns, path, want) = (
+            strata_testkit::tsv_unescape(cols[0]),
+            strata_testkit::tsv_unescape(cols[1]),
+            cols[2].to_string(),
+        );
         let explain =
             (want != "error").then(|| (patterns.clone(), path.clone(), want == "excluded"));
         trials.push(Trial::test(

@@ -3,7 +3,6 @@
 //! through the same entry points as the fuzz targets in `fuzz/`. A panic
 //! fails the named test.
 
-use std::fs;
 use std::path::Path;
 
 use libtest_mimic::{Arguments, Trial};
@@ -20,22 +19,8 @@ fn main() {
     ];
     let mut trials = Vec::new();
     for (target, run) in targets {
-        let mut files: Vec<_> = fs::read_dir(root.join(target))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_file())
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        assert!(!files.is_empty(), "no regression inputs for {target}");
-        for file in files {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+        for (name, data) in strata_testkit::regression_inputs(&root.join(target)) {
             trials.push(Trial::test(format!("{target}::{name}"), move || {
-                let data = fs::read(&file)?;
                 run(&data);
                 Ok(())
             }));

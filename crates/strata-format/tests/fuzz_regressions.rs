@@ -4,7 +4,6 @@
 //! seeded stable driver briefly (`drive::template`; see
 //! `strata_oci::fuzzing` for its knobs). A panic fails the named test.
 
-use std::fs;
 use std::path::Path;
 
 use libtest_mimic::{Arguments, Trial};
@@ -33,28 +32,9 @@ const DICT: &[&[u8]] = &[
 fn main() {
     let args = Arguments::from_args();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions/template");
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no regression inputs in {}",
-        dir.display()
-    );
     let mut seeds = Vec::new();
     let mut trials = Vec::new();
-    for p in files {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let data = fs::read(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    for (name, data) in strata_testkit::regression_inputs(&dir) {
         seeds.push(data.clone());
         trials.push(Trial::test(format!("template::{name}"), move || {
             fuzzing::template(&data);

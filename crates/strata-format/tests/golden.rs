@@ -157,12 +157,7 @@ fn render_history(args: &[&str], items: &[Item]) -> Result<String, Failed> {
 }
 
 fn history_dir() -> PathBuf {
-    let base = std::env::var_os("STRATA_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
-        });
-    base.join("docker-cli/history")
+    strata_testkit::conformance_dir().join("docker-cli/history")
 }
 
 fn check_golden(path: &Path, name: &str) -> Result<(), Failed> {

@@ -4,7 +4,6 @@
 //! seeded stable driver briefly on each target (`drive::<target>`; see
 //! `strata_oci::fuzzing` for its knobs). A panic fails the named test.
 
-use std::fs;
 use std::path::Path;
 
 use libtest_mimic::{Arguments, Trial};
@@ -12,34 +11,11 @@ use strata_oci::fuzzing::{DriveOptions, Rng, drive};
 use strata_store::fuzzing;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-regressions")
-        .join(target);
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no regression inputs in {}",
-        dir.display()
-    );
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let data = fs::read(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
-            (name, data)
-        })
-        .collect()
+    strata_testkit::regression_inputs(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz-regressions")
+            .join(target),
+    )
 }
 
 const TAR_DICT: &[&[u8]] = &[

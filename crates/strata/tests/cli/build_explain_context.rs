@@ -14,38 +14,7 @@ use crate::support::{Env, skip};
 
 /// The conformance folder, found as the other conformance tests find it.
 fn conformance() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("STRATA_CONFORMANCE").map(PathBuf::from),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("dockerignore/cases.tsv").is_file())
-}
-
-/// The TSV escapes: `\n`, `\t`, `\r`, `\\`, `\uXXXX`.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut it = s.chars();
-    while let Some(c) = it.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match it.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('\\') => out.push('\\'),
-            Some('u') => {
-                let hex: String = it.by_ref().take(4).collect();
-                out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
-            }
-            other => panic!("bad escape {other:?}"),
-        }
-    }
-    out
+    Some(strata_testkit::conformance_dir()).filter(|p| p.join("dockerignore/cases.tsv").is_file())
 }
 
 /// `(verdict, decided by)` for `path` in context `dir`.
@@ -72,7 +41,11 @@ fn names_the_deciding_pattern_on_the_conformance_cases() {
     let mut checked = 0;
     for (i, line) in tsv.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        let (patterns, path, want) = (unescape(cols[0]), unescape(cols[1]), cols[2]);
+        let (patterns, path, want) = (
+            strata_testkit::tsv_unescape(cols[0]),
+            strata_testkit::tsv_unescape(cols[1]),
+            cols[2],
+        );
         if want == "error" {
             continue;
         }
