@@ -39,6 +39,7 @@ mod container_logs;
 mod container_mountpoints;
 mod container_network;
 mod container_ps;
+mod container_pull;
 mod container_run;
 mod container_runtime;
 mod container_security_flags;
