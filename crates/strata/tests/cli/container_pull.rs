@@ -53,7 +53,7 @@ fn container_run_of_an_absent_image_pulls_it() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 
     // --pull always pulls even then (up to date), without "Unable to find".
-    let out = t.run(["create", "--pull", "always", &name]);
+    let out = t.run(["create", "--pull", "always", "-n", "pulled", &name]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -63,6 +63,8 @@ fn container_run_of_an_absent_image_pulls_it() {
     assert!(!stderr.contains("Unable to find"), "{stderr}");
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(id.len(), 64, "create prints only the ID: {id:?}");
+    // `-n` is `--name` (the seed chapter's spelling).
+    assert_eq!(t.inspect("pulled", "{{.Id}}"), id);
 }
 
 #[test]

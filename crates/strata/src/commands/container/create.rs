@@ -17,8 +17,8 @@ use crate::exit::ExitError;
 /// Flags of `create` (and `run`).
 #[derive(Debug, Clone, Args)]
 pub struct CreateFlags {
-    /// Assign a name to the container
-    #[arg(long)]
+    /// Assign a name to the container (also `-n`, the seed chapter's spelling)
+    #[arg(short = 'n', long)]
     pub name: Option<String>,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "list")]
