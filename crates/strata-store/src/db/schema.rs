@@ -35,6 +35,12 @@
 //!                      │ position (connect order: 0 = eth0), config (JSON: aliases, --ip),
 //!                      │ ip, mac: the address while the container runs (NULL otherwise,
 //!                      │ unique per network)
+//!  volumes (v6)        │ name PK (dir volumes/<name>/_data), driver ("local"), created
+//!  │                   │ (RFC 3339), labels, options (JSON maps), anonymous (0/1)
+//!  └─< volume_refs (v6)│ (volume_name, container_id, destination) PK; volume_name →
+//!                      │ volumes (no cascade: an in-use volume cannot be deleted),
+//!                      │ container_id → containers ON DELETE CASCADE: which containers
+//!                      │ use a volume (GC roots; `volume rm`, `volume prune`)
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -195,5 +201,23 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX network_endpoints_ip ON network_endpoints(network_id, ip)
         WHERE ip IS NOT NULL;
     CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
+    "#,
+    // 6: volumes and the containers that use them.
+    r#"
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL,
+        created   TEXT NOT NULL,
+        labels    TEXT NOT NULL,
+        options   TEXT NOT NULL,
+        anonymous INTEGER NOT NULL
+    );
+    CREATE TABLE volume_refs (
+        volume_name  TEXT NOT NULL REFERENCES volumes(name),
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        destination  TEXT NOT NULL,
+        PRIMARY KEY (volume_name, container_id, destination)
+    );
+    CREATE INDEX volume_refs_container ON volume_refs(container_id);
     "#,
 ];

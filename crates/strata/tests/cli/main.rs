@@ -61,3 +61,5 @@ mod registry_pull;
 mod registry_push;
 mod store_concurrency;
 mod system_check;
+mod volume_basics;
+mod volume_docker;

@@ -53,9 +53,15 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind mount a volume (HOST:CONTAINER[:ro])
+    /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount")]
+    pub mounts: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long, value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,
@@ -263,6 +269,8 @@ pub fn create(
         read_only: f.read_only,
         volumes: f.volumes.clone(),
         tmpfs: f.tmpfs.clone(),
+        mounts: f.mounts.clone(),
+        volumes_from: f.volumes_from.clone(),
         net: f.net.options(f.hostname.is_some()),
         memory: f.memory.clone(),
         cpus: f.cpus.clone(),
