@@ -365,6 +365,15 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`delete`], then removes the container's anonymous volumes that no
+/// other container uses (`rm -v`, `run --rm`, as docker).
+pub fn delete_with_volumes(store: &Store, id: &str) -> Result<()> {
+    let anonymous = crate::volumes::anonymous_of(store, id)?;
+    delete(store, id)?;
+    crate::volumes::remove_unused(store, &anonymous);
+    Ok(())
+}
+
 /// Moves a container directory out of `containers/` (into this process's
 /// scratch: atomic, so nobody sees half of it) and deletes it. What
 /// cannot be deleted now goes with the scratch.

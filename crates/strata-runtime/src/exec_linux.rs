@@ -111,7 +111,9 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     let Some(argv0) = req.args.first() else {
         return Err(RuntimeError::Invalid("exec: no command given".into()));
     };
-    find_executable(&rootdir, argv0, env_value(&env, "PATH"), &cwd).map_err(exec_failed)?;
+    // /proc/<pid>/root is the running container's view, mounts included.
+    let view = crate::inroot_linux::MountedView::new(&rootdir, &[]);
+    find_executable(&view, argv0, env_value(&env, "PATH"), &cwd).map_err(exec_failed)?;
 
     let (caps, no_new_privileges) = crate::confine::exec_settings(&c.spec.host_config);
     let capabilities = crate::spec::caps::process_capabilities(&caps, user.uid)?;

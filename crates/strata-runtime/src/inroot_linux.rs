@@ -8,9 +8,13 @@
 //! resolution; this type adds the container's view (a path, error context).
 //!
 //! [`find_executable`] is Go's `exec.LookPath` (what runc runs before
-//! `execve`) evaluated against the container's root, so a missing or
+//! `execve`) evaluated against the container's view, so a missing or
 //! non-executable command fails with docker's exact message and exit code
-//! before any namespace is created.
+//! before any namespace is created. The view ([`MountedView`]) is the
+//! rootfs with the container's mounts over it: a path that reaches a mount
+//! point continues inside the mount's source (resolved inside that
+//! source, as its own root), so `-v /host/bin:/rt IMG /rt/tool` finds the
+//! tool as runc would after setting up the mounts. See: issue 10.
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
@@ -21,6 +25,7 @@ use strata_store::inroot_linux::Root;
 use strata_store::inroot_linux::layers::Layers;
 
 use crate::error::{ExecError, IoContext, Result};
+use crate::spec::MountSpec;
 
 /// An open container root directory.
 #[derive(Debug)]
@@ -76,10 +81,73 @@ impl RootDir {
     }
 }
 
+/// A container's root with its mounts over it (destinations as
+/// [`crate::mountpoint_linux::plan`] resolved them), for `stat`.
+#[derive(Debug)]
+pub struct MountedView<'a> {
+    root: &'a RootDir,
+    mounts: &'a [MountSpec],
+    stops: Vec<String>,
+}
+
+impl<'a> MountedView<'a> {
+    /// The view of `root` under `mounts` (later ones over earlier ones).
+    pub fn new(root: &'a RootDir, mounts: &'a [MountSpec]) -> MountedView<'a> {
+        let stops = mounts
+            .iter()
+            .map(|m| match m {
+                MountSpec::Bind { destination, .. } | MountSpec::Tmpfs { destination, .. } => {
+                    destination.clone()
+                }
+            })
+            .collect();
+        MountedView {
+            root,
+            mounts,
+            stops,
+        }
+    }
+
+    /// `stat` of `path` as the container will see it.
+    pub fn stat(&self, path: &str) -> io::Result<Metadata> {
+        if self.mounts.is_empty() {
+            return self.root.stat(path);
+        }
+        let r = Layers::plain(self.root.path()).resolve_until(path, true, &self.stops)?;
+        let Some((i, rest)) = r.stopped else {
+            return self.root.stat(&r.path);
+        };
+        // The last mount at that point is the one on top.
+        let i = self
+            .stops
+            .iter()
+            .rposition(|s| *s == self.stops[i])
+            .unwrap_or(i);
+        match &self.mounts[i] {
+            MountSpec::Bind { source, .. } => {
+                let md = std::fs::metadata(source)?;
+                if !md.is_dir() {
+                    return if rest.is_empty() {
+                        Ok(md)
+                    } else {
+                        Err(io::Error::from_raw_os_error(libc::ENOTDIR))
+                    };
+                }
+                RootDir::open(source)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .stat(&rest)
+            }
+            // A fresh tmpfs holds nothing but itself.
+            MountSpec::Tmpfs { .. } if rest.is_empty() => self.root.stat(&r.path),
+            MountSpec::Tmpfs { .. } => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+}
+
 /// Go's `exec.LookPath(name)` inside `root`, with `path_env` as `$PATH`
 /// and `cwd` for relative names. Returns the path found.
 pub fn find_executable(
-    root: &RootDir,
+    root: &MountedView<'_>,
     name: &str,
     path_env: Option<&str>,
     cwd: &str,
@@ -104,7 +172,7 @@ pub fn find_executable(
     Err(ExecError::NotFound(name.to_string()))
 }
 
-fn check(root: &RootDir, path: &str, name: &str) -> std::result::Result<(), ExecError> {
+fn check(root: &MountedView<'_>, path: &str, name: &str) -> std::result::Result<(), ExecError> {
     let md = match root.stat(path) {
         Ok(m) => m,
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
@@ -168,8 +236,50 @@ mod tests {
     }
 
     #[test]
+    fn lookpath_sees_the_mounts() {
+        let (t, root) = tree();
+        let host = t.path().join("host-bin");
+        std::fs::create_dir_all(&host).unwrap();
+        std::fs::write(host.join("tool2"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(host.join("tool2"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::os::unix::fs::symlink("/rt", t.path().join("rtlink")).unwrap();
+        let mounts = vec![
+            MountSpec::Bind {
+                source: host.clone(),
+                destination: "/rt".into(),
+                readonly: true,
+            },
+            MountSpec::Tmpfs {
+                destination: "/bin".into(),
+                options: vec![],
+            },
+        ];
+        let view = MountedView::new(&root, &mounts);
+        let path = Some("/usr/bin:/rt");
+        assert_eq!(
+            find_executable(&view, "/rt/tool2", path, "/").unwrap(),
+            "/rt/tool2"
+        );
+        assert_eq!(
+            find_executable(&view, "/rtlink/tool2", path, "/").unwrap(),
+            "/rtlink/tool2"
+        );
+        assert_eq!(
+            find_executable(&view, "tool2", path, "/").unwrap(),
+            "/rt/tool2"
+        );
+        // /bin is hidden by the empty tmpfs.
+        let e = find_executable(&view, "/bin/tool", path, "/").unwrap_err();
+        assert_eq!(e.exit_code(), 127);
+        let e = find_executable(&view, "/rt/nope", path, "/").unwrap_err();
+        assert_eq!(e.exit_code(), 127);
+    }
+
+    #[test]
     fn lookpath_messages_and_codes() {
         let (_t, root) = tree();
+        let root = MountedView::new(&root, &[]);
         let path = Some("/usr/bin:/bin");
         assert_eq!(
             find_executable(&root, "tool", path, "/").unwrap(),

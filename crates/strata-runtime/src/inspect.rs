@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 use strata_store::Store;
 
 use crate::containers::{Container, paths};
-use crate::spec::{MASKED_PATHS, MountSpec, READONLY_PATHS};
-use crate::supervisor_linux::parse_mounts;
+use crate::spec::{MASKED_PATHS, READONLY_PATHS};
 
 /// The inspect document of `c`.
 pub fn inspect(store: &Store, c: &Container) -> Value {
@@ -27,23 +26,35 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "StartedAt": s.started_at,
         "FinishedAt": s.finished_at,
     });
-    let mounts: Vec<Value> = parse_mounts(hc.binds.as_deref().unwrap_or(&[]), None, false)
-        .unwrap_or_default()
+    let mounts: Vec<Value> = crate::mounts::points_of(&c.spec)
         .into_iter()
-        .filter_map(|m| match m {
-            MountSpec::Bind {
-                source,
-                destination,
-                readonly,
-            } => Some(json!({
+        .map(|m| match m.kind.as_str() {
+            "volume" => json!({
+                "Type": "volume",
+                "Name": m.name,
+                "Source": crate::volumes::data_dir(store, &m.name),
+                "Destination": m.destination,
+                "Driver": crate::volumes::LOCAL,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": "",
+            }),
+            "tmpfs" => json!({
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": m.destination,
+                "Mode": "",
+                "RW": m.rw,
+                "Propagation": "",
+            }),
+            _ => json!({
                 "Type": "bind",
-                "Source": source,
-                "Destination": destination,
-                "Mode": if readonly { "ro" } else { "" },
-                "RW": !readonly,
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": m.rw,
                 "Propagation": "rprivate",
-            })),
-            MountSpec::Tmpfs { .. } => None,
+            }),
         })
         .collect();
     let lowers = store
@@ -68,7 +79,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": hc.auto_remove,
         "VolumeDriver": "",
-        "VolumesFrom": null,
+        "VolumesFrom": hc.volumes_from,
         "CapAdd": null,
         "CapDrop": null,
         "CgroupnsMode": "host",

@@ -7,8 +7,10 @@
 //!    (opened inside the root, see [`crate::inroot_linux`]);
 //! 3. compute the process environment (docker's defaults, `HOME`);
 //! 4. create the working directory if missing (owned by the user, as
-//!    docker does);
-//! 5. look the command up as runc would (docker's 126/127 errors);
+//!    docker does), and fill empty volumes from the image (copy-up);
+//! 5. look the command up as runc would (docker's 126/127 errors), in the
+//!    container's view: through its mounts, so a binary on a `-v` mount
+//!    can be the command;
 //! 6. write `config.json` (with the [`Confinement`]), and create the
 //!    container's directories in the cgroup hierarchies the runtime does
 //!    not manage, so they can be bound read-only
@@ -25,7 +27,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 use crate::error::{IoContext, Result, RuntimeError};
-use crate::inroot_linux::{RootDir, find_executable};
+use crate::inroot_linux::{MountedView, RootDir, find_executable};
 use crate::rootfs_linux::{Mounter, Overlay};
 use crate::spec::process::{env_value, process_env};
 use crate::spec::user::resolve_user;
@@ -69,6 +71,9 @@ pub struct LaunchInput {
     pub etc_files: Option<EtcFiles>,
     /// User mounts.
     pub mounts: Vec<MountSpec>,
+    /// Volumes to fill from the image before the start, if empty:
+    /// (destination, the volume's directory). See [`crate::volumes::copy_up`].
+    pub copy_up: Vec<(String, PathBuf)>,
     /// Limits.
     pub resources: Resources,
     /// `--read-only`.
@@ -86,8 +91,20 @@ pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
     let mut layers = vec![input.overlay.upper.clone()];
     layers.extend(input.overlay.lowers.iter().cloned());
     let mounts = crate::mountpoint_linux::plan(layers, &input.mounts)?.mounts;
+    // Copy-ups follow the plan: the same destinations, resolved.
+    let copy_up = input
+        .copy_up
+        .iter()
+        .filter_map(|(dest, data)| {
+            let i = input
+                .mounts
+                .iter()
+                .position(|m| mount_destination(m) == dest)?;
+            Some((mount_destination(&mounts[i]).to_string(), data.clone()))
+        })
+        .collect::<Vec<_>>();
     input.overlay.mount_with(m, &input.rootfs, input.volatile)?;
-    match prepare_mounted(input, mounts) {
+    match prepare_mounted(input, mounts, &copy_up) {
         Ok(spec) => Ok(spec),
         Err(e) => {
             if let Some(name) = input
@@ -102,7 +119,17 @@ pub fn prepare(m: &dyn Mounter, input: &LaunchInput) -> Result<Spec> {
     }
 }
 
-fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> {
+fn mount_destination(m: &MountSpec) -> &str {
+    match m {
+        MountSpec::Bind { destination, .. } | MountSpec::Tmpfs { destination, .. } => destination,
+    }
+}
+
+fn prepare_mounted(
+    input: &LaunchInput,
+    mounts: Vec<MountSpec>,
+    copy_up: &[(String, PathBuf)],
+) -> Result<Spec> {
     let root = RootDir::open(&input.rootfs)?;
     let passwd = root.read_to_string("/etc/passwd");
     let group = root.read_to_string("/etc/group");
@@ -121,6 +148,12 @@ fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> 
     if !input.readonly {
         ensure_workdir(&root, &cwd, user.uid, user.gid)?;
     }
+    for (dest, data) in copy_up {
+        // The image's directory, resolved inside the rootfs (the stub
+        // shows the lower layers' content through the overlay).
+        let src = root.resolve(dest, true).ctx("resolve volume path", dest)?;
+        crate::volumes::copy_up(&src, data, &input.bundle)?;
+    }
     // The command must exist in the image (docker's 126/127 errors); with
     // `--init` that is the one after `docker-init --`, which is mounted
     // over its stub later, by the runtime.
@@ -128,7 +161,8 @@ fn prepare_mounted(input: &LaunchInput, mounts: Vec<MountSpec>) -> Result<Spec> 
         [init, dashes, cmd, ..] if init == crate::spec::INIT_PATH && dashes == "--" => cmd,
         _ => &input.argv[0],
     };
-    find_executable(&root, command, env_value(&env, "PATH"), &cwd)?;
+    let view = MountedView::new(&root, &mounts);
+    find_executable(&view, command, env_value(&env, "PATH"), &cwd)?;
     let spec = build_spec(&SpecInput {
         rootfs: input.rootfs.clone(),
         readonly_rootfs: input.readonly,

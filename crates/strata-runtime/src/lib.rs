@@ -95,6 +95,7 @@ pub mod lock;
 pub mod logs;
 pub mod model;
 pub mod mountpoint_linux;
+pub mod mounts;
 pub mod names;
 pub mod net;
 pub mod oci_linux;
@@ -106,6 +107,7 @@ pub mod spec;
 pub mod step;
 pub mod supervisor_linux;
 pub mod sys_linux;
+pub mod volumes;
 pub mod workload_linux;
 
 pub use containers::Container;

@@ -116,6 +116,9 @@ pub struct HostConfig {
     /// `--tmpfs PATH[:OPTS]`.
     #[serde(default)]
     pub tmpfs: Option<BTreeMap<String, String>>,
+    /// `--volumes-from CONTAINER[:ro|rw]`, as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes_from: Option<Vec<String>>,
     /// `--group-add`.
     #[serde(default)]
     pub group_add: Option<Vec<String>>,
@@ -183,6 +186,11 @@ pub struct ContainerSpec {
     pub config: Config,
     /// docker's `HostConfig`.
     pub host_config: HostConfig,
+    /// The mount points registered at create (binds, volumes, `--mount`
+    /// tmpfs; see [`crate::mounts`]); `None` for a container made before
+    /// strata had volumes (its `Binds` are its mounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_points: Option<Vec<crate::mounts::MountPoint>>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

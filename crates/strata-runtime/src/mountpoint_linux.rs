@@ -34,7 +34,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use strata_store::inroot_linux::layers::Layers;
+use strata_store::inroot_linux::layers::{Kind, Layers};
 
 use crate::error::{Result, RuntimeError};
 use crate::rootfs_linux::StubKind;
@@ -116,7 +116,16 @@ pub fn plan(layers: Vec<PathBuf>, mounts: &[MountSpec]) -> Result<Planned> {
                     MountSpec::Bind { source, .. } if !source.is_dir() => StubKind::File,
                     _ => StubKind::Dir,
                 };
-                out.stubs.push((r.path.clone(), kind));
+                // Already there in the image as that kind: no stub, which
+                // would hide the image's owner and mode (a volume's
+                // copy-up takes them).
+                let there = matches!(
+                    (r.kind, kind),
+                    (Some(Kind::Dir), StubKind::Dir) | (Some(Kind::Other), StubKind::File)
+                );
+                if !there {
+                    out.stubs.push((r.path.clone(), kind));
+                }
                 r.path
             }
         };
@@ -205,5 +214,28 @@ mod tests {
             let e = plan(layers.clone(), &[bind(&src, dest)]).unwrap_err();
             assert!(e.to_string().contains(why), "{dest}: {e}");
         }
+    }
+
+    #[test]
+    fn existing_destinations_get_no_stub() {
+        let t = tempfile::tempdir().unwrap();
+        let image = t.path().join("image");
+        std::fs::create_dir_all(image.join("vol")).unwrap();
+        std::fs::write(image.join("conf"), b"x").unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let p = plan(
+            vec![image],
+            &[bind(&src, "/vol"), bind(&src, "/conf"), bind(&src, "/new")],
+        )
+        .unwrap();
+        // A directory over the image's file still gets its stub.
+        assert_eq!(
+            p.stubs,
+            [
+                ("/conf".to_string(), StubKind::Dir),
+                ("/new".to_string(), StubKind::Dir)
+            ]
+        );
     }
 }

@@ -21,7 +21,6 @@ use crate::oci_linux::runtime_for;
 use crate::rootfs_linux::{Mounter, SysMounter, is_mounted};
 use crate::spec::process::{EntrypointFlag, combine_command, merge_config_env};
 use crate::spec::{parse_bytes, parse_cpus};
-use crate::supervisor_linux::parse_mounts;
 
 /// `create`/`run` flags (already normalised by the CLI: `-e` entries with
 /// host values filled in, `--env-file` contents in order).
@@ -57,6 +56,10 @@ pub struct CreateOptions {
     pub volumes: Vec<String>,
     /// `--tmpfs`.
     pub tmpfs: Vec<String>,
+    /// `--mount`.
+    pub mounts: Vec<String>,
+    /// `--volumes-from`.
+    pub volumes_from: Vec<String>,
     /// `--network`, `-p`, `--dns`, … (see [`crate::net::NetOptions`]).
     pub net: crate::net::NetOptions,
     /// `-m`/`--memory`.
@@ -149,8 +152,29 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         }
         tmpfs.insert(dest.to_string(), o.to_string());
     }
+    let tmpfs_dests: Vec<String> = tmpfs.keys().cloned().collect();
     let binds = opts.volumes.clone();
-    let mounts = parse_mounts(&binds, Some(&tmpfs), opts.init)?;
+    let mut requests = Vec::new();
+    for v in &opts.volumes {
+        requests.push(crate::mounts::parse_volume(v)?);
+    }
+    for m in &opts.mounts {
+        requests.push(crate::mounts::parse_mount(m)?);
+    }
+    let mut inherited = Vec::new();
+    for vf in &opts.volumes_from {
+        let (name, mode) = vf.split_once(':').unwrap_or((vf, ""));
+        let other = containers::lookup(store, name)?;
+        inherited.extend(crate::mounts::inherited(
+            &crate::mounts::points_of(&other.spec),
+            mode,
+        )?);
+    }
+    let image_volumes: Vec<String> = icfg
+        .volumes
+        .iter()
+        .flat_map(|m| m.keys().cloned())
+        .collect();
     let mut labels = icfg.labels.clone().unwrap_or_default();
     for l in &opts.labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
@@ -211,6 +235,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
     };
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
+        volumes_from: (!opts.volumes_from.is_empty()).then(|| opts.volumes_from.clone()),
         network_mode: net.mode.clone(),
         auto_remove: opts.auto_remove,
         readonly_rootfs: opts.read_only,
@@ -228,6 +253,24 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         net: net.host_config.clone(),
         extra: serde_json::Map::new(),
     };
+    // Volumes are made last, once the flags are known good.
+    let (points, made) =
+        crate::mounts::register(store, inherited, requests, &image_volumes, &tmpfs_dests)?;
+    let spec = ContainerSpec {
+        path,
+        args,
+        config,
+        host_config,
+        mount_points: Some(points.clone()),
+        extra: serde_json::Map::new(),
+    };
+    let mounts = match crate::mounts::of_container(store, &spec) {
+        Ok((m, _)) => m,
+        Err(e) => {
+            crate::volumes::remove_unused(store, &made);
+            return Err(e);
+        }
+    };
     let c = containers::create(
         store,
         NewContainer {
@@ -235,18 +278,21 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             name: opts.name.clone(),
             image_id: image.id().clone(),
             image_name: opts.image.clone(),
-            spec: ContainerSpec {
-                path,
-                args,
-                config,
-                host_config,
-                extra: serde_json::Map::new(),
-            },
+            spec,
             mounts,
         },
-    )?;
-    if let Err(e) = crate::net::config::record(store, &c.id, &net) {
-        let _ = containers::delete(store, &c.id);
+    );
+    let c = match c {
+        Ok(c) => c,
+        Err(e) => {
+            crate::volumes::remove_unused(store, &made);
+            return Err(e);
+        }
+    };
+    let recorded = crate::volumes::add_refs(store, &c.id, &crate::mounts::volume_refs(&points))
+        .and_then(|()| crate::net::config::record(store, &c.id, &net));
+    if let Err(e) = recorded {
+        let _ = containers::delete_with_volumes(store, &c.id);
         return Err(e);
     }
     Ok(c)
@@ -329,11 +375,11 @@ pub fn kill(c: &Container, sig: Signal) -> Result<()> {
         .map_err(|_| RuntimeError::NotRunning(c.id.clone()))
 }
 
-/// `rm [-f]`: under the container's lock, waiting for whoever holds it (a
+/// `rm [-f] [-v]` (`-v`: its anonymous volumes too): under the container's lock, waiting for whoever holds it (a
 /// supervisor finishing, another remover) — but not for a container that
 /// runs: that is docker's "cannot remove a running container" (killed
 /// first with `-f`).
-pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
+pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Result<()> {
     let p = paths(store, &c.id);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut lock = crate::lock::take(&c.id);
@@ -373,7 +419,11 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
         }
     }
     reconcile_locked(store, &now)?;
-    containers::delete(store, &c.id)
+    if volumes {
+        containers::delete_with_volumes(store, &c.id)
+    } else {
+        containers::delete(store, &c.id)
+    }
 }
 
 /// Cleans up after a container whose supervisor is gone without having

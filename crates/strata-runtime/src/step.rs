@@ -383,6 +383,7 @@ fn step(req: &StepRequest) -> Result<i32> {
         netns_path: None,
         etc_files: Some(etc),
         mounts: spec.mounts.clone(),
+        copy_up: Vec::new(),
         resources: Resources::default(),
         readonly: false,
         cgroups_path: launch_linux::cgroups_path(&name),

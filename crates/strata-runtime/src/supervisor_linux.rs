@@ -184,6 +184,7 @@ impl Supervisor<'_> {
         let mut lowers = vec![self.p.init.clone()];
         lowers.extend(self.store.snapshots().lower_dirs(&image.chain_ids())?);
         let init = hc.init == Some(true);
+        let (mounts, copy_up) = crate::mounts::of_container(self.store, &self.c.spec)?;
         let mut argv = Vec::new();
         if init {
             // tini as PID 1: reaps zombies and forwards signals.
@@ -214,7 +215,8 @@ impl Supervisor<'_> {
                 hostname: self.p.hostname.clone(),
                 resolv_conf: self.p.resolv_conf.clone(),
             })),
-            mounts: parse_mounts(hc.binds.as_deref().unwrap_or(&[]), hc.tmpfs.as_ref(), init)?,
+            mounts,
+            copy_up,
             resources: hc.resources(),
             readonly: hc.readonly_rootfs,
             cgroups_path: launch_linux::cgroups_path(&self.c.id),
@@ -231,7 +233,7 @@ impl Supervisor<'_> {
                 // `run` cancelled before the start), or goes with --rm.
                 self.cleanup();
                 if self.c.spec.host_config.auto_remove {
-                    containers::delete(self.store, &self.c.id)?;
+                    containers::delete_with_volumes(self.store, &self.c.id)?;
                 }
                 return Ok(());
             }
@@ -241,7 +243,7 @@ impl Supervisor<'_> {
                 let message = e.to_string();
                 self.record_failure(code, &message)?;
                 if self.c.spec.host_config.auto_remove {
-                    containers::delete(self.store, &self.c.id)?;
+                    containers::delete_with_volumes(self.store, &self.c.id)?;
                 }
                 self.send(&Frame::Error { code, message });
                 return Ok(());
@@ -266,7 +268,7 @@ impl Supervisor<'_> {
         })?;
         tracing::debug!(ms = ms(self.t0), "state recorded");
         if self.c.spec.host_config.auto_remove {
-            containers::delete(self.store, &self.c.id)?;
+            containers::delete_with_volumes(self.store, &self.c.id)?;
             tracing::debug!(ms = ms(self.t0), "removed");
         }
         self.send(&Frame::Exit(code));

@@ -6,6 +6,7 @@
 //!   blobs/sha256/<hex>     content store (manifests, configs, layer blobs)
 //!   snapshots/<id>/fs      one unpacked layer each (overlay lowerdir)
 //!   containers/<id>/       per-container state (owned by strata-runtime)
+//!   volumes/<name>/_data   a volume's content (recorded in `volumes`)
 //!   metadata.db            SQLite, WAL mode
 //!   tmp/<owner>/           scratch of one live process
 //!   tmp/<owner>.lock       held (flock) by that process while it lives
@@ -56,6 +57,11 @@ impl Layout {
     /// `containers`.
     pub fn containers(&self) -> PathBuf {
         self.root.join("containers")
+    }
+
+    /// `volumes`.
+    pub fn volumes(&self) -> PathBuf {
+        self.root.join("volumes")
     }
 
     /// `tmp`.

@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage networks
     #[command(subcommand)]
     Network(crate::commands::network::NetworkCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(crate::commands::volume::VolumeCommand),
 
     /// List images
     Images(image::ls::LsArgs),

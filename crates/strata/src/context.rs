@@ -13,6 +13,7 @@ use crate::cli::GlobalArgs;
 /// Per-invocation context.
 pub struct Ctx {
     root: PathBuf,
+    global: GlobalArgs,
     store: OnceLock<Store>,
 }
 
@@ -21,8 +22,14 @@ impl Ctx {
     pub fn new(global: &GlobalArgs) -> Ctx {
         Ctx {
             root: global.root.clone().unwrap_or_else(default_root),
+            global: global.clone(),
             store: OnceLock::new(),
         }
+    }
+
+    /// The global flags (registry options for `run`'s pull).
+    pub fn global(&self) -> &GlobalArgs {
+        &self.global
     }
 
     /// The store, opened on first use.

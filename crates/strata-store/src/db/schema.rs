@@ -36,6 +36,12 @@
 //!                      │ position (connect order: 0 = eth0), config (JSON: aliases, --ip),
 //!                      │ ip, mac: the address while the container runs (NULL otherwise,
 //!                      │ unique per network)
+//!  volumes (v7)        │ name PK (dir volumes/<name>/_data), driver ("local"), created
+//!  │                   │ (RFC 3339), labels, options (JSON maps), anonymous (0/1)
+//!  └─< volume_refs (v7)│ (volume_name, container_id, destination) PK; volume_name →
+//!                      │ volumes (no cascade: an in-use volume cannot be deleted),
+//!                      │ container_id → containers ON DELETE CASCADE: which containers
+//!                      │ use a volume (GC roots; `volume rm`, `volume prune`)
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -203,5 +209,23 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE containers ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
     UPDATE containers SET running = 1
         WHERE json_valid(state) AND json_extract(state, '$.Running') = 1;
+    "#,
+    // 7: volumes and the containers that use them.
+    r#"
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL,
+        created   TEXT NOT NULL,
+        labels    TEXT NOT NULL,
+        options   TEXT NOT NULL,
+        anonymous INTEGER NOT NULL
+    );
+    CREATE TABLE volume_refs (
+        volume_name  TEXT NOT NULL REFERENCES volumes(name),
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        destination  TEXT NOT NULL,
+        PRIMARY KEY (volume_name, container_id, destination)
+    );
+    CREATE INDEX volume_refs_container ON volume_refs(container_id);
     "#,
 ];

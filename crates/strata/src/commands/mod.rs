@@ -11,6 +11,7 @@ pub mod logout;
 pub mod network;
 pub mod registry;
 pub mod system;
+pub mod volume;
 
 use crate::cli::{Cli, Command, GlobalArgs, ImageCommand, SystemCommand};
 use crate::context::Ctx;
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Build(a) => image::build::run(&ctx, &cli.global, *a),
         Command::Builder(c) => builder::dispatch(&ctx, c),
         Command::Network(c) => network::dispatch(&ctx, c),
+        Command::Volume(c) => volume::dispatch(&ctx, c),
         Command::Pull(a) => image::pull::run(&ctx, &cli.global, a),
         Command::Push(a) => image::push::run(&ctx, &cli.global, a),
         Command::Login(a) => login::run(&cli.global, a),

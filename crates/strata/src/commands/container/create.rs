@@ -17,8 +17,8 @@ use crate::exit::ExitError;
 /// Flags of `create` (and `run`).
 #[derive(Debug, Clone, Args)]
 pub struct CreateFlags {
-    /// Assign a name to the container
-    #[arg(long)]
+    /// Assign a name to the container (also `-n`, the seed chapter's spelling)
+    #[arg(short = 'n', long)]
     pub name: Option<String>,
     /// Set environment variables
     #[arg(short = 'e', long = "env", value_name = "list")]
@@ -53,9 +53,15 @@ pub struct CreateFlags {
     /// Mount the container's root filesystem as read only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind mount a volume (HOST:CONTAINER[:ro])
+    /// Bind mount a volume
     #[arg(short = 'v', long = "volume", value_name = "list")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long = "mount", value_name = "mount")]
+    pub mounts: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long, value_name = "list")]
+    pub volumes_from: Vec<String>,
     /// Mount a tmpfs directory (PATH[:OPTIONS])
     #[arg(long, value_name = "list")]
     pub tmpfs: Vec<String>,
@@ -89,6 +95,9 @@ pub struct CreateFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long, value_name = "string", default_value = "missing")]
+    pub pull: String,
     /// Confinement flags.
     #[command(flatten)]
     pub security: super::security_flags::SecurityFlags,
@@ -146,6 +155,75 @@ pub fn attach_streams(list: &[String]) -> anyhow::Result<(bool, bool, bool)> {
     Ok(out)
 }
 
+/// The image `create`/`run` use, pulled as docker's `--pull` says:
+/// `missing` (the default) pulls an image the store lacks, after docker's
+/// "Unable to find image" line; `always` pulls first; `never` fails with
+/// docker's "No such image". Progress goes to stderr: stdout is the
+/// container's (or the ID `create` prints). An image ID is never pulled.
+fn image_for(
+    ctx: &Ctx,
+    image: &str,
+    pull: &str,
+    platform: Option<&str>,
+) -> anyhow::Result<strata_store::Image> {
+    if !matches!(pull, "always" | "missing" | "never") {
+        return Err(ExitError::new(
+            125,
+            format!(
+                "invalid pull option: '{pull}': must be one of \"always\", \"missing\" or \"never\""
+            ),
+        )
+        .into());
+    }
+    let store = ctx.store()?;
+    // docker's `namedRef`: what a registry could serve (not an image ID).
+    let named = strata_oci::Reference::parse(image)
+        .ok()
+        .filter(|_| !looks_like_id(image));
+    let do_pull = |r: &strata_oci::Reference| -> anyhow::Result<()> {
+        let render = crate::commands::image::progress::Render::stderr();
+        crate::commands::image::pull::pull_one(
+            ctx,
+            ctx.global(),
+            r,
+            platform.map(str::to_string),
+            &render,
+        )
+        .map_err(|e| ExitError::new(125, crate::exit::message(&e)))?;
+        Ok(())
+    };
+    if pull == "always"
+        && let Some(r) = &named
+    {
+        do_pull(r)?;
+    }
+    match store.resolve_image(image) {
+        Ok(i) => Ok(i),
+        Err(StoreError::ImageNotFound(_)) => {
+            let shown = named
+                .as_ref()
+                .map_or_else(|| image.to_string(), |r| r.familiar());
+            match &named {
+                Some(r) if pull == "missing" => {
+                    eprintln!("Unable to find image '{shown}' locally");
+                    do_pull(r)?;
+                    store
+                        .resolve_image(image)
+                        .map_err(|e| ExitError::new(125, e.to_string()).into())
+                }
+                _ => Err(ExitError::new(125, format!("No such image: {shown}")).into()),
+            }
+        }
+        Err(e) => Err(ExitError::new(125, e.to_string()).into()),
+    }
+}
+
+/// An image ID (`sha256:…` or 64 hex digits): docker never pulls one.
+fn looks_like_id(image: &str) -> bool {
+    image.starts_with("sha256:")
+        || (image.len() == 64 && image.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Creates the container for `create`/`run`; `foreground` says `run`
 /// attaches (docker's defaults for `-a`).
 pub fn create(
@@ -158,18 +236,8 @@ pub fn create(
     if let Some(p) = &f.platform {
         crate::commands::check_platform(p).map_err(|e| ExitError::new(125, format!("{e:#}")))?;
     }
+    let img = image_for(ctx, image, &f.pull, f.platform.as_deref())?;
     let store = ctx.store()?;
-    let img = match store.resolve_image(image) {
-        Ok(i) => i,
-        Err(StoreError::ImageNotFound(_)) => {
-            let shown = strata_oci::Reference::parse(image)
-                .map(|r| r.familiar())
-                .unwrap_or_else(|_| image.to_string());
-            eprintln!("Unable to find image '{shown}' locally");
-            return Err(ExitError::new(125, format!("No such image: {shown}")).into());
-        }
-        Err(e) => return Err(ExitError::new(125, e.to_string()).into()),
-    };
     let mut env = Vec::new();
     for file in &f.env_file {
         // Bounded: `--env-file=/dev/zero` fails as docker's does.
@@ -201,6 +269,8 @@ pub fn create(
         read_only: f.read_only,
         volumes: f.volumes.clone(),
         tmpfs: f.tmpfs.clone(),
+        mounts: f.mounts.clone(),
+        volumes_from: f.volumes_from.clone(),
         net: f.net.options(f.hostname.is_some()),
         memory: f.memory.clone(),
         cpus: f.cpus.clone(),

@@ -15,7 +15,7 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// Remove anonymous volumes associated with the container (strata has none)
+    /// Remove anonymous volumes associated with the container
     #[arg(short = 'v', long)]
     pub volumes: bool,
     /// Containers to remove
@@ -27,7 +27,7 @@ pub struct RmArgs {
 pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
         let c = lookup(store, name)?;
-        ops::remove(store, &c, args.force).map_err(rt)?;
+        ops::remove(store, &c, args.force, args.volumes).map_err(rt)?;
         Ok(Some(name.to_string()))
     })
 }

@@ -25,6 +25,7 @@ enum Mode {
 /// Prints progress events the way docker does.
 pub struct Render {
     mode: Mode,
+    stderr: bool,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
@@ -41,20 +42,50 @@ impl Render {
         };
         Arc::new(Render {
             mode,
+            stderr: false,
             bars: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same renderer drawing on stderr.
+    pub fn stderr() -> Arc<Render> {
+        let mode = if std::io::stderr().is_terminal() {
+            Mode::Live(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+        } else {
+            Mode::Plain
+        };
+        Arc::new(Render {
+            mode,
+            stderr: true,
+            bars: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn print(&self, s: &str) {
+        if self.stderr {
+            eprintln!("{s}");
+        } else {
+            println!("{s}");
+        }
     }
 
     /// Prints a line above the live view (or plainly).
     pub fn line(&self, s: &str) {
         match &self.mode {
             Mode::Quiet => {}
-            Mode::Plain => println!("{s}"),
+            Mode::Plain => self.print(s),
             Mode::Live(mp) => {
                 if mp.println(s).is_err() {
-                    println!("{s}");
+                    self.print(s);
                 }
             }
+        }
+    }
+
+    /// Prints a line after the live view ended (nothing when quiet).
+    pub fn after(&self, s: &str) {
+        if !matches!(self.mode, Mode::Quiet) {
+            self.print(s);
         }
     }
 
@@ -120,7 +151,7 @@ impl Progress for Render {
             Mode::Quiet => {}
             Mode::Plain => {
                 if !status.is_transfer() {
-                    println!("{id}: {}", progress_text(status));
+                    self.print(&format!("{id}: {}", progress_text(status)));
                 }
             }
             Mode::Live(mp) => {

@@ -12,9 +12,11 @@
 //! docker.io/library/node:latest
 //! ```
 
+use std::sync::Arc;
+
 use clap::Args;
 use strata_oci::Reference;
-use strata_registry::PullOptions;
+use strata_registry::{PullOptions, PullReport};
 
 use super::progress::Render;
 use crate::cli::GlobalArgs;
@@ -43,15 +45,15 @@ pub struct PullArgs {
 /// Runs `image pull`.
 pub fn run(ctx: &Ctx, global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
     let render = Render::new(args.quiet);
-    let opts = PullOptions {
-        registry: registry::options(global)?,
-        platform: args.platform.clone(),
-        progress: render.clone(),
-        ..PullOptions::default()
-    };
     let named = Reference::parse_name_only(&args.name)?;
-    let store = ctx.store()?;
     if args.all_tags {
+        let store = ctx.store()?;
+        let opts = PullOptions {
+            registry: registry::options(global)?,
+            platform: args.platform.clone(),
+            progress: render.clone(),
+            ..PullOptions::default()
+        };
         let reports = strata_registry::pull_all_tags(store, &named, &opts);
         render.finish();
         let reports = reports?;
@@ -77,21 +79,39 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32
         render.line("Using default tag: latest");
     }
     let reference = Reference::parse(&args.name)?;
-    let report = strata_registry::pull_report(store, &reference, &opts);
-    render.finish();
-    let report = report?;
-    if !args.quiet {
-        println!("Digest: {}", report.digest);
-        println!(
-            "Status: {} for {}",
-            if report.updated {
-                "Downloaded newer image"
-            } else {
-                "Image is up to date"
-            },
-            reference.familiar()
-        );
-    }
+    pull_one(ctx, global, &reference, args.platform.clone(), &render)?;
     println!("{reference}");
     Ok(0)
+}
+
+/// Pulls one image as `pull` does, on `render`'s stream (stdout for `pull`,
+/// stderr for `run`/`create` pulling a missing image): the layers'
+/// progress, then docker's `Digest:` and `Status:` lines.
+pub fn pull_one(
+    ctx: &Ctx,
+    global: &GlobalArgs,
+    reference: &Reference,
+    platform: Option<String>,
+    render: &Arc<Render>,
+) -> anyhow::Result<PullReport> {
+    let opts = PullOptions {
+        registry: registry::options(global)?,
+        platform,
+        progress: render.clone(),
+        ..PullOptions::default()
+    };
+    let report = strata_registry::pull_report(ctx.store()?, reference, &opts);
+    render.finish();
+    let report = report?;
+    render.after(&format!("Digest: {}", report.digest));
+    render.after(&format!(
+        "Status: {} for {}",
+        if report.updated {
+            "Downloaded newer image"
+        } else {
+            "Image is up to date"
+        },
+        reference.familiar()
+    ));
+    Ok(report)
 }
