@@ -150,7 +150,7 @@ mod tests {
         assert!(!insert(&c, &vol("data", false)).unwrap(), "idempotent");
         assert!(insert(&c, &vol("ab12", true)).unwrap());
         c.execute(
-            "INSERT INTO containers VALUES ('c1', 'n1', 'img', 'img', 't', '{}', '{}')",
+            "INSERT INTO containers VALUES ('c1', 'n1', 'img', 'img', 't', '{}', '{}', 0)",
             [],
         )
         .unwrap();

@@ -208,6 +208,29 @@ fn volume_prune_frees_only_unused_volumes() {
         t.ok(["volume", "ls", "-q", "--filter", "label=k=v"]),
         "used\n"
     );
+    // system df counts them: 3 volumes, 2 in use, the unused one's 5
+    // bytes reclaimable (docker's row and verbose table).
+    std::fs::write(t.env.root.join("volumes/free/_data/f"), b"12345").unwrap();
+    let df = t.ok([
+        "system",
+        "df",
+        "--format",
+        "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}",
+    ]);
+    assert!(df.contains("Local Volumes|3|2|5B|5B (100%)\n"), "{df}");
+    let dfv = t.ok(["system", "df", "-v"]);
+    let rows: Vec<Vec<&str>> = dfv
+        .split("Local Volumes space usage:\n\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{dfv}"))
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["VOLUME", "NAME", "LINKS", "SIZE"], "{dfv}");
+    assert!(rows.contains(&vec!["free", "0", "5B"]), "{dfv}");
+    assert!(rows.contains(&vec!["used", "1", "0B"]), "{dfv}");
+    std::fs::remove_file(t.env.root.join("volumes/free/_data/f")).unwrap();
     let out = t.ok(["volume", "prune", "-f"]);
     assert_eq!(out, "Deleted Volumes:\nfree\n\nTotal reclaimed space: 0B\n");
     assert_eq!(names(&t).len(), 2);
