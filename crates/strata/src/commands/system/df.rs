@@ -83,11 +83,11 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
         .sum();
     let cache = store.build_cache_usage()?;
     // Volumes: (name, containers using it, bytes in its _data).
-    let volumes: Vec<(String, usize, u64)> = strata_runtime::volumes::list(&store)?
+    let volumes: Vec<(String, usize, u64)> = strata_runtime::volumes::list(store)?
         .into_iter()
         .map(|v| {
-            let links = strata_runtime::volumes::users(&store, &v.name)?.len();
-            let data = strata_runtime::volumes::data_dir(&store, &v.name);
+            let links = strata_runtime::volumes::users(store, &v.name)?.len();
+            let data = strata_runtime::volumes::data_dir(store, &v.name);
             let size = strata_store::layer::disk_usage(&data).unwrap_or(0);
             Ok((v.name, links, size))
         })
