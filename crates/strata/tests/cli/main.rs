@@ -31,6 +31,7 @@ mod container_common;
 mod container_confinement;
 mod container_cp;
 mod container_exec;
+mod container_grammar;
 mod container_inspect;
 mod container_isolation;
 mod container_leaks;
