@@ -74,6 +74,8 @@ pub enum Command {
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
     Push(image::push::PushArgs),
+    /// Display system-wide information
+    Info(system::info::InfoArgs),
     /// Log in to a registry
     Login(crate::commands::login::LoginArgs),
     /// Log out from a registry
@@ -162,4 +164,6 @@ pub enum SystemCommand {
     Df(system::df::DfArgs),
     /// Verify the store (blobs, images, snapshots, containers, mounts, build cache) and repair what is safe
     Check(system::check::CheckArgs),
+    /// Display system-wide information
+    Info(system::info::InfoArgs),
 }

@@ -36,6 +36,7 @@ mod container_inspect;
 mod container_isolation;
 mod container_leaks;
 mod container_lifecycle;
+mod container_links;
 mod container_logs;
 mod container_mountpoints;
 mod container_network;
