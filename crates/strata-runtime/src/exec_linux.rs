@@ -81,6 +81,7 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         .filter(|p| c.state.running && p.is_alive())
         .ok_or_else(|| RuntimeError::NotRunning(c.id.clone()))?;
     let p = paths(&store, &c.id);
+    let link_env = crate::net::links::exec_env(&store, &c);
     drop(store);
     let cfg = &c.spec.config;
 
@@ -90,7 +91,9 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     let group = rootdir.read_to_string("/etc/group");
     let group_add = c.spec.host_config.group_add.clone().unwrap_or_default();
     let user = resolve_user(&user_spec, passwd.as_deref(), group.as_deref(), &group_add)?;
-    let mut container_env = cfg.env.clone();
+    // docker's order: the links' variables, the container's, the exec's.
+    let mut container_env = link_env;
+    container_env.extend(cfg.env.iter().cloned());
     replace_or_append(&mut container_env, &req.env);
     let tty = req.tty && !req.detach;
     let env = process_env(&container_env, &cfg.hostname, tty, &user.home);

@@ -202,7 +202,7 @@ impl Supervisor<'_> {
             rootfs: self.p.rootfs.clone(),
             bundle: self.p.dir.clone(),
             argv,
-            env: cfg.env.clone(),
+            env: self.net.with_link_env(&cfg.env),
             user: cfg.user.clone(),
             group_add: hc.group_add.clone().unwrap_or_default(),
             cwd: cfg.working_dir.clone(),

@@ -77,6 +77,8 @@ pub enum Command {
     Pull(image::pull::PullArgs),
     /// Upload an image to a registry
     Push(image::push::PushArgs),
+    /// Display system-wide information
+    Info(system::info::InfoArgs),
     /// Log in to a registry
     Login(crate::commands::login::LoginArgs),
     /// Log out from a registry
@@ -165,4 +167,6 @@ pub enum SystemCommand {
     Df(system::df::DfArgs),
     /// Verify the store (blobs, images, snapshots, containers, mounts, build cache) and repair what is safe
     Check(system::check::CheckArgs),
+    /// Display system-wide information
+    Info(system::info::InfoArgs),
 }

@@ -19,6 +19,7 @@ use clap::error::ErrorKind;
 use clap::{Arg, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
+use crate::grammar;
 
 /// The note ending every subcommand's help.
 const GLOBAL_NOTE: &str = "Global options (--root, --log-level, -D/--debug, --insecure-registry) \
@@ -75,9 +76,9 @@ fn examples(path: &[&str]) -> Option<&'static str> {
     EXAMPLES.iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
 }
 
-/// The dressed command tree.
+/// The dressed command tree (docker's grammar, boolean flags shown plain).
 pub fn command() -> Command {
-    let cmd = Cli::command();
+    let cmd = grammar::docker_rules(Cli::command(), false);
     let globals: Vec<Arg> = cmd
         .get_arguments()
         .filter(|a| a.is_global_set())
@@ -118,21 +119,27 @@ fn dress(mut cmd: Command, path: &[String], globals: &[Arg]) -> Command {
     })
 }
 
-/// Parses the process's arguments. The plain tree parses exactly as the
-/// dressed one (the hidden copies change no parse) and costs a third of
-/// it, so the dressed tree is made only to show help.
+/// Parses the process's arguments with docker's grammar
+/// ([`grammar`]). The plain tree parses as the dressed one (the hidden
+/// copies change no parse) and costs a third of it, so the dressed tree
+/// is made only to show help; should it refuse what the plain tree read
+/// (a boolean's `=value`, which only the plain tree takes), the plain
+/// tree's help is shown.
 pub fn parse() -> (Cli, clap::ArgMatches) {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let matches = match Cli::command().try_get_matches_from(&args) {
+    let plain = grammar::docker_rules(Cli::command(), true);
+    let args = grammar::end_options(&plain, std::env::args_os().collect());
+    let is_help = |e: &clap::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    };
+    let matches = match plain.try_get_matches_from(&args) {
         Ok(m) => m,
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) =>
-        {
-            command().get_matches_from(&args)
-        }
+        Err(e) if is_help(&e) => match command().try_get_matches_from(&args) {
+            Err(dressed) if is_help(&dressed) => dressed.exit(),
+            _ => e.exit(),
+        },
         Err(e) => e.exit(),
     };
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

@@ -2,7 +2,8 @@
 //! registry client and container runner.
 //!
 //! This binary is thin: [`cli`] declares docker's command tree with clap
-//! ([`help`] adds examples, man pages and completions to it),
+//! ([`grammar`] makes it read arguments as docker does, [`help`] adds
+//! examples, man pages and completions to it),
 //! each file under [`commands`] turns its flags into a call on a library
 //! crate (strata-store, strata-runtime, strata-registry, strata-build) and
 //! prints the result the way docker prints it (strata-format). Errors are
@@ -13,6 +14,7 @@ mod cli;
 mod commands;
 mod context;
 mod exit;
+mod grammar;
 mod help;
 mod signals;
 

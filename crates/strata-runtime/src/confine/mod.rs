@@ -473,7 +473,11 @@ pub fn resolve(store: &Store, c: &Container) -> Result<Confinement> {
         no_new_privileges,
         devices,
         ulimits: s.ulimits.clone(),
-        sysctls: s.sysctls.clone().unwrap_or_default(),
+        sysctls: {
+            let mut all = default_sysctls(&c.spec.host_config.network());
+            all.extend(s.sysctls.clone().unwrap_or_default());
+            all
+        },
         shm,
         ipc,
         pid,
@@ -482,9 +486,57 @@ pub fn resolve(store: &Store, c: &Container) -> Result<Confinement> {
     })
 }
 
+/// docker 20.10's default sysctls (moby `daemon/oci_linux.go`) for a
+/// container with a network namespace of its own (not `host`, not
+/// `container:NAME`): binding ports below 1024 without
+/// `CAP_NET_BIND_SERVICE`, and ICMP echo sockets for every group (not in
+/// a user namespace, whose unmapped groups the kernel refuses). Each only
+/// where the kernel has it; `--sysctl` overrides them.
+pub fn default_sysctls(mode: &crate::net::NetMode) -> BTreeMap<String, String> {
+    use crate::net::NetMode;
+    let mut out = BTreeMap::new();
+    if matches!(mode, NetMode::Host | NetMode::Container(_)) {
+        return out;
+    }
+    let exists = |k: &str| Path::new("/proc/sys").join(k.replace('.', "/")).exists();
+    if !in_user_namespace() && exists("net.ipv4.ping_group_range") {
+        out.insert(
+            "net.ipv4.ping_group_range".to_string(),
+            "0 2147483647".to_string(),
+        );
+    }
+    if exists("net.ipv4.ip_unprivileged_port_start") {
+        out.insert(
+            "net.ipv4.ip_unprivileged_port_start".to_string(),
+            "0".to_string(),
+        );
+    }
+    out
+}
+
+/// True inside a user namespace (the identity map is the initial one's).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let f: Vec<&str> = m.split_whitespace().collect();
+        f != ["0", "0", "4294967295"]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_sysctls_only_with_a_namespace_of_its_own() {
+        use crate::net::NetMode;
+        assert!(default_sysctls(&NetMode::Host).is_empty());
+        assert!(default_sysctls(&NetMode::Container("x".into())).is_empty());
+        let own = default_sysctls(&NetMode::Default);
+        if Path::new("/proc/sys/net/ipv4/ip_unprivileged_port_start").exists() {
+            assert_eq!(own["net.ipv4.ip_unprivileged_port_start"], "0");
+        }
+        assert_eq!(default_sysctls(&NetMode::None), own);
+    }
 
     #[test]
     fn host_config_round_trips_with_dockers_names() {

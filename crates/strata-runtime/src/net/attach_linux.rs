@@ -36,6 +36,7 @@ use strata_store::Store;
 
 use super::hosts::{self, OwnEntry};
 use super::infra_client_linux::{InfraClient, Request};
+use super::links;
 use super::netavark::{self, Endpoint, Options};
 use super::networks::{self, Attachment, EndpointConfig, Network};
 use super::ports::PortMap;
@@ -83,6 +84,8 @@ pub struct NetSetup {
     allocated: bool,
     etc: Option<EtcFiles>,
     hostname: Option<String>,
+    /// The environment of its links (docker's default bridge only).
+    link_env: Vec<String>,
 }
 
 /// Makes a new network namespace and returns it; the calling (single-
@@ -166,16 +169,19 @@ fn host_gateway(store: &Store) -> String {
         .unwrap_or_else(|| "172.17.0.1".into())
 }
 
+/// Writes `/etc/hosts` (`--add-host` entries, then `linked` — the links'
+/// `NAMES:IP` lines — then `own`) and `resolv.conf`.
 fn write_etc(
     store: &Store,
     c: &Container,
     p: &Paths,
     own: &[OwnEntry],
+    linked: &[String],
     dns_server: Option<String>,
 ) -> Result<()> {
     let hc = &c.spec.host_config;
     let gw = host_gateway(store);
-    let extra: Vec<String> = hc
+    let mut extra: Vec<String> = hc
         .net
         .extra_hosts
         .iter()
@@ -185,6 +191,7 @@ fn write_etc(
             _ => h.clone(),
         })
         .collect();
+    extra.extend(linked.iter().cloned());
     fs::write(&p.hosts, hosts::hosts_file(&extra, own)).ctx("write", &p.hosts)?;
     let flags = hc.net.dns_flags();
     let resolv = match dns_server {
@@ -212,7 +219,7 @@ impl NetSetup {
         let p = paths(store, &c.id);
         match &mode {
             NetMode::Host => Ok(()),
-            NetMode::None => write_etc(store, c, &p, &[], None),
+            NetMode::None => write_etc(store, c, &p, &[], &[], None),
             NetMode::Container(name) => {
                 let other = containers::lookup(store, name)?;
                 if !other.is_running() || other.state.pid <= 0 {
@@ -271,7 +278,7 @@ impl NetSetup {
                 return Err(RuntimeError::NoSuchNetwork(n.clone()));
             }
             // Disconnected from every network: loopback only.
-            write_etc(store, c, p, &[], None)?;
+            write_etc(store, c, p, &[], &[], None)?;
             return Ok(());
         }
         self.bind(c)?;
@@ -291,7 +298,14 @@ impl NetSetup {
             .and_then(|a| a.gateway())
             .filter(|_| atts[0].network.dns_enabled())
             .map(|g| g.to_string());
-        write_etc(store, c, p, &own, dns)?;
+        let linked = links::resolve(
+            store,
+            c,
+            &atts[0].network.id,
+            atts[0].network.is_default_bridge(),
+        )?;
+        self.link_env = linked.env;
+        write_etc(store, c, p, &own, &linked.hosts, dns)?;
         let ns = new_netns()?;
         let path = fd_path(&ns);
         self.netns = Some(ns);
@@ -336,7 +350,7 @@ impl NetSetup {
             hostname: cfg.hostname.clone(),
             domainname: cfg.domainname.clone(),
         }];
-        write_etc(store, c, p, &own, None)?;
+        write_etc(store, c, p, &own, &[], None)?;
         let ns = new_netns()?;
         self.netns_path = Some(fd_path(&ns));
         self.target = Some(IpAddr::V4(ip));
@@ -375,6 +389,15 @@ impl NetSetup {
     /// `/etc` files to bind (another container's with `container:NAME`).
     pub fn etc_files(&self, own: EtcFiles) -> EtcFiles {
         self.etc.clone().unwrap_or(own)
+    }
+
+    /// The container's `Config.Env` behind its links' environment (docker's
+    /// `CreateDaemonEnvironment`: the link variables come after `PATH`,
+    /// `HOSTNAME` and `TERM`, and the container's own replace them by key).
+    pub fn with_link_env(&self, env: &[String]) -> Vec<String> {
+        let mut out = self.link_env.clone();
+        out.extend(env.iter().cloned());
+        out
     }
 
     /// The host name (another container's with `container:NAME`).

@@ -42,6 +42,8 @@ pub struct NetOptions {
     pub domainname: Option<String>,
     /// `-h/--hostname` was given.
     pub hostname_given: bool,
+    /// `--link NAME[:ALIAS]`.
+    pub links: Vec<String>,
 }
 
 /// The network fields of docker's `HostConfig`.
@@ -66,6 +68,9 @@ pub struct NetHostConfig {
     /// `--add-host` (docker writes `null` when empty).
     #[serde(default)]
     pub extra_hosts: Option<Vec<String>>,
+    /// `--link`, as `NAME:ALIAS` (`null` when empty).
+    #[serde(default)]
+    pub links: Option<Vec<String>>,
 }
 
 impl NetHostConfig {
@@ -158,6 +163,7 @@ pub fn prepare(store: &Store, o: &NetOptions, image_exposed: &[String]) -> Resul
     for key in bindings.keys() {
         exposed.insert(key.clone(), serde_json::json!({}));
     }
+    let links = super::links::check(store, &o.links, &mode)?;
     let extra_hosts = o
         .add_host
         .iter()
@@ -216,6 +222,7 @@ pub fn prepare(store: &Store, o: &NetOptions, image_exposed: &[String]) -> Resul
         dns_options: o.dns_option.clone(),
         dns_search: o.dns_search.clone(),
         extra_hosts: (!extra_hosts.is_empty()).then_some(extra_hosts),
+        links: (!links.is_empty()).then_some(links),
     };
     out.config = NetConfig {
         exposed_ports: (!exposed.is_empty()).then_some(exposed),

@@ -142,6 +142,14 @@ pub fn patch_host_config(host_config: &mut Value, c: &Container) {
     obj.insert("DnsOptions".into(), json!(n.dns_options));
     obj.insert("DnsSearch".into(), json!(n.dns_search));
     obj.insert("ExtraHosts".into(), json!(n.extra_hosts));
+    // docker shows a link as `/child:/parent/alias`.
+    let links: Option<Vec<String>> = n.links.as_ref().map(|ls| {
+        ls.iter()
+            .filter_map(|l| super::links::parse_link(l).ok())
+            .map(|(name, alias)| format!("/{name}:/{}/{alias}", c.name))
+            .collect()
+    });
+    obj.insert("Links".into(), json!(links));
 }
 
 /// `ps`'s `PORTS` of a container.

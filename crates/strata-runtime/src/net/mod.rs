@@ -28,7 +28,8 @@
 //! * The supervisor of a container attaches it ([`attach_linux`]) and
 //!   runs its userland proxy for `-p` ([`proxy_linux`]).
 //! * [`ports`], [`hosts`], [`inspect`]: docker's port syntax and display,
-//!   `/etc/hosts` and `resolv.conf`, the `NetworkSettings` document.
+//!   `/etc/hosts` and `resolv.conf`, the `NetworkSettings` document;
+//!   [`links`]: docker's legacy `--link` (hosts lines, environment).
 
 pub mod attach_linux;
 pub mod config;
@@ -37,6 +38,7 @@ pub mod infra_client_linux;
 pub mod infra_linux;
 pub mod inspect;
 pub mod ipam;
+pub mod links;
 pub mod netavark;
 pub mod networks;
 pub mod ports;

@@ -23,6 +23,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Image(c) => image_command(&ctx, &cli.global, c),
         Command::System(SystemCommand::Df(a)) => system::df::run(&ctx, a),
         Command::System(SystemCommand::Check(a)) => system::check::run(&ctx, a),
+        Command::System(SystemCommand::Info(a)) => system::info::run(&ctx, a),
+        Command::Info(a) => system::info::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),
         Command::Rmi(a) => image::rm::run(&ctx, a),
         Command::Tag(a) => image::tag::run(&ctx, a),

@@ -40,6 +40,9 @@ pub struct NetworkFlags {
     /// Container NIS domain name
     #[arg(long, value_name = "string")]
     pub domainname: Option<String>,
+    /// Add link to another container (NAME[:ALIAS])
+    #[arg(long = "link", value_name = "list")]
+    pub links: Vec<String>,
 }
 
 impl NetworkFlags {
@@ -58,6 +61,7 @@ impl NetworkFlags {
             add_host: self.add_host.clone(),
             domainname: self.domainname.clone(),
             hostname_given,
+            links: self.links.clone(),
         }
     }
 
