@@ -87,6 +87,7 @@ pub mod containers;
 pub mod cp;
 pub mod error;
 pub mod exec_linux;
+pub mod freezer_linux;
 pub mod helper;
 pub mod inroot_linux;
 pub mod inspect;

@@ -110,6 +110,8 @@ pub enum Command {
     Rename(crate::commands::container::rename::RenameArgs),
     /// List port mappings or a specific mapping for the container
     Port(crate::commands::container::port::PortArgs),
+    /// Display the running processes of a container
+    Top(crate::commands::container::top::TopArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

