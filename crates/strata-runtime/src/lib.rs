@@ -85,6 +85,7 @@ pub mod commit;
 pub mod confine;
 pub mod containers;
 pub mod cp;
+pub mod diff;
 pub mod error;
 pub mod exec_linux;
 pub mod freezer_linux;

@@ -112,6 +112,8 @@ pub enum Command {
     Port(crate::commands::container::port::PortArgs),
     /// Display the running processes of a container
     Top(crate::commands::container::top::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::commands::container::diff::DiffArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

@@ -62,3 +62,52 @@ fn top_lists_the_sleep_process_in_docker_columns() {
         format!("Error response from daemon: Container {id} is not running")
     );
 }
+
+/// A created file, a changed file, a deleted file and a chmod'ed directory.
+const EDITS: &str = "mkdir -p /tmp/new/sub && echo x > /tmp/new/sub/f && echo changed > /etc/passwd && rm /etc/group && chmod 700 /tmp";
+
+#[test]
+fn diff_lists_added_changed_and_deleted_as_docker_does() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let name = format!("strata-diff-{}", std::process::id());
+    let args = [
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        EDITS,
+    ];
+    t.ok(args);
+    sh(d.cmd().args(args));
+    let ours = t.ok(["diff", &name]);
+    let theirs = sh(d.cmd().args(["diff", &name]));
+    docker_rm(&d, &name);
+    // docker orders siblings as a Go map iterates (varies run to run);
+    // the lines are the same, and strata's order is byte order.
+    let sorted = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&ours), sorted(&theirs), "{ours}\n{theirs}");
+    assert_eq!(
+        ours,
+        "C /etc\nC /etc/passwd\nD /etc/group\nC /tmp\nA /tmp/new\nA /tmp/new/sub\nA /tmp/new/sub/f\n"
+    );
+
+    // A container that changed nothing has no changes (mount points and
+    // the files strata writes for it are not the container's changes).
+    t.ok(["run", "--name", "quiet", "busybox", "true"]);
+    assert_eq!(t.ok(["container", "diff", "quiet"]), "");
+    let err = t.fails_with(1, ["diff", "no-such-ctr"]);
+    assert_eq!(
+        err.trim(),
+        "Error response from daemon: No such container: no-such-ctr"
+    );
+}

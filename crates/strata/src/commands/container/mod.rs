@@ -5,6 +5,7 @@
 pub mod commit;
 pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod exec;
 pub mod inspect;
 pub mod kill;
@@ -68,6 +69,8 @@ pub enum ContainerCommand {
     Prune(rm::PruneArgs),
     /// Display the running processes of a container
     Top(top::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::DiffArgs),
 }
 
 /// Runs `strata container …`.
@@ -90,6 +93,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Port(a) => port::run(ctx, a),
         ContainerCommand::Prune(a) => rm::prune(ctx, a),
         ContainerCommand::Top(a) => top::run(ctx, a),
+        ContainerCommand::Diff(a) => diff::run(ctx, a),
     }
 }
 
