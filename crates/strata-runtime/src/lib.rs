@@ -88,6 +88,7 @@ pub mod cp;
 pub mod diff;
 pub mod error;
 pub mod exec_linux;
+pub mod export;
 pub mod freezer_linux;
 pub mod helper;
 pub mod inroot_linux;

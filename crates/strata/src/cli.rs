@@ -114,6 +114,8 @@ pub enum Command {
     Top(crate::commands::container::top::TopArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(crate::commands::container::diff::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::commands::container::export::ExportArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

@@ -53,6 +53,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Port(a) => container::port::run(&ctx, a),
         Command::Top(a) => container::top::run(&ctx, a),
         Command::Diff(a) => container::diff::run(&ctx, a),
+        Command::Export(a) => container::export::run(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),
         Command::Completion(a) => completion::completion(a),

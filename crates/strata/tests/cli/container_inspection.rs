@@ -1,7 +1,7 @@
 //! `top`, `diff`, `export`, `pause`/`unpause` (issue 10), each compared
 //! with docker 20.10 on the same busybox container where docker can run it.
 
-use crate::container_common::Ctr;
+use crate::container_common::{Ctr, Pty};
 use crate::support::docker::Docker;
 use crate::support::sh;
 
@@ -110,4 +110,113 @@ fn diff_lists_added_changed_and_deleted_as_docker_does() {
         err.trim(),
         "Error response from daemon: No such container: no-such-ctr"
     );
+}
+
+/// The names of a tar's members, in order.
+fn members(tar: &[u8]) -> Vec<String> {
+    let mut a = tar::Archive::new(tar);
+    a.entries()
+        .expect("read tar")
+        .map(|e| String::from_utf8_lossy(&e.expect("tar entry").path_bytes()).into_owned())
+        .collect()
+}
+
+#[test]
+fn export_is_the_merged_tree_without_whiteouts_as_docker_lists_it() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let name = format!("strata-export-{}", std::process::id());
+    let args = [
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        EDITS,
+    ];
+    t.ok(args);
+    sh(d.cmd().args(args));
+    let out = t.env.run(["export", &name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = d
+        .cmd()
+        .args(["export", &name])
+        .output()
+        .expect("docker export");
+    docker_rm(&d, &name);
+    assert!(theirs.status.success());
+
+    let ours = members(&out.stdout);
+    assert!(ours.iter().all(|m| !m.contains(".wh.")), "{ours:?}");
+    assert!(ours.contains(&"tmp/new/sub/f".to_string()), "{ours:?}");
+    assert!(ours.contains(&"etc/passwd".to_string()), "{ours:?}");
+    assert!(!ours.contains(&"etc/group".to_string()), "{ours:?}");
+    // docker's init layer adds files strata's has not (/.dockerenv,
+    // /dev/console, /dev/pts, /dev/shm, /etc/mtab); everything else is
+    // the same list in the same order.
+    let docker_only = [
+        ".dockerenv",
+        "dev/console",
+        "dev/pts/",
+        "dev/shm/",
+        "etc/mtab",
+    ];
+    let theirs: Vec<String> = members(&theirs.stdout)
+        .into_iter()
+        .filter(|m| !docker_only.contains(&m.as_str()))
+        .collect();
+    assert_eq!(ours, theirs);
+    let mut a = tar::Archive::new(&out.stdout[..]);
+    let mut passwd = String::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if &*e.path_bytes() == b"etc/passwd" {
+            std::io::Read::read_to_string(&mut e, &mut passwd).unwrap();
+        }
+    }
+    assert_eq!(passwd, "changed\n");
+
+    // -o writes the same tar to a file; a running container's mounts
+    // (here a bind) are not part of it.
+    let file = t.env.path("export.tar");
+    t.ok(["container", "export", "-o", file.to_str().unwrap(), &name]);
+    assert_eq!(members(&std::fs::read(&file).unwrap()), ours);
+    let host = t.env.path("bound");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("secret"), "x").unwrap();
+    let bind = format!("{}:/data", host.display());
+    t.ok([
+        "run", "-d", "--name", "bound", "-v", &bind, "busybox", "sleep", "1000",
+    ]);
+    let out = t.env.run(["export", "bound"]);
+    assert!(out.status.success());
+    let listed = members(&out.stdout);
+    assert!(listed.contains(&"data/".to_string()), "{listed:?}");
+    assert!(
+        !listed.iter().any(|m| m.starts_with("data/secret")),
+        "{listed:?}"
+    );
+    assert!(
+        !listed
+            .iter()
+            .any(|m| m.starts_with("proc/") && m != "proc/"),
+        "{listed:?}"
+    );
+
+    // A terminal never receives the tar.
+    let mut pty = Pty::spawn(t.env.cmd(["export", "bound"]), 24, 80);
+    let said = pty.read_until("redirect", 20);
+    assert!(
+        said.contains("cowardly refusing to save to a terminal. Use the -o flag or redirect"),
+        "{said:?}"
+    );
+    assert_eq!(pty.wait(20), Some(1));
 }

@@ -7,6 +7,7 @@ pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod kill;
 pub mod logs;
@@ -71,6 +72,8 @@ pub enum ContainerCommand {
     Top(top::TopArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(diff::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(export::ExportArgs),
 }
 
 /// Runs `strata container …`.
@@ -94,6 +97,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Prune(a) => rm::prune(ctx, a),
         ContainerCommand::Top(a) => top::run(ctx, a),
         ContainerCommand::Diff(a) => diff::run(ctx, a),
+        ContainerCommand::Export(a) => export::run(ctx, a),
     }
 }
 
