@@ -116,6 +116,10 @@ pub enum Command {
     Diff(crate::commands::container::diff::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(crate::commands::container::export::ExportArgs),
+    /// Pause all processes within one or more containers
+    Pause(crate::commands::container::pause::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(crate::commands::container::pause::PauseArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

@@ -54,6 +54,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top::run(&ctx, a),
         Command::Diff(a) => container::diff::run(&ctx, a),
         Command::Export(a) => container::export::run(&ctx, a),
+        Command::Pause(a) => container::pause::pause(&ctx, a),
+        Command::Unpause(a) => container::pause::unpause(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),
         Command::Completion(a) => completion::completion(a),

@@ -220,3 +220,90 @@ fn export_is_the_merged_tree_without_whiteouts_as_docker_lists_it() {
     );
     assert_eq!(pty.wait(20), Some(1));
 }
+
+/// The counter the container writes to /tmp/c, read from the host.
+fn counter(t: &Ctr, name: &str) -> u64 {
+    let pid = t.inspect(name, "{{.State.Pid}}");
+    let text = std::fs::read_to_string(format!("/proc/{pid}/root/tmp/c")).unwrap_or_default();
+    text.trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_the_counter_and_unpause_resumes_it() {
+    let Some(t) = Ctr::new() else { return };
+    let loop_ = "i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done";
+    t.ok([
+        "run", "-d", "--name", "counter", "busybox", "sh", "-c", loop_,
+    ]);
+    t.until(20, "the counter to start", || counter(&t, "counter") > 2);
+    assert_eq!(t.ok(["pause", "counter"]), "counter\n");
+    let frozen = counter(&t, "counter");
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(
+        counter(&t, "counter"),
+        frozen,
+        "the counter advanced while paused"
+    );
+    assert_eq!(
+        t.inspect(
+            "counter",
+            "{{.State.Status}} {{.State.Running}} {{.State.Paused}}"
+        ),
+        "paused true true"
+    );
+    let status = t.ok(["ps", "--format", "{{.Status}}", "-f", "status=paused"]);
+    assert!(status.trim().ends_with("(Paused)"), "{status}");
+    assert!(status.starts_with("Up "), "{status}");
+    let id = t.inspect("counter", "{{.Id}}");
+    let err = t.fails_with(1, ["pause", "counter"]);
+    assert_eq!(
+        err.trim(),
+        format!("Error response from daemon: Container {id} is already paused")
+    );
+    let err = t.fails_with(1, ["rm", "counter"]);
+    assert!(
+        err.contains("You cannot remove a paused container"),
+        "{err}"
+    );
+    // commit freezes a running container for its copy; a paused one stays
+    // paused after it.
+    t.ok(["commit", "counter", "counter-img"]);
+    assert_eq!(t.inspect("counter", "{{.State.Paused}}"), "true");
+    assert_eq!(counter(&t, "counter"), frozen);
+
+    assert_eq!(t.ok(["container", "unpause", "counter"]), "counter\n");
+    t.until(20, "the counter to resume", || {
+        counter(&t, "counter") > frozen + 2
+    });
+    assert_eq!(
+        t.inspect("counter", "{{.State.Status}} {{.State.Paused}}"),
+        "running false"
+    );
+    let err = t.fails_with(1, ["unpause", "counter"]);
+    assert_eq!(
+        err.trim(),
+        format!("Error response from daemon: Container {id} is not paused")
+    );
+
+    // stop and kill of a paused container work as on a running one.
+    t.ok(["pause", "counter"]);
+    t.ok(["stop", "-t", "1", "counter"]);
+    assert_eq!(
+        t.inspect("counter", "{{.State.Status}} {{.State.Paused}}"),
+        "exited false"
+    );
+    t.ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "1000"]);
+    t.ok(["pause", "sleeper"]);
+    t.ok(["kill", "sleeper"]);
+    t.until(20, "the killed container to exit", || {
+        t.inspect("sleeper", "{{.State.Status}}") == "exited"
+    });
+    t.ok(["start", "sleeper"]);
+    t.ok(["pause", "sleeper"]);
+    t.ok(["rm", "-f", "sleeper"]);
+    let err = t.fails_with(1, ["pause", "counter"]);
+    assert_eq!(
+        err.trim(),
+        format!("Error response from daemon: Container {id} is not running")
+    );
+}

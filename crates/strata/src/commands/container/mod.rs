@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod kill;
 pub mod logs;
 pub mod network_flags;
+pub mod pause;
 pub mod port;
 pub mod ps;
 pub mod rename;
@@ -74,6 +75,10 @@ pub enum ContainerCommand {
     Diff(diff::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(export::ExportArgs),
+    /// Pause all processes within one or more containers
+    Pause(pause::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(pause::PauseArgs),
 }
 
 /// Runs `strata container …`.
@@ -98,6 +103,8 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Top(a) => top::run(ctx, a),
         ContainerCommand::Diff(a) => diff::run(ctx, a),
         ContainerCommand::Export(a) => export::run(ctx, a),
+        ContainerCommand::Pause(a) => pause::pause(ctx, a),
+        ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
     }
 }
 
