@@ -10,9 +10,6 @@
 //! history entry and no layer, as docker does. A running container is
 //! frozen (cgroup freezer) while its upper dir is read, unless `--pause=false`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
 use strata_oci::manifest::descriptor_digest;
 use strata_oci::{ContainerConfig, Digest, History, Reference};
 use strata_store::Store;
@@ -22,6 +19,7 @@ use strata_store::layer::{Compression, WhiteoutFormat};
 
 use crate::containers::{Container, paths};
 use crate::error::{IoContext, Result, RuntimeError};
+use crate::freezer_linux::ContainerCgroup;
 
 /// `commit` flags.
 #[derive(Debug, Clone, Default)]
@@ -84,7 +82,9 @@ pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Dige
     let mut new = image.config.clone();
     let now = strata_oci::config::rfc3339_now();
     if !empty {
-        let _frozen = if opts.pause && c.is_running() {
+        // A container paused by `pause` stays paused (and is not thawed
+        // after the commit).
+        let _frozen = if opts.pause && c.is_running() && !c.state.paused {
             Freeze::cgroup(&c.id)
         } else {
             None
@@ -134,31 +134,19 @@ pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Dige
     Ok(row.id)
 }
 
-/// A frozen cgroup (v1 freezer), thawed on drop.
-struct Freeze {
-    state: PathBuf,
-}
+/// A frozen cgroup, thawed on drop.
+struct Freeze(ContainerCgroup);
 
 impl Freeze {
     fn cgroup(id: &str) -> Option<Freeze> {
-        let dir = Path::new("/sys/fs/cgroup/freezer")
-            .join(crate::launch_linux::CGROUP_PARENT)
-            .join(id);
-        let state = dir.join("freezer.state");
-        std::fs::write(&state, "FROZEN").ok()?;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Some(Freeze { state })
+        let cg = ContainerCgroup::of(id);
+        cg.freeze().ok()?;
+        Some(Freeze(cg))
     }
 }
 
 impl Drop for Freeze {
     fn drop(&mut self) {
-        let _ = std::fs::write(&self.state, "THAWED");
+        let _ = self.0.thaw();
     }
 }

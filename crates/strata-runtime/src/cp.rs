@@ -52,6 +52,14 @@ impl ContainerFs {
                 mounted: None,
             });
         }
+        ContainerFs::open_layers(store, c)
+    }
+
+    /// The container's layers alone, without its mounts (`export`): its
+    /// rootfs mount while it runs (made in the host's mount namespace;
+    /// the container's own mounts live in its namespace), else its overlay,
+    /// mounted until this value is dropped.
+    pub fn open_layers(store: &Store, c: &Container) -> Result<ContainerFs> {
         let p = paths(store, &c.id);
         if is_mounted(&p.rootfs) {
             return Ok(ContainerFs {

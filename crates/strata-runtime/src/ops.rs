@@ -473,6 +473,7 @@ fn reconcile_locked(store: &Store, c: &Container) -> Result<()> {
         containers::update_state(store, &c.id, |s| {
             s.status = "exited".into();
             s.running = false;
+            s.paused = false;
             s.pid = 0;
             if s.exit_code == 0 {
                 s.exit_code = 137;

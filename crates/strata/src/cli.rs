@@ -115,6 +115,16 @@ pub enum Command {
     Rename(crate::commands::container::rename::RenameArgs),
     /// List port mappings or a specific mapping for the container
     Port(crate::commands::container::port::PortArgs),
+    /// Display the running processes of a container
+    Top(crate::commands::container::top::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(crate::commands::container::diff::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::commands::container::export::ExportArgs),
+    /// Pause all processes within one or more containers
+    Pause(crate::commands::container::pause::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(crate::commands::container::pause::PauseArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

@@ -33,6 +33,7 @@ mod container_cp;
 mod container_exec;
 mod container_grammar;
 mod container_inspect;
+mod container_inspection;
 mod container_isolation;
 mod container_leaks;
 mod container_lifecycle;

@@ -5,11 +5,14 @@
 pub mod commit;
 pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod exec;
+pub mod export;
 pub mod inspect;
 pub mod kill;
 pub mod logs;
 pub mod network_flags;
+pub mod pause;
 pub mod port;
 pub mod ps;
 pub mod rename;
@@ -19,6 +22,7 @@ pub mod security_flags;
 pub mod shim;
 pub mod start;
 pub mod stop;
+pub mod top;
 pub mod wait;
 
 use clap::Subcommand;
@@ -65,6 +69,16 @@ pub enum ContainerCommand {
     Port(port::PortArgs),
     /// Remove all stopped containers
     Prune(rm::PruneArgs),
+    /// Display the running processes of a container
+    Top(top::TopArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(export::ExportArgs),
+    /// Pause all processes within one or more containers
+    Pause(pause::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(pause::PauseArgs),
 }
 
 /// Runs `strata container …`.
@@ -86,6 +100,11 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Rename(a) => rename::run(ctx, a),
         ContainerCommand::Port(a) => port::run(ctx, a),
         ContainerCommand::Prune(a) => rm::prune(ctx, a),
+        ContainerCommand::Top(a) => top::run(ctx, a),
+        ContainerCommand::Diff(a) => diff::run(ctx, a),
+        ContainerCommand::Export(a) => export::run(ctx, a),
+        ContainerCommand::Pause(a) => pause::pause(ctx, a),
+        ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
     }
 }
 

@@ -202,7 +202,11 @@ pub fn system_time(t: &str) -> Option<SystemTime> {
 /// docker's STATUS text.
 pub fn status_text(c: &Container, now: SystemTime) -> String {
     let s = &c.state;
-    let st = if c.is_running() {
+    let st = if c.is_running() && s.paused {
+        ContainerStatus::Paused {
+            started: system_time(&s.started_at).unwrap_or(now),
+        }
+    } else if c.is_running() {
         ContainerStatus::Running {
             started: system_time(&s.started_at).unwrap_or(now),
             health: None,

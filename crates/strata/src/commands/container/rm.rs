@@ -27,6 +27,15 @@ pub struct RmArgs {
 pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
         let c = lookup(store, name)?;
+        if c.state.paused && c.is_running() {
+            if !args.force {
+                return Err(anyhow::anyhow!(
+                    "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                    c.id
+                ));
+            }
+            super::pause::thaw_for_signal(store, &c)?;
+        }
         ops::remove(store, &c, args.force, args.volumes).map_err(rt)?;
         Ok(Some(name.to_string()))
     })

@@ -27,6 +27,7 @@ pub struct StopArgs {
 pub fn run(ctx: &Ctx, args: StopArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
         let c = lookup(store, name)?;
+        super::pause::thaw_for_signal(store, &c)?;
         ops::stop(store, &c, args.time)?;
         Ok(Some(name.to_string()))
     })
