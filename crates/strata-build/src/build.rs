@@ -198,7 +198,9 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         let _phase = progress.phase(0, "cache lookup");
         crate::cache::lookup(store, &keys)?
     };
-    let (out, report) = executor::execute(store, &req, progress, &ctx, &plan, &hits, req.explain)?;
+    let (out, report, late) =
+        executor::execute(store, &req, progress, &ctx, &plan, &hits, req.explain)?;
+
     let ev = progress.vertex("exporting to image");
     progress.start(ev);
     let mut config = export::final_config(&out.config, &req.labels);
@@ -207,6 +209,7 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     let mut ordered: Vec<&str> = keys
         .iter()
         .copied()
+        .chain(late.iter().map(|l| l.key.as_str()))
         .filter(|k| *k != out.key.as_str())
         .collect();
     ordered.push(out.key.as_str());
@@ -216,9 +219,23 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         config = export::with_inline_cache(store, &config, &ordered)?;
         progress.done(iv);
     }
-    let used = executor::used_steps(&plan, &hits);
+    let mut used = executor::used_steps(&plan, &hits);
+    used.extend(
+        late.iter()
+            .filter(|l| l.hit)
+            .map(|l| (l.key.as_str(), l.lineage.clone())),
+    );
+    // The build record names the keys the steps were built under.
+    let completed;
+    let record_plan = if late.is_empty() {
+        &plan
+    } else {
+        completed = crate::late::completed(&plan, &late);
+        &completed
+    };
     let record =
-        crate::record::BuildRecord::new(&req, context_dir, &plan, &config, &platform).to_json()?;
+        crate::record::BuildRecord::new(&req, context_dir, record_plan, &config, &platform)
+            .to_json()?;
     let id = export::commit_image(store, &config, &req.tags, &used, Some(&record))?;
     progress.note(ev, &format!("writing image {id} done"));
     for t in &req.tags {

@@ -15,6 +15,10 @@
 //!     (key → config or history time, layer), batched; a stage's result
 //!     goes to its slot, where `COPY --from` waits for exactly that stage
 //! ```
+//! A stage with late keys (a `COPY --from=<stage>`, keyed by content, or
+//! a base stage that has one) counts as missing from its first late step
+//! on, so what it may need is scheduled; its thread first completes the
+//! keys ([`crate::late`]), then runs from the real first miss.
 //! The config before the first miss (or a fully cached stage's result) is
 //! the nearest stored config, with the metadata steps after it replayed
 //! ([`config_after`]); cost and bytes stay linear in the Dockerfile.
@@ -39,6 +43,7 @@ use crate::config_ops::StageState;
 use crate::context::BuildContext;
 use crate::error::{BuildError, Result};
 use crate::explain;
+use crate::late::{self, LateKey};
 use crate::options::BuildRequest;
 use crate::plan::{Action, Base, Plan, Source, StagePlan, Step};
 use crate::progress::{ERROR_TAIL, Progress, VertexId, VertexKind};
@@ -92,6 +97,7 @@ pub struct Exec<'a> {
     failed: AtomicBool,
     explain: bool,
     report: Mutex<Vec<StepReport>>,
+    late: Mutex<Vec<LateKey>>,
 }
 
 impl Exec<'_> {
@@ -136,12 +142,16 @@ impl Exec<'_> {
     }
 }
 
-/// The index of the first step of `sp` that must run (`None`: all hit).
+/// The index of the first step of `sp` that must run (`None`: all hit);
+/// a late key counts as a miss until it is completed.
 fn first_miss(sp: &StagePlan, hits: &HashMap<String, Record>, no_cache: bool) -> Option<usize> {
     if no_cache && !sp.steps.is_empty() {
         return Some(0);
     }
-    sp.steps.iter().position(|s| !hits.contains_key(&s.key))
+    sp.steps
+        .iter()
+        .enumerate()
+        .position(|(k, s)| sp.is_late(k) || !hits.contains_key(&s.key))
 }
 
 /// The index of the last step of `sp.steps[..upto]` whose record stored
@@ -239,7 +249,12 @@ fn stage_done(ex: &Exec<'_>, errors: &Mutex<Vec<BuildError>>, i: usize, res: Res
     }
 }
 
-/// Runs the plan; returns the target's result and the per-step report.
+/// What [`execute`] returns: the target's result, the per-step report and
+/// the keys completed during execution.
+pub type Executed = (Arc<StageOutput>, Vec<StepReport>, Vec<LateKey>);
+
+/// Runs the plan; returns the target's result, the per-step report and
+/// the late keys (see [`crate::late`]).
 pub fn execute(
     store: &Store,
     req: &BuildRequest,
@@ -248,7 +263,7 @@ pub fn execute(
     plan: &Plan,
     hits: &HashMap<String, Record>,
     explain: bool,
-) -> Result<(Arc<StageOutput>, Vec<StepReport>)> {
+) -> Result<Executed> {
     let misses: Vec<Option<usize>> = plan
         .stages
         .iter()
@@ -287,6 +302,7 @@ pub fn execute(
         failed: AtomicBool::new(false),
         explain,
         report: Mutex::new(Vec::new()),
+        late: Mutex::new(Vec::new()),
     };
     // Stages that need not run but hit entirely are shown CACHED.
     for (i, sp) in plan.stages.iter().enumerate() {
@@ -341,7 +357,8 @@ pub fn execute(
     let out = ex.stage(plan.target)?;
     let mut report = ex.report.into_inner().unwrap_or_else(|p| p.into_inner());
     report.sort_by_key(|r| r.stage);
-    Ok((out, report))
+    let late = ex.late.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((out, report, late))
 }
 
 fn cached_stage(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices) {
@@ -361,10 +378,15 @@ fn load_config(store: &Store, digest: &strata_oci::Digest) -> Result<ImageConfig
 /// the nearest stored config at or before `k` (or the stage's base), then
 /// the metadata steps after it replayed with their recorded history times
 /// (see [`crate::cache`]).
-fn config_after(ex: &Exec<'_>, sp: &StagePlan, k: usize) -> Result<ImageConfig> {
-    let (mut config, start) = match stored_before(sp, ex.hits, k + 1) {
+fn config_after(
+    ex: &Exec<'_>,
+    sp: &StagePlan,
+    hits: &HashMap<String, Record>,
+    k: usize,
+) -> Result<ImageConfig> {
+    let (mut config, start) = match stored_before(sp, hits, k + 1) {
         Some(j) => {
-            let digest = ex.hits[&sp.steps[j].key]
+            let digest = hits[&sp.steps[j].key]
                 .config_digest
                 .as_ref()
                 .expect("stored_before found a config");
@@ -378,7 +400,7 @@ fn config_after(ex: &Exec<'_>, sp: &StagePlan, k: usize) -> Result<ImageConfig> 
             .any(|s| matches!(s.command, Command::Cmd(_))),
     };
     for step in &sp.steps[start..=k] {
-        let created = match (&step.action, ex.hits.get(&step.key)) {
+        let created = match (&step.action, hits.get(&step.key)) {
             (Action::Meta, Some(r)) => r.created.as_deref(),
             _ => None,
         };
@@ -434,6 +456,26 @@ fn run_stage(
     v: &Vertices,
     miss: Option<usize>,
 ) -> Result<StageOutput> {
+    let (resolved, late_hits);
+    let (sp, hits, miss) = if sp.late() {
+        (resolved, late_hits) = match late::resolve(ex, sp, ex.hits) {
+            Ok((r, h, keys)) => {
+                ex.late
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(keys);
+                (r, h)
+            }
+            Err(e) => {
+                late_failed(ex, sp, v, &e);
+                return Err(e);
+            }
+        };
+        let miss = first_miss(&resolved, &late_hits, ex.req.no_cache);
+        (&resolved, &late_hits, miss)
+    } else {
+        (sp, ex.hits, miss)
+    };
     if let Some(f) = v.from {
         match &sp.base {
             Base::Image { pulled: true, .. } => {
@@ -447,7 +489,7 @@ fn run_stage(
         cached_stage_steps(ex, sp, v, sp.steps.len());
         let config = match sp.steps.len() {
             0 => base_config(ex, sp)?,
-            n => config_after(ex, sp, n - 1)?,
+            n => config_after(ex, sp, hits, n - 1)?,
         };
         return Ok(StageOutput {
             key: sp.final_key().to_string(),
@@ -464,7 +506,7 @@ fn run_stage(
             )
         })?
     } else {
-        config_after(ex, sp, first - 1)?
+        config_after(ex, sp, hits, first - 1)?
     };
     let mut state = StageState {
         cmd_set: sp.steps[..first]
@@ -479,6 +521,7 @@ fn run_stage(
     let res = run_steps(
         ex,
         sp,
+        hits,
         v,
         first,
         config,
@@ -501,6 +544,7 @@ fn run_stage(
 fn run_steps(
     ex: &Exec<'_>,
     sp: &StagePlan,
+    hits: &HashMap<String, Record>,
     v: &Vertices,
     first: usize,
     mut config: ImageConfig,
@@ -520,7 +564,7 @@ fn run_steps(
             "--no-cache".to_string()
         } else if k == first {
             *first_reason = if ex.explain {
-                explain::why(ex.store, sp, k, ex.hits)
+                explain::why(ex.store, sp, k, hits)
             } else {
                 "cache miss".into()
             };
@@ -635,6 +679,29 @@ fn run_steps(
     Ok(config)
 }
 
+/// Shows why a stage's late keys could not be completed: a source stage
+/// that failed cancels the late steps; an error of their own sources is
+/// the step's.
+fn late_failed(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, e: &BuildError) {
+    let from = sp.late_from.unwrap_or(0);
+    if matches!(e.root(), BuildError::Canceled) {
+        for id in v.steps[from..].iter().flatten() {
+            ex.progress.canceled(*id);
+        }
+        return;
+    }
+    let failed = sp
+        .steps
+        .iter()
+        .zip(&v.steps)
+        .skip(from)
+        .find(|(s, _)| matches!(e, BuildError::Step { step, .. } if *step == s.name));
+    if let Some((_, Some(id))) = failed {
+        ex.progress.start(*id);
+        ex.progress.error(*id, &e.to_string());
+    }
+}
+
 fn cached_stage_steps(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, upto: usize) {
     for (s, vid) in sp.steps[..upto].iter().zip(&v.steps) {
         if let Some(id) = vid {
@@ -649,14 +716,20 @@ fn cached_stage_steps(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, upto: usize) 
     }
 }
 
-/// Keys of every step of the planned stages (for lookups and the registry
-/// cache export).
+/// Keys of every step of the planned stages known at plan time (for the
+/// lookup and the registry cache export; late keys come from [`execute`]).
 pub fn all_keys(plan: &Plan) -> Vec<&str> {
     let mut seen = BTreeSet::new();
     plan.stages
         .iter()
         .flatten()
-        .flat_map(|sp| sp.steps.iter().map(|s| s.key.as_str()))
+        .flat_map(|sp| {
+            sp.steps
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !sp.is_late(*k))
+                .map(|(_, s)| s.key.as_str())
+        })
         .filter(|k| seen.insert(*k))
         .collect()
 }
@@ -671,7 +744,7 @@ pub fn used_steps<'p>(plan: &'p Plan, hits: &HashMap<String, Record>) -> Vec<(&'
             sp.steps
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| hits.contains_key(&s.key))
+                .filter(|(k, s)| !sp.is_late(*k) && hits.contains_key(&s.key))
                 .map(move |(k, s)| (s.key.as_str(), explain::step_lineage(sp, k)))
         })
         .collect()

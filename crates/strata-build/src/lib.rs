@@ -46,6 +46,7 @@ pub mod export;
 pub mod fileops;
 pub mod graph;
 pub mod key;
+pub mod late;
 pub mod options;
 pub mod plan;
 pub mod progress;

@@ -10,9 +10,14 @@
 //! from the build context select and checksum their sources here (through
 //! the stat index, so an unchanged file is not read).
 //!
-//! Because a key depends only on its parent's key and its own inputs —
-//! never on a step's output — every key of every stage is known before
-//! the cache is consulted: one query answers the whole build.
+//! A key depends only on its parent's key and its own inputs, so most
+//! keys are known before the cache is consulted: one query answers them.
+//! The exception is `COPY --from=<stage>`, keyed by the content it copies
+//! ([`crate::key::content_from`]): its key, the keys after it in its stage
+//! and those of the stages built FROM that stage are *late* — the plan
+//! holds their definition keys (sound, but never recorded), and the
+//! executor replaces them once the source stage's result exists
+//! ([`StagePlan::is_late`]).
 
 use std::collections::BTreeSet;
 
@@ -117,6 +122,9 @@ pub struct Step {
     pub inputs: KeyInputs,
     /// What to do.
     pub action: Action,
+    /// `COPY --from` this stage: the key is completed from the copied
+    /// content once the stage's result exists.
+    pub content_from: Option<usize>,
 }
 
 /// One planned stage.
@@ -144,6 +152,11 @@ pub struct StagePlan {
     pub scope: StageScope,
     /// ONBUILD expressions declared in this stage.
     pub onbuild: Vec<String>,
+    /// The base is a stage whose final key is late: every key here is.
+    pub late_base: bool,
+    /// The first step whose key is late (a `COPY --from=<stage>`, or the
+    /// first step with [`Self::late_base`]).
+    pub late_from: Option<usize>,
 }
 
 impl StagePlan {
@@ -154,10 +167,20 @@ impl StagePlan {
             .map(|s| s.key.as_str())
             .unwrap_or(&self.base_key)
     }
+
+    /// Whether some key of this stage (its final key, then) is late.
+    pub fn late(&self) -> bool {
+        self.late_base || self.late_from.is_some()
+    }
+
+    /// Whether the key of step `k` is late.
+    pub fn is_late(&self, k: usize) -> bool {
+        self.late_from.is_some_and(|f| k >= f)
+    }
 }
 
 /// The whole plan.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     /// Planned stages (`None`: not needed).
     pub stages: Vec<Option<StagePlan>>,
@@ -294,6 +317,7 @@ impl Planner<'_> {
             self.check_platform(&p.to_string(), from_range)?;
         }
         let mut deps = BTreeSet::new();
+        let mut late_base = false;
         let (base, key, mut scope, triggers) = match &node.base {
             BaseRef::Scratch => (
                 Base::Scratch,
@@ -310,6 +334,7 @@ impl Planner<'_> {
                 self.ensure(g, stages, *j)?;
                 let parent = stages[*j].as_ref().expect("planned above");
                 deps.insert(*j);
+                late_base = parent.late();
                 (
                     Base::Stage(*j),
                     parent.final_key().to_string(),
@@ -409,6 +434,14 @@ impl Planner<'_> {
                 .action(g, stages, i, &expanded, &scope, &mut inputs, &mut deps)
                 .map_err(|e| e.at_step(&name, range, Vec::new()))?;
             let key = inputs.key(&parent);
+            let content_from = match &action {
+                Action::Copy(CopyAction {
+                    add: false,
+                    source: Source::Stage(j),
+                    ..
+                }) => Some(*j),
+                _ => None,
+            };
             steps.push(Step {
                 command: expanded,
                 range,
@@ -418,8 +451,14 @@ impl Planner<'_> {
                 key,
                 inputs,
                 action,
+                content_from,
             });
         }
+        let late_from = if late_base && !steps.is_empty() {
+            Some(0)
+        } else {
+            steps.iter().position(|s| s.content_from.is_some())
+        };
         Ok(StagePlan {
             index: i,
             lineage: crate::explain::stage_lineage(self.req, i, self.df.stages[i].name.as_deref()),
@@ -431,6 +470,8 @@ impl Planner<'_> {
             deps,
             scope,
             onbuild: onbuild_exprs,
+            late_base,
+            late_from,
         })
     }
 

@@ -26,7 +26,13 @@
 //!                   selected entry's relative path, type, mode, uid/gid,
 //!                   symlink target and content sha256 — never mtime; see
 //!                   `fileops::Selection::checksum`)
-//!        from       COPY --from: the source stage's final key, or the image ID
+//!        from       COPY --from an image: `image <ID>` (the config digest,
+//!                   which covers every layer's content); RUN --mount from=:
+//!                   `stage <final key>` or `image <ID>`; COPY --from a stage:
+//!                   `stage content`, and `sources` is the selection checksum
+//!                   of the copied paths inside that stage's result (see
+//!                   [`content_from`]), so a rebuilt stage that produced the
+//!                   same files keeps the COPY cached, as BuildKit does
 //! )
 //!
 //! base(stage) = sha256("strata.build.base.v1\n" + "image <config digest>" | "scratch",
@@ -56,8 +62,10 @@ use sha2::{Digest as _, Sha256};
 /// tests below fail on any change until they are updated with the bump.
 ///
 /// History: v1 hashed the `Debug` text of the parser's types as `cmd`;
-/// v2 hashes the explicit encoding of [`command::canonical`].
-pub const KEY_VERSION: &str = "strata.build.key.v2";
+/// v2 hashes the explicit encoding of [`command::canonical`];
+/// v3 keys `COPY --from=<stage>` by the copied content ([`content_from`]),
+/// no longer by the source stage's key.
+pub const KEY_VERSION: &str = "strata.build.key.v3";
 
 /// The inputs of one step, in the order they are hashed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +115,27 @@ impl KeyInputs {
             .map(|(l, v)| (l.as_str(), v.as_str()))
             .collect()
     }
+}
+
+/// The inputs of a `COPY --from=<stage>` step once the stage's result is
+/// known: the plan's `inputs` (instruction, flags, expanded command) with
+/// the definition-time `from` field (`stage <key>`, which changes whenever
+/// the source stage is rebuilt) replaced by `stage content`, plus
+/// `sources`, the selection checksum of the copied paths inside the
+/// stage's root (`fileops::Selection::checksum`, the same notion of
+/// content as a context COPY). The key no longer depends on how the
+/// stage was built, only on what it holds at the copied paths.
+pub fn content_from(inputs: &KeyInputs, sources: &str) -> KeyInputs {
+    let mut out = KeyInputs::default();
+    for (l, v) in &inputs.fields {
+        match l.as_str() {
+            "from" => out.push("from", "stage content"),
+            "sources" => {}
+            _ => out.push(l.clone(), v.clone()),
+        }
+    }
+    out.push("sources", sources);
+    out
 }
 
 fn field(h: &mut Sha256, label: &str, value: &str) {
@@ -167,6 +196,33 @@ mod tests {
         b.fields[2].1 = "sha256:ab".into();
         assert_ne!(k1, b.key("p"), "sources are covered");
         assert_eq!(k1, a.clone().key("p"), "deterministic");
+    }
+
+    #[test]
+    fn copy_from_stage_is_keyed_by_content() {
+        let plan = |stage_key: &str| {
+            let mut k = KeyInputs::new("copy", "COPY --from=build /out/app /app");
+            k.push("cmd", "{}");
+            k.push("from", format!("stage {stage_key}"));
+            k
+        };
+        // The source stage was rebuilt (another key), same files: same key.
+        let a = content_from(&plan("k1"), "sha256:aa");
+        let b = content_from(&plan("k2"), "sha256:aa");
+        assert_eq!(a.key("p"), b.key("p"));
+        assert_eq!(a.get("from"), Some("stage content"));
+        assert_eq!(a.get("sources"), Some("sha256:aa"));
+        // Other content: another key; and the definition key never matches.
+        assert_ne!(a.key("p"), content_from(&plan("k1"), "sha256:ab").key("p"));
+        assert_ne!(a.key("p"), plan("k1").key("p"));
+        // The instruction and the parent still count.
+        assert_ne!(a.key("p"), a.key("q"));
+        let mut other = KeyInputs::new("copy", "COPY --from=build /out/app /bin/app");
+        other.push("cmd", "{}");
+        other.push("from", "stage k1");
+        assert_ne!(a.key("p"), content_from(&other, "sha256:aa").key("p"));
+        // Applying it twice changes nothing.
+        assert_eq!(content_from(&a, "sha256:aa"), a);
     }
 
     #[test]
@@ -241,71 +297,80 @@ mod tests {
             ),
             (
                 r#"{"op":"arg","keyword":"ARG","escape":"\\","args":[{"key":"TAG","default":"dev"}]}"#,
-                "cb5886ecb22c42e2ed9f638b6546f6d2c084949dd36f6691d6598057f33b6dd1",
+                "7ae736e511487f3f1182e96fdc08243ead255417345ee9fc31df6e69bcfa8871",
             ),
             (
                 r#"{"op":"env","keyword":"ENV","escape":"\\","vars":[{"key":"A","value":"1","legacy":false},{"key":"B","value":"\"two words\"","legacy":false}]}"#,
-                "2fff45fdec560c1a4e8d2e2fc0ec91a955d6584655b919aa3d0935381eb0ba78",
+                "97fa54bf98b2fb58b9dd133929aaa5949677566dfdea624b8c702a87918ae09a",
             ),
             (
                 r#"{"op":"run","keyword":"RUN","escape":"\\","cmdline":{"args":["apk add curl"],"shell_form":true},"heredocs":[],"mounts":[{"type":"cache","target":"/root/.cache","id":null,"sharing":"shared","from":null,"source":null,"readonly":false,"mode":null,"uid":null,"gid":null}],"network":"none","security":"sandbox"}"#,
-                "5ffbeb5cd1e223019a2c028fa0b352235da832120381ec7c97c95d827e6c6a06",
+                "95193da15b209362196e209cb485a42004fe649d3b7efe8f420c01a4016a5501",
             ),
             (
                 r#"{"op":"copy","keyword":"COPY","escape":"\\","sources":["a.txt","b/"],"inline":[],"dest":"/dst/","from":null,"chown":"app:app","chmod":"644","link":false,"parents":false,"excludes":[]}"#,
-                "d58d281c96927fee00dd0fbb8d6b900da3e23388a21cf46cb7df22bd40008d94",
+                "5e58da65d4d47d59d37acaa1f8ae27ace7ea48d7479988259e976e16a52630eb",
             ),
             (
                 r#"{"op":"copy","keyword":"COPY","escape":"\\","sources":[],"inline":[{"path":"EOF","data":"hello\n","expand":true}],"dest":"/etc/motd","from":"base","chown":null,"chmod":null,"link":false,"parents":false,"excludes":[]}"#,
-                "91f5093099be1013a4320a944dfbca8ae18ac79e829512247623103352fada73",
+                "a950854b5c2e9284c7728abd6135cb007d7a4c9f3fa08e433f9d3d21c15da018",
             ),
             (
                 r#"{"op":"add","keyword":"ADD","escape":"\\","sources":["https://example.com/x.tgz"],"inline":[],"dest":"/x","chown":null,"chmod":null,"link":false,"excludes":[],"checksum":"sha256:00","keep_git_dir":false,"unpack":null}"#,
-                "058bdbfc67015d71a3ae3b26725a89a5252c4c36a9b9717c7d1fcf3d1c76a79b",
+                "5e63e7cd156105687520bcd1ff4690e9862849a8ececf48abad1e97b2250b377",
             ),
             (
                 r#"{"op":"workdir","keyword":"WORKDIR","escape":"\\","path":"/app"}"#,
-                "85e2e62a062fc2a6fdfd3b17a834da6cd66088796c0066d978a8052884967035",
+                "60ca32b23a71d7be7967cbf1c78efcd6295cf4764ace84c8d311274d7a26045c",
             ),
             (
                 r#"{"op":"user","keyword":"USER","escape":"\\","user":"app"}"#,
-                "0026749c4fcd3c9c01b836541d4345152cfe4b50c4a3dd449d0801b840c33300",
+                "b1d64c1754168136a04d6932940746cc716a8312c4dc43b53eed19c6b6c8b7f0",
             ),
             (
                 r#"{"op":"label","keyword":"LABEL","escape":"\\","labels":[{"key":"a","value":"b","legacy":false}]}"#,
-                "11344c2d6bba416d723944765c15a741ed451ef5335ebd4cadef7e65622e8cbc",
+                "351dfb9b599e5d509f571207f03bd0475ed231782de5cba41d0b05b51464de43",
             ),
             (
                 r#"{"op":"expose","keyword":"EXPOSE","escape":"\\","ports":["8080/tcp"]}"#,
-                "3f46399e6d556d0f6ffa315969f565105356ca49af2ad7713216047537f3afa8",
+                "0d2c78e63c9dcec15d4b3f5587760b7f7c4c5b0789c5d6fa18e46c7f1f706323",
             ),
             (
                 r#"{"op":"healthcheck","keyword":"HEALTHCHECK","escape":"\\","test":["CMD","true"],"interval_ns":"5000000000","timeout_ns":"0","start_period_ns":"0","start_interval_ns":"0","retries":3}"#,
-                "110126969861822944cb9002204bba687d49bcaca072777485efa2d6c901ea33",
+                "0cb470ea67d65f2bdb2ad905933a620bb519367681594ca49bd4b9f982bd0003",
             ),
             (
                 r#"{"op":"cmd","keyword":"CMD","escape":"\\","cmdline":{"args":["sh"],"shell_form":false}}"#,
-                "6eb3ff9ff0f9ccaa40073264050a0ca9148a5de4db8b592dd8a2eb0eb88d12fb",
+                "854f2435ac1d29fd46b383abf04beeb707651556e2a09143436fa4f5cd844d3a",
             ),
             (
                 r#"{"op":"entrypoint","keyword":"ENTRYPOINT","escape":"\\","cmdline":{"args":["/bin/run"],"shell_form":true}}"#,
-                "b02cf345f71dcb5080939227de2f89cd391a1140f66d8041d03f8eb357f3d271",
+                "a75b684f550f013db94cb697398b3b16df9f376d3992e1eeb010dafae6907796",
             ),
             (
                 r#"{"op":"shell","keyword":"SHELL","escape":"\\","shell":["/bin/bash","-c"]}"#,
-                "a2565d5acf2c8b3e1b0939f192d1e1fff7f9d13e837f9977a228505e1369b47c",
+                "96e18144eb3c798bb4f011a39842f0385e80ecf94518346fcddc23f82f4eaaae",
             ),
             (
                 r#"{"op":"volume","keyword":"VOLUME","escape":"\\","volumes":["/data"]}"#,
-                "bc1632eef235480b77833470f26db5afbe92dd5af38eff1a7f4f18c06e153c53",
+                "49c76f6fd3fb1d1393a2ce5f7bdb3d65ca167757c48b7291d4381d7319fa7af1",
             ),
             (
                 r#"{"op":"stopsignal","keyword":"STOPSIGNAL","escape":"\\","signal":"SIGTERM"}"#,
-                "2b4bee6cccd2306a0091182aff27105e7d86bdc152c378ecbee7e0c3de3c0738",
+                "d8288390978a5de7bcf535b5e85726e098a25279bc71e86e53edeae1a6ba4cf1",
             ),
         ];
         let got: Vec<(&str, &str)> = got.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         assert_eq!(got, want);
+        // COPY --from=<stage>, once the copied content is known.
+        let copy_from = &stage.commands[4];
+        let mut inputs = KeyInputs::new(copy_from.name(), &copy_from.source().text);
+        inputs.push("cmd", command::canonical(copy_from));
+        inputs.push("from", "stage 00");
+        assert_eq!(
+            content_from(&inputs, "sha256:11").key(&parent),
+            "7d77ee6f712e82d5cff5812031c8b0b3e3aeb74ba5adb7b70e38383b860bcea9"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod build_cache;
 mod build_cache_export;
 mod build_common;
 mod build_copy;
+mod build_copy_from_cache;
 mod build_dockerignore;
 mod build_escape;
 mod build_explain_context;

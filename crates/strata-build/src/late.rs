@@ -1,0 +1,130 @@
+//! Late keys: completing the keys the plan could not know (see
+//! [`crate::plan`]) once the stages they depend on have a result.
+//!
+//! ```text
+//! stage thread ─> base is a late stage?  wait for it, take its final key
+//!              ─> each COPY --from=<stage>: wait for that stage, mount its
+//!                 result, select the sources exactly as the COPY will
+//!                 (fileops, resolved inside that root), key = instruction
+//!                 + selection checksum (key::content_from)
+//!              ─> re-chain the keys after it ─> one cache query for them
+//! ```
+//! The selection is kept on the step, so the COPY (when it runs) copies
+//! exactly what was hashed without walking the tree again.
+
+use std::collections::HashMap;
+
+use strata_dockerfile::instructions::Command;
+
+use crate::cache::{self, Record};
+use crate::context::StatIndex;
+use crate::error::{BuildError, Result};
+use crate::executor::Exec;
+use crate::fileops::{self, SelectOptions, Selection, SourceTree};
+use crate::plan::{Action, Base, Plan, Source, StagePlan, Step};
+
+/// A key computed during execution, for the build to mark used (when it
+/// hit) and to export with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateKey {
+    /// The stage's index.
+    pub stage: usize,
+    /// The step's index in the stage.
+    pub step: usize,
+    /// The key.
+    pub key: String,
+    /// The step lineage it served (see [`crate::explain`]).
+    pub lineage: String,
+    /// Whether the cache held it.
+    pub hit: bool,
+}
+
+/// `sp` with every late key completed, the cache records of its keys
+/// (`hits`: the build's query, which answered the keys known at plan
+/// time), and the late keys. Errors name the step whose sources failed.
+pub fn resolve(
+    ex: &Exec<'_>,
+    sp: &StagePlan,
+    hits: &HashMap<String, Record>,
+) -> Result<(StagePlan, HashMap<String, Record>, Vec<LateKey>)> {
+    let mut r = sp.clone();
+    if r.late_base
+        && let Base::Stage(j) = r.base
+    {
+        r.base_key = ex.stage(j)?.key.clone();
+    }
+    let from = sp.late_from.unwrap_or(r.steps.len());
+    let mut parent = match from {
+        0 => r.base_key.clone(),
+        k => r.steps[k - 1].key.clone(),
+    };
+    for step in &mut r.steps[from..] {
+        if let Some(j) = step.content_from {
+            let sel = content_selection(ex, step, j)
+                .map_err(|e| e.at_step(&step.name, step.range, Vec::new()))?;
+            step.inputs = crate::key::content_from(&step.inputs, sel.checksum().as_ref());
+            if let Action::Copy(c) = &mut step.action {
+                c.selection = Some(sel);
+            }
+        }
+        step.key = step.inputs.key(&parent);
+        step.parent_key = std::mem::replace(&mut parent, step.key.clone());
+    }
+    r.late_base = false;
+    r.late_from = None;
+    let keys: Vec<&str> = r.steps[from..].iter().map(|s| s.key.as_str()).collect();
+    let mut found = if ex.req.no_cache || keys.is_empty() {
+        HashMap::new()
+    } else {
+        cache::lookup(ex.store, &keys)?
+    };
+    for s in &r.steps[..from] {
+        if let Some(h) = hits.get(&s.key) {
+            found.insert(s.key.clone(), h.clone());
+        }
+    }
+    let late = (from..r.steps.len())
+        .map(|k| LateKey {
+            stage: r.index,
+            step: k,
+            key: r.steps[k].key.clone(),
+            lineage: crate::explain::step_lineage(&r, k),
+            hit: found.contains_key(&r.steps[k].key),
+        })
+        .collect();
+    Ok((r, found, late))
+}
+
+/// The sources of a `COPY --from=<stage j>` selected in j's result, as
+/// the COPY itself selects them (`steps::copy`).
+fn content_selection(ex: &Exec<'_>, step: &Step, j: usize) -> Result<Selection> {
+    let Command::Copy(c) = &step.command else {
+        return Err(BuildError::Invalid(format!(
+            "internal: {} is not a COPY",
+            step.name
+        )));
+    };
+    let view = ex.view_of(&Source::Stage(j))?;
+    Ok(fileops::select(
+        &SourceTree::rootfs(view.root()),
+        &c.sources,
+        &SelectOptions::copy(c),
+        &mut StatIndex::ephemeral(),
+    )?)
+}
+
+/// A copy of `plan` with the late keys in place (for the build record).
+pub fn completed(plan: &Plan, late: &[LateKey]) -> Plan {
+    let mut p = plan.clone();
+    for l in late {
+        if let Some(s) = p
+            .stages
+            .get_mut(l.stage)
+            .and_then(Option::as_mut)
+            .and_then(|sp| sp.steps.get_mut(l.step))
+        {
+            s.key = l.key.clone();
+        }
+    }
+    p
+}
