@@ -265,6 +265,19 @@ fn pause_freezes_the_counter_and_unpause_resumes_it() {
         err.contains("You cannot remove a paused container"),
         "{err}"
     );
+    // exec and start refuse a paused container with docker 20.10's texts
+    // (as its CLI printed them against its daemon on this machine).
+    let err = t.fails_with(1, ["exec", "counter", "true"]);
+    assert_eq!(
+        err.trim(),
+        "Error response from daemon: Container counter is paused, unpause the container before exec"
+    );
+    let err = t.fails_with(1, ["start", "counter"]);
+    assert_eq!(
+        err.trim(),
+        "Error response from daemon: cannot start a paused container, try unpause instead\n\
+         Error: failed to start containers: counter"
+    );
     // commit freezes a running container for its copy; a paused one stays
     // paused after it.
     t.ok(["commit", "counter", "counter-img"]);

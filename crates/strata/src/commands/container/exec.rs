@@ -61,8 +61,20 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<i32> {
     }
     let store = ctx.store()?;
     let c = lookup(store, &args.container)?;
-    if !c.is_running() {
-        return Err(ExitError::new(1, format!("Container {} is not running", c.id)).into());
+    // The daemon's refusals, as docker's CLI prints them.
+    let refusal = if !c.is_running() {
+        Some(format!("Container {} is not running", c.id))
+    } else if c.state.paused {
+        Some(format!(
+            "Container {} is paused, unpause the container before exec",
+            args.container
+        ))
+    } else {
+        None
+    };
+    if let Some(r) = refusal {
+        eprintln!("Error response from daemon: {r}");
+        return Err(ExitError::new(1, "").into());
     }
     let mut env = Vec::new();
     for file in &args.env_file {

@@ -6,7 +6,7 @@ use clap::Args;
 use strata_runtime::client_linux::AttachOptions;
 use strata_runtime::ops;
 
-use super::{each, lookup, rt};
+use super::{lookup, rt};
 use crate::context::Ctx;
 use crate::exit::ExitError;
 
@@ -36,6 +36,16 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
         }
         let store = ctx.store()?;
         let c = lookup(store, &args.containers[0])?;
+        if c.state.paused {
+            eprintln!(
+                "Error response from daemon: cannot start a paused container, try unpause instead"
+            );
+            return Err(ExitError::new(
+                1,
+                format!("failed to start containers: {}", args.containers[0]),
+            )
+            .into());
+        }
         if c.is_running() {
             return Ok(0);
         }
@@ -58,19 +68,46 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
             })
             .map_err(rt);
     }
-    each(ctx, &args.containers, |store, name| {
-        let c = lookup(store, name)?;
-        if !c.is_running() {
-            ops::reconcile(store, &c).map_err(rt)?;
-            match ops::start(store, &c) {
-                Ok(mut sup) => {
-                    sup.wait_started().map_err(rt)?;
-                }
-                // Started by another command meanwhile: docker's no-op.
-                Err(strata_runtime::RuntimeError::AlreadyRunning(_)) => {}
-                Err(e) => return Err(rt(e)),
+    // docker: each failure on a line of its own, then one line naming them.
+    let store = ctx.store()?;
+    let mut failed = Vec::new();
+    for name in &args.containers {
+        match start_detached(store, name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed.push(name.as_str());
             }
         }
-        Ok(Some(name.to_string()))
-    })
+    }
+    if !failed.is_empty() {
+        return Err(ExitError::new(
+            1,
+            format!("failed to start containers: {}", failed.join(", ")),
+        )
+        .into());
+    }
+    Ok(0)
+}
+
+/// Starts `name` unless it runs; a paused container is docker's conflict.
+fn start_detached(store: &strata_store::Store, name: &str) -> anyhow::Result<()> {
+    let c = lookup(store, name)?;
+    if c.state.paused {
+        return Err(anyhow::anyhow!(
+            "cannot start a paused container, try unpause instead"
+        ));
+    }
+    if !c.is_running() {
+        ops::reconcile(store, &c).map_err(rt)?;
+        match ops::start(store, &c) {
+            Ok(mut sup) => {
+                sup.wait_started().map_err(rt)?;
+            }
+            // Started by another command meanwhile: docker's no-op.
+            Err(strata_runtime::RuntimeError::AlreadyRunning(_)) => {}
+            Err(e) => return Err(rt(e)),
+        }
+    }
+    Ok(())
 }
