@@ -244,7 +244,8 @@ impl ContainerConfig {
     /// docker's API form of this config (`docker inspect` `.Config`): every
     /// field of docker's `container.Config`, zero values included, in its
     /// order; fields the image carries that strata does not model come from
-    /// `extra`. `hostname` fills `Hostname` (containers); images pass "".
+    /// `extra`. `hostname` fills `Hostname` (containers); images pass ""
+    /// and show the one they carry (a committed container's).
     pub fn to_docker_api(&self, hostname: &str) -> serde_json::Value {
         use serde_json::{Value, json};
         let extra = |k: &str| self.extra.get(k).cloned();
@@ -254,7 +255,11 @@ impl ContainerConfig {
         };
         let list = |v: &Option<Vec<String>>| v.clone().map_or(Value::Null, |l| json!(l));
         let mut m = serde_json::Map::new();
-        m.insert("Hostname".into(), json!(hostname));
+        let hostname = match hostname {
+            "" => extra("Hostname").unwrap_or(json!("")),
+            h => json!(h),
+        };
+        m.insert("Hostname".into(), hostname);
         m.insert(
             "Domainname".into(),
             extra("Domainname").unwrap_or(json!("")),

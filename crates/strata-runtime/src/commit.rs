@@ -51,6 +51,22 @@ pub fn container_config(store: &Store, c: &Container) -> Result<ContainerConfig>
     if cc.stop_signal.is_some() {
         cfg.stop_signal = cc.stop_signal.clone();
     }
+    // docker records the whole container config: the terminal and stdin
+    // settings (so `run` of the image behaves as the container did), the
+    // host and domain names and the image the container was made from.
+    for (k, v) in [
+        ("Hostname", serde_json::json!(cc.hostname)),
+        ("Domainname", serde_json::json!(cc.domainname)),
+        ("AttachStdin", serde_json::json!(cc.attach_stdin)),
+        ("AttachStdout", serde_json::json!(cc.attach_stdout)),
+        ("AttachStderr", serde_json::json!(cc.attach_stderr)),
+        ("Tty", serde_json::json!(cc.tty)),
+        ("OpenStdin", serde_json::json!(cc.open_stdin)),
+        ("StdinOnce", serde_json::json!(cc.stdin_once)),
+        ("Image", serde_json::json!(cc.image)),
+    ] {
+        cfg.extra.insert(k.to_string(), v);
+    }
     Ok(cfg)
 }
 

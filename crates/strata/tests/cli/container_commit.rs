@@ -2,6 +2,8 @@
 //! (issue 4).
 
 use crate::container_common::{Ctr, Pty};
+use crate::support::docker::Docker;
+use crate::support::sh;
 
 #[test]
 fn chapter_lab_on_a_terminal() {
@@ -131,4 +133,62 @@ fn commit_of_a_running_container() {
     // The image's container may not go away while it uses it.
     let err = t.env.fails(["rmi", "busybox"]);
     assert!(err.contains("container"), "{err}");
+}
+
+/// The committed image keeps the container's config as docker's does
+/// (Tty, OpenStdin, StdinOnce, Attach*, Domainname, Image, Env, Cmd),
+/// compared with docker 20.10 committing the same container.
+#[test]
+fn commit_keeps_the_container_config_as_docker() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    let img = "strata-commit-cfg:1";
+    let out = "strata-commit-cfg-out:1";
+    t.ok(["tag", "busybox", img]);
+    d.load_from(&t.env, img);
+    d.track(out);
+    let create = [
+        "create",
+        "-t",
+        "-i",
+        "--network",
+        "none",
+        "-e",
+        "A=1",
+        "--name",
+    ];
+    let name = format!("strata-commit-cfg-{}", std::process::id());
+    t.ok(create.iter().copied().chain([name.as_str(), img]));
+    t.ok(["commit", name.as_str(), out]);
+    let ours: serde_json::Value =
+        serde_json::from_str(&t.ok(["image", "inspect", "-f", "{{json .Config}}", out])).unwrap();
+    sh(d.cmd().args(create).args([name.as_str(), img]));
+    sh(d.cmd().args(["commit", name.as_str(), out]));
+    let theirs: serde_json::Value = serde_json::from_str(&sh(d.cmd().args([
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config}}",
+        out,
+    ])))
+    .unwrap();
+    let _ = d.cmd().args(["rm", "-f", name.as_str()]).output();
+    for k in [
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Domainname",
+        "Image",
+        "Env",
+        "Cmd",
+    ] {
+        assert_eq!(ours[k], theirs[k], "{k}: ours {ours}\ndocker's {theirs}");
+    }
+    // The host name is the container's (its short ID) in both.
+    let id = t.inspect(&name, "{{.Id}}");
+    assert_eq!(ours["Hostname"], id[..12], "{ours}");
+    assert_eq!(ours["Tty"], true);
 }

@@ -130,7 +130,7 @@ pub struct CreateArgs {
 
 /// Runs `create`.
 pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<i32> {
-    let c = create(ctx, &args.flags, &args.image, &args.args, false)?;
+    let c = create(ctx, &args.flags, &args.image, &args.args, true)?;
     println!("{}", c.id);
     Ok(0)
 }
