@@ -179,3 +179,38 @@ fn prune_removes_stopped_containers() {
     assert!(out.contains("Total reclaimed space:"));
     assert_eq!(t.ok(["ps", "-a", "--format", "{{.Names}}"]), "alive\n");
 }
+
+/// `--cidfile` as docker's: the ID written once the container exists, an
+/// existing file refused before anything is made, the file removed when
+/// the create fails.
+#[test]
+fn cidfile_holds_the_id_and_is_never_overwritten() {
+    let Some(t) = Ctr::new() else { return };
+    let cid = t.env.path("cid");
+    let cid_s = cid.to_str().unwrap();
+    let id = t.ok(["create", "--cidfile", cid_s, "busybox", "true"]);
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id.trim());
+    let before = t.ok(["ps", "-aq"]);
+    let err = t.fails_with(125, ["run", "--rm", "--cidfile", cid_s, "busybox", "true"]);
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "Error: container ID file found, make sure the other container isn't running or delete {cid_s}"
+        )
+    );
+    assert_eq!(t.ok(["ps", "-aq"]), before, "nothing was created");
+    let failed = t.env.path("cid-failed");
+    let failed_s = failed.to_str().unwrap();
+    t.fails_with(
+        125,
+        [
+            "create",
+            "--pull",
+            "never",
+            "--cidfile",
+            failed_s,
+            "no-such-image-here",
+        ],
+    );
+    assert!(!failed.exists(), "a failed create leaves no ID file");
+}

@@ -95,6 +95,9 @@ pub struct CreateFlags {
     /// Set platform if server is multi-platform capable
     #[arg(long, value_name = "string")]
     pub platform: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "string")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Pull image before running ("always"|"missing"|"never")
     #[arg(long, value_name = "string", default_value = "missing")]
     pub pull: String,
@@ -227,6 +230,77 @@ fn looks_like_id(image: &str) -> bool {
 /// Creates the container for `create`/`run`; `foreground` says `run`
 /// attaches (docker's defaults for `-a`).
 pub fn create(
+    ctx: &Ctx,
+    f: &CreateFlags,
+    image: &str,
+    args: &[String],
+    foreground: bool,
+) -> anyhow::Result<Container> {
+    // docker makes the ID file first and removes it if the create fails.
+    let cidfile = match &f.cidfile {
+        Some(p) => Some(CidFile::create(p)?),
+        None => None,
+    };
+    let c = create_container(ctx, f, image, args, foreground)?;
+    if let Some(file) = cidfile {
+        file.write(&c.id)?;
+    }
+    Ok(c)
+}
+
+/// `--cidfile`: made empty before the container, holding its ID after;
+/// removed when dropped unwritten (the create failed).
+struct CidFile {
+    path: std::path::PathBuf,
+    written: bool,
+}
+
+impl CidFile {
+    fn create(path: &std::path::Path) -> anyhow::Result<CidFile> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(ExitError::new(
+                125,
+                format!(
+                    "container ID file found, make sure the other container isn't running or delete {}",
+                    path.display()
+                ),
+            )
+            .into());
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| {
+                ExitError::new(125, format!("failed to create the container ID file: {e}"))
+            })?;
+        Ok(CidFile {
+            path: path.to_path_buf(),
+            written: false,
+        })
+    }
+
+    fn write(mut self, id: &str) -> anyhow::Result<()> {
+        std::fs::write(&self.path, id).map_err(|e| {
+            ExitError::new(
+                125,
+                format!("failed to write the container ID to the file: {e}"),
+            )
+        })?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn create_container(
     ctx: &Ctx,
     f: &CreateFlags,
     image: &str,
