@@ -79,6 +79,8 @@ pub enum Command {
     Push(image::push::PushArgs),
     /// Display system-wide information
     Info(system::info::InfoArgs),
+    /// Show the strata version information
+    Version(system::version::VersionArgs),
     /// Log in to a registry
     Login(crate::commands::login::LoginArgs),
     /// Log out from a registry

@@ -25,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Check(a)) => system::check::run(&ctx, a),
         Command::System(SystemCommand::Info(a)) => system::info::run(&ctx, a),
         Command::Info(a) => system::info::run(&ctx, a),
+        Command::Version(a) => system::version::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),
         Command::Rmi(a) => image::rm::run(&ctx, a),
         Command::Tag(a) => image::tag::run(&ctx, a),

@@ -2,9 +2,8 @@
 //! tools and registries. One module per command family; helpers in
 //! `support`.
 
-mod support;
-
 mod build_bad_input;
+
 mod build_basics;
 mod build_cache;
 mod build_cache_export;
@@ -24,8 +23,8 @@ mod build_scaling;
 mod build_stages;
 mod build_trace;
 mod cli_help;
-
 mod confinement_common;
+
 mod container_bad_input;
 mod container_commit;
 mod container_common;
@@ -64,6 +63,8 @@ mod registry_limits;
 mod registry_pull;
 mod registry_push;
 mod store_concurrency;
+mod support;
 mod system_check;
+mod system_version;
 mod volume_basics;
 mod volume_docker;

@@ -3,3 +3,4 @@
 pub mod check;
 pub mod df;
 pub mod info;
+pub mod version;
