@@ -97,7 +97,7 @@ fn link_on_the_default_bridge_sets_hosts_and_env_as_docker() {
         "busybox",
         "sh",
         "-c",
-        "env | grep -E '^(DB|OTHER)_NAME' | sort; grep -c -E 'db|other' /etc/hosts",
+        "env | grep -E '^(DB|OTHER)_NAME' | sort; grep -c -w -E 'db|other' /etc/hosts",
     ]);
     assert_eq!(
         t.inspect("web2", "{{json .HostConfig.Links}}"),
