@@ -86,6 +86,35 @@ fn image_command(ctx: &Ctx, global: &GlobalArgs, c: ImageCommand) -> anyhow::Res
     }
 }
 
+/// One `--filter` value split at its first `=`; docker's flag error
+/// (exit 125) when it has none.
+pub fn filter_pair(f: &str) -> anyhow::Result<(&str, &str)> {
+    f.split_once('=').ok_or_else(|| {
+        crate::exit::ExitError::new(
+            125,
+            format!(
+                "invalid argument \"{f}\" for \"-f, --filter\" flag: bad format of filter (expected name=value)"
+            ),
+        )
+        .into()
+    })
+}
+
+/// docker's prune prompt: "WARNING! This will remove {what}." and the
+/// question; true when the answer is y or yes (read from stdin; an empty
+/// or closed input is a no, as docker's).
+pub fn confirm_removal(what: &str) -> std::io::Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 /// Accepts `--platform` only for the host's platform (`linux/amd64`,
 /// `linux/amd64/v1`…): strata does not emulate other architectures.
 pub fn check_platform(p: &str) -> anyhow::Result<()> {

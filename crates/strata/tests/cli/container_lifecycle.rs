@@ -214,3 +214,35 @@ fn cidfile_holds_the_id_and_is_never_overwritten() {
     );
     assert!(!failed.exists(), "a failed create leaves no ID file");
 }
+
+/// The prune prompt as docker's: "n" (or no answer) keeps everything, "y"
+/// prunes.
+#[test]
+fn prune_asks_first() {
+    use std::io::Write;
+    let Some(t) = Ctr::new() else { return };
+    t.ok(["create", "--name", "stopped", "busybox", "true"]);
+    let answer = |a: &str| {
+        let mut child = t
+            .env
+            .cmd(["container", "prune"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(a.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = answer("n\n");
+    assert_eq!(
+        out,
+        "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
+    );
+    assert_eq!(answer("").len(), out.len(), "no answer is a no");
+    assert_eq!(t.ok(["ps", "-aq"]).lines().count(), 1);
+    let out = answer("y\n");
+    assert!(out.contains("Deleted Containers:\n"), "{out}");
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+}

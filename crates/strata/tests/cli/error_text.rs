@@ -103,3 +103,24 @@ fn memory_sizes_parse_as_docker() {
         assert!(err.contains(&format!("invalid size: '{bad}'")), "{err}");
     }
 }
+
+/// A `--filter` without `=`: docker's flag error, exit 125, on every
+/// list command that filters.
+#[test]
+fn a_filter_without_a_value_is_dockers_flag_error() {
+    let env = Env::new();
+    for cmd in [
+        &["ps", "-a"][..],
+        &["images"],
+        &["volume", "ls"],
+        &["network", "ls"],
+    ] {
+        let out = env.run(cmd.iter().copied().chain(["--filter", "foo"]));
+        assert_eq!(out.status.code(), Some(125), "{cmd:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim_end(),
+            r#"Error: invalid argument "foo" for "-f, --filter" flag: bad format of filter (expected name=value)"#,
+            "{cmd:?}"
+        );
+    }
+}

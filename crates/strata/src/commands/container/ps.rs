@@ -78,12 +78,7 @@ enum Filter {
 fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
     list.iter()
         .map(|f| {
-            let (k, v) = f.split_once('=').ok_or_else(|| {
-                ExitError::new(
-                    1,
-                    format!("bad format of filter (expected name=value): {f}"),
-                )
-            })?;
+            let (k, v) = crate::commands::filter_pair(f)?;
             Ok(match k {
                 "status" => {
                     const OK: &[&str] = &[

@@ -1,7 +1,5 @@
 //! `strata container rm` (`rm`) and `container prune`.
 
-use std::io::{BufRead, Write};
-
 use clap::Args;
 use strata_format::units;
 use strata_runtime::ops;
@@ -51,16 +49,8 @@ pub struct PruneArgs {
 
 /// Runs `container prune`.
 pub fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
-    if !args.force {
-        print!(
-            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
-        );
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Ok(0);
-        }
+    if !args.force && !crate::commands::confirm_removal("all stopped containers")? {
+        return Ok(0);
     }
     let store = ctx.store()?;
     let (ids, bytes) = ops::prune(store).map_err(rt)?;

@@ -198,9 +198,7 @@ impl Filters {
             labels: Vec::new(),
         };
         for spec in filters {
-            let (k, v) = spec
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))?;
+            let (k, v) = crate::commands::filter_pair(spec)?;
             match k {
                 "dangling" => match v.to_ascii_lowercase().as_str() {
                     "true" | "1" => f.dangling = Some(true),

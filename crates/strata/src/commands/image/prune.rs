@@ -2,8 +2,6 @@
 //! container uses), printing docker's `Deleted Images:` block and the
 //! space reclaimed.
 
-use std::io::{BufRead, Write};
-
 use clap::Args;
 use strata_format::units;
 use strata_store::images::Removal;
@@ -29,11 +27,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
         } else {
             "all dangling images"
         };
-        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        if !crate::commands::confirm_removal(what)? {
             return Ok(0);
         }
     }

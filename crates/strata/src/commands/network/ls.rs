@@ -136,12 +136,7 @@ fn matches(store: &Store, n: &Network, filters: &[(String, String)]) -> anyhow::
 pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
     let mut filters = Vec::new();
     for f in &args.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            ExitError::new(
-                1,
-                format!("bad format of filter (expected name=value): {f}"),
-            )
-        })?;
+        let (k, v) = crate::commands::filter_pair(f)?;
         filters.push((k.to_string(), v.to_string()));
     }
     filters.sort();

@@ -1,8 +1,6 @@
 //! `strata network prune`: removes the user networks no running container
 //! uses.
 
-use std::io::{BufRead, Write};
-
 use clap::Args;
 use strata_runtime::net::networks;
 
@@ -19,16 +17,12 @@ pub struct PruneArgs {
 
 /// Runs `network prune`.
 pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
-    if !args.force {
-        print!(
-            "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
-        );
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Ok(0);
-        }
+    if !args.force
+        && !crate::commands::confirm_removal(
+            "all custom networks not used by at least one container",
+        )?
+    {
+        return Ok(0);
     }
     let store = ctx.store()?;
     let removed = networks::prune(store).map_err(daemon_error)?;

@@ -1,8 +1,6 @@
 //! `strata volume prune`: removes the volumes no container uses (docker
 //! 20.10 removes named and anonymous ones alike).
 
-use std::io::{BufRead, Write};
-
 use clap::Args;
 use strata_format::units;
 use strata_runtime::volumes;
@@ -30,16 +28,12 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
         )
         .into());
     }
-    if !args.force {
-        print!(
-            "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] "
-        );
-        std::io::stdout().flush()?;
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Ok(0);
-        }
+    if !args.force
+        && !crate::commands::confirm_removal(
+            "all local volumes not used by at least one container",
+        )?
+    {
+        return Ok(0);
     }
     let store = ctx.store()?;
     let (names, bytes) = volumes::prune(store).map_err(daemon_error)?;
