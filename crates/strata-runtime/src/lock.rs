@@ -48,6 +48,20 @@ fn open(dir: &Path) -> Result<File> {
         .ctx("open", path)
 }
 
+/// [`open`] of an existing container's lock; `None` once the container
+/// is gone (its directory is renamed aside before it is deleted, so the
+/// lock is never recreated in a directory being removed).
+fn open_existing(dir: &Path) -> Result<Option<File>> {
+    match open(dir) {
+        Err(crate::error::RuntimeError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        r => r.map(Some),
+    }
+}
+
 fn flock(f: &File, nonblocking: bool) -> std::io::Result<bool> {
     let op = libc::LOCK_EX | if nonblocking { libc::LOCK_NB } else { 0 };
     loop {
@@ -78,10 +92,9 @@ impl ContainerLock {
     /// Locks the container in `dir`, waiting for whoever holds it.
     /// `Ok(None)`: the container was removed meanwhile (or never was).
     pub fn acquire(dir: &Path) -> Result<Option<ContainerLock>> {
-        if !dir.is_dir() {
+        let Some(file) = open_existing(dir)? else {
             return Ok(None);
-        }
-        let file = open(dir)?;
+        };
         flock(&file, false).ctx("lock", dir.join(LOCK_FILE))?;
         Ok(still_there(&file, dir).then_some(ContainerLock { file }))
     }
@@ -89,10 +102,9 @@ impl ContainerLock {
     /// Locks the container in `dir` if nobody holds it now. `Ok(None)`:
     /// in use, or removed.
     pub fn try_acquire(dir: &Path) -> Result<Option<ContainerLock>> {
-        if !dir.is_dir() {
+        let Some(file) = open_existing(dir)? else {
             return Ok(None);
-        }
-        let file = open(dir)?;
+        };
         if !flock(&file, true).ctx("lock", dir.join(LOCK_FILE))? {
             return Ok(None);
         }

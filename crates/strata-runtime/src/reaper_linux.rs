@@ -52,21 +52,40 @@ pub struct Registration {
 
 impl Registration {
     /// Registers `name` (unique, e.g. the step's container name) in `dir`.
+    ///
+    /// The file appears under its name only once it is locked and written:
+    /// it is made unnamed (`O_TMPFILE`), locked, filled, then linked in. A
+    /// file created under its name and locked after would let a sweep lock
+    /// it first, find it empty and delete it; the helper's write would then
+    /// recreate it unlocked and the next sweep would kill a live step.
     pub fn create_in(dir: &Path, name: &str, what: &Leftovers) -> Result<Registration> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         fs::create_dir_all(dir).ctx("create directory", dir)?;
         let path = dir.join(format!("{name}.lock"));
-        let file = OpenOptions::new()
-            .create_new(true)
+        let mut file = OpenOptions::new()
             .write(true)
-            .open(&path)
+            .custom_flags(libc::O_TMPFILE)
+            .mode(0o600)
+            .open(dir)
             .ctx("create", &path)?;
-        // SAFETY: flock on a descriptor we own. The name is new, so nobody
-        // else can hold it; a sweeper that opens it now finds it locked.
+        // SAFETY: flock on a descriptor we own; nobody else can reach an
+        // unnamed file.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return Err(std::io::Error::last_os_error()).ctx("lock", &path);
         }
         let json = serde_json::to_vec(what).unwrap_or_default();
-        fs::write(&path, json).ctx("write", &path)?;
+        file.write_all(&json).ctx("write", &path)?;
+        let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        nix::unistd::linkat(
+            None,
+            &fd_path,
+            None,
+            &path,
+            nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+        )
+        .map_err(std::io::Error::from)
+        .ctx("link", &path)?;
         Ok(Registration { path, _file: file })
     }
 
@@ -108,8 +127,11 @@ pub fn sweep_in(dir: &Path) -> usize {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             continue; // its helper is alive
         }
-        // Locked by us now. An empty file is a helper that died between
-        // creating and writing it: nothing was started yet.
+        if !still_named(&file, &path) {
+            continue; // released (removed) by its helper meanwhile
+        }
+        // Locked by us now. A file that is not a registration (empty,
+        // left by an older strata) names nothing to clean.
         let text = fs::read(&path).unwrap_or_default();
         if let Ok(what) = serde_json::from_slice::<Leftovers>(&text) {
             tracing::debug!("reaping the leftovers of a dead helper: {what:?}");
@@ -128,6 +150,15 @@ pub fn sweep_in(dir: &Path) -> usize {
         reaped += 1;
     }
     reaped
+}
+
+/// Whether `path` still names the file open as `file`.
+fn still_named(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// The directories of cgroup `path` (`/strata/x`) in every mounted
@@ -252,6 +283,44 @@ mod tests {
         drop(Registration::create_in(t.path(), "failed", &what).unwrap());
         assert_eq!(sweep_in(t.path()), 1);
         assert!(!t.path().join("failed.lock").exists());
+    }
+
+    #[test]
+    fn a_sweep_racing_a_registration_never_sees_it_unlocked() {
+        // Before registrations were linked in whole, a sweep could lock a
+        // new file before its helper did and delete it; the helper's write
+        // then left an unlocked registration that the next sweep reaped
+        // (killing a live build step).
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().to_path_buf();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sweeper = {
+            let (dir, done) = (dir.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut reaped = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    reaped += sweep_in(&dir);
+                }
+                reaped
+            })
+        };
+        let what = Leftovers {
+            cgroup: String::new(),
+            rootfs: PathBuf::from("/nonexistent"),
+        };
+        for i in 0..2000 {
+            let r = Registration::create_in(&dir, &format!("s{i}"), &what).unwrap();
+            let path = dir.join(format!("s{i}.lock"));
+            let text = fs::read(&path).unwrap();
+            assert_eq!(serde_json::from_slice::<Leftovers>(&text).unwrap(), what);
+            let other = File::open(&path).unwrap();
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            assert_ne!(rc, 0, "registration {i} is not locked");
+            r.release();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(sweeper.join().unwrap(), 0);
     }
 
     #[test]
