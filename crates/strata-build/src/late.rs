@@ -10,11 +10,14 @@
 //!              ─> re-chain the keys after it ─> one cache query for them
 //! ```
 //! The selection is kept on the step, so the COPY (when it runs) copies
-//! exactly what was hashed without walking the tree again.
+//! exactly what was hashed without walking the tree again. The checksum
+//! is remembered per layer chain (the store's `selection_memo`): a no-op
+//! rebuild mounts and hashes nothing.
 
 use std::collections::HashMap;
 
 use strata_dockerfile::instructions::Command;
+use strata_store::db::selection_memo;
 
 use crate::cache::{self, Record};
 use crate::context::StatIndex;
@@ -60,10 +63,10 @@ pub fn resolve(
     };
     for step in &mut r.steps[from..] {
         if let Some(j) = step.content_from {
-            let sel = content_selection(ex, step, j)
+            let (sum, sel) = selection_checksum(ex, step, j)
                 .map_err(|e| e.at_step(&step.name, step.range, Vec::new()))?;
-            step.inputs = crate::key::content_from(&step.inputs, sel.checksum().as_ref());
-            if let Action::Copy(c) = &mut step.action {
+            step.inputs = crate::key::content_from(&step.inputs, &sum);
+            if let (Some(sel), Action::Copy(c)) = (sel, &mut step.action) {
                 c.selection = Some(sel);
             }
         }
@@ -93,6 +96,35 @@ pub fn resolve(
         })
         .collect();
     Ok((r, found, late))
+}
+
+/// The selection checksum of a `COPY --from=<stage j>`. Layers are
+/// immutable, so the checksum taken once in j's layer chain is remembered
+/// by the store (filed under the chain and the instruction without its
+/// source stage) and a rebuild neither mounts j nor hashes its files
+/// again. The selection comes back only when it was made here (the COPY
+/// selects for itself otherwise, should it run).
+fn selection_checksum(ex: &Exec<'_>, step: &Step, j: usize) -> Result<(String, Option<Selection>)> {
+    let chain = ex
+        .stage(j)?
+        .config
+        .chain_ids()
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let version = String::from_utf8_lossy(fileops::CHECKSUM_VERSION);
+    let memo = crate::key::content_from(&step.inputs, &version).key(&chain);
+    if !ex.req.no_cache
+        && let Some(sum) = ex.store.db().with(|c| selection_memo::get(c, &memo))?
+    {
+        return Ok((sum, None));
+    }
+    let sel = content_selection(ex, step, j)?;
+    let sum = sel.checksum().to_string();
+    ex.store
+        .db()
+        .write(|tx| selection_memo::put(tx, &memo, &chain, &sum))?;
+    Ok((sum, Some(sel)))
 }
 
 /// The sources of a `COPY --from=<stage j>` selected in j's result, as

@@ -33,7 +33,7 @@ use crate::lock::ContainerLock;
 use crate::model::{ContainerSpec, State};
 use crate::names;
 use crate::net::NetMode;
-use crate::rootfs_linux::create_init_layer;
+use crate::rootfs_linux::{container_stubs, create_init_layer};
 use crate::spec::MountSpec;
 
 /// A container record.
@@ -241,7 +241,9 @@ fn prepare_dir(store: &Store, p: &Paths, new: &NewContainer) -> Result<()> {
     let image = store.image(&new.image_id)?;
     let lowers = store.snapshots().lower_dirs(&image.chain_ids())?;
     let planned = crate::mountpoint_linux::plan(lowers, &new.mounts)?;
-    create_init_layer(&p.init, &planned.stubs)?;
+    let mut stubs = container_stubs();
+    stubs.extend(planned.stubs);
+    create_init_layer(&p.init, &stubs)?;
     let hostname = &new.spec.config.hostname;
     fs::write(&p.hostname, format!("{hostname}\n")).ctx("write", &p.hostname)?;
     // A private network's files are written again at every start, with

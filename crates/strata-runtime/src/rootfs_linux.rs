@@ -27,6 +27,7 @@
 //! of operations are unit-tested with [`RecordingMounter`].
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -231,8 +232,26 @@ fn relative_to(p: &Path, base: &Path) -> PathBuf {
 pub enum StubKind {
     /// An empty directory.
     Dir,
-    /// An empty regular file.
+    /// An empty regular file (mode 0755, as docker's init layer makes
+    /// them).
     File,
+    /// A symbolic link to the given target.
+    Symlink(&'static str),
+}
+
+/// What docker's init layer gives every container (not a build step:
+/// BuildKit's RUN has none of it): `/.dockerenv`, which programs test to
+/// know they run in a container, `/etc/mtab` → `/proc/mounts`, and the
+/// `/dev` stubs `export` shows.
+pub fn container_stubs() -> Vec<(String, StubKind)> {
+    vec![
+        ("/.dockerenv".into(), StubKind::File),
+        ("/etc/mtab".into(), StubKind::Symlink("/proc/mounts")),
+        // Hidden by the container's /dev, seen by `export`.
+        ("/dev/console".into(), StubKind::File),
+        ("/dev/pts".into(), StubKind::Dir),
+        ("/dev/shm".into(), StubKind::Dir),
+    ]
 }
 
 /// Creates the init layer in `dir`: `/dev`, `/proc`, `/sys`, `/etc` with
@@ -262,7 +281,21 @@ pub fn create_init_layer(dir: &Path, extra: &[(String, StubKind)]) -> Result<()>
                     fs::create_dir_all(parent).ctx("create directory", parent)?;
                 }
                 if !full.exists() {
-                    fs::write(&full, b"").ctx("create file", &full)?;
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .mode(0o755)
+                        .open(&full)
+                        .ctx("create file", &full)?;
+                }
+            }
+            StubKind::Symlink(target) => {
+                if let Some(parent) = full.parent() {
+                    fs::create_dir_all(parent).ctx("create directory", parent)?;
+                }
+                if fs::symlink_metadata(&full).is_err() {
+                    std::os::unix::fs::symlink(target, &full).ctx("create symlink", &full)?;
                 }
             }
         }
@@ -357,6 +390,14 @@ mod tests {
         assert!(init.join("dev").is_dir());
         assert!(init.join("vol").is_dir());
         assert!(init.join("cfg/app.conf").is_file());
+        create_init_layer(&init, &container_stubs()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let env = fs::metadata(init.join(".dockerenv")).unwrap();
+        assert_eq!((env.len(), env.permissions().mode() & 0o777), (0, 0o755));
+        assert_eq!(
+            fs::read_link(init.join("etc/mtab")).unwrap(),
+            PathBuf::from("/proc/mounts")
+        );
         assert_eq!(clean_relative("/../../x/./y"), PathBuf::from("x/y"));
     }
 }

@@ -167,6 +167,8 @@ impl Store {
             stats.snapshots += 1;
             stats.bytes += row.size;
         }
+        self.db()
+            .write(|tx| crate::db::selection_memo::forget_unreachable(tx))?;
         for id in self.snapshots().dirs_on_disk()? {
             if !kept_ids.contains(&id) {
                 self.snapshots().remove_dir(id)?;

@@ -64,7 +64,8 @@ pub use error::FileOpError;
 pub use glob::go_match;
 pub use select::select;
 pub use selection::{
-    EntryKind, SelectStats, SelectedEntry, Selection, SelectionSummary, SourceUnit, UnitKind,
+    CHECKSUM_VERSION, EntryKind, SelectStats, SelectedEntry, Selection, SelectionSummary,
+    SourceUnit, UnitKind,
 };
 
 use std::path::{Path, PathBuf};

@@ -156,7 +156,9 @@ pub struct Selection {
     pub stats: SelectStats,
 }
 
-const CHECKSUM_VERSION: &[u8] = b"strata-copy-checksum-v1\0";
+/// The version of [`Selection::checksum`] (part of what a remembered
+/// checksum is filed under).
+pub const CHECKSUM_VERSION: &[u8] = b"strata-copy-checksum-v1\0";
 
 impl Selection {
     /// The cache-key input of this selection: for every unit the source as

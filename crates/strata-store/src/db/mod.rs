@@ -12,6 +12,7 @@ pub mod layers;
 pub mod leases;
 pub mod networks;
 pub mod schema;
+pub mod selection_memo;
 pub mod volumes;
 
 use std::path::Path;

@@ -42,6 +42,9 @@
 //!                      │ volumes (no cascade: an in-use volume cannot be deleted),
 //!                      │ container_id → containers ON DELETE CASCADE: which containers
 //!                      │ use a volume (GC roots; `volume rm`, `volume prune`)
+//!  selection_memo (v8) │ memo PK (a hash of a layer chain and a COPY's source selector,
+//!                      │ made by strata-build) → chain_id ("" for an empty root), checksum
+//!                      │ (the selection's); rows of chains GC deleted go with them
 //! ```
 //! Blobs, snapshots and layers are alive while a row reaches them from
 //! `images`, `containers`, `build_cache` or an unexpired lease; everything else is
@@ -227,5 +230,15 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (volume_name, container_id, destination)
     );
     CREATE INDEX volume_refs_container ON volume_refs(container_id);
+    "#,
+    // 8: selection checksums of COPY --from sources, by the layer chain
+    // they were taken in (immutable, so the checksum never changes).
+    r#"
+    CREATE TABLE selection_memo (
+        memo     TEXT PRIMARY KEY,
+        chain_id TEXT NOT NULL,
+        checksum TEXT NOT NULL
+    );
+    CREATE INDEX selection_memo_chain ON selection_memo(chain_id);
     "#,
 ];

@@ -32,6 +32,7 @@ mod container_confinement;
 mod container_cp;
 mod container_exec;
 mod container_grammar;
+mod container_init_layer;
 mod container_inspect;
 mod container_inspection;
 mod container_isolation;

@@ -18,7 +18,13 @@ use super::{Env, sh, sha256_hex};
 /// The docker daemon of the tests, and the tags made in it.
 pub struct Docker {
     made: RefCell<Vec<String>>,
+    loaded: RefCell<Vec<String>>,
 }
+
+/// Images copied into docker under their strata name ([`Docker::load_from`])
+/// and how many live [`Docker`]s use each: tests running at once share a
+/// name such as `busybox`, so the last user removes it.
+static LOADED: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
 
 impl Docker {
     /// The docker daemon, when one runs (`None` after saying why not).
@@ -31,6 +37,7 @@ impl Docker {
         }
         Some(Docker {
             made: RefCell::new(Vec::new()),
+            loaded: RefCell::new(Vec::new()),
         })
     }
 
@@ -46,8 +53,10 @@ impl Docker {
         self.made.borrow_mut().push(tag.to_string());
     }
 
-    /// Copies strata image `image` into docker under the same name.
+    /// Copies strata image `image` into docker under the same name (kept
+    /// while any test still uses that name).
     pub fn load_from(&self, env: &Env, image: &str) {
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
         let tar = env.path(&format!("to-docker-{}.tar", sha256_hex(image.as_bytes())));
         env.ok([
             "save",
@@ -58,7 +67,11 @@ impl Docker {
             image,
         ]);
         sh(self.cmd().args(["load", "-q", "-i"]).arg(&tar));
-        self.made.borrow_mut().push(image.to_string());
+        match loaded.iter_mut().find(|(n, _)| n == image) {
+            Some((_, users)) => *users += 1,
+            None => loaded.push((image.to_string(), 1)),
+        }
+        self.loaded.borrow_mut().push(image.to_string());
     }
 
     /// `docker build` (BuildKit, host network) of `dir` as `tag`; returns
@@ -151,7 +164,17 @@ impl Docker {
 
 impl Drop for Docker {
     fn drop(&mut self) {
-        let made = self.made.borrow();
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        let mut made = self.made.borrow_mut();
+        for image in self.loaded.borrow().iter() {
+            if let Some(i) = loaded.iter().position(|(n, _)| n == image) {
+                loaded[i].1 -= 1;
+                if loaded[i].1 == 0 {
+                    loaded.remove(i);
+                    made.push(image.clone());
+                }
+            }
+        }
         if !made.is_empty()
             && let Some(mut c) = super::docker()
         {
