@@ -147,6 +147,9 @@ pub fn commit(store: &Store, c: &Container, opts: &CommitOptions) -> Result<Dige
     }
     let tags: Vec<_> = opts.reference.iter().cloned().collect();
     let row = store.create_image_tagged(&new, &layers, &tags)?;
+    if row.id != *image.id() {
+        store.set_image_parent(&row.id, image.id())?;
+    }
     Ok(row.id)
 }
 

@@ -187,6 +187,18 @@ impl Store {
         self.put_image_tagged(&manifest_bytes, &config_bytes, tags)
     }
 
+    /// The image `id` was committed from, while it is in the store.
+    pub fn image_parent(&self, id: &Digest) -> Result<Option<Digest>> {
+        self.db()
+            .with(|c| Ok(q::parent(c, id)?.filter(|p| q::get(c, p).ok().flatten().is_some())))
+    }
+
+    /// Records that image `id` was committed from `parent` (docker's
+    /// `Parent`).
+    pub fn set_image_parent(&self, id: &Digest, parent: &Digest) -> Result<()> {
+        self.db().write(|tx| q::set_parent(tx, id, parent))
+    }
+
     /// Loads an image record with its manifest and config.
     pub fn image(&self, id: &Digest) -> Result<Image> {
         let row = self

@@ -144,6 +144,27 @@ pub fn layers(c: &Connection, id: &Digest) -> Result<Vec<ImageLayer>> {
     Ok(rows)
 }
 
+/// The image `id` was committed from (`None`: not a committed image).
+pub fn parent(c: &Connection, id: &Digest) -> Result<Option<Digest>> {
+    let p: Option<Option<String>> = c
+        .query_row(
+            "SELECT parent FROM images WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(p.flatten().and_then(|s| Digest::parse(&s).ok()))
+}
+
+/// Records that image `id` was committed from `parent`.
+pub fn set_parent(c: &Connection, id: &Digest, parent: &Digest) -> Result<()> {
+    c.execute(
+        "UPDATE images SET parent = ?2 WHERE id = ?1",
+        params![id.as_str(), parent.as_str()],
+    )?;
+    Ok(())
+}
+
 /// Deletes an image (its tags, digests and layer rows go with it).
 pub fn delete(c: &Connection, id: &Digest) -> Result<()> {
     c.execute("DELETE FROM images WHERE id = ?1", [id.as_str()])?;

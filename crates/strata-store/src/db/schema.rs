@@ -5,6 +5,8 @@
 //!  │ id PK             │ manifest_digest, manifest_media_type: the manifest we hold
 //!  │ created, size     │ size = sum of the layers' unpacked sizes (docker's SIZE)
 //!  │ added_at          │
+//!  │ parent (v9)       │ the image a `commit` started from (docker's `Parent`; a
+//!  │                   │ weak reference: it may be gone)
 //!  │                   │
 //!  ├─< image_layers    │ (image_id, position) PK → diff_id, chain_id
 //!  ├─< tags            │ name PK ("docker.io/library/busybox:latest") → image_id
@@ -240,5 +242,9 @@ pub const MIGRATIONS: &[&str] = &[
         checksum TEXT NOT NULL
     );
     CREATE INDEX selection_memo_chain ON selection_memo(chain_id);
+    "#,
+    // 9: the image a committed image was made from (docker's `Parent`).
+    r#"
+    ALTER TABLE images ADD COLUMN parent TEXT;
     "#,
 ];

@@ -172,6 +172,31 @@ fn commit_keeps_the_container_config_as_docker() {
         out,
     ])))
     .unwrap();
+    // docker's Parent (the image the container ran) and the history row
+    // it owns: the committed image's ID on top, the parent's below.
+    let parent = t.ok(["image", "inspect", "-f", "{{.Parent}}", out]);
+    let their_parent = sh(d.cmd().args(["image", "inspect", "-f", "{{.Parent}}", out]));
+    assert_eq!(parent, their_parent);
+    assert_eq!(
+        parent.trim(),
+        t.ok(["image", "inspect", "-f", "{{.Id}}", img]).trim()
+    );
+    let ids = |text: String| -> Vec<String> {
+        text.lines()
+            .map(|l| {
+                if l.starts_with("<missing>") {
+                    l.into()
+                } else {
+                    "ID".into()
+                }
+            })
+            .collect()
+    };
+    let history = ["history", "--format", "{{.ID}}", out];
+    let ours_rows = t.ok(history);
+    assert_eq!(ids(ours_rows.clone()), ids(sh(d.cmd().args(history))));
+    let short = &parent.trim()["sha256:".len()..][..12];
+    assert_eq!(ours_rows.lines().nth(1), Some(short), "{ours_rows}");
     let _ = d.cmd().args(["rm", "-f", name.as_str()]).output();
     for k in [
         "AttachStdin",

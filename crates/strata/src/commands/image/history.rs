@@ -15,7 +15,8 @@
 //!   intermediate images, but records the image a build started FROM: the
 //!   row that was that image's top row shows its ID while the image is in
 //!   the store, and so on down through bases strata built too — as docker
-//!   shows a locally present parent. Every other row shows `<missing>`.
+//!   shows a locally present parent; a committed image's parent (the
+//!   image its container ran) likewise. Every other row shows `<missing>`.
 //! * `--layers` (ours): each layer row's diffID instead of `<missing>`.
 
 use std::time::SystemTime;
@@ -94,7 +95,7 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
         .collect::<Result<_, _>>()?;
     let record = BuildRecord::load(store, image.id())?;
     let keys = record.as_ref().map(|r| r.keys.as_slice()).unwrap_or(&[]);
-    let parents = parent_rows(store, record.as_ref(), image.config.history.len());
+    let parents = parent_rows(store, image.id(), image.config.history.len());
     let none = || "<none>".to_string();
     let mut rows = Vec::new();
     let mut layer = image.layers.len();
@@ -164,32 +165,37 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
 }
 
 /// The rows (history index, bottom first) that show a parent image's ID:
-/// the base a build started FROM owns the row that was its top row while
-/// it is in the store (and has that many rows), then the base's own base
-/// if strata built it too, and so on.
-fn parent_rows(
-    store: &Store,
-    record: Option<&BuildRecord>,
-    rows: usize,
-) -> BTreeMap<usize, Digest> {
+/// the image a commit started from, or the base a build started FROM,
+/// owns the row that was its top row while it is in the store (and has
+/// that many rows), then that image's own parent, and so on.
+fn parent_rows(store: &Store, image: &Digest, rows: usize) -> BTreeMap<usize, Digest> {
     let mut out = BTreeMap::new();
     let mut seen = BTreeSet::new();
-    let mut base = record.and_then(|r| r.base.clone());
-    while let Some(b) = base.take() {
-        if b.history == 0 || b.history >= rows || !seen.insert(b.image.clone()) {
+    let mut parent = parent_of(store, image);
+    while let Some((p, history)) = parent.take() {
+        if history == 0 || history >= rows || !seen.insert(p.clone()) {
             break;
         }
-        let Ok(img) = store.image(&b.image) else {
+        let Ok(img) = store.image(&p) else {
             break;
         };
-        if img.config.history.len() != b.history {
+        if img.config.history.len() != history {
             break;
         }
-        out.insert(b.history - 1, b.image.clone());
-        base = BuildRecord::load(store, &b.image)
-            .ok()
-            .flatten()
-            .and_then(|r| r.base);
+        out.insert(history - 1, p.clone());
+        parent = parent_of(store, &p);
     }
     out
+}
+
+/// The image `id` was made from and how many history rows that image had
+/// then: its commit parent (all of that image's rows), or the base its
+/// build record names.
+fn parent_of(store: &Store, id: &Digest) -> Option<(Digest, usize)> {
+    if let Some(p) = store.image_parent(id).ok().flatten() {
+        let rows = store.image(&p).ok()?.config.history.len();
+        return Some((p, rows));
+    }
+    let base = BuildRecord::load(store, id).ok().flatten()?.base?;
+    Some((base.image, base.history))
 }

@@ -74,7 +74,11 @@ pub fn image_json(store: &Store, img: &Image) -> anyhow::Result<Value> {
     m.insert("Id".into(), json!(img.id()));
     m.insert("RepoTags".into(), json!(tags));
     m.insert("RepoDigests".into(), json!(digests));
-    m.insert("Parent".into(), json!(""));
+    let parent = store.image_parent(img.id())?;
+    m.insert(
+        "Parent".into(),
+        json!(parent.map(|p| p.to_string()).unwrap_or_default()),
+    );
     m.insert("Comment".into(), extra("comment").unwrap_or(json!("")));
     m.insert(
         "Created".into(),
