@@ -105,11 +105,14 @@ pub mod oci_linux;
 pub mod ops;
 pub mod procs_linux;
 pub mod reaper_linux;
+pub mod restart_policy;
 pub mod rootfs_linux;
 pub mod spec;
 pub mod step;
 pub mod supervisor_linux;
+mod supervisor_restart_linux;
 pub mod sys_linux;
+pub mod update_linux;
 pub mod volumes;
 pub mod workload_linux;
 

@@ -16,6 +16,7 @@ pub mod pause;
 pub mod port;
 pub mod ps;
 pub mod rename;
+pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod security_flags;
@@ -23,6 +24,7 @@ pub mod shim;
 pub mod start;
 pub mod stop;
 pub mod top;
+pub mod update;
 pub mod wait;
 
 use clap::Subcommand;
@@ -79,6 +81,10 @@ pub enum ContainerCommand {
     Pause(pause::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(pause::PauseArgs),
+    /// Restart one or more containers
+    Restart(restart::RestartArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
 }
 
 /// Runs `strata container …`.
@@ -105,6 +111,8 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Export(a) => export::run(ctx, a),
         ContainerCommand::Pause(a) => pause::pause(ctx, a),
         ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
+        ContainerCommand::Restart(a) => restart::run(ctx, a),
+        ContainerCommand::Update(a) => update::run(ctx, a),
     }
 }
 

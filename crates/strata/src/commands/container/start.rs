@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
 }
 
 /// Starts `name` unless it runs; a paused container is docker's conflict.
-fn start_detached(store: &strata_store::Store, name: &str) -> anyhow::Result<()> {
+pub(crate) fn start_detached(store: &strata_store::Store, name: &str) -> anyhow::Result<()> {
     let c = lookup(store, name)?;
     if c.state.paused {
         return Err(anyhow::anyhow!(
