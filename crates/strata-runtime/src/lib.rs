@@ -80,11 +80,13 @@
 #![recursion_limit = "256"]
 
 pub mod attach;
+pub mod attach_server_linux;
 pub mod client_linux;
 pub mod commit;
 pub mod confine;
 pub mod containers;
 pub mod cp;
+pub mod detach_keys;
 pub mod diff;
 pub mod error;
 pub mod exec_linux;

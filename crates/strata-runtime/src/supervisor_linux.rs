@@ -32,6 +32,7 @@ use nix::unistd::Pid;
 use strata_store::{OpenOptions, Store};
 
 use crate::attach::{Frame, FrameBuffer};
+use crate::attach_server_linux::AttachServer;
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{Result, RuntimeError};
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
@@ -135,6 +136,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         net: NetSetup::default(),
         t0,
         cancelled: false,
+        attached: AttachServer::bind(),
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
@@ -155,6 +157,8 @@ struct Supervisor<'a> {
     t0: Instant,
     /// The client sent `Cancel` (it was cancelled before the start).
     cancelled: bool,
+    /// Clients of `attach` (see [`crate::attach_server_linux`]).
+    attached: AttachServer,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -175,6 +179,7 @@ impl Supervisor<'_> {
         {
             self.client = None;
         }
+        self.attached.broadcast(f);
     }
 
     fn launch_input(&self) -> Result<LaunchInput> {
@@ -299,6 +304,7 @@ impl Supervisor<'_> {
             tracing::debug!(ms = ms(self.t0), "removed");
         }
         self.send(&Frame::Exit(code));
+        self.attached.close_clients();
         Ok(wait)
     }
 
@@ -534,6 +540,13 @@ impl Supervisor<'_> {
                     fds.push(PollFd::new(*fd, PollFlags::POLLIN));
                 }
             }
+            let attach_from = fds.len();
+            fds.extend(
+                self.attached
+                    .fds()
+                    .into_iter()
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+            );
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -544,7 +557,18 @@ impl Supervisor<'_> {
             };
             let sig_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
             let (out_ready, err_ready, client_ready) = (ready(0), ready(1), ready(2));
+            let attach_ready: Vec<bool> = fds[attach_from..]
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
             drop(fds);
+            if attach_ready.contains(&true) {
+                for f in self.attached.on_ready(&attach_ready) {
+                    if self.handle_client_frame(f, io) {
+                        io.stdin = None;
+                    }
+                }
+            }
 
             if sig_ready {
                 for signo in sfd.take() {

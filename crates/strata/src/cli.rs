@@ -129,6 +129,8 @@ pub enum Command {
     Unpause(crate::commands::container::pause::PauseArgs),
     /// Restart one or more containers
     Restart(crate::commands::container::restart::RestartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(crate::commands::container::attach::AttachArgs),
     /// Update configuration of one or more containers
     Update(crate::commands::container::update::UpdateArgs),
     /// Return low-level information on containers or images

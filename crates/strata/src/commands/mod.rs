@@ -62,6 +62,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Pause(a) => container::pause::pause(&ctx, a),
         Command::Unpause(a) => container::pause::unpause(&ctx, a),
         Command::Restart(a) => container::restart::run(&ctx, a),
+        Command::Attach(a) => container::attach::run(&ctx, a),
         Command::Update(a) => container::update::run(&ctx, a),
         Command::Inspect(a) => container::inspect::run_any(&ctx, a),
         Command::Shim(a) => container::shim::run(a),

@@ -2,6 +2,7 @@
 //! one file per verb over strata-runtime. Errors of the runtime keep
 //! docker's exit codes (125/126/127) through [`rt`].
 
+pub mod attach;
 pub mod commit;
 pub mod cp;
 pub mod create;
@@ -83,6 +84,8 @@ pub enum ContainerCommand {
     Unpause(pause::PauseArgs),
     /// Restart one or more containers
     Restart(restart::RestartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
     /// Update configuration of one or more containers
     Update(update::UpdateArgs),
 }
@@ -112,6 +115,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Pause(a) => pause::pause(ctx, a),
         ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
         ContainerCommand::Restart(a) => restart::run(ctx, a),
+        ContainerCommand::Attach(a) => attach::run(ctx, a),
         ContainerCommand::Update(a) => update::run(ctx, a),
     }
 }
