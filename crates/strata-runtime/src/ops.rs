@@ -475,6 +475,11 @@ pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Resul
             if !force {
                 return Err(RuntimeError::RemoveRunning(c.id.clone()));
             }
+            // No restart of what is being removed (and a supervisor
+            // waiting out a backoff is told to leave).
+            let Some(now) = mark_stopped(store, &now, true)? else {
+                return Ok(());
+            };
             if let Some(init) = now.state.strata.init {
                 let _ = init.signal(Signal::SIGKILL);
             }
@@ -577,7 +582,26 @@ pub fn wait(store: &Store, id: &str) -> Result<i32> {
             return Err(RuntimeError::NoSuchContainer(id.to_string()));
         };
         if c.is_running() {
-            wait_stopped(&c, Some(Duration::from_secs(60)));
+            if c.spec.host_config.restart_policy.is_none() {
+                wait_stopped(&c, Some(Duration::from_secs(60)));
+                continue;
+            }
+            // docker's `wait` returns at the next exit, even one the
+            // restart policy follows with a restart.
+            let finished = c.state.finished_at.clone();
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                let Some(now) = containers::get(store, id)? else {
+                    return Err(RuntimeError::NoSuchContainer(id.to_string()));
+                };
+                if now.state.finished_at != finished && (now.state.restarting || !now.is_running())
+                {
+                    return Ok(now.state.exit_code);
+                }
+                if !now.is_running() {
+                    break;
+                }
+            }
             continue;
         }
         if c.state.running {

@@ -418,8 +418,8 @@ impl Supervisor<'_> {
             s.pid = pid;
             s.exit_code = 0;
             s.error.clear();
+            // FinishedAt keeps the last run's end, as docker's does.
             s.started_at = started;
-            s.finished_at = crate::model::ZERO_TIME.into();
             s.strata.init = init;
             s.net = net;
         })?;

@@ -39,6 +39,8 @@ fn on_failure_restarts_exactly_n_times() {
         t.inspect("flaky", "{{json .HostConfig.RestartPolicy}}"),
         r#"{"Name":"on-failure","MaximumRetryCount":2}"#
     );
+    // docker's `wait` returns at an exit even when a restart follows.
+    assert_eq!(t.ok(["wait", "flaky"]), "3\n");
     t.until(30, "two restarts, then exited", || {
         state(&t, "flaky") == (2, "exited".into(), 3, false)
     });
@@ -252,4 +254,29 @@ fn restart_stops_then_starts() {
     );
     assert_eq!(t.inspect("r1", "{{.State.Status}}"), "running");
     t.ok(["rm", "-f", "r1"]);
+}
+
+#[test]
+fn rm_force_of_a_restarting_container() {
+    let Some(t) = Ctr::new() else { return };
+    t.ok([
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    t.until(30, "restarting", || state(&t, "loop").3);
+    let err = t.fails_with(1, ["rm", "loop"]);
+    assert!(
+        err.contains("You cannot remove a running container"),
+        "{err}"
+    );
+    assert_eq!(t.ok(["rm", "-f", "loop"]), "loop\n");
+    assert_eq!(t.ok(["ps", "-aq"]), "");
 }
