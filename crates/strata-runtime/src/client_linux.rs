@@ -181,7 +181,7 @@ impl Supervised {
 }
 
 /// What a foreground client attaches.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AttachOptions {
     /// Forward stdin.
     pub stdin: bool,
@@ -193,6 +193,21 @@ pub struct AttachOptions {
     pub tty: bool,
     /// Forward signals (`--sig-proxy`, without a terminal).
     pub sig_proxy: bool,
+    /// The detach sequence watched for on stdin (`None`: stdin is not
+    /// attached).
+    pub detach_keys: Option<crate::detach_keys::DetachKeys>,
+}
+
+impl Supervised {
+    /// Attaches to the running container whose directory is `dir`
+    /// (through its supervisor's attach socket).
+    pub fn attach(dir: &Path) -> Result<Supervised> {
+        Ok(Supervised {
+            socket: crate::attach_server_linux::connect(dir)?,
+            frames: FrameBuffer::default(),
+            queued: Vec::new(),
+        })
+    }
 }
 
 impl Supervised {
@@ -206,7 +221,9 @@ impl Supervised {
         }
     }
 
-    /// Relays until the container exits; returns its exit code.
+    /// Relays until the container exits; returns its exit code, or
+    /// [`RuntimeError::Detached`] once the detach keys were typed (the
+    /// container runs on).
     ///
     /// With `sig_proxy` (and no terminal) the signals docker proxies go to
     /// the container, the caller having stopped treating them as
@@ -235,6 +252,11 @@ impl Supervised {
         let mut stdout = std::io::stdout().lock();
         let mut stderr = std::io::stderr();
         let mut stdin_open = opts.stdin;
+        let mut detach = opts
+            .detach_keys
+            .clone()
+            .filter(|_| opts.stdin)
+            .map(crate::detach_keys::Matcher::new);
         let mut buf = vec![0u8; 32 * 1024];
         for f in std::mem::take(&mut self.queued) {
             if let Some(code) = emit(f, &opts, &mut stdout, &mut stderr) {
@@ -272,7 +294,25 @@ impl Supervised {
             if stdin_slot.is_some_and(|i| ready[i]) {
                 match sys_linux::read_fd(stdin.as_fd(), &mut buf) {
                     Ok(Some(0)) => {}
-                    Ok(Some(n)) => self.send(&Frame::Stdin(buf[..n].to_vec())),
+                    Ok(Some(n)) => {
+                        let input = match detach.as_mut() {
+                            Some(m) => m.feed(&buf[..n]),
+                            None => crate::detach_keys::Input::Pass(buf[..n].to_vec()),
+                        };
+                        match input {
+                            crate::detach_keys::Input::Pass(b) => {
+                                if !b.is_empty() {
+                                    self.send(&Frame::Stdin(b));
+                                }
+                            }
+                            crate::detach_keys::Input::Detach(b) => {
+                                if !b.is_empty() {
+                                    self.send(&Frame::Stdin(b));
+                                }
+                                return Err(RuntimeError::Detached);
+                            }
+                        }
+                    }
                     Ok(None) | Err(_) => {
                         stdin_open = false;
                         self.send(&Frame::StdinClose);

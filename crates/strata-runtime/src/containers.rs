@@ -333,6 +333,34 @@ pub fn update_state(store: &Store, id: &str, f: impl FnOnce(&mut State)) -> Resu
     })?
 }
 
+/// Changes a container's spec in one transaction (`update`): `f` sees
+/// the stored spec and may refuse the change.
+pub fn update_spec(
+    store: &Store,
+    id: &str,
+    f: impl FnOnce(&mut ContainerSpec) -> Result<()>,
+) -> Result<ContainerSpec> {
+    store.db().write(|tx| {
+        let Some(row) = q::get(tx, id)? else {
+            return Ok(Err(RuntimeError::NoSuchContainer(id.to_string())));
+        };
+        let mut spec: ContainerSpec = match serde_json::from_str(&row.spec) {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(Err(RuntimeError::Invalid(format!(
+                    "container {id}: corrupt spec record: {e}"
+                ))));
+            }
+        };
+        if let Err(e) = f(&mut spec) {
+            return Ok(Err(e));
+        }
+        let doc = serde_json::to_string(&spec).unwrap_or_default();
+        q::set_spec(tx, id, &doc)?;
+        Ok(Ok(spec))
+    })?
+}
+
 /// Renames a container (docker's `rename`).
 pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
     let name = names::validate_name(new_name)?;

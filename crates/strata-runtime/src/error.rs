@@ -137,6 +137,9 @@ pub enum RuntimeError {
     /// The operation was cancelled (a signal; see `strata_store::cancel`).
     #[error("cancelled")]
     Cancelled,
+    /// The attached client typed the detach keys; the container runs on.
+    #[error("read escape sequence")]
+    Detached,
 }
 
 impl RuntimeError {

@@ -80,11 +80,13 @@
 #![recursion_limit = "256"]
 
 pub mod attach;
+pub mod attach_server_linux;
 pub mod client_linux;
 pub mod commit;
 pub mod confine;
 pub mod containers;
 pub mod cp;
+pub mod detach_keys;
 pub mod diff;
 pub mod error;
 pub mod exec_linux;
@@ -105,11 +107,14 @@ pub mod oci_linux;
 pub mod ops;
 pub mod procs_linux;
 pub mod reaper_linux;
+pub mod restart_policy;
 pub mod rootfs_linux;
 pub mod spec;
 pub mod step;
 pub mod supervisor_linux;
+mod supervisor_restart_linux;
 pub mod sys_linux;
+pub mod update_linux;
 pub mod volumes;
 pub mod workload_linux;
 

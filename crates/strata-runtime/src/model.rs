@@ -131,6 +131,15 @@ pub struct HostConfig {
     /// `--pids-limit`.
     #[serde(default)]
     pub pids_limit: Option<i64>,
+    /// `--memory-swap` in bytes (memory + swap; -1 = unlimited, 0 = unset).
+    #[serde(default)]
+    pub memory_swap: i64,
+    /// `--cpu-shares` (0 = the default weight).
+    #[serde(default)]
+    pub cpu_shares: i64,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart_policy: crate::restart_policy::RestartPolicy,
     /// OCI runtime: `strata` (embedded) or a path (`--runtime`).
     #[serde(default)]
     pub runtime: String,
@@ -159,7 +168,9 @@ impl HostConfig {
     pub fn resources(&self) -> Resources {
         Resources {
             memory: (self.memory > 0).then_some(self.memory),
+            memory_swap: (self.memory > 0 && self.memory_swap != 0).then_some(self.memory_swap),
             nano_cpus: (self.nano_cpus > 0).then_some(self.nano_cpus),
+            cpu_shares: (self.cpu_shares > 0).then_some(self.cpu_shares as u64),
             pids_limit: self.pids_limit.filter(|p| *p > 0),
         }
     }
@@ -205,6 +216,14 @@ pub struct Processes {
     /// The container's init process while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<ProcRef>,
+    /// A `kill` or `stop` since the last manual start (docker's
+    /// `HasBeenManuallyStopped`: `unless-stopped` does not restart).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manually_stopped: bool,
+    /// `stop` (or a stopping `kill`) ended the restart policy until the
+    /// next manual start (see [`crate::restart_policy`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restart_cancelled: bool,
 }
 
 /// docker's `State`.
@@ -218,7 +237,8 @@ pub struct State {
     /// Frozen (`commit --pause` while it commits).
     #[serde(default)]
     pub paused: bool,
-    /// Always false: strata has no restart policies.
+    /// Exited, waiting out the restart policy's backoff (`Running` stays
+    /// true meanwhile, as docker has it).
     #[serde(default)]
     pub restarting: bool,
     /// Killed by the OOM killer.
@@ -240,6 +260,10 @@ pub struct State {
     pub started_at: String,
     /// RFC 3339 (nanoseconds) end time of the last run.
     pub finished_at: String,
+    /// Restarts made by the restart policy since the last manual start
+    /// (docker's top-level `RestartCount`).
+    #[serde(default)]
+    pub restart_count: u32,
     /// strata's process records (not shown by `inspect`).
     #[serde(default)]
     pub strata: Processes,
@@ -269,6 +293,7 @@ impl Default for State {
             error: String::new(),
             started_at: ZERO_TIME.to_string(),
             finished_at: ZERO_TIME.to_string(),
+            restart_count: 0,
             strata: Processes::default(),
             net: RuntimeNet::default(),
             extra: serde_json::Map::new(),

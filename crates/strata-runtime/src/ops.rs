@@ -64,8 +64,14 @@ pub struct CreateOptions {
     pub net: crate::net::NetOptions,
     /// `-m`/`--memory`.
     pub memory: Option<String>,
+    /// `--memory-swap` (`-1`: unlimited).
+    pub memory_swap: Option<String>,
     /// `--cpus`.
     pub cpus: Option<String>,
+    /// `-c`/`--cpu-shares`.
+    pub cpu_shares: Option<i64>,
+    /// `--restart`.
+    pub restart: Option<String>,
     /// `--pids-limit`.
     pub pids_limit: Option<i64>,
     /// `--runtime PATH`.
@@ -123,9 +129,18 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         .map(parse_bytes)
         .transpose()?
         .unwrap_or(0);
-    if memory > 0 && memory < 6 * 1024 * 1024 {
+    let memory_swap = opts
+        .memory_swap
+        .as_deref()
+        .map(crate::update_linux::parse_swap)
+        .transpose()?
+        .unwrap_or(0);
+    let memory_swap = crate::update_linux::check_memory(memory, memory_swap)?;
+    let restart_policy =
+        crate::restart_policy::RestartPolicy::parse(opts.restart.as_deref().unwrap_or(""))?;
+    if opts.auto_remove && !restart_policy.is_none() {
         return Err(RuntimeError::Invalid(
-            "Minimum memory limit allowed is 6MB".to_string(),
+            "conflicting options: cannot specify both --restart and --rm".to_string(),
         ));
     }
     let nano_cpus = opts
@@ -242,8 +257,11 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         group_add: (!opts.group_add.is_empty()).then(|| opts.group_add.clone()),
         memory,
+        memory_swap,
         nano_cpus,
+        cpu_shares: opts.cpu_shares.unwrap_or(0),
         pids_limit: opts.pids_limit,
+        restart_policy,
         runtime: opts
             .runtime
             .as_ref()
@@ -316,6 +334,13 @@ pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
     if containers::get(store, &c.id)?.is_none() {
         return Err(RuntimeError::NoSuchContainer(c.id.clone()));
     }
+    // A manual start begins the restart policy afresh (docker's
+    // ResetRestartManager: the count back to 0, `stop` forgotten).
+    containers::update_state(store, &c.id, |s| {
+        s.restart_count = 0;
+        s.strata.manually_stopped = false;
+        s.strata.restart_cancelled = false;
+    })?;
     client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"), &lock)
 }
 
@@ -346,11 +371,32 @@ fn wait_stopped(c: &Container, timeout: Option<Duration>) -> bool {
 
 /// `stop`: STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout`
 /// seconds (default: `--stop-timeout`, else 10).
+/// Ends the restart policy (docker's `ExitOnNext`): the exit `stop`
+/// causes is final; a supervisor waiting out a backoff is woken to record
+/// the container exited, and waited for.
 pub fn stop(store: &Store, c: &Container, timeout: Option<i64>) -> Result<()> {
+    stop_with(store, c, None, timeout)
+}
+
+/// [`stop`] with `signal` instead of the container's stop signal
+/// (`restart -s`).
+pub fn stop_with(
+    store: &Store,
+    c: &Container,
+    signal: Option<&str>,
+    timeout: Option<i64>,
+) -> Result<()> {
+    let sig = parse_signal(
+        signal
+            .or(c.spec.config.stop_signal.as_deref())
+            .unwrap_or("SIGTERM"),
+    )?;
+    let Some(c) = &mark_stopped(store, c, true)? else {
+        return Ok(());
+    };
     if !c.is_running() {
         return reconcile(store, c);
     }
-    let sig = parse_signal(c.spec.config.stop_signal.as_deref().unwrap_or("SIGTERM"))?;
     let secs = timeout.or(c.spec.config.stop_timeout).unwrap_or(10);
     if let Some(init) = c.state.strata.init {
         let _ = init.signal(sig);
@@ -363,8 +409,45 @@ pub fn stop(store: &Store, c: &Container, timeout: Option<i64>) -> Result<()> {
     reconcile(store, c)
 }
 
-/// `kill -s SIG`.
-pub fn kill(c: &Container, sig: Signal) -> Result<()> {
+/// Records a `stop` or `kill` for the restart policy: `unless-stopped`
+/// no longer restarts; with `cancel` (stop, SIGKILL, the stop signal) no
+/// policy does until the next manual start. A container waiting out a
+/// backoff has no process: its supervisor is woken to look again (and,
+/// cancelled, record it exited, which is waited for). Returns the
+/// container as it is then (`None`: removed meanwhile).
+fn mark_stopped(store: &Store, c: &Container, cancel: bool) -> Result<Option<Container>> {
+    let restarting = match containers::update_state(store, &c.id, |s| {
+        s.strata.manually_stopped = true;
+        s.strata.restart_cancelled |= cancel;
+    }) {
+        Ok(s) => s.restarting,
+        Err(RuntimeError::NoSuchContainer(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if restarting && let Some(sup) = c.state.strata.supervisor.filter(|s| s.is_alive()) {
+        let _ = sup.signal(Signal::SIGTERM);
+        if cancel {
+            sup.wait_gone(Some(Duration::from_secs(10)));
+        }
+    }
+    containers::get(store, &c.id)
+}
+
+/// `kill -s SIG` (docker: a kill ends `unless-stopped`; SIGKILL or the
+/// stop signal end every restart policy).
+pub fn kill(store: &Store, c: &Container, sig: Signal) -> Result<()> {
+    if !c.is_running() {
+        return Err(RuntimeError::NotRunning(c.id.clone()));
+    }
+    let stop_sig = parse_signal(c.spec.config.stop_signal.as_deref().unwrap_or("SIGTERM"))?;
+    let cancel = sig == Signal::SIGKILL || sig == stop_sig;
+    let Some(c) = &mark_stopped(store, c, cancel)? else {
+        return Err(RuntimeError::NotRunning(c.id.clone()));
+    };
+    if c.state.restarting || (!c.is_running() && cancel) {
+        // No process to signal: the restart is called off (or was).
+        return Ok(());
+    }
     let init = c
         .state
         .strata
@@ -392,6 +475,11 @@ pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Resul
             if !force {
                 return Err(RuntimeError::RemoveRunning(c.id.clone()));
             }
+            // No restart of what is being removed (and a supervisor
+            // waiting out a backoff is told to leave).
+            let Some(now) = mark_stopped(store, &now, true)? else {
+                return Ok(());
+            };
             if let Some(init) = now.state.strata.init {
                 let _ = init.signal(Signal::SIGKILL);
             }
@@ -494,7 +582,26 @@ pub fn wait(store: &Store, id: &str) -> Result<i32> {
             return Err(RuntimeError::NoSuchContainer(id.to_string()));
         };
         if c.is_running() {
-            wait_stopped(&c, Some(Duration::from_secs(60)));
+            if c.spec.host_config.restart_policy.is_none() {
+                wait_stopped(&c, Some(Duration::from_secs(60)));
+                continue;
+            }
+            // docker's `wait` returns at the next exit, even one the
+            // restart policy follows with a restart.
+            let finished = c.state.finished_at.clone();
+            loop {
+                std::thread::sleep(Duration::from_millis(20));
+                let Some(now) = containers::get(store, id)? else {
+                    return Err(RuntimeError::NoSuchContainer(id.to_string()));
+                };
+                if now.state.finished_at != finished && (now.state.restarting || !now.is_running())
+                {
+                    return Ok(now.state.exit_code);
+                }
+                if !now.is_running() {
+                    break;
+                }
+            }
             continue;
         }
         if c.state.running {

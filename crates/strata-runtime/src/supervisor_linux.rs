@@ -32,6 +32,7 @@ use nix::unistd::Pid;
 use strata_store::{OpenOptions, Store};
 
 use crate::attach::{Frame, FrameBuffer};
+use crate::attach_server_linux::AttachServer;
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{Result, RuntimeError};
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
@@ -40,8 +41,10 @@ use crate::model::State;
 use crate::net::attach_linux::NetSetup;
 use crate::oci_linux::{ConsoleSocket, OciRuntime, Stdio, runtime_for};
 use crate::procs_linux::ProcRef;
+use crate::restart_policy::Backoff;
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter};
 use crate::spec::{EtcFiles, INIT_PATH, MountSpec};
+use crate::supervisor_restart_linux;
 use crate::sys_linux::{self, PROXIED};
 
 /// Runs the supervisor of container `id` in store `root`; `attach` is the
@@ -124,7 +127,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     let mounter = SysMounter;
     let mut sup = Supervisor {
         store: &store,
-        c: &c,
+        c,
         p: &p,
         runtime: runtime.as_ref(),
         mounter: &mounter,
@@ -133,6 +136,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         net: NetSetup::default(),
         t0,
         cancelled: false,
+        attached: AttachServer::bind(),
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
@@ -141,7 +145,9 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
 
 struct Supervisor<'a> {
     store: &'a Store,
-    c: &'a Container,
+    /// The container as of the current run (read again before a restart:
+    /// `update` may have changed it).
+    c: Container,
     p: &'a Paths,
     runtime: &'a dyn OciRuntime,
     mounter: &'a dyn Mounter,
@@ -151,6 +157,8 @@ struct Supervisor<'a> {
     t0: Instant,
     /// The client sent `Cancel` (it was cancelled before the start).
     cancelled: bool,
+    /// Clients of `attach` (see [`crate::attach_server_linux`]).
+    attached: AttachServer,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -171,6 +179,7 @@ impl Supervisor<'_> {
         {
             self.client = None;
         }
+        self.attached.broadcast(f);
     }
 
     fn launch_input(&self) -> Result<LaunchInput> {
@@ -220,12 +229,39 @@ impl Supervisor<'_> {
             resources: hc.resources(),
             readonly: hc.readonly_rootfs,
             cgroups_path: launch_linux::cgroups_path(&self.c.id),
-            confinement: crate::confine::resolve(self.store, self.c)?,
+            confinement: crate::confine::resolve(self.store, &self.c)?,
         })
     }
 
     fn launch_and_wait(&mut self, sfd: &sys_linux::SignalPipe) -> Result<()> {
         let mut log = LogWriter::open(&self.p.log)?;
+        let mut backoff = Backoff::new(self.c.state.restart_count);
+        loop {
+            let Some(wait) = self.run_once(sfd, &mut log, &mut backoff)? else {
+                return Ok(());
+            };
+            // The first exit ends `run`'s attachment, as docker's CLI
+            // returns then; restarts run detached.
+            self.client = None;
+            if !supervisor_restart_linux::wait_out(self.store, &self.c.id, wait, sfd)? {
+                return Ok(());
+            }
+            match containers::get(self.store, &self.c.id)? {
+                Some(c) => self.c = c,
+                None => return Ok(()),
+            }
+            self.t0 = Instant::now();
+        }
+    }
+
+    /// One run of the workload; returns the wait before the restart the
+    /// policy asks for, or `None` once the container stays exited.
+    fn run_once(
+        &mut self,
+        sfd: &sys_linux::SignalPipe,
+        log: &mut LogWriter,
+        backoff: &mut Backoff,
+    ) -> Result<Option<Duration>> {
         let (pid, mut io) = match self.launch() {
             Ok(x) => x,
             Err(RuntimeError::Cancelled) => {
@@ -235,7 +271,7 @@ impl Supervisor<'_> {
                 if self.c.spec.host_config.auto_remove {
                     containers::delete_with_volumes(self.store, &self.c.id)?;
                 }
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => {
                 self.cleanup();
@@ -246,38 +282,36 @@ impl Supervisor<'_> {
                     containers::delete_with_volumes(self.store, &self.c.id)?;
                 }
                 self.send(&Frame::Error { code, message });
-                return Ok(());
+                return Ok(None);
             }
         };
-        let code = self.relay(pid, &mut io, &mut log, sfd);
+        let started = Instant::now();
+        let code = self.relay(pid, &mut io, log, sfd);
         tracing::debug!(ms = ms(self.t0), code, "container exited");
         drop(io);
         self.cleanup();
         tracing::debug!(ms = ms(self.t0), "cleaned up");
-        let finished = strata_oci::config::rfc3339_now();
-        containers::update_state(self.store, &self.c.id, |s| {
-            s.status = "exited".into();
-            s.running = false;
-            s.paused = false;
-            s.pid = 0;
-            s.exit_code = code;
-            s.finished_at = finished;
-            s.strata.init = None;
-            s.strata.supervisor = None;
-            s.net = Default::default();
-        })?;
-        tracing::debug!(ms = ms(self.t0), "state recorded");
-        if self.c.spec.host_config.auto_remove {
+        let wait = supervisor_restart_linux::record_exit(
+            self.store,
+            &self.c.id,
+            backoff,
+            code,
+            started.elapsed(),
+        )?;
+        tracing::debug!(ms = ms(self.t0), ?wait, "state recorded");
+        if wait.is_none() && self.c.spec.host_config.auto_remove {
             containers::delete_with_volumes(self.store, &self.c.id)?;
             tracing::debug!(ms = ms(self.t0), "removed");
         }
         self.send(&Frame::Exit(code));
-        Ok(())
+        self.attached.close_clients();
+        Ok(wait)
     }
 
     fn record_failure(&self, code: i32, message: &str) -> Result<()> {
         containers::update_state(self.store, &self.c.id, |s: &mut State| {
             s.running = false;
+            s.restarting = false;
             s.pid = 0;
             s.exit_code = code;
             s.error = message.to_string();
@@ -293,7 +327,7 @@ impl Supervisor<'_> {
 
     /// Mounts, creates and starts the container; returns its PID and stdio.
     fn launch(&mut self) -> Result<(i32, Io)> {
-        self.net = NetSetup::begin(self.store, self.c)?;
+        self.net = NetSetup::begin(self.store, &self.c)?;
         tracing::debug!(ms = ms(self.t0), "network begun");
         let input = self.launch_input()?;
         tracing::debug!(ms = ms(self.t0), "launch input ready");
@@ -380,11 +414,12 @@ impl Supervisor<'_> {
         containers::update_state(self.store, &self.c.id, |s| {
             s.status = "running".into();
             s.running = true;
+            s.restarting = false;
             s.pid = pid;
             s.exit_code = 0;
             s.error.clear();
+            // FinishedAt keeps the last run's end, as docker's does.
             s.started_at = started;
-            s.finished_at = crate::model::ZERO_TIME.into();
             s.strata.init = init;
             s.net = net;
         })?;
@@ -505,6 +540,13 @@ impl Supervisor<'_> {
                     fds.push(PollFd::new(*fd, PollFlags::POLLIN));
                 }
             }
+            let attach_from = fds.len();
+            fds.extend(
+                self.attached
+                    .fds()
+                    .into_iter()
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+            );
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -515,7 +557,18 @@ impl Supervisor<'_> {
             };
             let sig_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
             let (out_ready, err_ready, client_ready) = (ready(0), ready(1), ready(2));
+            let attach_ready: Vec<bool> = fds[attach_from..]
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
             drop(fds);
+            if attach_ready.contains(&true) {
+                for f in self.attached.on_ready(&attach_ready) {
+                    if self.handle_client_frame(f, io) {
+                        io.stdin = None;
+                    }
+                }
+            }
 
             if sig_ready {
                 for signo in sfd.take() {
@@ -610,7 +663,7 @@ impl Supervisor<'_> {
         if let Err(e) = crate::confine::release(&self.p.dir) {
             tracing::warn!("{e}");
         }
-        self.net.release(self.store, self.c);
+        self.net.release(self.store, &self.c);
         tracing::debug!(ms = ms(self.t0), "network released");
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
     }

@@ -127,6 +127,12 @@ pub enum Command {
     Pause(crate::commands::container::pause::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(crate::commands::container::pause::PauseArgs),
+    /// Restart one or more containers
+    Restart(crate::commands::container::restart::RestartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(crate::commands::container::attach::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::container::update::UpdateArgs),
     /// Return low-level information on containers or images
     Inspect(crate::commands::container::inspect::AnyInspectArgs),
     /// Internal: strata-runtime's helper processes

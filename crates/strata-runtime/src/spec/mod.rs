@@ -113,8 +113,14 @@ pub const INIT_PATH: &str = "/sbin/docker-init";
 pub struct Resources {
     /// Memory limit in bytes.
     pub memory: Option<i64>,
+    /// Memory + swap limit in bytes (-1: unlimited).
+    #[serde(default)]
+    pub memory_swap: Option<i64>,
     /// CPUs × 10⁹ (docker's `NanoCpus`).
     pub nano_cpus: Option<i64>,
+    /// CPU shares (relative weight).
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
     /// Max number of processes.
     pub pids_limit: Option<i64>,
 }
@@ -140,6 +146,8 @@ pub struct CgroupSupport {
     pub cpu: bool,
     /// `pids`.
     pub pids: bool,
+    /// Swap accounting (`memory.memsw.*` under v1; v2's memory controller).
+    pub swap: bool,
 }
 
 impl CgroupSupport {
@@ -158,6 +166,11 @@ impl CgroupSupport {
             memory: has("memory"),
             cpu: has("cpu"),
             pids: has("pids"),
+            swap: match &v2 {
+                Some(_) => has("memory"),
+                None => std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+                    .exists(),
+            },
         }
     }
 }
@@ -392,23 +405,23 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
     let mut resources = LinuxResourcesBuilder::default().devices(device_rules()?);
     let r = &input.resources;
     if let Some(m) = r.memory.filter(|_| input.cgroups.memory) {
-        resources = resources.memory(
-            LinuxMemoryBuilder::default()
-                .limit(m)
-                .build()
-                .map_err(oci)?,
-        );
+        let mut mem = LinuxMemoryBuilder::default().limit(m);
+        if let Some(s) = r.memory_swap.filter(|_| input.cgroups.swap) {
+            mem = mem.swap(s);
+        }
+        resources = resources.memory(mem.build().map_err(oci)?);
     }
-    if let Some(n) = r.nano_cpus.filter(|_| input.cgroups.cpu) {
-        let period: u64 = 100_000;
-        let quota = (n as i128 * period as i128 / 1_000_000_000) as i64;
-        resources = resources.cpu(
-            LinuxCpuBuilder::default()
-                .period(period)
-                .quota(quota)
-                .build()
-                .map_err(oci)?,
-        );
+    if input.cgroups.cpu && (r.nano_cpus.is_some() || r.cpu_shares.is_some()) {
+        let mut cpu = LinuxCpuBuilder::default();
+        if let Some(n) = r.nano_cpus {
+            let period: u64 = 100_000;
+            let quota = (n as i128 * period as i128 / 1_000_000_000) as i64;
+            cpu = cpu.period(period).quota(quota);
+        }
+        if let Some(s) = r.cpu_shares {
+            cpu = cpu.shares(s);
+        }
+        resources = resources.cpu(cpu.build().map_err(oci)?);
     }
     if let Some(p) = r.pids_limit.filter(|_| input.cgroups.pids) {
         resources = resources.pids(LinuxPidsBuilder::default().limit(p).build().map_err(oci)?);
@@ -495,6 +508,7 @@ mod tests {
                 memory: true,
                 cpu: true,
                 pids: false,
+                swap: false,
             },
             cgroups_path: "/strata/x".into(),
             confinement: Confinement::with_layout(cgroupfs::Layout::default()),
@@ -571,6 +585,7 @@ mod tests {
             memory: Some(64 << 20),
             nano_cpus: Some(1_500_000_000),
             pids_limit: Some(10),
+            ..Resources::default()
         };
         let spec = build_spec(&i).unwrap();
         assert!(ns(&spec).contains(&LinuxNamespaceType::Network));

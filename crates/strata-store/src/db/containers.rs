@@ -71,6 +71,15 @@ pub fn set_state(c: &Connection, id: &str, state: &str, running: bool) -> Result
     Ok(())
 }
 
+/// Replaces the spec document (`update`).
+pub fn set_spec(c: &Connection, id: &str, spec: &str) -> Result<()> {
+    c.execute(
+        "UPDATE containers SET spec = ?2 WHERE id = ?1",
+        params![id, spec],
+    )?;
+    Ok(())
+}
+
 /// Renames a container.
 pub fn rename(c: &Connection, id: &str, name: &str) -> Result<()> {
     c.execute(

@@ -2,6 +2,7 @@
 //! tools and registries. One module per command family; helpers in
 //! `support`.
 
+mod attach_detach;
 mod build_bad_input;
 
 mod build_basics;
@@ -63,9 +64,11 @@ mod registry_interop;
 mod registry_limits;
 mod registry_pull;
 mod registry_push;
+mod restart_policy;
 mod store_concurrency;
 mod support;
 mod system_check;
 mod system_version;
+mod update;
 mod volume_basics;
 mod volume_docker;

@@ -68,9 +68,18 @@ pub struct CreateFlags {
     /// Memory limit
     #[arg(short = 'm', long, value_name = "bytes")]
     pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
     /// Number of CPUs
     #[arg(long, value_name = "decimal")]
     pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, value_name = "int")]
+    pub cpu_shares: Option<i64>,
+    /// Restart policy to apply when a container exits (default "no")
+    #[arg(long, value_name = "string")]
+    pub restart: Option<String>,
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, value_name = "int", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
@@ -310,6 +319,18 @@ fn create_container(
     if let Some(p) = &f.platform {
         crate::commands::check_platform(p).map_err(|e| ExitError::new(125, format!("{e:#}")))?;
     }
+    // docker's CLI refuses this before anything else (no pull).
+    if f.rm
+        && f.restart
+            .as_deref()
+            .is_some_and(|r| !r.is_empty() && r != "no")
+    {
+        return Err(ExitError::new(
+            125,
+            "conflicting options: cannot specify both --restart and --rm",
+        )
+        .into());
+    }
     let img = image_for(ctx, image, &f.pull, f.platform.as_deref())?;
     let store = ctx.store()?;
     let mut env = Vec::new();
@@ -347,7 +368,10 @@ fn create_container(
         volumes_from: f.volumes_from.clone(),
         net: f.net.options(f.hostname.is_some()),
         memory: f.memory.clone(),
+        memory_swap: f.memory_swap.clone(),
         cpus: f.cpus.clone(),
+        cpu_shares: f.cpu_shares,
+        restart: f.restart.clone(),
         pids_limit: f.pids_limit,
         runtime: f.runtime.clone(),
         labels: f.labels.clone(),

@@ -23,7 +23,8 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> anyhow::Result<i32> {
     let sig = ops::parse_signal(&args.signal).map_err(super::rt)?;
     each(ctx, &args.containers, |store, name| {
         let c = lookup(store, name)?;
-        ops::kill(&c, sig).map_err(|e| anyhow::anyhow!("Cannot kill container: {name}: {e}"))?;
+        ops::kill(store, &c, sig)
+            .map_err(|e| anyhow::anyhow!("Cannot kill container: {name}: {e}"))?;
         // docker resumes a paused container once the signal is sent.
         super::pause::thaw_for_signal(store, &c)?;
         Ok(Some(name.to_string()))

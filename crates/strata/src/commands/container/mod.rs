@@ -2,6 +2,7 @@
 //! one file per verb over strata-runtime. Errors of the runtime keep
 //! docker's exit codes (125/126/127) through [`rt`].
 
+pub mod attach;
 pub mod commit;
 pub mod cp;
 pub mod create;
@@ -16,6 +17,7 @@ pub mod pause;
 pub mod port;
 pub mod ps;
 pub mod rename;
+pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod security_flags;
@@ -23,6 +25,7 @@ pub mod shim;
 pub mod start;
 pub mod stop;
 pub mod top;
+pub mod update;
 pub mod wait;
 
 use clap::Subcommand;
@@ -79,6 +82,12 @@ pub enum ContainerCommand {
     Pause(pause::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(pause::PauseArgs),
+    /// Restart one or more containers
+    Restart(restart::RestartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
 }
 
 /// Runs `strata container …`.
@@ -105,6 +114,9 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Export(a) => export::run(ctx, a),
         ContainerCommand::Pause(a) => pause::pause(ctx, a),
         ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
+        ContainerCommand::Restart(a) => restart::run(ctx, a),
+        ContainerCommand::Attach(a) => attach::run(ctx, a),
+        ContainerCommand::Update(a) => update::run(ctx, a),
     }
 }
 

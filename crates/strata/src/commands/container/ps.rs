@@ -197,7 +197,12 @@ pub fn system_time(t: &str) -> Option<SystemTime> {
 /// docker's STATUS text.
 pub fn status_text(c: &Container, now: SystemTime) -> String {
     let s = &c.state;
-    let st = if c.is_running() && s.paused {
+    let st = if c.is_running() && s.restarting {
+        ContainerStatus::Restarting {
+            exit_code: s.exit_code as i64,
+            finished: system_time(&s.finished_at).unwrap_or(now),
+        }
+    } else if c.is_running() && s.paused {
         ContainerStatus::Paused {
             started: system_time(&s.started_at).unwrap_or(now),
         }

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 
 use clap::{ArgAction, Args};
 use strata_runtime::client_linux::AttachOptions;
+use strata_runtime::detach_keys::{self, DetachKeys};
 use strata_runtime::ops;
 
 use super::create::{CreateFlags, create};
@@ -27,6 +28,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long, action = ArgAction::Set, default_value_t = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
     /// The image
     #[arg(value_name = "IMAGE")]
     pub image: String,
@@ -48,6 +52,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     if !args.detach && f.tty && f.interactive && !std::io::stdin().is_terminal() {
         return Err(ExitError::new(1, "the input device is not a TTY").into());
     }
+    let keys = DetachKeys::parse(args.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))
+        .map_err(rt)?;
     let c = create(ctx, f, &args.image, &args.args, !args.detach)?;
     let store = ctx.store()?;
     let mut sup = ops::start(store, &c).map_err(rt)?;
@@ -64,14 +70,18 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
         // From now on signals go to the container (docker's --sig-proxy).
         crate::signals::hand_over();
     }
-    let code = sup
-        .relay(AttachOptions {
-            stdin: cfg.attach_stdin,
-            stdout: cfg.attach_stdout,
-            stderr: cfg.attach_stderr,
-            tty: cfg.tty,
-            sig_proxy: args.sig_proxy,
-        })
-        .map_err(rt)?;
-    Ok(code)
+    let relayed = sup.relay(AttachOptions {
+        stdin: cfg.attach_stdin,
+        stdout: cfg.attach_stdout,
+        stderr: cfg.attach_stderr,
+        tty: cfg.tty,
+        sig_proxy: args.sig_proxy,
+        detach_keys: Some(keys),
+    });
+    match relayed {
+        Ok(code) => Ok(code),
+        // docker's `run` leaves quietly; the container runs on.
+        Err(strata_runtime::RuntimeError::Detached) => Ok(0),
+        Err(e) => Err(rt(e)),
+    }
 }

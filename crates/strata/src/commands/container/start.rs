@@ -4,6 +4,7 @@
 
 use clap::Args;
 use strata_runtime::client_linux::AttachOptions;
+use strata_runtime::detach_keys::{self, DetachKeys};
 use strata_runtime::ops;
 
 use super::{lookup, rt};
@@ -19,6 +20,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "string")]
+    pub detach_keys: Option<String>,
     /// Containers to start
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -34,6 +38,8 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
             )
             .into());
         }
+        let keys = DetachKeys::parse(args.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))
+            .map_err(|e| ExitError::new(1, e.to_string()))?;
         let store = ctx.store()?;
         let c = lookup(store, &args.containers[0])?;
         if c.state.paused {
@@ -58,15 +64,18 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
             // From now on signals go to the container (docker's --sig-proxy).
             crate::signals::hand_over();
         }
-        return sup
-            .relay(AttachOptions {
-                stdin: args.interactive && c.spec.config.open_stdin,
-                stdout: true,
-                stderr: true,
-                tty: c.spec.config.tty,
-                sig_proxy: true,
-            })
-            .map_err(rt);
+        let relayed = sup.relay(AttachOptions {
+            stdin: args.interactive && c.spec.config.open_stdin,
+            stdout: true,
+            stderr: true,
+            tty: c.spec.config.tty,
+            sig_proxy: true,
+            detach_keys: Some(keys),
+        });
+        return match relayed {
+            Err(strata_runtime::RuntimeError::Detached) => Ok(0),
+            other => other.map_err(rt),
+        };
     }
     // docker: each failure on a line of its own, then one line naming them.
     let store = ctx.store()?;
@@ -91,7 +100,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> anyhow::Result<i32> {
 }
 
 /// Starts `name` unless it runs; a paused container is docker's conflict.
-fn start_detached(store: &strata_store::Store, name: &str) -> anyhow::Result<()> {
+pub(crate) fn start_detached(store: &strata_store::Store, name: &str) -> anyhow::Result<()> {
     let c = lookup(store, name)?;
     if c.state.paused {
         return Err(anyhow::anyhow!(
