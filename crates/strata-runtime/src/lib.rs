@@ -90,6 +90,8 @@ pub mod error;
 pub mod exec_linux;
 pub mod export;
 pub mod freezer_linux;
+pub mod health;
+pub mod health_linux;
 pub mod helper;
 pub mod inroot_linux;
 pub mod inspect;

@@ -8,6 +8,7 @@ pub mod create;
 pub mod diff;
 pub mod exec;
 pub mod export;
+pub mod health_flags;
 pub mod inspect;
 pub mod kill;
 pub mod logs;
