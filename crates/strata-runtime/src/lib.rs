@@ -109,6 +109,7 @@ pub mod procs_linux;
 pub mod reaper_linux;
 pub mod rootfs_linux;
 pub mod spec;
+pub mod stats_linux;
 pub mod step;
 pub mod supervisor_linux;
 pub mod sys_linux;

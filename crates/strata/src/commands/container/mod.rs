@@ -22,6 +22,7 @@ pub mod run;
 pub mod security_flags;
 pub mod shim;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod top;
 pub mod wait;
@@ -80,6 +81,8 @@ pub enum ContainerCommand {
     Pause(pause::PauseArgs),
     /// Unpause all processes within one or more containers
     Unpause(pause::PauseArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
 }
 
 /// Runs `strata container …`.
@@ -106,6 +109,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Export(a) => export::run(ctx, a),
         ContainerCommand::Pause(a) => pause::pause(ctx, a),
         ContainerCommand::Unpause(a) => pause::unpause(ctx, a),
+        ContainerCommand::Stats(a) => stats::run(ctx, a),
     }
 }
 

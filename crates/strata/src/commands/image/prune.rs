@@ -31,21 +31,28 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
     }
-    let store = ctx.store()?;
-    let pruned = store.prune_images(args.all)?;
-    if !pruned.removed.is_empty() {
-        println!("Deleted Images:");
-        for r in &pruned.removed {
-            match r {
-                Removal::Untagged(n) => println!("untagged: {n}"),
-                Removal::Deleted(d) => println!("deleted: {d}"),
-            }
-        }
-        println!();
+    let (bytes, output) = prune_all(ctx.store()?, args.all)?;
+    if !output.is_empty() {
+        println!("{output}");
     }
-    println!(
-        "Total reclaimed space: {}",
-        units::human_size(pruned.reclaimed)
-    );
+    println!("Total reclaimed space: {}", units::human_size(bytes));
     Ok(0)
+}
+
+/// Removes the dangling images (`all`: every image no container uses);
+/// returns the bytes freed and docker's report (`Deleted Images:` with
+/// `untagged:`/`deleted:` lines, empty when none went).
+pub fn prune_all(store: &strata_store::Store, all: bool) -> anyhow::Result<(u64, String)> {
+    let pruned = store.prune_images(all)?;
+    if pruned.removed.is_empty() {
+        return Ok((0, String::new()));
+    }
+    let mut out = String::from("Deleted Images:\n");
+    for r in &pruned.removed {
+        match r {
+            Removal::Untagged(n) => out.push_str(&format!("untagged: {n}\n")),
+            Removal::Deleted(d) => out.push_str(&format!("deleted: {d}\n")),
+        }
+    }
+    Ok((pruned.reclaimed, out))
 }

@@ -24,14 +24,24 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
     {
         return Ok(0);
     }
-    let store = ctx.store()?;
-    let removed = networks::prune(store).map_err(daemon_error)?;
-    if !removed.is_empty() {
-        println!("Deleted Networks:");
-        for n in &removed {
-            println!("{n}");
-        }
-        println!();
+    let output = prune_all(ctx.store()?)?;
+    if !output.is_empty() {
+        println!("{output}");
     }
     Ok(0)
+}
+
+/// Removes the user networks no container uses; returns docker's report
+/// (`Deleted Networks:` and the names, empty when none went).
+pub fn prune_all(store: &strata_store::Store) -> anyhow::Result<String> {
+    let removed = networks::prune(store).map_err(daemon_error)?;
+    if removed.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = String::from("Deleted Networks:\n");
+    for n in &removed {
+        out.push_str(n);
+        out.push('\n');
+    }
+    Ok(out)
 }

@@ -3,4 +3,5 @@
 pub mod check;
 pub mod df;
 pub mod info;
+pub mod prune;
 pub mod version;
