@@ -525,10 +525,19 @@ pub fn wait(store: &Store, id: &str) -> Result<i32> {
 /// its lock and is skipped — prune never fails the command it raced, and a
 /// race never fails prune.
 pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
+    prune_where(store, &|_| true)
+}
+
+/// [`prune`] of the stopped containers `select` accepts (a prune
+/// `--filter`: labels, creation time).
+pub fn prune_where(
+    store: &Store,
+    select: &dyn Fn(&Container) -> bool,
+) -> Result<(Vec<String>, u64)> {
     let mut ids = Vec::new();
     let mut bytes = 0;
     for c in containers::list(store)? {
-        if c.is_running() {
+        if c.is_running() || !select(&c) {
             continue;
         }
         let p = paths(store, &c.id);

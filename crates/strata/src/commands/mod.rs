@@ -9,6 +9,7 @@ pub mod image;
 pub mod login;
 pub mod logout;
 pub mod network;
+pub mod prune_filter;
 pub mod registry;
 pub mod system;
 pub mod volume;

@@ -59,6 +59,14 @@ fn prompt_text_equals_dockers() {
         &["-a"][..],
         &["--volumes"][..],
         &["-a", "--volumes"][..],
+        &[
+            "--filter",
+            "label=b",
+            "--filter",
+            "until=24h",
+            "--filter",
+            "label!=a=1",
+        ][..],
     ] {
         let mut args = vec!["system", "prune"];
         args.extend_from_slice(flags);
@@ -71,6 +79,98 @@ fn prompt_text_equals_dockers() {
     }
     // Nothing was removed by the answer no.
     assert!(t.ok(["images", "-q"]).lines().count() >= 1);
+    // Filter errors, as docker's.
+    for args in [
+        &["system", "prune", "-f", "--filter", "bogus=1"][..],
+        &["system", "prune", "-f", "--volumes", "--filter", "until=1h"][..],
+    ] {
+        let ours = t.env.run(args);
+        let theirs = d.cmd().args(args).output().unwrap();
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&theirs.stderr),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn filters_select_what_is_pruned() {
+    let Some(t) = Ctr::new() else { return };
+    for (name, label) in [
+        ("sp-team", "team=x"),
+        ("sp-other", "team=y"),
+        ("sp-none", ""),
+    ] {
+        let mut args = vec!["create", "--name", name];
+        if !label.is_empty() {
+            args.extend(["--label", label]);
+        }
+        args.extend(["busybox", "true"]);
+        t.ok(&args);
+        let mut v = vec!["volume", "create"];
+        if !label.is_empty() {
+            v.extend(["--label", label]);
+        }
+        v.push(name);
+        t.ok(&v);
+        let mut n = vec!["network", "create"];
+        if !label.is_empty() {
+            n.extend(["--label", label]);
+        }
+        n.push(name);
+        t.ok(&n);
+    }
+    let left = |args: &[&str]| {
+        let mut v: Vec<String> = t
+            .ok(args)
+            .lines()
+            .filter(|l| l.starts_with("sp-"))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let out = t.ok([
+        "system",
+        "prune",
+        "-f",
+        "--volumes",
+        "--filter",
+        "label=team",
+        "--filter",
+        "label!=team=y",
+    ]);
+    assert_eq!(
+        sections(&out)[..3],
+        [
+            ("Deleted Containers:".to_string(), 1),
+            ("Deleted Networks:".to_string(), 1),
+            ("Deleted Volumes:".to_string(), 1),
+        ],
+        "{out}"
+    );
+    for args in [
+        &["ps", "-a", "--format", "{{.Names}}"][..],
+        &["volume", "ls", "-q"][..],
+        &["network", "ls", "--format", "{{.Name}}"][..],
+    ] {
+        assert_eq!(left(args), ["sp-none", "sp-other"], "{args:?}");
+    }
+    // Everything here was made after 2000: nothing goes.
+    let out = t.ok([
+        "system",
+        "prune",
+        "-f",
+        "--filter",
+        "until=2000-01-01T00:00:00Z",
+    ]);
+    assert!(
+        !out.contains("Deleted Containers:") && !out.contains("Deleted Networks:"),
+        "{out}"
+    );
+    assert_eq!(left(&["ps", "-a", "--format", "{{.Names}}"]).len(), 2);
 }
 
 fn run_with_stdin(mut c: Command, input: &[u8]) -> String {

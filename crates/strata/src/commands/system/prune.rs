@@ -1,11 +1,15 @@
 //! `strata system prune`: docker's prompt, then the per-kind prunes in
 //! docker's order — stopped containers, unused networks, unused volumes
 //! (`--volumes`), dangling images (`-a`: unused ones), the build cache —
-//! each printing its report, then the total reclaimed.
+//! each printing its report, then the total reclaimed. `--filter`
+//! (`label`, `label!`, `until`) selects among containers, networks,
+//! volumes and images; the build cache ignores labels, as docker 20.10's
+//! daemon does, and is pruned whole.
 
 use clap::Args;
 use strata_format::units;
 
+use crate::commands::prune_filter::PruneFilter;
 use crate::commands::{builder, container, image, network, volume};
 use crate::context::Ctx;
 use crate::exit::ExitError;
@@ -64,20 +68,13 @@ pub fn confirmation(all: bool, volumes: bool, filters: &[String]) -> String {
 
 /// Runs `system prune`.
 pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
-    for f in &args.filter {
-        crate::commands::filter_pair(f)?;
-    }
-    if !args.filter.is_empty() {
-        // The per-kind prunes take no filter yet: refuse rather than
-        // remove more than asked.
-        return Err(ExitError::new(
-            1,
-            "Error response from daemon: system prune --filter is not supported by strata",
-        )
-        .into());
+    let filter = PruneFilter::parse(&args.filter)?;
+    if args.volumes && filter.has_until() {
+        eprintln!("ERROR: The \"until\" filter is not supported with \"--volumes\"");
+        return Err(ExitError::new(1, "").into());
     }
     if !args.force
-        && !crate::commands::confirm(&confirmation(args.all, args.volumes, &args.filter))?
+        && !crate::commands::confirm(&confirmation(args.all, args.volumes, filter.shown()))?
     {
         return Ok(0);
     }
@@ -89,12 +86,12 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
             println!("{output}");
         }
     };
-    report(container::rm::prune_all(store)?);
-    report((0, network::prune::prune_all(store)?));
+    report(container::rm::prune_all(store, &filter)?);
+    report((0, network::prune::prune_all(store, &filter)?));
     if args.volumes {
-        report(volume::prune::prune_all(store)?);
+        report(volume::prune::prune_all(store, &filter)?);
     }
-    report(image::prune::prune_all(store, args.all)?);
+    report(image::prune::prune_all(store, args.all, &filter)?);
     let (keys, bytes) = builder::prune_cache(store, args.all)?;
     let mut output = String::new();
     if !keys.is_empty() {
