@@ -197,12 +197,22 @@ impl Monitor {
     fn record(&self, store: &Store, id: &str, result: HealthResult, began: Instant) {
         let in_start_period = began.duration_since(self.started) < self.probe.start_period;
         let retries = self.probe.retries;
+        let mut change = None;
         let recorded = containers::update_state(store, id, |s| {
             let h = s.health.get_or_insert_with(|| Health::begin(None));
+            let before = h.status.clone();
             h.record(result, retries, in_start_period);
+            if h.status != before {
+                change = Some(h.status.clone());
+            }
         });
-        if let Err(e) = recorded {
-            tracing::warn!("health check of {id}: {e}");
+        match recorded {
+            Err(e) => tracing::warn!("health check of {id}: {e}"),
+            Ok(_) => {
+                if let (Some(status), Ok(Some(c))) = (change, containers::get(store, id)) {
+                    crate::events::container(store, &c, &format!("health_status: {status}"), &[]);
+                }
+            }
         }
     }
 }

@@ -87,6 +87,7 @@ pub mod containers;
 pub mod cp;
 pub mod diff;
 pub mod error;
+pub mod events;
 pub mod exec_linux;
 pub mod export;
 pub mod freezer_linux;

@@ -305,6 +305,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         let _ = containers::delete_with_volumes(store, &c.id);
         return Err(e);
     }
+    crate::events::container(store, &c, "create", &[]);
     Ok(c)
 }
 

@@ -274,6 +274,7 @@ impl Supervisor<'_> {
             s.net = Default::default();
         })?;
         tracing::debug!(ms = ms(self.t0), "state recorded");
+        crate::events::container(self.store, self.c, "die", &[("exitCode", code.to_string())]);
         if self.c.spec.host_config.auto_remove {
             containers::delete_with_volumes(self.store, &self.c.id)?;
             tracing::debug!(ms = ms(self.t0), "removed");
@@ -401,6 +402,7 @@ impl Supervisor<'_> {
             return Err(e);
         }
         tracing::debug!(ms = ms(self.t0), "started");
+        crate::events::container(self.store, self.c, "start", &[]);
         self.health = HealthMonitor::start(self.store, self.c).unwrap_or_else(|e| {
             tracing::warn!("health check of {}: {e}", self.c.id);
             None

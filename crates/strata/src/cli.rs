@@ -121,6 +121,8 @@ pub enum Command {
     Top(crate::commands::container::top::TopArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(crate::commands::container::stats::StatsArgs),
+    /// Get real time events from the server
+    Events(system::events::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(crate::commands::container::diff::DiffArgs),
     /// Export a container's filesystem as a tar archive
@@ -185,4 +187,6 @@ pub enum SystemCommand {
     Info(system::info::InfoArgs),
     /// Remove unused data
     Prune(system::prune::PruneArgs),
+    /// Get real time events from the server
+    Events(system::events::EventsArgs),
 }

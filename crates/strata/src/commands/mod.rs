@@ -26,6 +26,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Check(a)) => system::check::run(&ctx, a),
         Command::System(SystemCommand::Info(a)) => system::info::run(&ctx, a),
         Command::System(SystemCommand::Prune(a)) => system::prune::run(&ctx, a),
+        Command::System(SystemCommand::Events(a)) | Command::Events(a) => {
+            system::events::run(&ctx, a)
+        }
         Command::Info(a) => system::info::run(&ctx, a),
         Command::Version(a) => system::version::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),

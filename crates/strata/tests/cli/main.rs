@@ -47,6 +47,7 @@ mod container_run;
 mod container_runtime;
 mod container_security_flags;
 mod error_text;
+mod events;
 mod health;
 mod image_archive;
 mod image_bad_input;
