@@ -291,8 +291,8 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
     Ok(out)
 }
 
-/// Deletes every build cache record (`builder prune`); returns how many.
-/// The layers and configs only they kept alive go at the next GC.
-pub fn prune(store: &Store) -> strata_store::Result<usize> {
+/// Deletes every build cache record (`builder prune`); returns their
+/// keys. The layers and configs only they kept alive go at the next GC.
+pub fn prune(store: &Store) -> strata_store::Result<Vec<String>> {
     store.db().write(|tx| bc::delete_all(tx))
 }

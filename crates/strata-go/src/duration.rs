@@ -181,6 +181,56 @@ pub fn parse_duration(input: &str) -> Result<Duration, ParseDurationError> {
         .map_err(|_| ParseDurationError::Negative(input.to_string()))
 }
 
+/// Go's `time.Duration.String` of `nanos`: `1h2m3.5s`, `1m0s`, `1.5s`,
+/// `300ms`, `500µs`, `7ns`, `0s` (docker's healthcheck timeout message).
+///
+/// ```
+/// use strata_go::duration::format_go_duration;
+/// assert_eq!(format_go_duration(1_000_000_000), "1s");
+/// assert_eq!(format_go_duration(90_000_000_000), "1m30s");
+/// assert_eq!(format_go_duration(3_723_500_000_000), "1h2m3.5s");
+/// assert_eq!(format_go_duration(1_500_000), "1.5ms");
+/// assert_eq!(format_go_duration(-2_000), "-2µs");
+/// assert_eq!(format_go_duration(0), "0s");
+/// ```
+pub fn format_go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let u = nanos.unsigned_abs();
+    // `value` in units of `10^digits` nanoseconds, without trailing zeros.
+    let frac = |value: u64, digits: u32| -> String {
+        let div = 10u64.pow(digits);
+        let (int, rest) = (value / div, value % div);
+        if rest == 0 {
+            return int.to_string();
+        }
+        let f = format!("{rest:0width$}", width = digits as usize);
+        format!("{int}.{}", f.trim_end_matches('0'))
+    };
+    if u < 1_000_000_000 {
+        let (digits, unit) = match u {
+            0..1_000 => (0, "ns"),
+            1_000..1_000_000 => (3, "µs"),
+            _ => (6, "ms"),
+        };
+        return format!("{sign}{}{unit}", frac(u, digits));
+    }
+    let (h, rest) = (u / 3_600_000_000_000, u % 3_600_000_000_000);
+    let (m, s) = (rest / 60_000_000_000, rest % 60_000_000_000);
+    let mut out = sign.to_string();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if h > 0 || m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    out.push_str(&frac(s, 9));
+    out.push('s');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,10 @@ pub fn container_config(store: &Store, c: &Container) -> Result<ContainerConfig>
     if cc.stop_signal.is_some() {
         cfg.stop_signal = cc.stop_signal.clone();
     }
+    // The merged healthcheck (`--health-*` over the image's), as docker's.
+    if cc.healthcheck.is_some() {
+        cfg.healthcheck = cc.healthcheck.clone();
+    }
     // docker records the whole container config: the terminal and stdin
     // settings (so `run` of the image behaves as the container did), the
     // host and domain names and the image the container was made from.

@@ -390,8 +390,12 @@ pub fn delete(store: &Store, id: &str) -> Result<()> {
             rootfs.display()
         )));
     }
+    let gone = get(store, id).ok().flatten();
     store.db().write(|tx| q::delete(tx, id))?;
     discard_dir(store, &p.dir);
+    if let Some(c) = gone {
+        crate::events::container(store, &c, "destroy", &[]);
+    }
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use oci_spec::runtime::{ProcessBuilder, UserBuilder};
 use serde::{Deserialize, Serialize};
 use strata_store::{OpenOptions, Store};
 
-use crate::containers::{self, paths};
+use crate::containers::{self, Container, paths};
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::inroot_linux::{RootDir, find_executable};
 use crate::oci_linux::{ConsoleSocket, Stdio, runtime_for};
@@ -70,19 +70,30 @@ fn exec_failed(e: impl std::fmt::Display) -> RuntimeError {
     ))
 }
 
-fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
-    let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
-    let c = containers::get(&store, id)?
-        .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
+/// An exec's `process.json`, written in the container's directory and
+/// removed when dropped.
+pub(crate) struct Prepared {
+    /// The file (removed on drop).
+    pub json: RemoveOnDrop,
+    /// A terminal is asked for.
+    pub tty: bool,
+    /// A random tag naming this exec's files.
+    pub tag: String,
+}
+
+/// Resolves `req` against running container `c` as docker's exec does
+/// (user through the container's passwd/group, env with links, the
+/// container's working directory, the command looked up in its root)
+/// and writes the OCI process document.
+pub(crate) fn prepare(store: &Store, c: &Container, req: &ExecRequest) -> Result<Prepared> {
     let init = c
         .state
         .strata
         .init
         .filter(|p| c.state.running && p.is_alive())
         .ok_or_else(|| RuntimeError::NotRunning(c.id.clone()))?;
-    let p = paths(&store, &c.id);
-    let link_env = crate::net::links::exec_env(&store, &c);
-    drop(store);
+    let p = paths(store, &c.id);
+    let link_env = crate::net::links::exec_env(store, c);
     let cfg = &c.spec.config;
 
     let rootdir = RootDir::open(Path::new(&format!("/proc/{}/root", init.pid)))?;
@@ -145,7 +156,24 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         serde_json::to_vec(&process).map_err(|e| RuntimeError::Invalid(e.to_string()))?,
     )
     .ctx("write", &process_json)?;
-    let _cleanup = RemoveOnDrop(process_json.clone());
+    Ok(Prepared {
+        json: RemoveOnDrop(process_json),
+        tty,
+        tag,
+    })
+}
+
+fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
+    let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
+    let c = containers::get(&store, id)?
+        .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
+    let prepared = prepare(&store, &c, req)?;
+    let p = paths(&store, &c.id);
+    drop(store);
+    let tty = prepared.tty;
+    let tag = prepared.tag.clone();
+    let process_json = prepared.json.0.clone();
+    let _cleanup = prepared.json;
 
     sys_linux::set_subreaper()?;
     let mut signals: Vec<Signal> = PROXIED.to_vec();
@@ -291,7 +319,8 @@ fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     Ok(code.unwrap_or(137))
 }
 
-struct RemoveOnDrop(PathBuf);
+/// A file removed when dropped.
+pub(crate) struct RemoveOnDrop(pub PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {

@@ -13,7 +13,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
     let p = paths(store, &c.id);
     let s = &c.state;
     let hc = &c.spec.host_config;
-    let state = json!({
+    let mut state = json!({
         "Status": s.status,
         "Running": c.is_running(),
         "Paused": s.paused,
@@ -26,6 +26,9 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "StartedAt": s.started_at,
         "FinishedAt": s.finished_at,
     });
+    if let (Some(h), Some(obj)) = (&s.health, state.as_object_mut()) {
+        obj.insert("Health".into(), json!(h));
+    }
     let mounts: Vec<Value> = crate::mounts::points_of(&c.spec)
         .into_iter()
         .map(|m| match m.kind.as_str() {

@@ -64,6 +64,10 @@ pub struct Config {
     /// Cmd.
     #[serde(default)]
     pub cmd: Option<Vec<String>>,
+    /// `Healthcheck`: the image's `HEALTHCHECK` merged with `--health-*`
+    /// (see [`crate::health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<strata_oci::config::HealthConfig>,
     /// The image as the user named it.
     #[serde(default)]
     pub image: String,
@@ -264,6 +268,10 @@ pub struct State {
     /// (docker's top-level `RestartCount`).
     #[serde(default)]
     pub restart_count: u32,
+    /// docker's `Health`: set at each start of a container with a
+    /// healthcheck, written by its supervisor (see [`crate::health`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
     /// strata's process records (not shown by `inspect`).
     #[serde(default)]
     pub strata: Processes,
@@ -294,6 +302,7 @@ impl Default for State {
             started_at: ZERO_TIME.to_string(),
             finished_at: ZERO_TIME.to_string(),
             restart_count: 0,
+            health: None,
             strata: Processes::default(),
             net: RuntimeNet::default(),
             extra: serde_json::Map::new(),

@@ -88,6 +88,9 @@ pub struct CreateOptions {
     pub init: bool,
     /// `--privileged`, `--cap-add`, `--security-opt`, `--ipc`, …
     pub security: crate::confine::SecurityOptions,
+    /// `--health-*`/`--no-healthcheck` (merged over the image's
+    /// `HEALTHCHECK`, see [`crate::health::merge`]).
+    pub healthcheck: Option<strata_oci::config::HealthConfig>,
 }
 
 /// Creates a container from `image` with docker's rules.
@@ -214,6 +217,12 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         )));
     }
     let security = crate::confine::host_config(store, &opts.security, &net.mode)?;
+    let healthcheck = crate::health::merge(opts.healthcheck.clone(), icfg.healthcheck.as_ref());
+    crate::health::validate(healthcheck.as_ref()).map_err(RuntimeError::Invalid)?;
+    let mut extra = serde_json::Map::new();
+    if let Some(shell) = &icfg.shell {
+        extra.insert("Shell".into(), serde_json::json!(shell));
+    }
     let (path, args) = command.path_and_args();
     let config = Config {
         hostname,
@@ -230,6 +239,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         stdin_once: opts.interactive && opts.attach.0,
         env: merge_config_env(icfg.env.as_deref().unwrap_or(&[]), &opts.env),
         cmd: (!command.cmd.is_empty()).then(|| command.cmd.clone()),
+        healthcheck,
         image: opts.image.clone(),
         volumes: icfg.volumes.as_ref().map(|v| {
             v.keys()
@@ -246,7 +256,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
             .or_else(|| icfg.stop_signal.clone()),
         stop_timeout: opts.stop_timeout,
         net: net.config.clone(),
-        extra: serde_json::Map::new(),
+        extra,
     };
     let host_config = HostConfig {
         binds: (!binds.is_empty()).then_some(binds),
@@ -313,6 +323,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         let _ = containers::delete_with_volumes(store, &c.id);
         return Err(e);
     }
+    crate::events::container(store, &c, "create", &[]);
     Ok(c)
 }
 
@@ -622,10 +633,19 @@ pub fn wait(store: &Store, id: &str) -> Result<i32> {
 /// its lock and is skipped — prune never fails the command it raced, and a
 /// race never fails prune.
 pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
+    prune_where(store, &|_| true)
+}
+
+/// [`prune`] of the stopped containers `select` accepts (a prune
+/// `--filter`: labels, creation time).
+pub fn prune_where(
+    store: &Store,
+    select: &dyn Fn(&Container) -> bool,
+) -> Result<(Vec<String>, u64)> {
     let mut ids = Vec::new();
     let mut bytes = 0;
     for c in containers::list(store)? {
-        if c.is_running() {
+        if c.is_running() || !select(&c) {
             continue;
         }
         let p = paths(store, &c.id);

@@ -35,6 +35,7 @@ use crate::attach::{Frame, FrameBuffer};
 use crate::attach_server_linux::AttachServer;
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{Result, RuntimeError};
+use crate::health_linux::Monitor as HealthMonitor;
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::{LogWriter, Stream};
 use crate::model::State;
@@ -137,6 +138,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         t0,
         cancelled: false,
         attached: AttachServer::bind(),
+        health: None,
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
@@ -159,6 +161,8 @@ struct Supervisor<'a> {
     cancelled: bool,
     /// Clients of `attach` (see [`crate::attach_server_linux`]).
     attached: AttachServer,
+    /// The healthcheck, while the container runs with one.
+    health: Option<HealthMonitor>,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -288,6 +292,9 @@ impl Supervisor<'_> {
         let started = Instant::now();
         let code = self.relay(pid, &mut io, log, sfd);
         tracing::debug!(ms = ms(self.t0), code, "container exited");
+        if let Some(mut h) = self.health.take() {
+            h.stop(self.store, &self.c.id);
+        }
         drop(io);
         self.cleanup();
         tracing::debug!(ms = ms(self.t0), "cleaned up");
@@ -299,6 +306,12 @@ impl Supervisor<'_> {
             started.elapsed(),
         )?;
         tracing::debug!(ms = ms(self.t0), ?wait, "state recorded");
+        crate::events::container(
+            self.store,
+            &self.c,
+            "die",
+            &[("exitCode", code.to_string())],
+        );
         if wait.is_none() && self.c.spec.host_config.auto_remove {
             containers::delete_with_volumes(self.store, &self.c.id)?;
             tracing::debug!(ms = ms(self.t0), "removed");
@@ -429,6 +442,11 @@ impl Supervisor<'_> {
             return Err(e);
         }
         tracing::debug!(ms = ms(self.t0), "started");
+        crate::events::container(self.store, &self.c, "start", &[]);
+        self.health = HealthMonitor::start(self.store, &self.c).unwrap_or_else(|e| {
+            tracing::warn!("health check of {}: {e}", self.c.id);
+            None
+        });
         self.send(&Frame::Started(pid));
         Ok((pid, io))
     }
@@ -521,11 +539,18 @@ impl Supervisor<'_> {
             {
                 break;
             }
-            let timeout = deadline.map_or(PollTimeout::NONE, |d| {
-                let ms = d
-                    .saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .max(1);
+            if let Some(h) = self.health.as_mut() {
+                h.tick(self.store, &self.c, self.runtime);
+            }
+            let sleep = [
+                deadline.map(|d| d.saturating_duration_since(Instant::now())),
+                crate::health_linux::sleep_for(self.health.as_ref()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = sleep.map_or(PollTimeout::NONE, |d| {
+                let ms = d.as_millis().max(1);
                 PollTimeout::try_from(ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
             });
             let out_fd = io.out.as_ref().map(|f| f.as_fd());
@@ -573,6 +598,9 @@ impl Supervisor<'_> {
             if sig_ready {
                 for signo in sfd.take() {
                     if signo == libc::SIGCHLD {
+                        if let Some(h) = self.health.as_mut() {
+                            h.child_exited(self.store, &self.c.id);
+                        }
                         if let Some(c) = reap(pid) {
                             code = Some(c);
                             deadline = Some(Instant::now() + Duration::from_secs(2));

@@ -194,9 +194,17 @@ fn discard(store: &Store, name: &str) {
 /// `volume prune`: removes every volume no container uses; returns the
 /// names and the bytes they held.
 pub fn prune(store: &Store) -> Result<(Vec<String>, u64)> {
+    prune_where(store, &|_| true)
+}
+
+/// [`prune`] of the volumes `select` accepts (a prune `--filter`).
+pub fn prune_where(store: &Store, select: &dyn Fn(&Volume) -> bool) -> Result<(Vec<String>, u64)> {
     let mut names = Vec::new();
     let mut bytes = 0;
     for v in list(store)? {
+        if !select(&v) {
+            continue;
+        }
         let size = strata_store::layer::disk_usage(&v.mountpoint).unwrap_or(0);
         if let Ok(true) = store.db().write(|tx| q::delete_unused(tx, &v.name))? {
             discard(store, &v.name);

@@ -31,6 +31,7 @@ pub mod check;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod fuzzing;
 pub mod gc;
 pub mod images;

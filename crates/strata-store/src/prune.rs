@@ -25,9 +25,28 @@ impl Store {
     /// Removes dangling images (with `all`: every image without a
     /// container), then collects garbage.
     pub fn prune_images(&self, all: bool) -> Result<Pruned> {
+        self.prune_images_where(all, &|_| true)
+    }
+
+    /// [`Store::prune_images`] of the images `select` accepts (a prune
+    /// `--filter`: labels, creation time).
+    pub fn prune_images_where(
+        &self,
+        all: bool,
+        select: &dyn Fn(&crate::images::Image) -> bool,
+    ) -> Result<Pruned> {
+        let mut refused = std::collections::HashSet::new();
+        for row in self.list_images()? {
+            if self.image(&row.id).is_ok_and(|img| !select(&img)) {
+                refused.insert(row.id);
+            }
+        }
         let removed = self.db().write(|tx| {
             let mut out = Vec::new();
             for img in q::list(tx)? {
+                if refused.contains(&img.id) {
+                    continue;
+                }
                 let tags = q::tags_of(tx, &img.id)?;
                 if !all && !tags.is_empty() {
                     continue;

@@ -119,6 +119,10 @@ pub enum Command {
     Port(crate::commands::container::port::PortArgs),
     /// Display the running processes of a container
     Top(crate::commands::container::top::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(crate::commands::container::stats::StatsArgs),
+    /// Get real time events from the server
+    Events(system::events::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(crate::commands::container::diff::DiffArgs),
     /// Export a container's filesystem as a tar archive
@@ -187,4 +191,8 @@ pub enum SystemCommand {
     Check(system::check::CheckArgs),
     /// Display system-wide information
     Info(system::info::InfoArgs),
+    /// Remove unused data
+    Prune(system::prune::PruneArgs),
+    /// Get real time events from the server
+    Events(system::events::EventsArgs),
 }

@@ -478,9 +478,14 @@ pub fn remove(store: &Store, net: &Network) -> Result<()> {
 /// `network prune`: removes the user networks no running container uses;
 /// returns their names.
 pub fn prune(store: &Store) -> Result<Vec<String>> {
+    prune_where(store, &|_| true)
+}
+
+/// [`prune`] of the networks `select` accepts (a prune `--filter`).
+pub fn prune_where(store: &Store, select: &dyn Fn(&Network) -> bool) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for n in list(store)? {
-        if n.is_predefined() || in_use(store, &n)? {
+        if n.is_predefined() || !select(&n) || in_use(store, &n)? {
             continue;
         }
         if remove(store, &n).is_ok() {

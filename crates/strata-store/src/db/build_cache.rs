@@ -149,9 +149,13 @@ pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
         .optional()?)
 }
 
-/// Deletes every row; returns how many.
-pub fn delete_all(c: &Connection) -> Result<usize> {
-    Ok(c.execute("DELETE FROM build_cache", [])?)
+/// Deletes every row; returns their keys.
+pub fn delete_all(c: &Connection) -> Result<Vec<String>> {
+    let mut st = c.prepare("DELETE FROM build_cache RETURNING key")?;
+    let keys = st
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -204,7 +208,7 @@ mod tests {
         assert_eq!(desc(&db), "{}");
         db.write(|tx| touch(tx, "k1", 10, |_| None)).unwrap();
         assert_eq!(desc(&db), "{}");
-        assert_eq!(db.write(|tx| delete_all(tx)).unwrap(), 2);
+        assert_eq!(db.write(|tx| delete_all(tx)).unwrap().len(), 2);
         assert_eq!(db.with(|c| get(c, "k1")).unwrap(), None);
     }
 }

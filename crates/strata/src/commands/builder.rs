@@ -34,18 +34,25 @@ pub fn dispatch(ctx: &Ctx, c: BuilderCommand) -> anyhow::Result<i32> {
 }
 
 fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
-    let store = ctx.store()?;
-    let records = strata_build::cache::prune(store)?;
+    let (keys, freed) = prune_cache(ctx.store()?, args.all)?;
+    let _ = args.force;
+    println!("Deleted {} build cache records", keys.len());
+    println!("Total:\t{}", units::human_size(freed));
+    Ok(0)
+}
+
+/// Deletes every build cache record and collects what only they kept
+/// (`all`: the `RUN --mount=type=cache` directories too); returns the
+/// records' keys and the bytes freed.
+pub fn prune_cache(store: &strata_store::Store, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
+    let keys = strata_build::cache::prune(store)?;
     let mut freed = store.gc()?.bytes;
-    if args.all {
+    if all {
         let dir = store.root().join("cache-mounts");
         if dir.exists() {
             freed += strata_store::layer::disk_usage(&dir).unwrap_or(0);
             strata_store::layout::remove_tree(&dir)?;
         }
     }
-    let _ = args.force;
-    println!("Deleted {records} build cache records");
-    println!("Total:\t{}", units::human_size(freed));
-    Ok(0)
+    Ok((keys, freed))
 }

@@ -9,6 +9,7 @@ pub mod image;
 pub mod login;
 pub mod logout;
 pub mod network;
+pub mod prune_filter;
 pub mod registry;
 pub mod system;
 pub mod volume;
@@ -24,6 +25,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Df(a)) => system::df::run(&ctx, a),
         Command::System(SystemCommand::Check(a)) => system::check::run(&ctx, a),
         Command::System(SystemCommand::Info(a)) => system::info::run(&ctx, a),
+        Command::System(SystemCommand::Prune(a)) => system::prune::run(&ctx, a),
+        Command::System(SystemCommand::Events(a)) | Command::Events(a) => {
+            system::events::run(&ctx, a)
+        }
         Command::Info(a) => system::info::run(&ctx, a),
         Command::Version(a) => system::version::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),
@@ -57,6 +62,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Rename(a) => container::rename::run(&ctx, a),
         Command::Port(a) => container::port::run(&ctx, a),
         Command::Top(a) => container::top::run(&ctx, a),
+        Command::Stats(a) => container::stats::run(&ctx, a),
         Command::Diff(a) => container::diff::run(&ctx, a),
         Command::Export(a) => container::export::run(&ctx, a),
         Command::Pause(a) => container::pause::pause(&ctx, a),
@@ -107,8 +113,16 @@ pub fn filter_pair(f: &str) -> anyhow::Result<(&str, &str)> {
 /// question; true when the answer is y or yes (read from stdin; an empty
 /// or closed input is a no, as docker's).
 pub fn confirm_removal(what: &str) -> std::io::Result<bool> {
+    confirm(&format!(
+        "WARNING! This will remove {what}.\nAre you sure you want to continue?"
+    ))
+}
+
+/// docker's `PromptForConfirmation`: `message` and ` [y/N] `; true when
+/// the answer is y or yes (an empty or closed input is a no).
+pub fn confirm(message: &str) -> std::io::Result<bool> {
     use std::io::{BufRead, Write};
-    print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    print!("{message} [y/N] ");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;

@@ -116,6 +116,9 @@ pub struct CreateFlags {
     /// Network flags.
     #[command(flatten)]
     pub net: super::network_flags::NetworkFlags,
+    /// Healthcheck flags.
+    #[command(flatten)]
+    pub health: super::health_flags::HealthFlags,
     /// Print help
     #[arg(long, action = ArgAction::Help)]
     pub help: Option<bool>,
@@ -331,6 +334,7 @@ fn create_container(
         )
         .into());
     }
+    let healthcheck = f.health.config()?;
     let img = image_for(ctx, image, &f.pull, f.platform.as_deref())?;
     let store = ctx.store()?;
     let mut env = Vec::new();
@@ -380,6 +384,7 @@ fn create_container(
         stop_timeout: f.stop_timeout,
         init: f.init,
         security: f.security.options(),
+        healthcheck,
     };
     for w in f.net.warnings() {
         eprintln!("{w}");

@@ -60,6 +60,17 @@ pub fn run_any(ctx: &Ctx, args: AnyInspectArgs) -> anyhow::Result<i32> {
     inspect_objects(ctx, args.format.as_deref(), &args.names, c, i)
 }
 
+/// docker's templates run over its typed document, where an omitted
+/// field still exists: `{{json .State.Health}}` of a container without a
+/// healthcheck is `null`, not a missing key (so is `.Config.Healthcheck`).
+fn template_view(doc: &mut serde_json::Value) {
+    for (object, key) in [("State", "Health"), ("Config", "Healthcheck")] {
+        if let Some(o) = doc.get_mut(object).and_then(|s| s.as_object_mut()) {
+            o.entry(key).or_insert(serde_json::Value::Null);
+        }
+    }
+}
+
 fn inspect_objects(
     ctx: &Ctx,
     format: Option<&str>,
@@ -74,7 +85,11 @@ fn inspect_objects(
         if containers_too {
             match containers::lookup(store, n) {
                 Ok(c) => {
-                    objects.push(inspect::inspect(store, &c));
+                    let mut doc = inspect::inspect(store, &c);
+                    if !matches!(format, None | Some("") | Some("json")) {
+                        template_view(&mut doc);
+                    }
+                    objects.push(doc);
                     continue;
                 }
                 Err(RuntimeError::NoSuchContainer(_)) => {}

@@ -9,6 +9,7 @@ pub mod create;
 pub mod diff;
 pub mod exec;
 pub mod export;
+pub mod health_flags;
 pub mod inspect;
 pub mod kill;
 pub mod logs;
@@ -23,6 +24,7 @@ pub mod run;
 pub mod security_flags;
 pub mod shim;
 pub mod start;
+pub mod stats;
 pub mod stop;
 pub mod top;
 pub mod update;
@@ -88,6 +90,8 @@ pub enum ContainerCommand {
     Attach(attach::AttachArgs),
     /// Update configuration of one or more containers
     Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
 }
 
 /// Runs `strata container …`.
@@ -117,6 +121,7 @@ pub fn dispatch(ctx: &Ctx, c: ContainerCommand) -> anyhow::Result<i32> {
         ContainerCommand::Restart(a) => restart::run(ctx, a),
         ContainerCommand::Attach(a) => attach::run(ctx, a),
         ContainerCommand::Update(a) => update::run(ctx, a),
+        ContainerCommand::Stats(a) => stats::run(ctx, a),
     }
 }
 

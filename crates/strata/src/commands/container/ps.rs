@@ -24,7 +24,7 @@ pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, ancestor=)
+    /// Filter output based on conditions provided (status=, name=, id=, ancestor=, health=)
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Pretty-print containers using a Go template ('table', 'json', or a template)
@@ -73,6 +73,7 @@ enum Filter {
     Name(String),
     Id(String),
     Ancestor(String),
+    Health(String),
 }
 
 fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
@@ -100,6 +101,16 @@ fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
                 "name" => Filter::Name(v.trim_start_matches('/').to_string()),
                 "id" => Filter::Id(v.to_string()),
                 "ancestor" => Filter::Ancestor(v.to_string()),
+                "health" => {
+                    if !matches!(v, "starting" | "healthy" | "unhealthy" | "none") {
+                        return Err(ExitError::new(
+                            1,
+                            format!("Unrecognised filter value for health: {v}"),
+                        )
+                        .into());
+                    }
+                    Filter::Health(v.to_string())
+                }
                 other => {
                     return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
                 }
@@ -119,7 +130,7 @@ pub fn status_word(c: &Container) -> &str {
 
 fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
     // docker: filters of the same key are OR'ed, different keys AND'ed.
-    let groups: [(&str, Vec<&Filter>); 4] = [
+    let groups: [(&str, Vec<&Filter>); 5] = [
         (
             "status",
             filters
@@ -148,6 +159,13 @@ fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
                 .filter(|f| matches!(f, Filter::Ancestor(_)))
                 .collect(),
         ),
+        (
+            "health",
+            filters
+                .iter()
+                .filter(|f| matches!(f, Filter::Health(_)))
+                .collect(),
+        ),
     ];
     groups.iter().all(|(_, fs)| {
         fs.is_empty()
@@ -158,6 +176,7 @@ fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
                 Filter::Ancestor(a) => store
                     .resolve_image_id(a)
                     .is_ok_and(|id| id.as_str() == c.image_id),
+                Filter::Health(h) => health_word(c) == h,
             })
     })
 }
@@ -194,6 +213,16 @@ pub fn system_time(t: &str) -> Option<SystemTime> {
     (secs >= 0).then(|| UNIX_EPOCH + Duration::new(secs as u64, nanos))
 }
 
+/// The container's health for `--filter health=`: `none` without a
+/// healthcheck, else its status (`starting`, `healthy`, `unhealthy`).
+fn health_word(c: &Container) -> &str {
+    match &c.state.health {
+        None => "none",
+        Some(h) if h.status.is_empty() => "unhealthy",
+        Some(h) => &h.status,
+    }
+}
+
 /// docker's STATUS text.
 pub fn status_text(c: &Container, now: SystemTime) -> String {
     let s = &c.state;
@@ -209,7 +238,7 @@ pub fn status_text(c: &Container, now: SystemTime) -> String {
     } else if c.is_running() {
         ContainerStatus::Running {
             started: system_time(&s.started_at).unwrap_or(now),
-            health: None,
+            health: s.health.as_ref().map(|_| health_word(c).to_string()),
         }
     } else if s.never_started() {
         ContainerStatus::Created

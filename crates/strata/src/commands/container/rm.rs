@@ -5,6 +5,7 @@ use strata_format::units;
 use strata_runtime::ops;
 
 use super::{each, lookup, rt};
+use crate::commands::prune_filter::PruneFilter;
 use crate::context::Ctx;
 
 /// Flags of `rm`.
@@ -52,15 +53,26 @@ pub fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
     if !args.force && !crate::commands::confirm_removal("all stopped containers")? {
         return Ok(0);
     }
-    let store = ctx.store()?;
-    let (ids, bytes) = ops::prune(store).map_err(rt)?;
-    if !ids.is_empty() {
-        println!("Deleted Containers:");
-        for id in &ids {
-            println!("{id}");
-        }
-        println!();
+    let (bytes, output) = prune_all(ctx.store()?, &PruneFilter::default())?;
+    if !output.is_empty() {
+        println!("{output}");
     }
     println!("Total reclaimed space: {}", units::human_size(bytes));
     Ok(0)
+}
+
+/// Removes every stopped container; returns the bytes freed and docker's
+/// report (`Deleted Containers:` and the IDs, empty when none went).
+pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<(u64, String)> {
+    let select = |c: &strata_runtime::Container| f.matches(Some(&c.created), &c.spec.config.labels);
+    let (ids, bytes) = ops::prune_where(store, &select).map_err(rt)?;
+    if ids.is_empty() {
+        return Ok((0, String::new()));
+    }
+    let mut out = String::from("Deleted Containers:\n");
+    for id in &ids {
+        out.push_str(id);
+        out.push('\n');
+    }
+    Ok((bytes, out))
 }

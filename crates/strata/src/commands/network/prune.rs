@@ -5,6 +5,7 @@ use clap::Args;
 use strata_runtime::net::networks;
 
 use super::daemon_error;
+use crate::commands::prune_filter::PruneFilter;
 use crate::context::Ctx;
 
 /// Flags of `network prune`.
@@ -24,14 +25,25 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
     {
         return Ok(0);
     }
-    let store = ctx.store()?;
-    let removed = networks::prune(store).map_err(daemon_error)?;
-    if !removed.is_empty() {
-        println!("Deleted Networks:");
-        for n in &removed {
-            println!("{n}");
-        }
-        println!();
+    let output = prune_all(ctx.store()?, &PruneFilter::default())?;
+    if !output.is_empty() {
+        println!("{output}");
     }
     Ok(0)
+}
+
+/// Removes the user networks no container uses; returns docker's report
+/// (`Deleted Networks:` and the names, empty when none went).
+pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<String> {
+    let select = |n: &networks::Network| f.matches(Some(&n.created), &n.spec.labels);
+    let removed = networks::prune_where(store, &select).map_err(daemon_error)?;
+    if removed.is_empty() {
+        return Ok(String::new());
+    }
+    let mut out = String::from("Deleted Networks:\n");
+    for n in &removed {
+        out.push_str(n);
+        out.push('\n');
+    }
+    Ok(out)
 }

@@ -6,6 +6,7 @@ use strata_format::units;
 use strata_runtime::volumes;
 
 use super::daemon_error;
+use crate::commands::prune_filter::PruneFilter;
 use crate::context::Ctx;
 
 /// Flags of `volume prune`.
@@ -35,15 +36,28 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
     {
         return Ok(0);
     }
-    let store = ctx.store()?;
-    let (names, bytes) = volumes::prune(store).map_err(daemon_error)?;
-    if !names.is_empty() {
-        println!("Deleted Volumes:");
-        for n in &names {
-            println!("{n}");
-        }
-        println!();
+    let (bytes, output) = prune_all(ctx.store()?, &PruneFilter::default())?;
+    if !output.is_empty() {
+        println!("{output}");
     }
     println!("Total reclaimed space: {}", units::human_size(bytes));
     Ok(0)
+}
+
+/// Removes the volumes no container uses; returns the bytes freed and
+/// docker's report (`Deleted Volumes:` and the names, empty when none
+/// went).
+pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<(u64, String)> {
+    let select =
+        |v: &volumes::Volume| f.matches(Some(&v.created), &v.labels.clone().unwrap_or_default());
+    let (names, bytes) = volumes::prune_where(store, &select).map_err(daemon_error)?;
+    if names.is_empty() {
+        return Ok((0, String::new()));
+    }
+    let mut out = String::from("Deleted Volumes:\n");
+    for n in &names {
+        out.push_str(n);
+        out.push('\n');
+    }
+    Ok((bytes, out))
 }

@@ -1,0 +1,161 @@
+//! `events` (issue 10): the store's event journal printed and filtered as
+//! docker 20.10 prints its daemon's events for the same container
+//! lifecycle; `--since`/`--until` bound it, and without `--until` it
+//! follows new events.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::container_common::Ctr;
+use crate::support::docker::Docker;
+use crate::support::sh;
+
+const LIFECYCLE: [&str; 8] = [
+    "--filter",
+    "event=create",
+    "--filter",
+    "event=start",
+    "--filter",
+    "event=die",
+    "--filter",
+    "event=destroy",
+];
+
+#[test]
+fn lifecycle_events_equal_dockers() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let name = format!("strata-ev-{}", std::process::id());
+    let since = chrono::Utc::now().timestamp().to_string();
+    for args in [
+        vec![
+            "run",
+            "--name",
+            &name,
+            "-l",
+            "team=a",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 3",
+        ],
+        vec!["rm", &name],
+    ] {
+        let _ = t.run(&args);
+        let _ = d.cmd().args(&args).output();
+    }
+    let until = format!("{}", chrono::Utc::now().timestamp() + 1);
+    let filter = format!("container={name}");
+    let fmt = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.team}} {{.Status}} {{.From}} {{.Scope}}";
+    let mut args = vec![
+        "events", "--since", &since, "--until", &until, "--filter", &filter,
+    ];
+    args.extend(LIFECYCLE);
+    args.extend(["--format", fmt]);
+    let ours = t.ok(&args);
+    let theirs = sh(d.cmd().args(&args));
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.lines().count(), 4, "{ours}");
+    // The default line: time, type, action, ID, sorted attributes.
+    let args = vec![
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &filter,
+        "--filter",
+        "event=die",
+    ];
+    let line = t.ok(&args);
+    let dline = sh(d.cmd().args(&args));
+    let tail = |s: &str| {
+        s.split_once(' ')
+            .unwrap()
+            .1
+            .split(' ')
+            .skip(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(tail(&line), tail(&dline));
+    assert!(line.contains(" container die "), "{line}");
+    // {{json .}}: docker's message document, the same keys and values but
+    // the IDs and times.
+    let args = [
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &filter,
+        "--filter",
+        "event=die",
+        "--format",
+        "{{json .}}",
+    ];
+    let norm = |s: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(s.trim()).unwrap();
+        for k in ["id", "time", "timeNano"] {
+            v[k] = serde_json::Value::Null;
+        }
+        v["Actor"]["ID"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(norm(&t.ok(args)), norm(&sh(d.cmd().args(args))));
+    assert!(
+        line.trim_end()
+            .ends_with(&format!("(exitCode=3, image=busybox, name={name}, team=a)")),
+        "{line}"
+    );
+}
+
+#[test]
+fn events_follow_new_ones_until_stopped() {
+    let Some(t) = Ctr::new() else { return };
+    let mut follower = t
+        .env
+        .cmd([
+            "events",
+            "--filter",
+            "container=followed",
+            "--format",
+            "{{.Action}}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn events");
+    // Nothing before it started is shown.
+    std::thread::sleep(Duration::from_millis(300));
+    t.ok(["create", "--name", "followed", "busybox", "true"]);
+    t.ok(["rm", "followed"]);
+    let mut out = follower.stdout.take().unwrap();
+    let got = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 256];
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end && !String::from_utf8_lossy(&buf).contains("destroy") {
+            match out.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let text = {
+        let end = Instant::now() + Duration::from_secs(30);
+        while !got.is_finished() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = follower.kill();
+        let _ = follower.wait();
+        got.join().unwrap()
+    };
+    assert_eq!(text, "create\ndestroy\n");
+}
