@@ -181,4 +181,6 @@ pub enum SystemCommand {
     Check(system::check::CheckArgs),
     /// Display system-wide information
     Info(system::info::InfoArgs),
+    /// Serve the Docker Engine API on a unix socket (for docker's CLI, compose, SDKs)
+    Service(crate::service::ServiceArgs),
 }

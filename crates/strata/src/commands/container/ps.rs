@@ -279,29 +279,47 @@ fn row(
     })
 }
 
-/// Runs `ps`.
-pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
-    let filters = parse_filters(&args.filter)?;
-    let store = ctx.store()?;
+/// The containers `ps` lists, newest first: running ones (every one with
+/// `all`, or when `last` > 0), kept by the `key=value` filters, at most
+/// `last` of them when `last` > 0. The API's `GET /containers/json` lists
+/// the same.
+pub fn select(
+    store: &Store,
+    filters: &[String],
+    all: bool,
+    last: i64,
+) -> anyhow::Result<Vec<Container>> {
+    let filters = parse_filters(filters)?;
     let mut list = containers::list(store).map_err(super::rt)?;
     list.sort_by_key(|c| std::cmp::Reverse(system_time(&c.created)));
+    let all = all || last > 0;
+    let mut out = Vec::new();
+    for c in list {
+        if !all && !c.is_running() {
+            continue;
+        }
+        if !matches(store, &c, &filters) {
+            continue;
+        }
+        out.push(c);
+        if last > 0 && out.len() as i64 >= last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `ps`.
+pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
     let last = if args.latest { 1 } else { args.last };
-    let all = args.all || last > 0;
+    let list = select(store, &args.filter, args.all, last)?;
     let now = SystemTime::now();
     let atts = networks::all_attachments(store).map_err(super::rt)?;
     let mut rows = Vec::new();
     for c in &list {
-        if !all && !c.is_running() {
-            continue;
-        }
-        if !matches(store, c, &filters) {
-            continue;
-        }
         let a = atts.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         rows.push(row(store, c, a, args.no_trunc, args.size, now));
-        if last > 0 && rows.len() as i64 >= last {
-            break;
-        }
     }
     let mut table = DEFAULT_TABLE.to_string();
     if args.size {
