@@ -48,6 +48,9 @@ struct Entry {
     exit: watch::Sender<Option<i32>>,
     /// The supervisor socket's write side while the container runs.
     control: Option<UnixStream>,
+    /// Stdin that came before the start (docker's client attaches and
+    /// writes before it starts the container).
+    pending: Vec<Frame>,
 }
 
 impl Entry {
@@ -56,6 +59,7 @@ impl Entry {
             sinks: Vec::new(),
             exit: watch::channel(None).0,
             control: None,
+            pending: Vec::new(),
         }
     }
 }
@@ -92,6 +96,17 @@ impl Attachments {
         })
     }
 
+    /// Sends stdin to the container, kept until its start when it has not
+    /// started yet.
+    fn send_stdin(&self, id: &str, f: Frame) {
+        self.with(id, |e| match e.control.as_mut() {
+            Some(s) => {
+                let _ = f.write_to(s);
+            }
+            None => e.pending.push(f),
+        });
+    }
+
     fn add_sink(&self, id: &str, sink: Sink) {
         self.with(id, |e| e.sinks.push(sink));
     }
@@ -99,8 +114,13 @@ impl Attachments {
     /// Takes over a started container's supervisor socket: relays its
     /// frames until the container exits (on a thread of its own).
     pub fn started(self: &Arc<Self>, id: &str, mut sup: Supervised) {
-        let control = sup.socket.try_clone().ok();
+        let mut control = sup.socket.try_clone().ok();
         self.with(id, |e| {
+            if let Some(s) = control.as_mut() {
+                for f in e.pending.drain(..) {
+                    let _ = f.write_to(s);
+                }
+            }
             e.control = control;
             e.exit.send_replace(None);
         });
@@ -109,7 +129,15 @@ impl Attachments {
         std::thread::spawn(move || {
             let never = Cancel::new();
             let mut code = None;
-            while let Ok(Some(f)) = sup.next_frame(&never) {
+            loop {
+                let f = match sup.next_frame(&never) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!("container {id}: supervisor socket: {e}");
+                        break;
+                    }
+                };
                 match f {
                     Frame::Stdout(b) => me.deliver(&id, 1, &b),
                     Frame::Stderr(b) => me.deliver(&id, 2, &b),
@@ -124,9 +152,11 @@ impl Attachments {
                     _ => {}
                 }
             }
+            tracing::debug!("container {id}: relay ended, exit code {code:?}");
             me.with(&id, |e| {
                 e.sinks.clear();
                 e.control = None;
+                e.pending.clear();
                 if let Some(c) = code {
                     e.exit.send_replace(Some(c));
                 }
@@ -216,13 +246,15 @@ pub async fn attach(
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => {
                         if want_stdin {
-                            svc_in.attach.send(&id_in, &Frame::StdinClose);
+                            svc_in.attach.send_stdin(&id_in, Frame::StdinClose);
                         }
                         return;
                     }
                     Ok(n) => {
                         if want_stdin {
-                            svc_in.attach.send(&id_in, &Frame::Stdin(buf[..n].to_vec()));
+                            svc_in
+                                .attach
+                                .send_stdin(&id_in, Frame::Stdin(buf[..n].to_vec()));
                         }
                     }
                 }

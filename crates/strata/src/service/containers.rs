@@ -203,9 +203,6 @@ pub async fn wait(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
         let mut last = c.state.exit_code;
         let mut reported: Option<i32> = None;
         loop {
-            if rx.has_changed().unwrap_or(false) {
-                reported = *rx.borrow_and_update();
-            }
             let s3 = svc.clone();
             let cid = c.id.clone();
             let now = tokio::task::spawn_blocking(move || {
@@ -216,7 +213,14 @@ pub async fn wait(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
             .await
             .ok()
             .flatten();
+            // After the read: an exit reported before the record went is seen.
+            if rx.has_changed().unwrap_or(false) {
+                reported = *rx.borrow_and_update();
+            }
             let done = match &now {
+                // Removed (`--rm`): its supervisor reports the exit code
+                // after it removed the record.
+                None if reported.is_none() && svc.attach.supervised(&c.id) => None,
                 None => Some(reported.unwrap_or(last)),
                 Some(n) => {
                     let live = n.is_running()
@@ -234,6 +238,11 @@ pub async fn wait(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
                     }
                 }
             };
+            tracing::trace!(
+                "wait {}: record {}, reported {reported:?}, done {done:?}",
+                c.id,
+                now.as_ref().map_or("gone", |n| n.state.status.as_str())
+            );
             if let Some(code) = done {
                 let resp = ContainerWaitResponse {
                     status_code: code as i64,
@@ -247,7 +256,11 @@ pub async fn wait(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
                 return;
             }
             tokio::select! {
-                _ = rx.changed() => {}
+                r = rx.changed() => {
+                    if r.is_ok() {
+                        reported = *rx.borrow_and_update();
+                    }
+                }
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
         }
