@@ -85,7 +85,13 @@ fn bad(e: anyhow::Error) -> ApiError {
 /// `GET /images/{name}/json`.
 pub fn inspect(svc: &Service, name: &str) -> ApiResult {
     let store = svc.store()?;
-    let img = store.resolve_image(name)?;
+    let img = store.resolve_image(name).map_err(|e| match e {
+        // dockerd 20.10's wording on this endpoint.
+        strata_store::StoreError::ImageNotFound(n) => {
+            ApiError::not_found(format!("no such image: {n}: No such image: {n}"))
+        }
+        other => other.into(),
+    })?;
     json_ok(&inspect_cmd::image_json(store, &img)?)
 }
 

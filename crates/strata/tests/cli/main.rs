@@ -62,6 +62,7 @@ mod registry_interop;
 mod registry_limits;
 mod registry_pull;
 mod registry_push;
+mod service_docker_cli;
 mod store_concurrency;
 mod support;
 mod system_check;
