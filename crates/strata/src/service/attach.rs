@@ -22,7 +22,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
 use super::Service;
-use super::http::{ApiError, ApiResult, Query, channel, empty, streamed};
+use super::http::{ApiError, ApiResult, Body, Query, Resp, channel, empty, streamed};
+use http_body_util::BodyExt;
 
 /// docker's stream framing: `[stream, 0, 0, 0, len (BE u32)]` + payload.
 pub fn frame(stream: u8, data: &[u8]) -> Bytes {
@@ -224,43 +225,58 @@ pub async fn attach(
         follow_log(svc.clone(), c.clone(), sink);
     }
     drop(tx);
+    let id = c.id.clone();
+    let input = move |data: Option<Vec<u8>>| {
+        if want_stdin {
+            let f = match data {
+                Some(d) => Frame::Stdin(d),
+                None => Frame::StdinClose,
+            };
+            svc.attach.send_stdin(&id, f);
+        }
+    };
+    Ok(hijack(&mut req, body, input))
+}
+
+/// What the client sends on a hijacked connection: `Some(bytes)`, then
+/// `None` at its end.
+pub type Input = Box<dyn FnMut(Option<Vec<u8>>) + Send>;
+
+/// Answers an attach-style request. With `Upgrade: tcp` (docker's
+/// clients): switches protocols, then relays `body` to the client and
+/// what the client sends to `input`, closing the connection when `body`
+/// ends. Without: `body` is the response.
+pub fn hijack(
+    req: &mut Request<Incoming>,
+    body: Body,
+    input: impl FnMut(Option<Vec<u8>>) + Send + 'static,
+) -> Resp {
     let upgrade = req
         .headers()
         .get(hyper::header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
     if !upgrade {
-        return Ok(streamed("application/vnd.docker.raw-stream", body));
+        return streamed("application/vnd.docker.raw-stream", body);
     }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let id = c.id.clone();
+    let on_upgrade = hyper::upgrade::on(req);
+    let mut input: Input = Box::new(input);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
-        let svc_in = svc.clone();
-        let id_in = id.clone();
-        let stdin = tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             loop {
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => {
-                        if want_stdin {
-                            svc_in.attach.send_stdin(&id_in, Frame::StdinClose);
-                        }
+                        input(None);
                         return;
                     }
-                    Ok(n) => {
-                        if want_stdin {
-                            svc_in
-                                .attach
-                                .send_stdin(&id_in, Frame::Stdin(buf[..n].to_vec()));
-                        }
-                    }
+                    Ok(n) => input(Some(buf[..n].to_vec())),
                 }
             }
         });
-        use http_body_util::BodyExt;
         let mut body = body;
         while let Some(Ok(f)) = body.frame().await {
             if let Ok(data) = f.into_data()
@@ -270,7 +286,7 @@ pub async fn attach(
             }
         }
         let _ = wr.shutdown().await;
-        stdin.abort();
+        reader.abort();
     });
     let mut r = Response::new(empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -284,7 +300,7 @@ pub async fn attach(
         HeaderValue::from_static("Upgrade"),
     );
     h.insert(hyper::header::UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(r)
+    r
 }
 
 /// Streams a running container's new log entries to `sink` until it stops.

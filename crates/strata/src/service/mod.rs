@@ -11,12 +11,13 @@
 //!
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
-//! [`build`], [`containers`] and [`attach`].
+//! [`build`], [`containers`], [`attach`] and [`exec`].
 
 mod attach;
 mod build;
 mod containers;
 mod create;
+mod exec;
 mod http;
 mod images;
 mod router;
@@ -54,6 +55,7 @@ pub struct ServiceArgs {
 pub struct Service {
     ctx: Ctx,
     attach: Arc<attach::Attachments>,
+    execs: exec::Execs,
 }
 
 impl Service {
@@ -130,6 +132,7 @@ pub fn run(ctx: Ctx, args: ServiceArgs) -> anyhow::Result<i32> {
     let svc = Arc::new(Service {
         ctx,
         attach: Arc::default(),
+        execs: exec::Execs::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

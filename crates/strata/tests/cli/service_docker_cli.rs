@@ -1,7 +1,7 @@
 //! `strata system service` driven by docker's own CLI (`/usr/bin/docker`
 //! with `DOCKER_HOST=unix://…`): the seed flow (build, history, images,
 //! tag, rmi, run, logs, ps, inspect, stop, rm), pull/push with the test
-//! registry, stdin and exit codes, docker's errors and API versions — and
+//! registry, stdin, exec and exit codes, docker's errors and API versions — and
 //! where the private dockerd can run the same client case, its answers
 //! are the expected ones (issue 17).
 
@@ -365,6 +365,36 @@ fn service_stdin_and_containers_outliving_it() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped\n");
     assert_eq!(out.status.code(), Some(4));
+
+    // exec: output, exit code, stdin, env and workdir; a missing command.
+    s.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "60"]);
+    let out = s.run(&["exec", "ex", "sh", "-c", "echo in-exec; echo e >&2; exit 6"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "in-exec\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "e\n");
+    let mut child = s
+        .docker()
+        .args([
+            "exec",
+            "-i",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "ex",
+            "sh",
+            "-c",
+            "echo $X $(pwd); cat",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("docker exec -i");
+    child.stdin.take().unwrap().write_all(b"to-exec\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 /tmp\nto-exec\n");
+    assert_eq!(s.run(&["exec", "ex", "nosuchcmd"]).status.code(), Some(126));
+    s.ok(&["rm", "-f", "ex"]);
 
     // A container keeps running when the service exits, and the next
     // service (and the CLI meanwhile) still manage it.
