@@ -11,8 +11,9 @@
 //!
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
-//! [`build`], [`containers`], [`attach`] and [`exec`].
+//! [`build`], [`containers`], [`attach`], [`exec`] and [`archive`].
 
+mod archive;
 mod attach;
 mod build;
 mod containers;

@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::Service;
 use super::http::{API_VERSION, ApiError, ApiResult, Query, Resp, decode, segments, split_version};
-use super::{attach, build, containers, exec, images, system};
+use super::{archive, attach, build, containers, exec, images, system};
 
 /// Handles one request.
 pub async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Resp {
@@ -107,6 +107,9 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
         (&Method::POST, ["containers", id, "resize"]) => {
             let id = id.to_string();
             blocking(move || containers::resize(&svc, &id, &q)).await
+        }
+        (&Method::HEAD | &Method::GET | &Method::PUT, ["containers", id, "archive"]) => {
+            archive::archive(svc, id.to_string(), q, req).await
         }
         (&Method::POST, ["containers", id, "exec"]) => exec::create(svc, id.to_string(), req).await,
         (&Method::POST, ["exec", id, "start"]) => exec::start(svc, id.to_string(), req).await,

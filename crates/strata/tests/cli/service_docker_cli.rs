@@ -1,7 +1,7 @@
 //! `strata system service` driven by docker's own CLI (`/usr/bin/docker`
 //! with `DOCKER_HOST=unix://…`): the seed flow (build, history, images,
 //! tag, rmi, run, logs, ps, inspect, stop, rm), pull/push with the test
-//! registry, stdin, exec and exit codes, docker's errors and API versions — and
+//! registry, stdin, exec, cp and exit codes, docker's errors and API versions — and
 //! where the private dockerd can run the same client case, its answers
 //! are the expected ones (issue 17).
 
@@ -394,6 +394,27 @@ fn service_stdin_and_containers_outliving_it() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 /tmp\nto-exec\n");
     assert_eq!(s.run(&["exec", "ex", "nosuchcmd"]).status.code(), Some(126));
+    // cp both ways (the archive endpoints).
+    let host = s.t.env.path("cp-in.txt");
+    std::fs::write(&host, "copied in\n").unwrap();
+    s.ok(&["cp", host.to_str().unwrap(), "ex:/tmp/in.txt"]);
+    assert_eq!(s.ok(&["exec", "ex", "cat", "/tmp/in.txt"]), "copied in\n");
+    let back = s.t.env.path("cp-out");
+    std::fs::create_dir_all(&back).unwrap();
+    s.ok(&["cp", "ex:/tmp/in.txt", back.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(back.join("in.txt")).unwrap(),
+        "copied in\n"
+    );
+    let missing = s.run(&["cp", "ex:/nonexistent", back.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    // docker's CLI words a 404 of the stat as its own message.
+    assert!(
+        err.contains("No such container:path: ex:/nonexistent")
+            || err.contains("Could not find the file /nonexistent in container ex"),
+        "{err}"
+    );
     s.ok(&["rm", "-f", "ex"]);
 
     // A container keeps running when the service exits, and the next
