@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bollard_stubs::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerSummary, ContainerSummaryHostConfig,
-    ContainerWaitResponse,
+    ContainerWaitResponse, PortSummary,
 };
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -51,7 +51,7 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
             image_id: Some(c.image_id.clone()),
             command: Some(ps::command_line(c)),
             created: Some(created),
-            ports: Some(Vec::new()),
+            ports: Some(ports(c)),
             labels: Some(c.spec.config.labels.clone().into_iter().collect()),
             state: serde_json::from_value(json!(ps::status_word(c))).ok(),
             status: Some(ps::status_text(c, now)),
@@ -65,6 +65,22 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
         out.push(summary);
     }
     json_ok(&out)
+}
+
+/// A running container's published and exposed ports (as `ps` shows them).
+fn ports(c: &Container) -> Vec<PortSummary> {
+    if !c.is_running() {
+        return Vec::new();
+    }
+    strata_runtime::net::ports::port_list(&c.state.net.ports)
+        .into_iter()
+        .map(|p| PortSummary {
+            ip: Some(p.ip).filter(|i| !i.is_empty()),
+            private_port: p.private,
+            public_port: (p.public != 0).then_some(p.public),
+            typ: serde_json::from_value(json!(p.proto)).ok(),
+        })
+        .collect()
 }
 
 /// `POST /containers/create?name=`.

@@ -305,10 +305,23 @@ fn service_seed_flow_with_dockers_cli() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
 
     // run -d, ps with filters, inspect, stop, rm -f.
-    let bg = s.ok(&["run", "-d", "--name", "bg", "busybox", "sleep", "60"]);
+    let bg = s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
     let bg = bg.trim();
     assert_eq!(bg.len(), 64, "{bg}");
     assert_eq!(s.ok(&["ps", "--format", "{{.Names}}"]).trim(), "bg");
+    let ports = s.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ports.contains("->80/tcp"), "{ports}");
+    assert_eq!(ports, s.t.ok(["ps", "--format", "{{.Ports}}"]));
     let all = s.ok(&["ps", "-a", "--format", "{{.Names}}|{{.State}}"]);
     let mut rows: Vec<&str> = all.lines().collect();
     rows.sort();
