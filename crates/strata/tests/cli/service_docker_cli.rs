@@ -286,6 +286,8 @@ fn service_seed_flow_with_dockers_cli() {
     assert_eq!(out.status.code(), Some(0));
     let out = s.run(&[
         "run",
+        "--label",
+        "tier=test",
         "--name",
         "codes",
         "busybox",
@@ -339,6 +341,30 @@ fn service_seed_flow_with_dockers_cli() {
         ])
         .trim(),
         "codes"
+    );
+    assert_eq!(
+        s.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=tier=test",
+            "--format",
+            "{{.Names}}"
+        ])
+        .trim(),
+        "codes"
+    );
+    assert_eq!(
+        s.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=tier",
+            "--filter",
+            "label=nope",
+            "-q"
+        ]),
+        ""
     );
     assert_eq!(
         s.ok(&[

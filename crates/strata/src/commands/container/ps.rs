@@ -24,7 +24,7 @@ pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, ancestor=)
+    /// Filter output based on conditions provided (status=, name=, id=, ancestor=, label=)
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Pretty-print containers using a Go template ('table', 'json', or a template)
@@ -73,6 +73,8 @@ enum Filter {
     Name(String),
     Id(String),
     Ancestor(String),
+    /// `label=KEY` or `label=KEY=VALUE`.
+    Label(String, Option<String>),
 }
 
 fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
@@ -100,6 +102,10 @@ fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
                 "name" => Filter::Name(v.trim_start_matches('/').to_string()),
                 "id" => Filter::Id(v.to_string()),
                 "ancestor" => Filter::Ancestor(v.to_string()),
+                "label" => match v.split_once('=') {
+                    Some((k, val)) => Filter::Label(k.to_string(), Some(val.to_string())),
+                    None => Filter::Label(v.to_string(), None),
+                },
                 other => {
                     return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
                 }
@@ -119,6 +125,18 @@ pub fn status_word(c: &Container) -> &str {
 
 fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
     // docker: filters of the same key are OR'ed, different keys AND'ed.
+    // Labels: every one must match (docker ANDs label filters).
+    let labels_ok = filters.iter().all(|f| match f {
+        Filter::Label(k, want) => match (c.spec.config.labels.get(k), want) {
+            (None, _) => false,
+            (Some(have), Some(w)) => have == w,
+            (Some(_), None) => true,
+        },
+        _ => true,
+    });
+    if !labels_ok {
+        return false;
+    }
     let groups: [(&str, Vec<&Filter>); 4] = [
         (
             "status",
@@ -158,6 +176,7 @@ fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
                 Filter::Ancestor(a) => store
                     .resolve_image_id(a)
                     .is_ok_and(|id| id.as_str() == c.image_id),
+                Filter::Label(..) => true,
             })
     })
 }
