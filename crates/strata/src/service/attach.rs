@@ -260,7 +260,9 @@ pub fn hijack(
     }
     let on_upgrade = hyper::upgrade::on(req);
     let mut input: Input = Box::new(input);
+    let busy = super::Busy::new();
     tokio::spawn(async move {
+        let _busy = busy;
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };

@@ -147,19 +147,43 @@ pub fn run(ctx: Ctx, args: ServiceArgs) -> anyhow::Result<i32> {
     result.map(|()| 0)
 }
 
-/// Connections open now, and when the last one closed.
-struct Activity {
-    open: AtomicUsize,
-    last: std::sync::Mutex<Instant>,
+/// Connections and hijacked sessions open now.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+/// When the last one ended.
+static LAST: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+/// Keeps the service from idling out while it lives (a connection, or an
+/// attach/exec session whose connection was handed over).
+pub struct Busy(());
+
+impl Busy {
+    /// Marks the service busy.
+    pub fn new() -> Busy {
+        OPEN.fetch_add(1, Ordering::SeqCst);
+        Busy(())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        OPEN.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether nothing has been open for `secs`.
+fn idle_for(secs: u64, since_start: Instant) -> bool {
+    let last = LAST
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(since_start);
+    OPEN.load(Ordering::SeqCst) == 0 && last.elapsed() >= Duration::from_secs(secs)
 }
 
 async fn serve(svc: Arc<Service>, path: &Path, idle_secs: u64) -> anyhow::Result<()> {
     let listener = bind(path)?;
     tracing::info!("API listening on {}", path.display());
-    let activity = Arc::new(Activity {
-        open: AtomicUsize::new(0),
-        last: std::sync::Mutex::new(Instant::now()),
-    });
+    let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let cancel = strata_store::cancel::Cancel::global();
     loop {
@@ -172,9 +196,8 @@ async fn serve(svc: Arc<Service>, path: &Path, idle_secs: u64) -> anyhow::Result
                         continue;
                     }
                 };
-                activity.open.fetch_add(1, Ordering::SeqCst);
+                let busy = Busy::new();
                 let svc = svc.clone();
-                let activity = activity.clone();
                 tokio::spawn(async move {
                     let io = TokioIo::new(stream);
                     let handler = service_fn(move |req| {
@@ -188,19 +211,14 @@ async fn serve(svc: Arc<Service>, path: &Path, idle_secs: u64) -> anyhow::Result
                     {
                         tracing::debug!("connection: {e}");
                     }
-                    *activity.last.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                    activity.open.fetch_sub(1, Ordering::SeqCst);
+                    drop(busy);
                 });
             }
             _ = tick.tick() => {
                 if cancel.is_cancelled() {
                     return Ok(());
                 }
-                if idle_secs > 0
-                    && activity.open.load(Ordering::SeqCst) == 0
-                    && activity.last.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
-                        >= Duration::from_secs(idle_secs)
-                {
+                if idle_secs > 0 && idle_for(idle_secs, started) {
                     tracing::info!("no connection for {idle_secs}s: exiting");
                     return Ok(());
                 }

@@ -669,3 +669,43 @@ fn service_container_table_matches_dockerd() {
     same("rm", &["rm", &name]);
     cleanup();
 }
+
+#[test]
+fn service_idles_out_but_not_during_a_session() {
+    let Some(mut s) = Svc::new() else { return };
+    s.stop();
+    s.t.ok(["run", "-d", "--name", "idle", "busybox", "sleep", "60"]);
+    // `--time 1`: an exec longer than that keeps it up (its connection
+    // is handed over, still a session), then it exits and removes its
+    // socket; the container runs on.
+    let mut child =
+        s.t.env
+            .cmd(["system", "service", "--time", "1"])
+            .arg(format!("unix://{}", s.sock.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the service");
+    let end = Instant::now() + Duration::from_secs(20);
+    while raw(&s.sock, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n").is_none() {
+        assert!(Instant::now() < end, "the service did not answer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = s.ok(&["exec", "idle", "sh", "-c", "sleep 2.5; echo survived"]);
+    assert_eq!(out, "survived\n");
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the service did not exit when idle");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    assert!(!s.sock.exists(), "socket left behind");
+    assert_eq!(s.t.inspect("idle", "{{.State.Running}}"), "true");
+}
