@@ -186,6 +186,17 @@ pub fn unbounded() -> (mpsc::UnboundedSender<Bytes>, Body) {
     (tx, StreamBody::new(stream).boxed())
 }
 
+/// A body of `first`, then what `rx` receives.
+pub fn body_from(first: Bytes, rx: mpsc::UnboundedReceiver<Bytes>) -> Body {
+    let head = futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) });
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    StreamBody::new(futures_util::StreamExt::chain(head, rest)).boxed()
+}
+
 /// A streamed response with this content type.
 pub fn streamed(content_type: &'static str, body: Body) -> Resp {
     let mut r = Response::new(body);

@@ -17,7 +17,7 @@ use strata_store::images::Removal;
 use tokio::sync::mpsc;
 
 use super::Service;
-use super::http::{ApiError, ApiResult, Query, json_line, json_ok, streamed, unbounded};
+use super::http::{ApiError, ApiResult, Query, body_from, json_line, json_ok, streamed};
 use crate::commands::image::common::created_unix;
 use crate::commands::image::progress::progress_text;
 use crate::commands::image::{history as history_cmd, inspect as inspect_cmd, ls};
@@ -199,11 +199,13 @@ impl Progress for JsonProgress {
 }
 
 /// A progress stream run on a blocking thread: what `job` sends, then
-/// docker's error message if it fails.
-fn progress_stream(
+/// docker's error message if it fails. A job failing before its first
+/// message is an error response instead (dockerd's 404 for a missing
+/// image or manifest), as docker's clients expect.
+async fn progress_stream(
     job: impl FnOnce(&Arc<JsonProgress>) -> anyhow::Result<()> + Send + 'static,
 ) -> ApiResult {
-    let (tx, body) = unbounded();
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let progress = Arc::new(JsonProgress(tx));
     tokio::task::spawn_blocking(move || {
         if let Err(e) = job(&progress) {
@@ -211,7 +213,45 @@ fn progress_stream(
             progress.send(json!({"errorDetail": {"message": msg}, "error": msg}));
         }
     });
-    Ok(streamed("application/json", body))
+    // The pull's first line (`Pulling from …`) comes before the registry
+    // answered: held until the next message says whether it did.
+    let mut head = Vec::new();
+    let first = loop {
+        let Some(m) = rx.recv().await else {
+            let mut chunk = Vec::new();
+            head.iter().for_each(|b: &Bytes| chunk.extend_from_slice(b));
+            return Ok(streamed("application/json", super::http::full(chunk)));
+        };
+        let is_header = serde_json::from_slice::<Value>(&m).is_ok_and(|v| {
+            v.get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with("Pulling from "))
+        });
+        if !is_header {
+            break m;
+        }
+        head.push(m);
+    };
+    if let Ok(v) = serde_json::from_slice::<Value>(&first)
+        && let Some(msg) = v.get("error").and_then(Value::as_str)
+    {
+        let status = if msg.contains("not found")
+            || msg.contains("manifest unknown")
+            || msg.contains("does not exist")
+        {
+            hyper::StatusCode::NOT_FOUND
+        } else {
+            hyper::StatusCode::INTERNAL_SERVER_ERROR
+        };
+        return Err(ApiError::new(status, msg));
+    }
+    let mut chunk = Vec::new();
+    head.iter().for_each(|b| chunk.extend_from_slice(b));
+    chunk.extend_from_slice(&first);
+    Ok(streamed(
+        "application/json",
+        body_from(Bytes::from(chunk), rx),
+    ))
 }
 
 /// `POST /images/create?fromImage=&tag=`: a pull.
@@ -246,6 +286,7 @@ pub async fn pull(svc: Arc<Service>, q: Query, _req: &Request<Incoming>) -> ApiR
         )?;
         Ok(())
     })
+    .await
 }
 
 /// `POST /images/{name}/push?tag=`.
@@ -298,4 +339,5 @@ pub async fn push(
         }
         Ok(())
     })
+    .await
 }

@@ -496,6 +496,15 @@ fn service_pull_and_push_with_the_test_registry() {
         "{}",
         String::from_utf8_lossy(&missing.stderr)
     );
+    // A missing manifest is an error response (404), as dockerd's.
+    let gone = format!("{reg}/nosuch-{}:x", std::process::id());
+    let missing = s.run(&["pull", &gone]);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.starts_with("Error response from daemon: ") && err.contains("manifest unknown"),
+        "{err}"
+    );
     // dockerd pulls what the service pushed and runs it the same.
     if let Some(d) = dockerd_sock() {
         let cfg = s.t.env.path("dockerd-config");
