@@ -129,6 +129,15 @@ impl Supervised {
         }
     }
 
+    /// The next frame from the supervisor (output, the exit), `None` once
+    /// it closed its end: for a front end that relays them itself (the
+    /// Engine API's attach), unlike [`Self::relay`], which owns the
+    /// terminal. Frames that arrived during [`Self::wait_started`] come
+    /// first. `Err(Cancelled)` once `cancel` fires.
+    pub fn next_frame(&mut self, cancel: &Cancel) -> Result<Option<Frame>> {
+        self.next(cancel)
+    }
+
     /// Sends a frame (errors mean the supervisor is gone; ignored).
     pub fn send(&mut self, f: &Frame) {
         let _ = f.write_to(&mut self.socket);

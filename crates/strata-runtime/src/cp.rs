@@ -439,3 +439,86 @@ mod tests {
         );
     }
 }
+
+/// What docker's archive API says of a path in a container
+/// (`X-Docker-Container-Path-Stat`): Go's `os.FileMode` bits for `mode`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PathStat {
+    /// Base name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Go's `os.FileMode`: permission bits plus type bits.
+    pub mode: u32,
+    /// RFC 3339 modification time.
+    pub mtime: String,
+    /// The link's target, for a symlink.
+    #[serde(rename = "linkTarget")]
+    pub link_target: String,
+}
+
+/// Stats `path` in the container (resolved inside its root; the last
+/// component not followed), as docker's `HEAD /containers/{id}/archive`.
+pub fn stat(store: &Store, c: &Container, path: &str) -> Result<PathStat> {
+    let fs_ = ContainerFs::open(store, c)?;
+    let (p, _) = contents_flag(path);
+    let host = fs_.root().resolve(p, false).ctx("resolve", p)?;
+    let md = fs::symlink_metadata(&host).map_err(|_| {
+        RuntimeError::Invalid(format!(
+            "Could not find the file {path} in container {}",
+            c.name
+        ))
+    })?;
+    const DIR: u32 = 1 << 31;
+    const SYMLINK: u32 = 1 << 27;
+    const DEVICE: u32 = 1 << 26;
+    const PIPE: u32 = 1 << 25;
+    const SOCKET: u32 = 1 << 24;
+    const SETUID: u32 = 1 << 23;
+    const SETGID: u32 = 1 << 22;
+    const CHARDEV: u32 = 1 << 21;
+    const STICKY: u32 = 1 << 20;
+    let ft = md.file_type();
+    use std::os::unix::fs::FileTypeExt;
+    let mut mode = md.permissions().mode() & 0o777;
+    if ft.is_dir() {
+        mode |= DIR;
+    } else if ft.is_symlink() {
+        mode |= SYMLINK;
+    } else if ft.is_block_device() {
+        mode |= DEVICE;
+    } else if ft.is_char_device() {
+        mode |= DEVICE | CHARDEV;
+    } else if ft.is_fifo() {
+        mode |= PIPE;
+    } else if ft.is_socket() {
+        mode |= SOCKET;
+    }
+    let raw = md.permissions().mode();
+    if raw & 0o4000 != 0 {
+        mode |= SETUID;
+    }
+    if raw & 0o2000 != 0 {
+        mode |= SETGID;
+    }
+    if raw & 0o1000 != 0 {
+        mode |= STICKY;
+    }
+    let link_target = if ft.is_symlink() {
+        fs::read_link(&host)
+            .map(|t| t.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let mtime = chrono::DateTime::from_timestamp(md.mtime(), md.mtime_nsec() as u32)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_default();
+    Ok(PathStat {
+        name: base_name(Path::new(p)),
+        size: md.size() as i64,
+        mode,
+        mtime,
+        link_target,
+    })
+}

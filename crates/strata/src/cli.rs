@@ -195,4 +195,6 @@ pub enum SystemCommand {
     Prune(system::prune::PruneArgs),
     /// Get real time events from the server
     Events(system::events::EventsArgs),
+    /// Serve the Docker Engine API on a unix socket (for docker's CLI, compose, SDKs)
+    Service(crate::service::ServiceArgs),
 }

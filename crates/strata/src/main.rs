@@ -16,6 +16,7 @@ mod context;
 mod exit;
 mod grammar;
 mod help;
+mod service;
 mod signals;
 
 fn main() {

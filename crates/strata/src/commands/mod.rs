@@ -29,6 +29,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::System(SystemCommand::Events(a)) | Command::Events(a) => {
             system::events::run(&ctx, a)
         }
+        Command::System(SystemCommand::Service(a)) => crate::service::run(ctx, a),
         Command::Info(a) => system::info::run(&ctx, a),
         Command::Version(a) => system::version::run(&ctx, a),
         Command::Images(a) => image::ls::run(&ctx, a),

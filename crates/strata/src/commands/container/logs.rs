@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use strata_runtime::Container;
 use strata_runtime::containers::{self, paths};
 use strata_runtime::logs::{LogEntry, LogReader, Stream};
+use strata_store::Store;
 
 use super::lookup;
 use crate::context::Ctx;
@@ -82,75 +84,121 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> 
 pub fn run(ctx: &Ctx, args: LogsArgs) -> anyhow::Result<i32> {
     let store = ctx.store()?;
     let c = lookup(store, &args.container)?;
-    let now = Utc::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()?;
-    let tail: Option<usize> = match args.tail.as_str() {
-        "all" | "" => None,
-        n => Some(
-            n.parse::<i64>()
-                .map_or(0, |v| if v < 0 { usize::MAX } else { v as usize }),
-        ),
-    };
-    let tail = tail.filter(|t| *t != usize::MAX);
-    let log = paths(store, &c.id).log;
+    let sel = LogSelect::parse(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        &args.tail,
+        args.follow,
+    )?;
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr();
-    let keep = |e: &LogEntry| since.is_none_or(|s| e.time > s) && until.is_none_or(|u| e.time <= u);
-    let print = |e: &LogEntry, out: &mut dyn Write, err: &mut dyn Write| -> std::io::Result<()> {
-        let w: &mut dyn Write = match e.stream {
-            Stream::Stdout => out,
-            Stream::Stderr => err,
-        };
-        if args.timestamps {
-            w.write_all(e.time_text.as_bytes())?;
-            w.write_all(b" ")?;
+    let timestamps = args.timestamps;
+    let mut print = |batch: &[&LogEntry]| -> std::io::Result<()> {
+        for e in batch {
+            let w: &mut dyn Write = match e.stream {
+                Stream::Stdout => &mut out,
+                Stream::Stderr => &mut err,
+            };
+            if timestamps {
+                w.write_all(e.time_text.as_bytes())?;
+                w.write_all(b" ")?;
+            }
+            w.write_all(&e.log)?;
         }
-        w.write_all(&e.log)
+        out.flush()
+    };
+    // Ctrl-C (or SIGTERM, SIGHUP) ends the follow: docker's 130/143/129.
+    let cancel = strata_store::cancel::Cancel::global();
+    emit_logs(store, &c, &sel, &mut print, &|| Ok(cancel.check()?))?;
+    Ok(0)
+}
+
+/// Which log entries `logs` shows (`--since`, `--until`, `--tail`, `-f`).
+#[derive(Debug, Clone, Default)]
+pub struct LogSelect {
+    /// Entries after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Entries up to this time (and no following).
+    pub until: Option<DateTime<Utc>>,
+    /// The last N entries only.
+    pub tail: Option<usize>,
+    /// Keep emitting while the container runs.
+    pub follow: bool,
+}
+
+impl LogSelect {
+    /// From `logs`' flag values (the API's query has the same words).
+    pub fn parse(
+        since: Option<&str>,
+        until: Option<&str>,
+        tail: &str,
+        follow: bool,
+    ) -> anyhow::Result<LogSelect> {
+        let now = Utc::now();
+        let since = since
+            .filter(|s| !s.is_empty() && *s != "0")
+            .map(|s| parse_time(s, now))
+            .transpose()?;
+        let until = until
+            .filter(|s| !s.is_empty() && *s != "0")
+            .map(|s| parse_time(s, now))
+            .transpose()?;
+        let tail: Option<usize> = match tail {
+            "all" | "" => None,
+            n => Some(
+                n.parse::<i64>()
+                    .map_or(0, |v| if v < 0 { usize::MAX } else { v as usize }),
+            ),
+        };
+        Ok(LogSelect {
+            since,
+            until,
+            tail: tail.filter(|t| *t != usize::MAX),
+            follow,
+        })
+    }
+}
+
+/// Hands the container's log entries that `sel` selects to `emit`, a
+/// batch at a time; following, keeps going until the container stops or
+/// `check` fails (the CLI's cancel, a client gone). `logs` and the API's
+/// `GET /containers/{id}/logs` both read through this.
+pub fn emit_logs(
+    store: &Store,
+    c: &Container,
+    sel: &LogSelect,
+    emit: &mut dyn FnMut(&[&LogEntry]) -> std::io::Result<()>,
+    check: &dyn Fn() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let log = paths(store, &c.id).log;
+    let keep = |e: &LogEntry| {
+        sel.since.is_none_or(|s| e.time > s) && sel.until.is_none_or(|u| e.time <= u)
     };
     if !log.exists() {
-        return Ok(0);
+        return Ok(());
     }
     let mut reader = LogReader::open(&log).map_err(super::rt)?;
     let first = reader.read_new()?;
     let selected: Vec<&LogEntry> = first.iter().filter(|e| keep(e)).collect();
-    let skip = tail.map_or(0, |t| selected.len().saturating_sub(t));
-    for e in &selected[skip..] {
-        print(e, &mut out, &mut err)?;
+    let skip = sel.tail.map_or(0, |t| selected.len().saturating_sub(t));
+    emit(&selected[skip..])?;
+    if !sel.follow || sel.until.is_some() {
+        return Ok(());
     }
-    out.flush()?;
-    if !args.follow || until.is_some() {
-        return Ok(0);
-    }
-    let cancel = strata_store::cancel::Cancel::global();
     loop {
-        // Ctrl-C (or SIGTERM, SIGHUP) ends the follow: docker's 130/143/129.
-        cancel.check()?;
+        check()?;
         let running = containers::get(store, &c.id)?.is_some_and(|c| {
             c.is_running()
                 || c.state.status == "created"
                     && c.state.strata.supervisor.is_some_and(|s| s.is_alive())
         });
         let new = reader.read_new()?;
-        for e in new.iter().filter(|e| keep(e)) {
-            print(e, &mut out, &mut err)?;
-        }
-        out.flush()?;
+        emit(&new.iter().filter(|e| keep(e)).collect::<Vec<_>>())?;
         if !running {
             // One last read: the supervisor flushes before recording the exit.
-            for e in reader.read_new()?.iter().filter(|e| keep(e)) {
-                print(e, &mut out, &mut err)?;
-            }
-            out.flush()?;
-            return Ok(0);
+            let last = reader.read_new()?;
+            emit(&last.iter().filter(|e| keep(e)).collect::<Vec<_>>())?;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

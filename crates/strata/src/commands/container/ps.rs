@@ -24,7 +24,7 @@ pub struct PsArgs {
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Filter output based on conditions provided (status=, name=, id=, ancestor=, health=)
+    /// Filter output based on conditions provided (status=, name=, id=, ancestor=, health=, label=)
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Pretty-print containers using a Go template ('table', 'json', or a template)
@@ -74,6 +74,8 @@ enum Filter {
     Id(String),
     Ancestor(String),
     Health(String),
+    /// `label=KEY` or `label=KEY=VALUE`.
+    Label(String, Option<String>),
 }
 
 fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
@@ -111,6 +113,10 @@ fn parse_filters(list: &[String]) -> anyhow::Result<Vec<Filter>> {
                     }
                     Filter::Health(v.to_string())
                 }
+                "label" => match v.split_once('=') {
+                    Some((k, val)) => Filter::Label(k.to_string(), Some(val.to_string())),
+                    None => Filter::Label(v.to_string(), None),
+                },
                 other => {
                     return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
                 }
@@ -130,6 +136,18 @@ pub fn status_word(c: &Container) -> &str {
 
 fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
     // docker: filters of the same key are OR'ed, different keys AND'ed.
+    // Labels: every one must match (docker ANDs label filters).
+    let labels_ok = filters.iter().all(|f| match f {
+        Filter::Label(k, want) => match (c.spec.config.labels.get(k), want) {
+            (None, _) => false,
+            (Some(have), Some(w)) => have == w,
+            (Some(_), None) => true,
+        },
+        _ => true,
+    });
+    if !labels_ok {
+        return false;
+    }
     let groups: [(&str, Vec<&Filter>); 5] = [
         (
             "status",
@@ -177,6 +195,7 @@ fn matches(store: &Store, c: &Container, filters: &[Filter]) -> bool {
                     .resolve_image_id(a)
                     .is_ok_and(|id| id.as_str() == c.image_id),
                 Filter::Health(h) => health_word(c) == h,
+                Filter::Label(..) => true,
             })
     })
 }
@@ -313,29 +332,47 @@ fn row(
     })
 }
 
-/// Runs `ps`.
-pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
-    let filters = parse_filters(&args.filter)?;
-    let store = ctx.store()?;
+/// The containers `ps` lists, newest first: running ones (every one with
+/// `all`, or when `last` > 0), kept by the `key=value` filters, at most
+/// `last` of them when `last` > 0. The API's `GET /containers/json` lists
+/// the same.
+pub fn select(
+    store: &Store,
+    filters: &[String],
+    all: bool,
+    last: i64,
+) -> anyhow::Result<Vec<Container>> {
+    let filters = parse_filters(filters)?;
     let mut list = containers::list(store).map_err(super::rt)?;
     list.sort_by_key(|c| std::cmp::Reverse(system_time(&c.created)));
+    let all = all || last > 0;
+    let mut out = Vec::new();
+    for c in list {
+        if !all && !c.is_running() {
+            continue;
+        }
+        if !matches(store, &c, &filters) {
+            continue;
+        }
+        out.push(c);
+        if last > 0 && out.len() as i64 >= last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `ps`.
+pub fn run(ctx: &Ctx, args: PsArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
     let last = if args.latest { 1 } else { args.last };
-    let all = args.all || last > 0;
+    let list = select(store, &args.filter, args.all, last)?;
     let now = SystemTime::now();
     let atts = networks::all_attachments(store).map_err(super::rt)?;
     let mut rows = Vec::new();
     for c in &list {
-        if !all && !c.is_running() {
-            continue;
-        }
-        if !matches(store, c, &filters) {
-            continue;
-        }
         let a = atts.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         rows.push(row(store, c, a, args.no_trunc, args.size, now));
-        if last > 0 && rows.len() as i64 >= last {
-            break;
-        }
     }
     let mut table = DEFAULT_TABLE.to_string();
     if args.size {

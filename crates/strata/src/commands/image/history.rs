@@ -75,14 +75,31 @@ const HEADERS: &[(&str, &str)] = &[
     ("CacheKey", "CACHE KEY"),
 ];
 
-/// Runs `image history`.
-pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
-    if let Some(p) = &args.platform {
-        crate::commands::check_platform(p)?;
-    }
-    let store = ctx.store()?;
-    let image = store.resolve_image(&args.image)?;
-    let now = SystemTime::now();
+/// One history row, newest first: what `history` and the API's
+/// `GET /images/{name}/history` show.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The image whose top row this is (the image itself, or a base it
+    /// was built FROM), if known.
+    pub image: Option<Digest>,
+    /// The row's layer diffID (`None` for an empty layer).
+    pub diff_id: Option<Digest>,
+    /// The row's layer blob digest.
+    pub blob: Option<Digest>,
+    /// The build-cache key of the step that wrote it (strata builds).
+    pub cache_key: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// The instruction (tabs as spaces).
+    pub created_by: String,
+    /// The layer's size.
+    pub size: u64,
+    /// The comment.
+    pub comment: String,
+}
+
+/// The rows of `image`'s history, newest first.
+pub fn entries(store: &Store, image: &strata_store::Image) -> anyhow::Result<Vec<Entry>> {
     let sizes: Vec<u64> = image
         .layers
         .iter()
@@ -96,11 +113,10 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
     let record = BuildRecord::load(store, image.id())?;
     let keys = record.as_ref().map(|r| r.keys.as_slice()).unwrap_or(&[]);
     let parents = parent_rows(store, image.id(), image.config.history.len());
-    let none = || "<none>".to_string();
-    let mut rows = Vec::new();
+    let mut out = Vec::new();
     let mut layer = image.layers.len();
     for (i, h) in image.config.history.iter().enumerate().rev() {
-        let (size, diff, blob) = if h.empty_layer || layer == 0 {
+        let (size, diff_id, blob) = if h.empty_layer || layer == 0 {
             (0, None, None)
         } else {
             layer -= 1;
@@ -109,34 +125,62 @@ pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
                 .layers()
                 .get(layer)
                 .and_then(|d| descriptor_digest(d).ok());
-            (sizes[layer], Some(&image.layers[layer].diff_id), blob)
+            (
+                sizes[layer],
+                Some(image.layers[layer].diff_id.clone()),
+                blob,
+            )
         };
-        let id = if i + 1 == image.config.history.len() {
-            image_id_text(image.id(), args.no_trunc)
-        } else if let Some(p) = parents.get(&i) {
-            image_id_text(p, args.no_trunc)
+        let top = if i + 1 == image.config.history.len() {
+            Some(image.id().clone())
         } else {
-            match (args.layers, diff) {
-                (true, Some(d)) => image_id_text(d, args.no_trunc),
-                _ => "<missing>".to_string(),
-            }
+            parents.get(&i).cloned()
         };
-        let key = match keys.get(i) {
-            Some(Some(k)) if args.no_trunc => k.clone(),
-            Some(Some(k)) => k.chars().take(12).collect(),
-            _ => none(),
+        out.push(Entry {
+            image: top,
+            diff_id,
+            blob,
+            cache_key: keys.get(i).cloned().flatten(),
+            created: created_unix(h.created.as_deref()),
+            created_by: h.created_by.clone().unwrap_or_default().replace('\t', " "),
+            size,
+            comment: h.comment.clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs `image history`.
+pub fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<i32> {
+    if let Some(p) = &args.platform {
+        crate::commands::check_platform(p)?;
+    }
+    let store = ctx.store()?;
+    let image = store.resolve_image(&args.image)?;
+    let now = SystemTime::now();
+    let none = || "<none>".to_string();
+    let mut rows = Vec::new();
+    for e in entries(store, &image)? {
+        let id = match (&e.image, args.layers, &e.diff_id) {
+            (Some(top), _, _) => image_id_text(top, args.no_trunc),
+            (None, true, Some(d)) => image_id_text(d, args.no_trunc),
+            _ => "<missing>".to_string(),
         };
-        let created = created_unix(h.created.as_deref());
-        let created_by = h.created_by.clone().unwrap_or_default().replace('\t', " ");
+        let key = match &e.cache_key {
+            Some(k) if args.no_trunc => k.clone(),
+            Some(k) => k.chars().take(12).collect(),
+            None => none(),
+        };
+        let created_by = e.created_by;
         rows.push(json!({
             "CacheKey": key,
-            "Comment": h.comment.clone().unwrap_or_default(),
-            "CreatedAt": units::rfc3339(created, 0),
+            "Comment": e.comment,
+            "CreatedAt": units::rfc3339(e.created, 0),
             "CreatedBy": if args.no_trunc { created_by } else { width::ellipsis(&created_by, 45) },
-            "CreatedSince": units::since(created, now),
-            "Digest": blob.map_or_else(none, |b| b.to_string()),
+            "CreatedSince": units::since(e.created, now),
+            "Digest": e.blob.map_or_else(none, |b| b.to_string()),
             "ID": id,
-            "Size": if args.human { units::human_size(size) } else { size.to_string() },
+            "Size": if args.human { units::human_size(e.size) } else { e.size.to_string() },
         }));
     }
     let since = if args.human {

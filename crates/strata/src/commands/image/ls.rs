@@ -175,8 +175,9 @@ fn row(
     })
 }
 
-/// `--filter` and the positional `REPOSITORY[:TAG]`.
-struct Filters {
+/// `--filter` and the positional `REPOSITORY[:TAG]` (the API's
+/// `GET /images/json` filters the same way).
+pub struct Filters {
     dangling: Option<bool>,
     references: Vec<String>,
     before: Option<i64>,
@@ -185,7 +186,8 @@ struct Filters {
 }
 
 impl Filters {
-    fn parse(
+    /// Parses `key=value` filters.
+    pub fn parse(
         filters: &[String],
         positional: Option<&str>,
         store: &strata_store::Store,
@@ -225,7 +227,8 @@ impl Filters {
         Ok(f)
     }
 
-    fn keep_image(
+    /// Whether the image passes the image-level filters.
+    pub fn keep_image(
         &self,
         img: &ImageRow,
         tags: &[Reference],
@@ -261,7 +264,8 @@ impl Filters {
         Ok(true)
     }
 
-    fn keep_ref(&self, repo: &str, tag: &str) -> bool {
+    /// Whether a `repo:tag` passes the reference filters.
+    pub fn keep_ref(&self, repo: &str, tag: &str) -> bool {
         self.references.is_empty()
             || self.references.iter().any(|pat| {
                 let (prepo, ptag) = split_pattern(pat);

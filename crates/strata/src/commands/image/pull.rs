@@ -94,17 +94,40 @@ pub fn pull_one(
     platform: Option<String>,
     render: &Arc<Render>,
 ) -> anyhow::Result<PullReport> {
+    pull_with(
+        ctx,
+        global,
+        reference,
+        platform,
+        render.clone(),
+        &|| render.finish(),
+        &|l| render.after(l),
+    )
+}
+
+/// Pulls one image, its progress to `progress`; once the transfers end,
+/// `finish`, then docker's `Digest:` and `Status:` lines to `after` (the
+/// CLI prints them, the API streams them as JSON messages).
+pub fn pull_with(
+    ctx: &Ctx,
+    global: &GlobalArgs,
+    reference: &Reference,
+    platform: Option<String>,
+    progress: strata_registry::progress::ProgressRef,
+    finish: &dyn Fn(),
+    after: &dyn Fn(&str),
+) -> anyhow::Result<PullReport> {
     let opts = PullOptions {
         registry: registry::options(global)?,
         platform,
-        progress: render.clone(),
+        progress,
         ..PullOptions::default()
     };
     let report = strata_registry::pull_report(ctx.store()?, reference, &opts);
-    render.finish();
+    finish();
     let report = report?;
-    render.after(&format!("Digest: {}", report.digest));
-    render.after(&format!(
+    after(&format!("Digest: {}", report.digest));
+    after(&format!(
         "Status: {} for {}",
         if report.updated {
             "Downloaded newer image"

@@ -64,7 +64,7 @@ fn mem_total() -> u64 {
 }
 
 /// The document (docker's `Info` fields).
-fn info(ctx: &Ctx) -> anyhow::Result<Value> {
+pub fn info(ctx: &Ctx) -> anyhow::Result<Value> {
     let store = ctx.store()?;
     let containers = strata_runtime::containers::list(store)?;
     let running = containers.iter().filter(|c| c.is_running()).count();

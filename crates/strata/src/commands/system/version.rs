@@ -13,9 +13,9 @@ use crate::context::Ctx;
 use crate::exit::ExitError;
 
 /// The docker API level strata's commands and outputs follow (20.10's).
-const API_VERSION: &str = "1.41";
+pub const API_VERSION: &str = "1.41";
 /// The oldest API level docker 20.10 accepts.
-const MIN_API_VERSION: &str = "1.12";
+pub const MIN_API_VERSION: &str = "1.12";
 
 /// Flags of `version`.
 #[derive(Debug, Args)]
@@ -43,7 +43,7 @@ pub fn run(_ctx: &Ctx, args: VersionArgs) -> anyhow::Result<i32> {
 }
 
 /// The document, under docker's field names.
-fn document() -> Value {
+pub fn document() -> Value {
     let version = env!("CARGO_PKG_VERSION");
     let os = std::env::consts::OS;
     let arch = match std::env::consts::ARCH {

@@ -1,0 +1,133 @@
+//! Maps a request (method, path without its `/vX.Y` prefix) to its
+//! handler, and adds the headers dockerd puts on every response.
+//! Handlers that touch the store run on blocking threads (SQLite, file
+//! locks and the registry's own runtime are synchronous).
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Method, Request, StatusCode};
+
+use super::Service;
+use super::http::{API_VERSION, ApiError, ApiResult, Query, Resp, decode, segments, split_version};
+use super::{archive, attach, build, containers, exec, images, system};
+
+/// Handles one request.
+pub async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Resp {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    tracing::debug!("{method} {}", req.uri());
+    let mut resp = match route(svc, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("{method} {path}: {} {}", e.status, e.message);
+            e.response()
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    if let Ok(v) = HeaderValue::from_str(&format!("strata/{} (linux)", env!("CARGO_PKG_VERSION"))) {
+        h.insert(hyper::header::SERVER, v);
+    }
+    resp
+}
+
+/// Runs `f` on a blocking thread.
+pub async fn blocking(f: impl FnOnce() -> ApiResult + Send + 'static) -> ApiResult {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format!("handler failed: {e}"))))
+}
+
+async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
+    let (_version, path) = split_version(req.uri().path())?;
+    let path = path.to_string();
+    let q = Query::parse(req.uri().query());
+    let m = req.method().clone();
+    // Image names contain slashes: `/images/{name…}/json`.
+    if let Some(rest) = path.strip_prefix("/images/")
+        && rest != "json"
+        && rest != "create"
+        && rest != "load"
+        && rest != "prune"
+        && rest != "search"
+        && rest != "get"
+    {
+        let (name, verb) = match rest.rsplit_once('/') {
+            Some((n, v @ ("json" | "history" | "tag" | "push" | "get"))) => (n, v),
+            _ => (rest, ""),
+        };
+        let name = decode(name);
+        return match (&m, verb) {
+            (&Method::GET, "json") => blocking(move || images::inspect(&svc, &name)).await,
+            (&Method::GET, "history") => blocking(move || images::history(&svc, &name)).await,
+            (&Method::POST, "tag") => blocking(move || images::tag(&svc, &name, &q)).await,
+            (&Method::POST, "push") => images::push(svc, name, q, &req).await,
+            (&Method::DELETE, "") => blocking(move || images::remove(&svc, &name, &q)).await,
+            _ => Err(not_found(&m, &path)),
+        };
+    }
+    let seg = segments(&path);
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    match (&m, s.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => system::ping(&m),
+        (&Method::GET, ["version"]) => system::version(),
+        (&Method::GET, ["info"]) => blocking(move || system::info(&svc)).await,
+        (&Method::GET, ["images", "json"]) => blocking(move || images::list(&svc, &q)).await,
+        (&Method::POST, ["images", "create"]) => images::pull(svc, q, &req).await,
+        (&Method::POST, ["build"]) => build::build(svc, q, req).await,
+        (&Method::GET, ["containers", "json"]) => {
+            blocking(move || containers::list(&svc, &q)).await
+        }
+        (&Method::POST, ["containers", "create"]) => containers::create(svc, q, req).await,
+        (&Method::GET, ["containers", id, "json"]) => {
+            let id = id.to_string();
+            blocking(move || containers::inspect(&svc, &id)).await
+        }
+        (&Method::POST, ["containers", id, "start"]) => {
+            let id = id.to_string();
+            blocking(move || containers::start(&svc, &id)).await
+        }
+        (&Method::POST, ["containers", id, verb @ ("stop" | "restart" | "kill")]) => {
+            let (id, verb) = (id.to_string(), verb.to_string());
+            blocking(move || containers::stop_kill(&svc, &id, &verb, &q)).await
+        }
+        (&Method::POST, ["containers", id, "wait"]) => {
+            containers::wait(svc, id.to_string(), q).await
+        }
+        (&Method::GET, ["containers", id, "logs"]) => {
+            containers::logs(svc, id.to_string(), q).await
+        }
+        (&Method::POST, ["containers", id, "attach"]) => {
+            attach::attach(svc, id.to_string(), q, req).await
+        }
+        (&Method::POST, ["containers", id, "resize"]) => {
+            let id = id.to_string();
+            blocking(move || containers::resize(&svc, &id, &q)).await
+        }
+        (&Method::HEAD | &Method::GET | &Method::PUT, ["containers", id, "archive"]) => {
+            archive::archive(svc, id.to_string(), q, req).await
+        }
+        (&Method::POST, ["containers", id, "exec"]) => exec::create(svc, id.to_string(), req).await,
+        (&Method::POST, ["exec", id, "start"]) => exec::start(svc, id.to_string(), req).await,
+        (&Method::POST, ["exec", _id, "resize"]) => super::http::json_ok(&serde_json::json!({})),
+        (&Method::GET, ["exec", id, "json"]) => {
+            let id = id.to_string();
+            blocking(move || exec::inspect(&svc, &id)).await
+        }
+        (&Method::DELETE, ["containers", id]) => {
+            let id = id.to_string();
+            blocking(move || containers::remove(&svc, &id, &q)).await
+        }
+        _ => Err(not_found(&m, &path)),
+    }
+}
+
+/// docker's answer to a path it does not serve.
+fn not_found(m: &Method, path: &str) -> ApiError {
+    let _ = m;
+    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {path}"))
+}
