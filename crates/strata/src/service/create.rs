@@ -120,6 +120,16 @@ fn host_config(o: &mut CreateOptions, hc: HostConfig) -> Result<(), ApiError> {
         .filter(|n| *n > 0)
         .map(|n| format!("{}", n as f64 / 1e9));
     o.pids_limit = hc.pids_limit.filter(|p| *p != 0);
+    o.memory_swap = hc.memory_swap.filter(|m| *m != 0).map(|m| m.to_string());
+    o.cpu_shares = hc.cpu_shares.filter(|n| *n > 0);
+    // The supervisor carries the policy out, as for the CLI's `--restart`.
+    o.restart = hc.restart_policy.and_then(|rp| {
+        let name = rp.name.map(|n| n.to_string()).unwrap_or_default();
+        match rp.maximum_retry_count {
+            Some(n) if n > 0 && name == "on-failure" => Some(format!("{name}:{n}")),
+            _ => Some(name).filter(|n| !n.is_empty()),
+        }
+    });
     o.group_add = hc.group_add.unwrap_or_default();
     o.init = hc.init.unwrap_or(false);
     let s = &mut o.security;
@@ -169,16 +179,6 @@ fn host_config(o: &mut CreateOptions, hc: HostConfig) -> Result<(), ApiError> {
         .cgroupns_mode
         .map(|m| m.to_string())
         .filter(|m| !m.is_empty());
-    if let Some(rp) = hc.restart_policy
-        && let Some(name) = rp.name
-    {
-        let name = name.to_string();
-        if !matches!(name.as_str(), "" | "no") {
-            return Err(ApiError::bad(format!(
-                "restart policy {name:?} is not served by strata yet"
-            )));
-        }
-    }
     Ok(())
 }
 

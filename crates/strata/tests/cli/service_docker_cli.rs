@@ -464,6 +464,35 @@ fn service_stdin_and_containers_outliving_it() {
     s.start();
     assert_eq!(s.ok(&["ps", "--format", "{{.Names}}"]).trim(), "keeps");
     s.ok(&["rm", "-f", "keeps"]);
+
+    // A restart policy through the API is carried out by the supervisor.
+    s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rp",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "false",
+    ]);
+    let mut count = String::new();
+    for _ in 0..300 {
+        count = s.t.inspect("rp", "{{.RestartCount}} {{.State.Status}}");
+        if count == "2 exited" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(count, "2 exited");
+    assert_eq!(
+        s.t.inspect(
+            "rp",
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "on-failure:2"
+    );
+    s.ok(&["rm", "-f", "rp"]);
     assert_eq!(s.t.ok(["ps", "-aq"]), "");
 }
 
