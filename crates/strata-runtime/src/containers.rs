@@ -373,7 +373,11 @@ pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
     })?;
     match taken {
         Some(id) => Err(RuntimeError::NameInUse { name, id }),
-        None => Ok(()),
+        None => {
+            let old = format!("/{}", c.name);
+            crate::events::container(store, c, "rename", &[("name", name), ("oldName", old)]);
+            Ok(())
+        }
     }
 }
 

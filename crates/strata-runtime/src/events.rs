@@ -9,6 +9,16 @@ use strata_store::events::Event;
 
 use crate::containers::Container;
 
+/// Records `action` of the `kind` object `id` (an image, volume or
+/// network) with `attributes`.
+pub fn record(store: &Store, kind: &str, action: &str, id: &str, attributes: &[(&str, String)]) {
+    let a = attributes
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    store.record_event(&Event::now(kind, action, id, a));
+}
+
 /// Records `action` of container `c` (`extra`: more attributes).
 pub fn container(store: &Store, c: &Container, action: &str, extra: &[(&str, String)]) {
     let mut a: BTreeMap<String, String> = c.spec.config.labels.clone();

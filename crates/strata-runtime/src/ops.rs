@@ -410,14 +410,23 @@ pub fn stop_with(
     }
     let secs = timeout.or(c.spec.config.stop_timeout).unwrap_or(10);
     if let Some(init) = c.state.strata.init {
+        kill_event(store, c, sig);
         let _ = init.signal(sig);
         let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
         if !wait_stopped(c, wait) {
+            kill_event(store, c, Signal::SIGKILL);
             let _ = init.signal(Signal::SIGKILL);
             wait_stopped(c, Some(Duration::from_secs(30)));
         }
     }
-    reconcile(store, c)
+    let r = reconcile(store, c);
+    crate::events::container(store, c, "stop", &[]);
+    r
+}
+
+/// docker's `kill` event: the signal by number.
+fn kill_event(store: &Store, c: &Container, sig: Signal) {
+    crate::events::container(store, c, "kill", &[("signal", (sig as i32).to_string())]);
 }
 
 /// Records a `stop` or `kill` for the restart policy: `unless-stopped`
@@ -465,6 +474,7 @@ pub fn kill(store: &Store, c: &Container, sig: Signal) -> Result<()> {
         .init
         .filter(|_| c.is_running())
         .ok_or_else(|| RuntimeError::NotRunning(c.id.clone()))?;
+    kill_event(store, c, sig);
     init.signal(sig)
         .map_err(|_| RuntimeError::NotRunning(c.id.clone()))
 }
@@ -492,6 +502,7 @@ pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Resul
                 return Ok(());
             };
             if let Some(init) = now.state.strata.init {
+                kill_event(store, &now, Signal::SIGKILL);
                 let _ = init.signal(Signal::SIGKILL);
             }
             wait_stopped(&now, Some(Duration::from_secs(30)));

@@ -298,6 +298,16 @@ impl Supervisor<'_> {
         drop(io);
         self.cleanup();
         tracing::debug!(ms = ms(self.t0), "cleaned up");
+        // Before the state: whoever waits for the exit (`stop`) records
+        // its own event after this one, as docker orders them.
+        // Under the name it has now (a `rename` while it ran).
+        let now = containers::get(self.store, &self.c.id).ok().flatten();
+        crate::events::container(
+            self.store,
+            now.as_ref().unwrap_or(&self.c),
+            "die",
+            &[("exitCode", code.to_string())],
+        );
         let wait = supervisor_restart_linux::record_exit(
             self.store,
             &self.c.id,
@@ -306,12 +316,6 @@ impl Supervisor<'_> {
             started.elapsed(),
         )?;
         tracing::debug!(ms = ms(self.t0), ?wait, "state recorded");
-        crate::events::container(
-            self.store,
-            &self.c,
-            "die",
-            &[("exitCode", code.to_string())],
-        );
         if wait.is_none() && self.c.spec.host_config.auto_remove {
             containers::delete_with_volumes(self.store, &self.c.id)?;
             tracing::debug!(ms = ms(self.t0), "removed");

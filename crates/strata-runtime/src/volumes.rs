@@ -116,6 +116,13 @@ pub fn create(
         anonymous,
     };
     store.db().write(|tx| q::insert(tx, &row))?;
+    crate::events::record(
+        store,
+        "volume",
+        "create",
+        &name,
+        &[("driver", LOCAL.into())],
+    );
     get(store, &name)?.ok_or_else(|| RuntimeError::Invalid(format!("volume {name} vanished")))
 }
 
@@ -177,8 +184,16 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Moves a volume's directory into scratch and deletes it.
+/// Moves a volume's directory into scratch and deletes it (its record is
+/// gone).
 fn discard(store: &Store, name: &str) {
+    crate::events::record(
+        store,
+        "volume",
+        "destroy",
+        name,
+        &[("driver", LOCAL.into())],
+    );
     let dir = store.layout().volumes().join(name);
     let aside = store.scratch().unique_path("removed-volume");
     let target = match fs::rename(&dir, &aside) {

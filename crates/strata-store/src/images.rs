@@ -438,6 +438,15 @@ impl Store {
             }
             Ok(out)
         })?;
+        for r in &out {
+            // docker's: an untag names the image by its ID.
+            let (action, id) = match r {
+                Removal::Untagged(_) => ("untag", id.to_string()),
+                Removal::Deleted(d) => ("delete", d.to_string()),
+            };
+            let name = std::collections::BTreeMap::from([("name".to_string(), id.clone())]);
+            self.record_event(&crate::events::Event::now("image", action, &id, name));
+        }
         self.gc()?;
         Ok(out)
     }

@@ -436,7 +436,10 @@ pub fn create(store: &Store, o: &CreateNetwork) -> Result<Network> {
         q::insert(tx, &row)?;
         Ok(Ok(row))
     })??;
-    Network::from_row(outcome)
+    let net = Network::from_row(outcome)?;
+    let attrs = [("name", net.name.clone()), ("type", "bridge".to_string())];
+    crate::events::record(store, "network", "create", &net.id, &attrs);
+    Ok(net)
 }
 
 /// The attachments of a network.
@@ -472,6 +475,8 @@ pub fn remove(store: &Store, net: &Network) -> Result<()> {
             net.name, net.id
         )));
     }
+    let attrs = [("name", net.name.clone()), ("type", net.driver.clone())];
+    crate::events::record(store, "network", "destroy", &net.id, &attrs);
     Ok(())
 }
 

@@ -136,6 +136,13 @@ pub fn tag(svc: &Service, name: &str, q: &Query) -> ApiResult {
         ))
     })?;
     store.tag_image(&id, &r)?;
+    strata_runtime::events::record(
+        &store,
+        "image",
+        "tag",
+        id.as_str(),
+        &[("name", r.familiar())],
+    );
     let mut resp = hyper::Response::new(super::http::empty());
     *resp.status_mut() = hyper::StatusCode::CREATED;
     Ok(resp)

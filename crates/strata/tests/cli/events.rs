@@ -22,6 +22,95 @@ const LIFECYCLE: [&str; 8] = [
     "event=destroy",
 ];
 
+/// What docker records for tag, pause, unpause, rename, kill, stop,
+/// restart, rm, rmi, volume and network create/rm: the same events, in
+/// the same order, with the same attributes (IDs left out; docker's
+/// network connect/disconnect events of a container, which strata does
+/// not record, are filtered out of both).
+#[test]
+fn more_events_equal_dockers() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let pid = std::process::id();
+    let (name, renamed) = (format!("strata-ev2-{pid}"), format!("strata-ev2b-{pid}"));
+    let tag = format!("strata-ev2-img:{pid}");
+    let (vol, net) = (format!("strata-ev2v-{pid}"), format!("strata-ev2n-{pid}"));
+    d.track(&tag);
+    let since = chrono::Utc::now().timestamp().to_string();
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["tag", "busybox", &tag],
+        vec![
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+        vec!["pause", &name],
+        vec!["unpause", &name],
+        vec!["rename", &name, &renamed],
+        vec!["kill", "-s", "USR1", &renamed],
+        vec!["stop", "-t", "1", &renamed],
+        vec!["restart", "-t", "0", &renamed],
+        vec!["rm", "-f", &renamed],
+        vec!["rmi", &tag],
+        vec!["volume", "create", &vol],
+        vec!["volume", "rm", &vol],
+        vec!["network", "create", &net],
+        vec!["network", "rm", &net],
+    ];
+    for args in &steps {
+        let ours = t.run(args);
+        assert!(
+            ours.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        sh(d.cmd().args(args));
+    }
+    let until = format!("{}", chrono::Utc::now().timestamp() + 1);
+    let args = [
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}",
+    ];
+    // Only this test's objects (the daemon and store are shared).
+    let mine = |out: String| -> Vec<String> {
+        out.lines()
+            .filter(|l| {
+                [&name, &renamed, &tag, &vol, &net]
+                    .iter()
+                    .any(|n| l.contains(n.as_str()))
+                    || l.starts_with("image untag")
+            })
+            .filter(|l| !l.starts_with("network connect") && !l.starts_with("network disconnect"))
+            .map(|l| {
+                // IDs differ between the two, but a volume's is its name.
+                let f: Vec<&str> = l.splitn(4, ' ').collect();
+                let id = if f[0] == "volume" { f[2] } else { "ID" };
+                let attrs = f[3].split("sha256:").next().unwrap_or(f[3]);
+                format!("{} {} {id} {attrs}", f[0], f[1])
+            })
+            .collect()
+    };
+    let ours = mine(t.ok(args));
+    let theirs = mine(sh(d.cmd().args(args)));
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.iter().any(|l| l.starts_with("container pause")),
+        "{ours:?}"
+    );
+}
+
 #[test]
 fn lifecycle_events_equal_dockers() {
     let Some(t) = Ctr::new() else { return };

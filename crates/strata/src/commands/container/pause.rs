@@ -82,5 +82,7 @@ fn set_paused(store: &Store, c: &Container, paused: bool) -> anyhow::Result<()> 
             s.paused = false;
         }
     })?;
+    let action = if paused { "pause" } else { "unpause" };
+    strata_runtime::events::container(store, c, action, &[]);
     Ok(())
 }

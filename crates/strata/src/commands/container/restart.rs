@@ -41,6 +41,7 @@ pub fn run(ctx: &Ctx, args: RestartArgs) -> anyhow::Result<i32> {
         super::pause::thaw_for_signal(store, &c)?;
         ops::stop_with(store, &c, args.signal.as_deref(), args.time).map_err(|e| cannot(&e))?;
         super::start::start_detached(store, name).map_err(|e| cannot(&format!("{e:#}")))?;
+        strata_runtime::events::container(store, &c, "restart", &[]);
         Ok(Some(name.to_string()))
     })
 }

@@ -27,5 +27,12 @@ pub fn run(ctx: &Ctx, args: TagArgs) -> anyhow::Result<i32> {
         )
     })?;
     store.tag_image(&id, &target)?;
+    strata_runtime::events::record(
+        store,
+        "image",
+        "tag",
+        id.as_str(),
+        &[("name", target.familiar())],
+    );
     Ok(0)
 }
