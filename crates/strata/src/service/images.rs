@@ -137,7 +137,7 @@ pub fn tag(svc: &Service, name: &str, q: &Query) -> ApiResult {
     })?;
     store.tag_image(&id, &r)?;
     strata_runtime::events::record(
-        &store,
+        store,
         "image",
         "tag",
         id.as_str(),
