@@ -304,6 +304,21 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
 /// caller waits for the start with [`Supervised::wait_started`] and may
 /// then relay.
 pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
+    let lock = claim_for_start(store, c)?;
+    let log = paths(store, &c.id).dir.join("supervisor.log");
+    client_linux::spawn_supervisor(store.root(), &c.id, &log, &lock)
+}
+
+/// Starts `c` and stays attached in this process, without a supervisor
+/// process (see [`crate::supervisor_linux::run_in_process`]: a foreground
+/// `run --rm` with neither terminal nor stdin); returns its exit code.
+pub fn run_in_process(store: &Store, c: &Container, stdout: bool, stderr: bool) -> Result<i32> {
+    let lock = claim_for_start(store, c)?;
+    crate::supervisor_linux::run_in_process(store, &c.id, lock, stdout, stderr)
+}
+
+/// The container's lock, for a start (see [`start`]).
+fn claim_for_start(store: &Store, c: &Container) -> Result<crate::lock::ContainerLock> {
     let p = paths(store, &c.id);
     let running = || {
         containers::get(store, &c.id)
@@ -316,7 +331,7 @@ pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
     if containers::get(store, &c.id)?.is_none() {
         return Err(RuntimeError::NoSuchContainer(c.id.clone()));
     }
-    client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"), &lock)
+    Ok(lock)
 }
 
 /// Parses a signal as docker does: `SIGTERM`, `TERM`, `15`.

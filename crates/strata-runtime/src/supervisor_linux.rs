@@ -81,9 +81,84 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     let t0 = Instant::now();
     let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
     tracing::debug!(ms = ms(t0), "store open");
-    let c = containers::get(&store, id)?
-        .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
-    let p = paths(&store, id);
+    supervise_with(&store, id, client, None, t0).map(drop)
+}
+
+/// Runs container `id` inside the calling process, attached: what the
+/// supervisor does, without spawning one — for a foreground `run --rm`
+/// without a terminal or stdin, the common case, whose every millisecond
+/// counts. Its output goes to this process's stdout/stderr (as chosen)
+/// besides the log; the signals docker proxies go to the container from
+/// the moment this is called; the container is recorded (visible to `ps`,
+/// `stop`, `exec`, `logs`), waited for, cleaned up and removed as by a
+/// supervisor. Returns the container's exit code, or docker's start error.
+///
+/// The caller must not run other threads that could hold a lock the
+/// runtime's forked children need (the CLI's only other thread is its idle
+/// signal watcher, whose handlers this replaces). `lock` is the
+/// container's lock, held until the container is removed.
+pub fn run_in_process(
+    store: &Store,
+    id: &str,
+    lock: crate::lock::ContainerLock,
+    stdout: bool,
+    stderr: bool,
+) -> Result<i32> {
+    let _lock = lock;
+    let local = Local {
+        stdout,
+        stderr,
+        end: None,
+    };
+    let end =
+        supervise_with(store, id, &mut None, Some(local), Instant::now())?.and_then(|l| l.end);
+    match end {
+        Some(Frame::Exit(code)) => Ok(code),
+        Some(Frame::Error { code, message }) => Err(RuntimeError::Start { code, message }),
+        _ => Err(RuntimeError::Start {
+            code: 125,
+            message: format!("container {id} ended without an exit status"),
+        }),
+    }
+}
+
+/// What a supervisor running in the CLI's process does with the frames it
+/// would send a client: output to this process's stdout/stderr, the end
+/// (`Exit`/`Error`) kept for the caller.
+#[derive(Debug)]
+struct Local {
+    stdout: bool,
+    stderr: bool,
+    end: Option<Frame>,
+}
+
+impl Local {
+    fn take(&mut self, f: &Frame) {
+        match f {
+            Frame::Stdout(b) if self.stdout => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(b);
+                let _ = out.flush();
+            }
+            Frame::Stderr(b) if self.stderr => {
+                let _ = std::io::stderr().write_all(b);
+            }
+            Frame::Exit(_) | Frame::Error { .. } => self.end = Some(f.clone()),
+            _ => {}
+        }
+    }
+}
+
+fn supervise_with(
+    store: &Store,
+    id: &str,
+    client: &mut Option<UnixStream>,
+    local: Option<Local>,
+    t0: Instant,
+) -> Result<Option<Local>> {
+    let c =
+        containers::get(store, id)?.ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
+    let p = paths(store, id);
     std::env::set_current_dir(&p.dir).map_err(|e| RuntimeError::Io {
         op: "change directory",
         path: p.dir.clone(),
@@ -116,14 +191,22 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     let mut signals: Vec<Signal> = PROXIED.to_vec();
     signals.push(Signal::SIGCHLD);
     let sfd = sys_linux::SignalPipe::install(&signals)?;
+    if local.is_some()
+        && let Some(sig) = strata_store::cancel::Cancel::global().signal()
+    {
+        // It came between the caller's hand-over and the line above: the
+        // relay delivers it to the container with the ones to come.
+        // SAFETY: raise has no preconditions; our handler takes it.
+        unsafe { libc::raise(sig) };
+    }
     let me = ProcRef::current();
-    containers::update_state(&store, id, |s| s.strata.supervisor = me)?;
+    containers::update_state(store, id, |s| s.strata.supervisor = me)?;
 
     let program = c.spec.host_config.external_runtime().map(Path::new);
     let runtime = runtime_for(program, &p.runtime_root)?;
     let mounter = SysMounter;
     let mut sup = Supervisor {
-        store: &store,
+        store,
         c: &c,
         p: &p,
         runtime: runtime.as_ref(),
@@ -133,10 +216,11 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         net: NetSetup::default(),
         t0,
         cancelled: false,
+        local,
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
-    result
+    result.map(|()| sup.local.take())
 }
 
 struct Supervisor<'a> {
@@ -151,6 +235,8 @@ struct Supervisor<'a> {
     t0: Instant,
     /// The client sent `Cancel` (it was cancelled before the start).
     cancelled: bool,
+    /// Running in the CLI's process ([`run_in_process`]): no client.
+    local: Option<Local>,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -166,6 +252,10 @@ struct Io {
 
 impl Supervisor<'_> {
     fn send(&mut self, f: &Frame) {
+        if let Some(l) = self.local.as_mut() {
+            l.take(f);
+            return;
+        }
         if let Some(c) = self.client.as_mut()
             && f.write_to(c).is_err()
         {

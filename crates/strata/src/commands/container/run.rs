@@ -50,8 +50,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     }
     let c = create(ctx, f, &args.image, &args.args, !args.detach)?;
     let store = ctx.store()?;
-    let mut sup = ops::start(store, &c).map_err(rt)?;
     let cfg = &c.spec.config;
+    if !args.detach && f.rm && args.sig_proxy && !cfg.tty && !cfg.attach_stdin {
+        // The common `run --rm IMAGE CMD`: started and waited for here,
+        // without a supervisor process (nothing outlives this command
+        // anyway); signals go to the container from now on (one that came
+        // during the create cancels it, as before a supervisor's start).
+        if strata_store::cancel::Cancel::global().is_cancelled() {
+            let _ = ops::remove(store, &c, true, true);
+            return Err(rt(strata_runtime::RuntimeError::Cancelled));
+        }
+        crate::signals::hand_over();
+        return ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr).map_err(rt);
+    }
+    let mut sup = ops::start(store, &c).map_err(rt)?;
     if cfg.tty && !args.detach {
         sup.send_size();
     }
