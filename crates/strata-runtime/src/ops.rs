@@ -311,8 +311,13 @@ pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
 
 /// Starts `c` and stays attached in this process, without a supervisor
 /// process (see [`crate::supervisor_linux::run_in_process`]: a foreground
-/// `run --rm` with neither terminal nor stdin); returns its exit code.
-pub fn run_in_process(store: &Store, c: &Container, stdout: bool, stderr: bool) -> Result<i32> {
+/// `run --rm` with neither terminal nor stdin); returns how it ended.
+pub fn run_in_process(
+    store: &Store,
+    c: &Container,
+    stdout: bool,
+    stderr: bool,
+) -> Result<crate::supervisor_linux::Foreground> {
     let lock = claim_for_start(store, c)?;
     crate::supervisor_linux::run_in_process(store, &c.id, lock, stdout, stderr)
 }

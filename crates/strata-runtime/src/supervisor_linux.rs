@@ -17,6 +17,12 @@
 //! The state is in the store's database at every step, so `ps`, `stop`,
 //! `logs` work without the CLI that started the container; if the CLI dies
 //! the supervisor just loses its client and keeps logging.
+//!
+//! A foreground `run --rm` without terminal or stdin (the common case)
+//! skips the process: [`run_in_process`] does the same work in the CLI,
+//! whose output and proxied signals it handles directly. Killed outright
+//! (SIGKILL), such a CLI leaves its container to the next command's
+//! reconcile instead of to a supervisor.
 
 use std::fs;
 use std::io::Write;
@@ -103,17 +109,20 @@ pub fn run_in_process(
     lock: crate::lock::ContainerLock,
     stdout: bool,
     stderr: bool,
-) -> Result<i32> {
+) -> Result<Foreground> {
     let _lock = lock;
     let local = Local {
         stdout,
         stderr,
         end: None,
+        cancelled: None,
     };
-    let end =
-        supervise_with(store, id, &mut None, Some(local), Instant::now())?.and_then(|l| l.end);
-    match end {
-        Some(Frame::Exit(code)) => Ok(code),
+    let local = supervise_with(store, id, &mut None, Some(local), Instant::now())?;
+    if let Some(sig) = local.as_ref().and_then(|l| l.cancelled) {
+        return Ok(Foreground::Cancelled(sig));
+    }
+    match local.and_then(|l| l.end) {
+        Some(Frame::Exit(code)) => Ok(Foreground::Exited(code)),
         Some(Frame::Error { code, message }) => Err(RuntimeError::Start { code, message }),
         _ => Err(RuntimeError::Start {
             code: 125,
@@ -130,6 +139,18 @@ struct Local {
     stdout: bool,
     stderr: bool,
     end: Option<Frame>,
+    /// The signal that cancelled the start.
+    cancelled: Option<i32>,
+}
+
+/// How a container run by [`run_in_process`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreground {
+    /// It ran; its exit code.
+    Exited(i32),
+    /// A signal came before it started: it never ran (and went, with
+    /// `--rm`), as after a cancelled supervisor start.
+    Cancelled(i32),
 }
 
 impl Local {
@@ -316,7 +337,7 @@ impl Supervisor<'_> {
 
     fn launch_and_wait(&mut self, sfd: &sys_linux::SignalPipe) -> Result<()> {
         let mut log = LogWriter::open(&self.p.log)?;
-        let (pid, mut io) = match self.launch() {
+        let (pid, mut io) = match self.launch(sfd) {
             Ok(x) => x,
             Err(RuntimeError::Cancelled) => {
                 // Never started: it stays created (docker's state after a
@@ -382,7 +403,7 @@ impl Supervisor<'_> {
     }
 
     /// Mounts, creates and starts the container; returns its PID and stdio.
-    fn launch(&mut self) -> Result<(i32, Io)> {
+    fn launch(&mut self, sfd: &sys_linux::SignalPipe) -> Result<(i32, Io)> {
         self.net = NetSetup::begin(self.store, self.c)?;
         tracing::debug!(ms = ms(self.t0), "network begun");
         let input = self.launch_input()?;
@@ -459,6 +480,7 @@ impl Supervisor<'_> {
         }
         tracing::debug!(ms = ms(self.t0), "network ready");
         self.apply_early_frames(&io);
+        self.take_early_signals(sfd);
         if self.cancelled {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -486,6 +508,33 @@ impl Supervisor<'_> {
         tracing::debug!(ms = ms(self.t0), "started");
         self.send(&Frame::Started(pid));
         Ok((pid, io))
+    }
+
+    /// In the CLI's process ([`run_in_process`]): a signal that came before
+    /// the start cancels it, as a client's `Cancel` does (the container's
+    /// command could not receive it yet: the runtime's init, then the
+    /// command until it sets up its handlers, would lose it).
+    fn take_early_signals(&mut self, sfd: &sys_linux::SignalPipe) {
+        let Some(local) = self.local.as_mut() else {
+            return;
+        };
+        let mut p = [PollFd::new(sfd.fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return;
+        }
+        let signals = sfd.take();
+        match signals.iter().find(|&&s| s != libc::SIGCHLD) {
+            Some(&sig) => {
+                local.cancelled = Some(sig);
+                self.cancelled = true;
+            }
+            None => {
+                // Children ended (the runtime's intermediate process): the
+                // relay reaps them.
+                // SAFETY: raise has no preconditions; our handler takes it.
+                unsafe { libc::raise(libc::SIGCHLD) };
+            }
+        }
     }
 
     /// Applies a terminal size the client sent before the start (so the
@@ -615,6 +664,7 @@ impl Supervisor<'_> {
                             deadline = Some(Instant::now() + Duration::from_secs(2));
                         }
                     } else if let (Ok(sig), Some(init)) = (Signal::try_from(signo), init) {
+                        wait_exec(pid);
                         let _ = init.signal(sig);
                     }
                 }
@@ -703,6 +753,23 @@ impl Supervisor<'_> {
         self.net.release(self.store, self.c);
         tracing::debug!(ms = ms(self.t0), "network released");
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
+    }
+}
+
+/// Waits (briefly) until the container's init has exec'd its command: until
+/// then it is the runtime's code, forked from this process with its signal
+/// handlers, and a signal sent to it would vanish into them (a signal that
+/// came during the start is relayed right after `start` returns).
+fn wait_exec(pid: i32) {
+    let comm = format!("/proc/{pid}/comm");
+    let end = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < end {
+        match fs::read_to_string(&comm) {
+            Ok(name) if name.starts_with("youki:") => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            _ => return,
+        }
     }
 }
 

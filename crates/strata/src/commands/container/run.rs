@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use clap::{ArgAction, Args};
 use strata_runtime::client_linux::AttachOptions;
 use strata_runtime::ops;
+use strata_runtime::supervisor_linux::Foreground;
 
 use super::create::{CreateFlags, create};
 use super::rt;
@@ -61,7 +62,14 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
             return Err(rt(strata_runtime::RuntimeError::Cancelled));
         }
         crate::signals::hand_over();
-        return ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr).map_err(rt);
+        let end = ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr);
+        return match end.map_err(rt)? {
+            Foreground::Exited(code) => Ok(code),
+            Foreground::Cancelled(sig) => {
+                eprintln!("Error: {}", crate::signals::message(sig));
+                Ok(crate::signals::exit_code(sig))
+            }
+        };
     }
     let mut sup = ops::start(store, &c).map_err(rt)?;
     if cfg.tty && !args.detach {
