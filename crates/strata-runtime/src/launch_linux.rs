@@ -297,3 +297,36 @@ pub fn remove_cgroup(name: &str) {
         let _ = fs::remove_dir(&p);
     }
 }
+
+/// Starts, on a thread of its own, what makes the runtime's first cgroup
+/// move slow, so it overlaps the rest of the start: moving a process
+/// between cgroups takes the kernel's `cgroup_threadgroup_rwsem` for
+/// writing, which waits for an RCU grace period (≈13 ms here) unless a
+/// move happened just before. The thread "moves" this process into the
+/// cgroup it is in (a no-op) and ends; join it before the runtime forks
+/// (this process must be single-threaded then). Nothing to do (`None`)
+/// without the rights to write `cgroup.procs`.
+pub fn warm_cgroup_moves() -> Option<std::thread::JoinHandle<()>> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let procs = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        let dir = match ctl {
+            "" => PathBuf::from("/sys/fs/cgroup"),
+            c if !c.starts_with("name=") => Path::new("/sys/fs/cgroup").join(c),
+            _ => return None,
+        };
+        let p = dir.join(path.trim_start_matches('/')).join("cgroup.procs");
+        p.exists().then_some(p)
+    })?;
+    std::thread::Builder::new()
+        .name("strata-cgroup-warm".into())
+        .spawn(move || {
+            let _ = fs::write(&procs, std::process::id().to_string());
+        })
+        .ok()
+}

@@ -317,9 +317,10 @@ pub fn run_in_process(
     c: &Container,
     stdout: bool,
     stderr: bool,
+    warm: Option<std::thread::JoinHandle<()>>,
 ) -> Result<crate::supervisor_linux::Foreground> {
     let lock = claim_for_start(store, c)?;
-    crate::supervisor_linux::run_in_process(store, &c.id, lock, stdout, stderr)
+    crate::supervisor_linux::run_in_process(store, &c.id, lock, stdout, stderr, warm)
 }
 
 /// The container's lock, for a start (see [`start`]).

@@ -101,14 +101,16 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
 ///
 /// The caller must not run other threads that could hold a lock the
 /// runtime's forked children need (the CLI's only other thread is its idle
-/// signal watcher, whose handlers this replaces). `lock` is the
-/// container's lock, held until the container is removed.
+/// signal watcher, whose handlers this replaces; `warm`, from
+/// [`launch_linux::warm_cgroup_moves`], is joined before the runtime forks).
+/// `lock` is the container's lock, held until the container is removed.
 pub fn run_in_process(
     store: &Store,
     id: &str,
     lock: crate::lock::ContainerLock,
     stdout: bool,
     stderr: bool,
+    warm: Option<std::thread::JoinHandle<()>>,
 ) -> Result<Foreground> {
     let _lock = lock;
     let local = Local {
@@ -116,6 +118,7 @@ pub fn run_in_process(
         stderr,
         end: None,
         cancelled: None,
+        warm,
     };
     let local = supervise_with(store, id, &mut None, Some(local), Instant::now())?;
     if let Some(sig) = local.as_ref().and_then(|l| l.cancelled) {
@@ -141,6 +144,9 @@ struct Local {
     end: Option<Frame>,
     /// The signal that cancelled the start.
     cancelled: Option<i32>,
+    /// See [`launch_linux::warm_cgroup_moves`]; joined before the runtime
+    /// forks.
+    warm: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How a container run by [`run_in_process`] ended.
@@ -442,6 +448,9 @@ impl Supervisor<'_> {
             };
             (stdio, None, io)
         };
+        if let Some(h) = self.local.as_mut().and_then(|l| l.warm.take()) {
+            let _ = h.join();
+        }
         let created = {
             let _lock = CgroupParentLock::shared();
             self.runtime

@@ -49,10 +49,17 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     if !args.detach && f.tty && f.interactive && !std::io::stdin().is_terminal() {
         return Err(ExitError::new(1, "the input device is not a TTY").into());
     }
+    let foreground_rm = !args.detach && f.rm && args.sig_proxy && !f.tty && !f.interactive;
+    // Started now, it overlaps the create (see the function).
+    let warm = if foreground_rm {
+        strata_runtime::launch_linux::warm_cgroup_moves()
+    } else {
+        None
+    };
     let c = create(ctx, f, &args.image, &args.args, !args.detach)?;
     let store = ctx.store()?;
     let cfg = &c.spec.config;
-    if !args.detach && f.rm && args.sig_proxy && !cfg.tty && !cfg.attach_stdin {
+    if foreground_rm && !cfg.tty && !cfg.attach_stdin {
         // The common `run --rm IMAGE CMD`: started and waited for here,
         // without a supervisor process (nothing outlives this command
         // anyway); signals go to the container from now on (one that came
@@ -62,7 +69,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
             return Err(rt(strata_runtime::RuntimeError::Cancelled));
         }
         crate::signals::hand_over();
-        let end = ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr);
+        let end = ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr, warm);
         return match end.map_err(rt)? {
             Foreground::Exited(code) => Ok(code),
             Foreground::Cancelled(sig) => {
@@ -70,6 +77,9 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
                 Ok(crate::signals::exit_code(sig))
             }
         };
+    }
+    if let Some(h) = warm {
+        let _ = h.join();
     }
     let mut sup = ops::start(store, &c).map_err(rt)?;
     if cfg.tty && !args.detach {
