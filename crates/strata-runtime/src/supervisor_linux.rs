@@ -745,7 +745,9 @@ impl Supervisor<'_> {
     /// Releases everything the launch took: runtime state and cgroups, the
     /// rootfs mount, the network, leftovers of the bundle.
     fn cleanup(&mut self) {
-        if let Err(e) = self.runtime.delete(&self.c.id) {
+        let state = (self.c.spec.host_config.external_runtime().is_none())
+            .then(|| self.p.runtime_root.join(&self.c.id));
+        if let Err(e) = launch_linux::delete_exited(self.runtime, &self.c.id, state.as_deref()) {
             tracing::warn!("{e}");
         }
         tracing::debug!(ms = ms(self.t0), "runtime state deleted");
