@@ -89,6 +89,7 @@ pub mod diff;
 pub mod error;
 pub mod exec_linux;
 pub mod export;
+pub mod foreground_linux;
 pub mod freezer_linux;
 pub mod helper;
 pub mod inroot_linux;

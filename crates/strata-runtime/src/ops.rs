@@ -310,7 +310,7 @@ pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
 }
 
 /// Starts `c` and stays attached in this process, without a supervisor
-/// process (see [`crate::supervisor_linux::run_in_process`]: a foreground
+/// process (see [`crate::foreground_linux::run_in_process`]: a foreground
 /// `run --rm` with neither terminal nor stdin); returns how it ended.
 pub fn run_in_process(
     store: &Store,
@@ -318,9 +318,9 @@ pub fn run_in_process(
     stdout: bool,
     stderr: bool,
     warm: Option<std::thread::JoinHandle<()>>,
-) -> Result<crate::supervisor_linux::Foreground> {
+) -> Result<crate::foreground_linux::Foreground> {
     let lock = claim_for_start(store, c)?;
-    crate::supervisor_linux::run_in_process(store, &c.id, lock, stdout, stderr, warm)
+    crate::foreground_linux::run_in_process(store, &c.id, lock, stdout, stderr, warm)
 }
 
 /// The container's lock, for a start (see [`start`]).

@@ -19,7 +19,7 @@
 //! the supervisor just loses its client and keeps logging.
 //!
 //! A foreground `run --rm` without terminal or stdin (the common case)
-//! skips the process: [`run_in_process`] does the same work in the CLI,
+//! skips the process: [`crate::foreground_linux`] does the same work in the CLI,
 //! whose output and proxied signals it handles directly. Killed outright
 //! (SIGKILL), such a CLI leaves its container to the next command's
 //! reconcile instead of to a supervisor.
@@ -40,6 +40,7 @@ use strata_store::{OpenOptions, Store};
 use crate::attach::{Frame, FrameBuffer};
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{Result, RuntimeError};
+use crate::foreground_linux::Local;
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::{LogWriter, Stream};
 use crate::model::State;
@@ -90,93 +91,7 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     supervise_with(&store, id, client, None, t0).map(drop)
 }
 
-/// Runs container `id` inside the calling process, attached: what the
-/// supervisor does, without spawning one — for a foreground `run --rm`
-/// without a terminal or stdin, the common case, whose every millisecond
-/// counts. Its output goes to this process's stdout/stderr (as chosen)
-/// besides the log; the signals docker proxies go to the container from
-/// the moment this is called; the container is recorded (visible to `ps`,
-/// `stop`, `exec`, `logs`), waited for, cleaned up and removed as by a
-/// supervisor. Returns the container's exit code, or docker's start error.
-///
-/// The caller must not run other threads that could hold a lock the
-/// runtime's forked children need (the CLI's only other thread is its idle
-/// signal watcher, whose handlers this replaces; `warm`, from
-/// [`launch_linux::warm_cgroup_moves`], is joined before the runtime forks).
-/// `lock` is the container's lock, held until the container is removed.
-pub fn run_in_process(
-    store: &Store,
-    id: &str,
-    lock: crate::lock::ContainerLock,
-    stdout: bool,
-    stderr: bool,
-    warm: Option<std::thread::JoinHandle<()>>,
-) -> Result<Foreground> {
-    let _lock = lock;
-    let local = Local {
-        stdout,
-        stderr,
-        end: None,
-        cancelled: None,
-        warm,
-    };
-    let local = supervise_with(store, id, &mut None, Some(local), Instant::now())?;
-    if let Some(sig) = local.as_ref().and_then(|l| l.cancelled) {
-        return Ok(Foreground::Cancelled(sig));
-    }
-    match local.and_then(|l| l.end) {
-        Some(Frame::Exit(code)) => Ok(Foreground::Exited(code)),
-        Some(Frame::Error { code, message }) => Err(RuntimeError::Start { code, message }),
-        _ => Err(RuntimeError::Start {
-            code: 125,
-            message: format!("container {id} ended without an exit status"),
-        }),
-    }
-}
-
-/// What a supervisor running in the CLI's process does with the frames it
-/// would send a client: output to this process's stdout/stderr, the end
-/// (`Exit`/`Error`) kept for the caller.
-#[derive(Debug)]
-struct Local {
-    stdout: bool,
-    stderr: bool,
-    end: Option<Frame>,
-    /// The signal that cancelled the start.
-    cancelled: Option<i32>,
-    /// See [`launch_linux::warm_cgroup_moves`]; joined before the runtime
-    /// forks.
-    warm: Option<std::thread::JoinHandle<()>>,
-}
-
-/// How a container run by [`run_in_process`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Foreground {
-    /// It ran; its exit code.
-    Exited(i32),
-    /// A signal came before it started: it never ran (and went, with
-    /// `--rm`), as after a cancelled supervisor start.
-    Cancelled(i32),
-}
-
-impl Local {
-    fn take(&mut self, f: &Frame) {
-        match f {
-            Frame::Stdout(b) if self.stdout => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(b);
-                let _ = out.flush();
-            }
-            Frame::Stderr(b) if self.stderr => {
-                let _ = std::io::stderr().write_all(b);
-            }
-            Frame::Exit(_) | Frame::Error { .. } => self.end = Some(f.clone()),
-            _ => {}
-        }
-    }
-}
-
-fn supervise_with(
+pub(crate) fn supervise_with(
     store: &Store,
     id: &str,
     client: &mut Option<UnixStream>,
@@ -262,7 +177,7 @@ struct Supervisor<'a> {
     t0: Instant,
     /// The client sent `Cancel` (it was cancelled before the start).
     cancelled: bool,
-    /// Running in the CLI's process ([`run_in_process`]): no client.
+    /// Running in the CLI's process ([`crate::foreground_linux`]): no client.
     local: Option<Local>,
 }
 
@@ -519,7 +434,7 @@ impl Supervisor<'_> {
         Ok((pid, io))
     }
 
-    /// In the CLI's process ([`run_in_process`]): a signal that came before
+    /// In the CLI's process ([`crate::foreground_linux`]): a signal that came before
     /// the start cancels it, as a client's `Cancel` does (the container's
     /// command could not receive it yet: the runtime's init, then the
     /// command until it sets up its handlers, would lose it).
@@ -673,7 +588,7 @@ impl Supervisor<'_> {
                             deadline = Some(Instant::now() + Duration::from_secs(2));
                         }
                     } else if let (Ok(sig), Some(init)) = (Signal::try_from(signo), init) {
-                        wait_exec(pid);
+                        crate::procs_linux::wait_exec(pid);
                         let _ = init.signal(sig);
                     }
                 }
@@ -764,23 +679,6 @@ impl Supervisor<'_> {
         self.net.release(self.store, self.c);
         tracing::debug!(ms = ms(self.t0), "network released");
         let _ = fs::remove_file(self.p.dir.join("console.sock"));
-    }
-}
-
-/// Waits (briefly) until the container's init has exec'd its command: until
-/// then it is the runtime's code, forked from this process with its signal
-/// handlers, and a signal sent to it would vanish into them (a signal that
-/// came during the start is relayed right after `start` returns).
-fn wait_exec(pid: i32) {
-    let comm = format!("/proc/{pid}/comm");
-    let end = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < end {
-        match fs::read_to_string(&comm) {
-            Ok(name) if name.starts_with("youki:") => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            _ => return,
-        }
     }
 }
 

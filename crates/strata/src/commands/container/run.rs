@@ -7,8 +7,8 @@ use std::io::IsTerminal;
 
 use clap::{ArgAction, Args};
 use strata_runtime::client_linux::AttachOptions;
+use strata_runtime::foreground_linux::Foreground;
 use strata_runtime::ops;
-use strata_runtime::supervisor_linux::Foreground;
 
 use super::create::{CreateFlags, create};
 use super::rt;
