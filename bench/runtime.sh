@@ -16,8 +16,14 @@
 # containers started and removed, checking that no mount, process or
 # cgroup directory is left behind.
 #
+# Both tools keep their data on one fresh tmpfs mounted for the run
+# (BENCH_FS=tmpfs; BENCH_FS=disk keeps it under /tmp), so neither pays for
+# a disk the other does not. The two start-up tables are also written as
+# hyperfine markdown (both tools in one run) to $BENCH_OUT if set.
+#
 # Usage: bench/runtime.sh            (as root; builds strata in release mode)
 # Env:   RUNS=30  STRATA=path/to/strata  CARGO_TARGET_DIR=…  SKIP_PEERS=1
+#        BENCH_FS=tmpfs|disk  BENCH_OUT=dir  PHASES="start split leaks"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +35,12 @@ fi
 [[ $(id -u) == 0 ]] || { echo "bench/runtime.sh must run as root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine is required" >&2; exit 1; }
 
+PHASES=${PHASES:-start split leaks}
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 WORK=$(mktemp -d /tmp/strata-bench-runtime.XXXXXX)
+if [[ ${BENCH_FS:-tmpfs} == tmpfs ]]; then
+  mount -t tmpfs -o size=4g strata-bench "$WORK"
+fi
 export STRATA_ROOT="$WORK/root"
 DOCKERD_PID=
 DOCKER_SOCK="$WORK/dockerd/docker.sock"
@@ -40,6 +51,7 @@ cleanup() {
     kill "$DOCKERD_PID" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
   fi
+  if mountpoint -q "$WORK"; then umount -l "$WORK"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -97,15 +109,32 @@ for x in r:
 PY
 }
 
+md() { [[ -z ${BENCH_OUT:-} ]] || { mkdir -p "$BENCH_OUT"; echo --export-markdown "$BENCH_OUT/$1.md"; }; }
+
+if has_phase start; then
 echo "== run --rm --network none busybox true (${RUNS} runs) =="
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/none.json" "${NONE[@]}"
+# shellcheck disable=SC2046
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/none.json" $(md none) "${NONE[@]}"
 table "$WORK/none.json"
 
 echo
 echo "== run --rm busybox true, default private network (${RUNS} runs) =="
-hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/net.json" "${NET[@]}"
+# shellcheck disable=SC2046
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/net.json" $(md net) "${NET[@]}"
 table "$WORK/net.json"
 
+echo
+echo "== what the seccomp cache saves: compiled at every start vs once (${RUNS} runs) =="
+# The compiled default profile lives in /run/strata/seccomp (tmpfs, per
+# boot); removed before each run, the start compiles it with libseccomp.
+hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$WORK/seccomp.json" \
+  --prepare true --prepare "rm -rf /run/strata/seccomp" \
+  -n "strata none, cached filter" "$STRATA run --rm --network none busybox true" \
+  -n "strata none, filter compiled" "$STRATA run --rm --network none busybox true"
+table "$WORK/seccomp.json"
+fi
+
+if has_phase split; then
 echo
 echo "== the same with a cold infra namespace every time (STRATA_NET_LINGER=0; ${RUNS} runs) =="
 sleep 3  # the infra process of the runs above lingers 2 s
@@ -156,6 +185,9 @@ split "bridge, warm infra" 1
 split "pasta" 0 --network pasta
 split "none" 0 --network none
 
+fi
+
+has_phase leaks || exit 0
 echo
 echo "== 50 detached containers, started and removed =="
 cg_count() { find /sys/fs/cgroup -maxdepth 3 -path '*/strata/*' -type d 2>/dev/null | wc -l; }

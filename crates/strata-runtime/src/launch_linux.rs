@@ -28,6 +28,7 @@ use oci_spec::runtime::Spec;
 
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::inroot_linux::{MountedView, RootDir, find_executable};
+use crate::oci_linux::OciRuntime;
 use crate::rootfs_linux::{Mounter, Overlay};
 use crate::spec::process::{env_value, process_env};
 use crate::spec::user::resolve_user;
@@ -296,4 +297,71 @@ pub fn remove_cgroup(name: &str) {
     if p.is_dir() {
         let _ = fs::remove_dir(&p);
     }
+}
+
+/// Whether container `name` has no cgroup directory left.
+fn cgroup_gone(name: &str) -> bool {
+    let base = Path::new("/sys/fs/cgroup");
+    let Ok(rd) = fs::read_dir(base) else {
+        return true;
+    };
+    !rd.flatten()
+        .any(|e| e.path().join(CGROUP_PARENT).join(name).is_dir())
+        && !base.join(CGROUP_PARENT).join(name).is_dir()
+}
+
+/// The runtime's `delete` of a container whose init has exited, cheap for
+/// the embedded runtime (`state`: its state directory): once the
+/// container's cgroups could be removed — no process is left in them —
+/// the runtime has nothing left to do but forget that directory (strata
+/// gives it no hooks). Otherwise (a process still there, an external
+/// runtime) the runtime's own delete kills what is left and removes it.
+pub fn delete_exited(runtime: &dyn OciRuntime, id: &str, state: Option<&Path>) -> Result<()> {
+    if let Some(dir) = state {
+        remove_cgroup(id);
+        if cgroup_gone(id) {
+            return match fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RuntimeError::Io {
+                    op: "remove",
+                    path: dir.to_path_buf(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            };
+        }
+    }
+    runtime.delete(id)
+}
+
+/// Starts, on a thread of its own, what makes the runtime's first cgroup
+/// move slow, so it overlaps the rest of the start: moving a process
+/// between cgroups takes the kernel's `cgroup_threadgroup_rwsem` for
+/// writing, which waits for an RCU grace period (≈13 ms here) unless a
+/// move happened just before. The thread "moves" this process into the
+/// cgroup it is in (a no-op) and ends; join it before the runtime forks
+/// (this process must be single-threaded then). Nothing to do (`None`)
+/// without the rights to write `cgroup.procs`.
+pub fn warm_cgroup_moves() -> Option<std::thread::JoinHandle<()>> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let procs = own.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+        let dir = match ctl {
+            "" => PathBuf::from("/sys/fs/cgroup"),
+            c if !c.starts_with("name=") => Path::new("/sys/fs/cgroup").join(c),
+            _ => return None,
+        };
+        let p = dir.join(path.trim_start_matches('/')).join("cgroup.procs");
+        p.exists().then_some(p)
+    })?;
+    std::thread::Builder::new()
+        .name("strata-cgroup-warm".into())
+        .spawn(move || {
+            let _ = fs::write(&procs, std::process::id().to_string());
+        })
+        .ok()
 }

@@ -21,6 +21,7 @@ use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, LinuxSeccomp, Process, Spec};
 
 use crate::error::{IoContext, Result, RuntimeError};
+use crate::seccomp_bpf_linux::{self, Bpf};
 use crate::workload_linux::{CONFINE_CAPS, OrderedEnvExecutor};
 
 /// The container process's stdio (`None`: inherit this process's).
@@ -118,8 +119,12 @@ impl OciRuntime for Embedded {
         console: Option<&ConsoleSocket>,
         stdio: Stdio,
     ) -> Result<i32> {
+        let executor = match precompile_seccomp(bundle).map_err(|e| oci_err("create", id, e))? {
+            Some((bpf, caps)) => OrderedEnvExecutor::confined(bpf, caps),
+            None => OrderedEnvExecutor::default(),
+        };
         let c = self
-            .builder(id, console, stdio, "create", OrderedEnvExecutor::default())?
+            .builder(id, console, stdio, "create", executor)?
             .as_init(bundle)
             .with_systemd(false)
             .with_detach(true)
@@ -147,6 +152,10 @@ impl OciRuntime for Embedded {
         // process started with the capabilities that takes.
         let (path, executor, temporary) = match self.container_seccomp(id)? {
             Some(seccomp) => {
+                let seccomp = match seccomp {
+                    Filter::Compiled(bpf) => bpf,
+                    Filter::Spec(spec) => seccomp_bpf_linux::cached(&spec)?,
+                };
                 let (boosted, caps) = boost_process(process_json)?;
                 (boosted, OrderedEnvExecutor::confined(seccomp, caps), true)
             }
@@ -185,14 +194,84 @@ impl OciRuntime for Embedded {
     }
 }
 
+/// A container's seccomp filter, as its start left it.
+enum Filter {
+    /// Compiled at the start ([`SECCOMP_BPF`] in the bundle).
+    Compiled(Bpf),
+    /// Still in `config.json` (a container started before the cache).
+    Spec(LinuxSeccomp),
+}
+
+/// The compiled filter in a bundle, for `exec`s.
+const SECCOMP_BPF: &str = "seccomp.bpf";
+
 impl Embedded {
-    /// The seccomp filter in container `id`'s `config.json`.
-    fn container_seccomp(&self, id: &str) -> Result<Option<LinuxSeccomp>> {
+    /// The seccomp filter of container `id`.
+    fn container_seccomp(&self, id: &str) -> Result<Option<Filter>> {
         let c = Container::load(self.root.join(id)).map_err(|e| oci_err("exec", id, e))?;
+        let compiled = c.bundle().join(SECCOMP_BPF);
+        if compiled.exists() {
+            return Ok(Some(Filter::Compiled(Bpf::read(&compiled)?)));
+        }
         let cfg = c.bundle().join("config.json");
         let spec = Spec::load(&cfg).map_err(|e| oci_err("exec", id, e))?;
-        Ok(spec.linux().as_ref().and_then(|l| l.seccomp().clone()))
+        Ok(spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().clone())
+            .map(Filter::Spec))
     }
+}
+
+/// Takes the seccomp filter out of the bundle's `config.json` for the
+/// executor to load it compiled (see [`crate::seccomp_bpf_linux`]) and
+/// keeps the program as [`SECCOMP_BPF`] for `exec`s; the process starts
+/// with [`CONFINE_CAPS`] on top of its own, which the executor drops right
+/// after loading the filter. Returns the program and the real
+/// capabilities; `None` without a filter (or with one only libcontainer
+/// can load: a notify listener).
+fn precompile_seccomp(bundle: &Path) -> Result<Option<(Bpf, LinuxCapabilities)>> {
+    let compiled = bundle.join(SECCOMP_BPF);
+    let _ = std::fs::remove_file(&compiled);
+    let cfg = bundle.join("config.json");
+    let mut spec = Spec::load(&cfg).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    let Some(mut linux) = spec.linux().clone() else {
+        return Ok(None);
+    };
+    let Some(seccomp) = linux.seccomp().clone() else {
+        return Ok(None);
+    };
+    if !seccomp_bpf_linux::compilable(&seccomp) {
+        return Ok(None);
+    }
+    let Some(mut process) = spec.process().clone() else {
+        return Ok(None);
+    };
+    let bpf = seccomp_bpf_linux::cached(&seccomp)?;
+    bpf.write(&compiled)?;
+    let caps = process.capabilities().clone().unwrap_or_default();
+    process.set_capabilities(Some(boosted(&caps)));
+    spec.set_process(Some(process));
+    linux.set_seccomp(None);
+    spec.set_linux(Some(linux));
+    spec.save(&cfg)
+        .map_err(|e| RuntimeError::Invalid(format!("{}: {e}", cfg.display())))?;
+    Ok(Some((bpf, caps)))
+}
+
+/// `caps` with [`CONFINE_CAPS`] added to the bounding, effective and
+/// permitted sets.
+fn boosted(caps: &LinuxCapabilities) -> LinuxCapabilities {
+    let add = |set: &Option<Capabilities>| -> Capabilities {
+        let mut s = set.clone().unwrap_or_default();
+        s.extend(CONFINE_CAPS);
+        s
+    };
+    let mut boosted = caps.clone();
+    boosted.set_bounding(Some(add(caps.bounding())));
+    boosted.set_effective(Some(add(caps.effective())));
+    boosted.set_permitted(Some(add(caps.permitted())));
+    boosted
 }
 
 /// Writes a copy of `process.json` whose bounding, effective and
@@ -203,16 +282,7 @@ fn boost_process(path: &Path) -> Result<(PathBuf, LinuxCapabilities)> {
     let mut process: Process =
         serde_json::from_slice(&text).map_err(|e| RuntimeError::Invalid(e.to_string()))?;
     let caps = process.capabilities().clone().unwrap_or_default();
-    let add = |set: &Option<Capabilities>| -> Capabilities {
-        let mut s = set.clone().unwrap_or_default();
-        s.extend(CONFINE_CAPS);
-        s
-    };
-    let mut boosted = caps.clone();
-    boosted.set_bounding(Some(add(caps.bounding())));
-    boosted.set_effective(Some(add(caps.effective())));
-    boosted.set_permitted(Some(add(caps.permitted())));
-    process.set_capabilities(Some(boosted));
+    process.set_capabilities(Some(boosted(&caps)));
     let out = path.with_extension("confine.json");
     std::fs::write(
         &out,

@@ -333,6 +333,27 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
 /// caller waits for the start with [`Supervised::wait_started`] and may
 /// then relay.
 pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
+    let lock = claim_for_start(store, c)?;
+    let log = paths(store, &c.id).dir.join("supervisor.log");
+    client_linux::spawn_supervisor(store.root(), &c.id, &log, &lock)
+}
+
+/// Starts `c` and stays attached in this process, without a supervisor
+/// process (see [`crate::foreground_linux::run_in_process`]: a foreground
+/// `run --rm` with neither terminal nor stdin); returns how it ended.
+pub fn run_in_process(
+    store: &Store,
+    c: &Container,
+    stdout: bool,
+    stderr: bool,
+    warm: Option<std::thread::JoinHandle<()>>,
+) -> Result<crate::foreground_linux::Foreground> {
+    let lock = claim_for_start(store, c)?;
+    crate::foreground_linux::run_in_process(store, &c.id, lock, stdout, stderr, warm)
+}
+
+/// The container's lock, for a start (see [`start`]).
+fn claim_for_start(store: &Store, c: &Container) -> Result<crate::lock::ContainerLock> {
     let p = paths(store, &c.id);
     let running = || {
         containers::get(store, &c.id)
@@ -352,7 +373,7 @@ pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
         s.strata.manually_stopped = false;
         s.strata.restart_cancelled = false;
     })?;
-    client_linux::spawn_supervisor(store.root(), &c.id, &p.dir.join("supervisor.log"), &lock)
+    Ok(lock)
 }
 
 /// Parses a signal as docker does: `SIGTERM`, `TERM`, `15`.

@@ -111,6 +111,23 @@ fn is_zombie(pid: i32) -> bool {
     stat_fields(pid).is_some_and(|f| f.first().map(String::as_str) == Some("Z"))
 }
 
+/// Waits (briefly) until the container's init has exec'd its command: until
+/// then it is the runtime's code, forked from this process with its signal
+/// handlers, and a signal sent to it would vanish into them (a signal that
+/// came during the start is relayed right after `start` returns).
+pub fn wait_exec(pid: i32) {
+    let comm = format!("/proc/{pid}/comm");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < end {
+        match std::fs::read_to_string(&comm) {
+            Ok(name) if name.starts_with("youki:") => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            _ => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,12 @@
 //! The state is in the store's database at every step, so `ps`, `stop`,
 //! `logs` work without the CLI that started the container; if the CLI dies
 //! the supervisor just loses its client and keeps logging.
+//!
+//! A foreground `run --rm` without terminal or stdin (the common case)
+//! skips the process: [`crate::foreground_linux`] does the same work in the CLI,
+//! whose output and proxied signals it handles directly. Killed outright
+//! (SIGKILL), such a CLI leaves its container to the next command's
+//! reconcile instead of to a supervisor.
 
 use std::fs;
 use std::io::Write;
@@ -35,6 +41,7 @@ use crate::attach::{Frame, FrameBuffer};
 use crate::attach_server_linux::AttachServer;
 use crate::containers::{self, Container, Paths, paths};
 use crate::error::{Result, RuntimeError};
+use crate::foreground_linux::Local;
 use crate::health_linux::Monitor as HealthMonitor;
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::{LogWriter, Stream};
@@ -85,9 +92,19 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     let t0 = Instant::now();
     let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
     tracing::debug!(ms = ms(t0), "store open");
-    let c = containers::get(&store, id)?
-        .ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
-    let p = paths(&store, id);
+    supervise_with(&store, id, client, None, t0).map(drop)
+}
+
+pub(crate) fn supervise_with(
+    store: &Store,
+    id: &str,
+    client: &mut Option<UnixStream>,
+    local: Option<Local>,
+    t0: Instant,
+) -> Result<Option<Local>> {
+    let c =
+        containers::get(store, id)?.ok_or_else(|| RuntimeError::NoSuchContainer(id.to_string()))?;
+    let p = paths(store, id);
     std::env::set_current_dir(&p.dir).map_err(|e| RuntimeError::Io {
         op: "change directory",
         path: p.dir.clone(),
@@ -120,14 +137,22 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
     let mut signals: Vec<Signal> = PROXIED.to_vec();
     signals.push(Signal::SIGCHLD);
     let sfd = sys_linux::SignalPipe::install(&signals)?;
+    if local.is_some()
+        && let Some(sig) = strata_store::cancel::Cancel::global().signal()
+    {
+        // It came between the caller's hand-over and the line above: the
+        // relay delivers it to the container with the ones to come.
+        // SAFETY: raise has no preconditions; our handler takes it.
+        unsafe { libc::raise(sig) };
+    }
     let me = ProcRef::current();
-    containers::update_state(&store, id, |s| s.strata.supervisor = me)?;
+    containers::update_state(store, id, |s| s.strata.supervisor = me)?;
 
     let program = c.spec.host_config.external_runtime().map(Path::new);
     let runtime = runtime_for(program, &p.runtime_root)?;
     let mounter = SysMounter;
     let mut sup = Supervisor {
-        store: &store,
+        store,
         c,
         p: &p,
         runtime: runtime.as_ref(),
@@ -139,10 +164,11 @@ fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<(
         cancelled: false,
         attached: AttachServer::bind(),
         health: None,
+        local,
     };
     let result = sup.launch_and_wait(&sfd);
     *client = sup.client.take();
-    result
+    result.map(|()| sup.local.take())
 }
 
 struct Supervisor<'a> {
@@ -163,6 +189,8 @@ struct Supervisor<'a> {
     attached: AttachServer,
     /// The healthcheck, while the container runs with one.
     health: Option<HealthMonitor>,
+    /// Running in the CLI's process ([`crate::foreground_linux`]): no client.
+    local: Option<Local>,
 }
 
 /// The container's end of its stdio, as the supervisor holds it.
@@ -178,6 +206,10 @@ struct Io {
 
 impl Supervisor<'_> {
     fn send(&mut self, f: &Frame) {
+        if let Some(l) = self.local.as_mut() {
+            l.take(f);
+            return;
+        }
         if let Some(c) = self.client.as_mut()
             && f.write_to(c).is_err()
         {
@@ -266,7 +298,7 @@ impl Supervisor<'_> {
         log: &mut LogWriter,
         backoff: &mut Backoff,
     ) -> Result<Option<Duration>> {
-        let (pid, mut io) = match self.launch() {
+        let (pid, mut io) = match self.launch(sfd) {
             Ok(x) => x,
             Err(RuntimeError::Cancelled) => {
                 // Never started: it stays created (docker's state after a
@@ -343,7 +375,7 @@ impl Supervisor<'_> {
     }
 
     /// Mounts, creates and starts the container; returns its PID and stdio.
-    fn launch(&mut self) -> Result<(i32, Io)> {
+    fn launch(&mut self, sfd: &sys_linux::SignalPipe) -> Result<(i32, Io)> {
         self.net = NetSetup::begin(self.store, &self.c)?;
         tracing::debug!(ms = ms(self.t0), "network begun");
         let input = self.launch_input()?;
@@ -382,6 +414,9 @@ impl Supervisor<'_> {
             };
             (stdio, None, io)
         };
+        if let Some(h) = self.local.as_mut().and_then(|l| l.warm.take()) {
+            let _ = h.join();
+        }
         let created = {
             let _lock = CgroupParentLock::shared();
             self.runtime
@@ -420,6 +455,7 @@ impl Supervisor<'_> {
         }
         tracing::debug!(ms = ms(self.t0), "network ready");
         self.apply_early_frames(&io);
+        self.take_early_signals(sfd);
         if self.cancelled {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -453,6 +489,33 @@ impl Supervisor<'_> {
         });
         self.send(&Frame::Started(pid));
         Ok((pid, io))
+    }
+
+    /// In the CLI's process ([`crate::foreground_linux`]): a signal that came before
+    /// the start cancels it, as a client's `Cancel` does (the container's
+    /// command could not receive it yet: the runtime's init, then the
+    /// command until it sets up its handlers, would lose it).
+    fn take_early_signals(&mut self, sfd: &sys_linux::SignalPipe) {
+        let Some(local) = self.local.as_mut() else {
+            return;
+        };
+        let mut p = [PollFd::new(sfd.fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut p, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return;
+        }
+        let signals = sfd.take();
+        match signals.iter().find(|&&s| s != libc::SIGCHLD) {
+            Some(&sig) => {
+                local.cancelled = Some(sig);
+                self.cancelled = true;
+            }
+            None => {
+                // Children ended (the runtime's intermediate process): the
+                // relay reaps them.
+                // SAFETY: raise has no preconditions; our handler takes it.
+                unsafe { libc::raise(libc::SIGCHLD) };
+            }
+        }
     }
 
     /// Applies a terminal size the client sent before the start (so the
@@ -610,6 +673,7 @@ impl Supervisor<'_> {
                             deadline = Some(Instant::now() + Duration::from_secs(2));
                         }
                     } else if let (Ok(sig), Some(init)) = (Signal::try_from(signo), init) {
+                        crate::procs_linux::wait_exec(pid);
                         let _ = init.signal(sig);
                     }
                 }
@@ -681,7 +745,9 @@ impl Supervisor<'_> {
     /// Releases everything the launch took: runtime state and cgroups, the
     /// rootfs mount, the network, leftovers of the bundle.
     fn cleanup(&mut self) {
-        if let Err(e) = self.runtime.delete(&self.c.id) {
+        let state = (self.c.spec.host_config.external_runtime().is_none())
+            .then(|| self.p.runtime_root.join(&self.c.id));
+        if let Err(e) = launch_linux::delete_exited(self.runtime, &self.c.id, state.as_deref()) {
             tracing::warn!("{e}");
         }
         tracing::debug!(ms = ms(self.t0), "runtime state deleted");

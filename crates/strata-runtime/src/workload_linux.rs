@@ -8,12 +8,14 @@
 //! spec's `PATH` (strata already checked it exists, with docker's
 //! messages) and calls `execve` with the spec's `env` as is.
 //!
-//! For `exec` it also confines the process as its container: libcontainer
-//! builds a tenant's spec without the container's seccomp filter (runc
-//! applies it), so [`OrderedEnvExecutor::confined`] loads that filter here,
-//! while the process still holds the `CAP_SYS_ADMIN` it was started with for
-//! the purpose, then drops the capabilities to the process's real sets —
-//! the same order as runc's (filter first while privileged, then caps).
+//! It also loads the seccomp filter, compiled once and cached (see
+//! [`crate::seccomp_bpf_linux`]): libcontainer would compile the profile
+//! with libseccomp in every container's init (and builds a tenant's spec
+//! for `exec` without the filter at all). [`OrderedEnvExecutor::confined`]
+//! loads the program here, while the process still holds the
+//! `CAP_SYS_ADMIN` it was started with for the purpose, then drops the
+//! capabilities to the process's real sets — the same order as runc's
+//! (filter first while privileged, then caps).
 
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
@@ -22,13 +24,15 @@ use std::path::Path;
 use libcontainer::workload::{
     Executor, ExecutorError, ExecutorSetEnvsError, ExecutorValidationError,
 };
-use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxSeccomp, Spec};
+use oci_spec::runtime::{Capability, LinuxCapabilities, Spec};
+
+use crate::seccomp_bpf_linux::Bpf;
 
 /// Executes the spec's process with its environment in order.
 #[derive(Debug, Clone, Default)]
 pub struct OrderedEnvExecutor {
     /// A seccomp filter to load, then the capabilities to drop to.
-    confine: Option<(LinuxSeccomp, LinuxCapabilities)>,
+    confine: Option<(Bpf, LinuxCapabilities)>,
 }
 
 /// What [`OrderedEnvExecutor::confined`] needs the process to hold until
@@ -37,7 +41,7 @@ pub const CONFINE_CAPS: [Capability; 2] = [Capability::SysAdmin, Capability::Set
 
 impl OrderedEnvExecutor {
     /// Loads `seccomp`, then drops to `caps`, before the `execve`.
-    pub fn confined(seccomp: LinuxSeccomp, caps: LinuxCapabilities) -> OrderedEnvExecutor {
+    pub fn confined(seccomp: Bpf, caps: LinuxCapabilities) -> OrderedEnvExecutor {
         OrderedEnvExecutor {
             confine: Some((seccomp, caps)),
         }
@@ -47,7 +51,8 @@ impl OrderedEnvExecutor {
         let Some((seccomp, caps)) = &self.confine else {
             return Ok(());
         };
-        libcontainer::seccomp::initialize_seccomp(seccomp)
+        seccomp
+            .load()
             .map_err(|e| ExecutorError::Other(format!("load seccomp filter: {e}")))?;
         let syscall = libcontainer::syscall::syscall::create_syscall();
         libcontainer::capabilities::drop_privileges(caps, syscall.as_ref())

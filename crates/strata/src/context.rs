@@ -78,7 +78,11 @@ pub fn init_logging(global: &GlobalArgs) {
             if global.debug {
                 "debug".into()
             } else {
-                "warn".into()
+                // The embedded runtime's warnings are about this host's
+                // cgroup controllers and the like on every start (and a
+                // foreground `run --rm` runs it in this process, whose
+                // stderr its children share): errors only, as helpers log.
+                "warn,libcontainer=error,libcgroups=error,pathrs=error".into()
             }
         });
     // Colour only for a terminal (a CI log or a pipe gets plain text), and

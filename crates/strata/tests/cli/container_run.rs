@@ -285,6 +285,62 @@ fn rm_flag_removes_everything() {
     assert!(container_dirs(&t.env).is_empty());
 }
 
+/// A foreground `run --rm` runs its container from the CLI's own process
+/// (no supervisor): it must still be a container like any other while it
+/// runs — listed, logged, confined, reachable by `exec` and `stop` — and
+/// be gone, with its exit code passed on, once it ends.
+#[test]
+fn a_foreground_rm_run_is_a_container_like_any_other() {
+    let Some(t) = Ctr::new() else { return };
+    let mut child = Spawned(Some(
+        t.env
+            .cmd([
+                "run",
+                "--rm",
+                "--name",
+                "fg",
+                "busybox",
+                "sh",
+                "-c",
+                "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.1; done",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    t.until(20, "the container to start", || {
+        logs_contain(&t, "fg", "ready")
+    });
+    assert_eq!(t.ok(["ps", "--format", "{{.Names}}"]), "fg\n");
+    assert_eq!(t.inspect("fg", "{{.State.Running}}"), "true");
+    // Both the container's process and an exec'd one are confined.
+    for pid in ["1", "self"] {
+        let status = t.ok(["exec", "fg", "cat", &format!("/proc/{pid}/status")]);
+        assert!(status.contains("Seccomp:\t2"), "/proc/{pid}: {status}");
+        // The capabilities the filter was loaded with are dropped again.
+        for caps in ["CapEff", "CapPrm", "CapBnd"] {
+            assert!(
+                status.contains(&format!("{caps}:\t00000000a80425fb")),
+                "/proc/{pid}: {status}"
+            );
+        }
+    }
+    t.ok(["stop", "fg"]);
+    let out = child.take().wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ready\ngot TERM\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(t.ok(["ps", "-aq"]), "");
+    assert!(container_dirs(&t.env).is_empty());
+}
+
 #[test]
 fn stdin_with_i() {
     let Some(t) = Ctr::new() else { return };

@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use clap::{ArgAction, Args};
 use strata_runtime::client_linux::AttachOptions;
 use strata_runtime::detach_keys::{self, DetachKeys};
+use strata_runtime::foreground_linux::Foreground;
 use strata_runtime::ops;
 
 use super::create::{CreateFlags, create};
@@ -54,10 +55,39 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<i32> {
     }
     let keys = DetachKeys::parse(args.detach_keys.as_deref().unwrap_or(detach_keys::DEFAULT))
         .map_err(rt)?;
+    let foreground_rm = !args.detach && f.rm && args.sig_proxy && !f.tty && !f.interactive;
+    // Started now, it overlaps the create (see the function).
+    let warm = if foreground_rm {
+        strata_runtime::launch_linux::warm_cgroup_moves()
+    } else {
+        None
+    };
     let c = create(ctx, f, &args.image, &args.args, !args.detach)?;
     let store = ctx.store()?;
-    let mut sup = ops::start(store, &c).map_err(rt)?;
     let cfg = &c.spec.config;
+    if foreground_rm && !cfg.tty && !cfg.attach_stdin {
+        // The common `run --rm IMAGE CMD`: started and waited for here,
+        // without a supervisor process (nothing outlives this command
+        // anyway); signals go to the container from now on (one that came
+        // during the create cancels it, as before a supervisor's start).
+        if strata_store::cancel::Cancel::global().is_cancelled() {
+            let _ = ops::remove(store, &c, true, true);
+            return Err(rt(strata_runtime::RuntimeError::Cancelled));
+        }
+        crate::signals::hand_over();
+        let end = ops::run_in_process(store, &c, cfg.attach_stdout, cfg.attach_stderr, warm);
+        return match end.map_err(rt)? {
+            Foreground::Exited(code) => Ok(code),
+            Foreground::Cancelled(sig) => {
+                eprintln!("Error: {}", crate::signals::message(sig));
+                Ok(crate::signals::exit_code(sig))
+            }
+        };
+    }
+    if let Some(h) = warm {
+        let _ = h.join();
+    }
+    let mut sup = ops::start(store, &c).map_err(rt)?;
     if cfg.tty && !args.detach {
         sup.send_size();
     }
