@@ -103,6 +103,7 @@ pub mod launch_linux;
 pub mod lock;
 pub mod logs;
 pub mod model;
+pub mod mount_parse;
 pub mod mountpoint_linux;
 pub mod mounts;
 pub mod names;

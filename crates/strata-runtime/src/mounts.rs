@@ -21,8 +21,8 @@ use strata_store::Store;
 
 use crate::error::{Result, RuntimeError};
 use crate::model::ContainerSpec;
+use crate::mount_parse::parse_mounts;
 use crate::spec::MountSpec;
-use crate::supervisor_linux::parse_mounts;
 use crate::volumes;
 
 /// One mount point of a container (docker's `MountPoint`).
