@@ -28,7 +28,7 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -51,7 +51,7 @@ use crate::oci_linux::{ConsoleSocket, OciRuntime, Stdio, runtime_for};
 use crate::procs_linux::ProcRef;
 use crate::restart_policy::Backoff;
 use crate::rootfs_linux::{Mounter, Overlay, SysMounter};
-use crate::spec::{EtcFiles, INIT_PATH, MountSpec};
+use crate::spec::{EtcFiles, INIT_PATH};
 use crate::supervisor_restart_linux;
 use crate::sys_linux::{self, PROXIED};
 
