@@ -247,6 +247,23 @@ pub fn check_limits(asked: &[(&str, &str, bool)]) -> crate::error::Result<()> {
     Ok(())
 }
 
+/// Rootless, refuses the network modes not made to work without root yet
+/// (the bridge networks and per-container pasta); `none`, `host` and
+/// `container:NAME` work.
+pub fn check_network(mode: &str) -> crate::error::Result<()> {
+    use crate::net::NetMode;
+    if !strata_store::userns::rootless() {
+        return Ok(());
+    }
+    match NetMode::parse(mode) {
+        Ok(NetMode::None | NetMode::Host | NetMode::Container(_)) | Err(_) => Ok(()),
+        Ok(_) => Err(crate::error::RuntimeError::Invalid(format!(
+            "rootless strata cannot connect a container to network \"{}\" yet; use --network none or --network host",
+            if mode.is_empty() { "default" } else { mode }
+        ))),
+    }
+}
+
 fn wait_byte(fd: OwnedFd) -> bool {
     let mut b = [0u8; 1];
     matches!(std::fs::File::from(fd).read(&mut b), Ok(1) if b[0] == b'1')

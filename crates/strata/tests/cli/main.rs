@@ -62,6 +62,7 @@ mod registry_interop;
 mod registry_limits;
 mod registry_pull;
 mod registry_push;
+mod rootless;
 mod store_concurrency;
 mod support;
 mod system_check;
