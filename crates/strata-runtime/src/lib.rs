@@ -107,6 +107,7 @@ pub mod procs_linux;
 pub mod reaper_linux;
 pub mod rootfs_linux;
 pub mod rootless_linux;
+pub mod rootless_pause_linux;
 pub mod spec;
 pub mod step;
 pub mod supervisor_linux;

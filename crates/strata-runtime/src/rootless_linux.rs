@@ -16,7 +16,9 @@
 //! alone (as `unshare -r` does) and warns: every file then belongs to root
 //! in the namespace, and chowning to any other id fails. The process keeps
 //! its pid, terminal and signals; its helpers inherit the namespace and
-//! the flag [`strata_store::userns::ROOTLESS_ENV`].
+//! the flag [`strata_store::userns::ROOTLESS_ENV`]. The first command
+//! leaves a pause process holding the namespaces, and later ones join them
+//! ([`crate::rootless_pause_linux`]).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -25,6 +27,8 @@ use std::process::Command;
 
 use nix::sched::CloneFlags;
 use nix::unistd::{ForkResult, Gid, Uid};
+
+use crate::rootless_pause_linux as pause;
 
 /// Why the user namespace could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +110,33 @@ pub fn enter() -> Result<Option<Mapping>, RootlessError> {
     if Uid::effective().is_root() {
         return Ok(None);
     }
+    let dir = pause::run_dir(uid.as_raw())?;
+    let _lock = pause::lock(&dir)?;
+    let mapping = match pause::join(&dir, uid.as_raw())? {
+        Some(m) => m,
+        None => {
+            let m = unshare(uid, gid)?;
+            pause::start(&dir, &m)?;
+            m
+        }
+    };
+    // SAFETY: the process has one thread; nothing reads the environment
+    // concurrently.
+    unsafe {
+        let single = match mapping {
+            Mapping::Single(_) => strata_store::userns::SINGLE_SUFFIX,
+            Mapping::Ranges => "",
+        };
+        std::env::set_var(
+            strata_store::userns::ROOTLESS_ENV,
+            format!("{}{single}", uid.as_raw()),
+        );
+    }
+    Ok(Some(mapping))
+}
+
+/// Makes the namespaces: user (mapped), mount (private), cgroup.
+fn unshare(uid: Uid, gid: Gid) -> Result<Mapping, RootlessError> {
     let name = nix::unistd::User::from_uid(uid)
         .ok()
         .flatten()
@@ -138,19 +169,7 @@ pub fn enter() -> Result<Option<Mapping>, RootlessError> {
     )
     .map_err(sys("make mounts private"))?;
     cgroup_view();
-    // SAFETY: the process has one thread; nothing reads the environment
-    // concurrently.
-    unsafe {
-        let single = match mapping {
-            Mapping::Single(_) => strata_store::userns::SINGLE_SUFFIX,
-            Mapping::Ranges => "",
-        };
-        std::env::set_var(
-            strata_store::userns::ROOTLESS_ENV,
-            format!("{}{single}", uid.as_raw()),
-        );
-    }
-    Ok(Some(mapping))
+    Ok(mapping)
 }
 
 /// Unshares the user namespace and has a forked helper, still outside,

@@ -46,7 +46,11 @@ pub fn run_dir() -> std::path::PathBuf {
     let Some(v) = std::env::var(ROOTLESS_ENV).ok().filter(|v| !v.is_empty()) else {
         return "/run/strata".into();
     };
-    let uid = v.trim_end_matches(SINGLE_SUFFIX);
+    rootless_run_dir(v.trim_end_matches(SINGLE_SUFFIX))
+}
+
+/// [`run_dir`] of a rootless strata of user `uid`.
+pub fn rootless_run_dir(uid: &str) -> std::path::PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(x) => std::path::PathBuf::from(x).join("strata"),
         None => format!("/tmp/strata-run-{uid}").into(),

@@ -3,7 +3,8 @@
 //! own HOME and XDG dirs: pull from the test registry (owners mapped), run
 //! with `--network none`, build with RUN steps that chown (the layer records
 //! the owner, and its diffIDs equal a rootful build's), limits refused
-//! without a delegated cgroup, images and rmi; and a user without ranges
+//! without a delegated cgroup, a detached container that later commands
+//! reach (exec, logs, commit), `-it`, images and rmi; and a user without ranges
 //! gets the single-id fallback with its warning. See: issue 12.
 
 use std::fs;
@@ -149,8 +150,31 @@ impl User {
 
 impl Drop for User {
     fn drop(&mut self) {
-        // userdel removes its subordinate ids too.
-        let _ = Command::new("userdel").arg(&self.name).output();
+        // Its pause process first: userdel refuses a user with processes.
+        let pidfile = self.home.join("run/strata/pause.pid");
+        if let Some(pid) = fs::read_to_string(pidfile)
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<i32>().ok())
+        {
+            // SAFETY: kill has no memory preconditions; the pid is the
+            // pause process this test's user started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            for _ in 0..100 {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        // userdel removes its subordinate ids too; it refuses while the
+        // killed process is not yet reaped.
+        for _ in 0..50 {
+            let done = Command::new("userdel").arg(&self.name).output();
+            if done.is_ok_and(|o| o.status.success()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = fs::remove_dir_all(&self.home);
     }
 }
@@ -360,6 +384,82 @@ fn rootless_pull_run_build_match_root() {
     let out = user.strata(&home, &["run", "--rm", "chowned", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--network none"));
+
+    // A detached container lives in the namespaces later commands join
+    // (the pause process): exec, logs, commit, rm.
+    user.ok(
+        &home,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-e",
+            "WHO=alice",
+            "--network",
+            "none",
+            "chowned",
+            "sh",
+            "-c",
+            "echo hello $WHO; sleep 300",
+        ],
+    );
+    assert_eq!(
+        user.ok(
+            &home,
+            &["exec", "web", "sh", "-c", "touch /made && cat /data/x"]
+        )
+        .trim(),
+        "hi"
+    );
+    assert!(user.ok(&home, &["logs", "web"]).contains("hello alice"));
+    user.ok(&home, &["commit", "web", "committed"]);
+    user.ok(&home, &["rm", "-f", "web"]);
+    let out = user.ok(
+        &home,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "committed",
+            "ls",
+            "/made",
+        ],
+    );
+    assert_eq!(out.trim(), "/made");
+    // -it through a pty.
+    if support::which("script").is_some() {
+        let line = format!(
+            "{} run -it --rm --network none chowned sh -c 'tty; echo it-ok'",
+            support::bin().display()
+        );
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid",
+            &user.name,
+            "--regid",
+            &user.name,
+            "--init-groups",
+            "--",
+            "script",
+            "-qec",
+            &line,
+            "/dev/null",
+        ])
+        .current_dir(&home)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .stdin(std::process::Stdio::null());
+        let out = support::sh(&mut c);
+        assert!(out.contains("/dev/pts/") && out.contains("it-ok"), "{out}");
+    } else {
+        support::skip("script (bsdutils) is missing");
+    }
+    user.ok(&home, &["rmi", "committed"]);
 
     assert!(user.ok(&home, &["images"]).contains("chowned"));
     user.ok(&home, &["rmi", "chowned", &image]);
