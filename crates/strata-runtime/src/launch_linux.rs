@@ -236,15 +236,14 @@ pub struct CgroupParentLock {
     _file: Option<fs::File>,
 }
 
-const CGROUP_LOCK: &str = "/run/strata/cgroup.lock";
-
 fn lock_file() -> Option<fs::File> {
-    let _ = fs::create_dir_all("/run/strata");
+    let dir = strata_store::userns::run_dir();
+    let _ = fs::create_dir_all(&dir);
     fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(CGROUP_LOCK)
+        .open(dir.join("cgroup.lock"))
         .ok()
 }
 

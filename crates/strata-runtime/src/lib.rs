@@ -114,6 +114,8 @@ pub mod procs_linux;
 pub mod reaper_linux;
 pub mod restart_policy;
 pub mod rootfs_linux;
+pub mod rootless_linux;
+pub mod rootless_pause_linux;
 pub mod seccomp_bpf_linux;
 pub mod spec;
 pub mod stats_linux;

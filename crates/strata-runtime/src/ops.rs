@@ -152,6 +152,16 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         .map(parse_cpus)
         .transpose()?
         .unwrap_or(0);
+    crate::rootless_linux::check_network(&net.mode)?;
+    crate::rootless_linux::check_limits(&[
+        ("--memory", "memory", memory > 0),
+        ("--cpus", "cpu", nano_cpus > 0),
+        (
+            "--pids-limit",
+            "pids",
+            opts.pids_limit.is_some_and(|p| p > 0),
+        ),
+    ])?;
     if let Some(rt) = &opts.runtime
         && !rt.is_file()
     {

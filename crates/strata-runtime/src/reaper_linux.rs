@@ -28,8 +28,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result};
 
-/// Where registrations live.
-pub const HELPERS_DIR: &str = "/run/strata/helpers";
+/// Where registrations live (`/run/strata/helpers` as root; see
+/// [`strata_store::userns::run_dir`]).
+pub fn helpers_dir() -> PathBuf {
+    strata_store::userns::run_dir().join("helpers")
+}
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
@@ -89,9 +92,9 @@ impl Registration {
         Ok(Registration { path, _file: file })
     }
 
-    /// Registers `name` in [`HELPERS_DIR`].
+    /// Registers `name` in [`helpers_dir`].
     pub fn create(name: &str, what: &Leftovers) -> Result<Registration> {
-        Self::create_in(Path::new(HELPERS_DIR), name, what)
+        Self::create_in(&helpers_dir(), name, what)
     }
 }
 
@@ -104,11 +107,11 @@ impl Registration {
     }
 }
 
-/// Reaps every registration in [`HELPERS_DIR`] whose helper is gone;
+/// Reaps every registration in [`helpers_dir`] whose helper is gone;
 /// returns how many. Never fails: what cannot be cleaned now is retried
 /// by the next sweep.
 pub fn sweep() -> usize {
-    sweep_in(Path::new(HELPERS_DIR))
+    sweep_in(&helpers_dir())
 }
 
 /// [`sweep`] of the registrations in `dir`.

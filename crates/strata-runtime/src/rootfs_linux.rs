@@ -135,6 +135,10 @@ pub struct Overlay {
 
 /// Options that keep the upper dir convertible into a layer.
 const FIXED_OPTS: &str = "index=off,redirect_dir=off,metacopy=off";
+/// Rootless: an unprivileged mounter cannot use `trusted.*` xattrs, so
+/// overlay keeps its markers in `user.overlay.*`; `redirect_dir=off` means
+/// "follow" where the kernel is built so, which conflicts with it.
+const ROOTLESS_OPTS: &str = "index=off,redirect_dir=nofollow,metacopy=off,userxattr";
 
 /// Longest option string passed to the kernel (one page, minus slack).
 const MAX_OPTS: usize = 4000;
@@ -190,11 +194,16 @@ impl Overlay {
 fn format_opts(lowers: &[PathBuf], upper: &Path, work: &Path, volatile: bool) -> String {
     let lower: Vec<String> = lowers.iter().map(|p| escape(p)).collect();
     format!(
-        "lowerdir={},upperdir={},workdir={},{FIXED_OPTS}{}",
+        "lowerdir={},upperdir={},workdir={},{}{}",
         lower.join(":"),
         escape(upper),
         escape(work),
-        if volatile { ",volatile" } else { "" }
+        if strata_store::userns::rootless() {
+            ROOTLESS_OPTS
+        } else {
+            FIXED_OPTS
+        },
+        if volatile { ",volatile" } else { "" },
     )
 }
 

@@ -43,6 +43,7 @@ pub mod mounts;
 pub mod prune;
 pub mod scratch;
 pub mod snapshots;
+pub mod userns;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -58,7 +58,7 @@ impl Ctx {
 /// `~/.local/share/strata`) for everyone else.
 pub fn default_root() -> PathBuf {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if unsafe { libc::geteuid() } == 0 && !strata_store::userns::rootless() {
         return PathBuf::from("/var/lib/strata");
     }
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {

@@ -20,6 +20,18 @@ mod service;
 mod signals;
 
 fn main() {
+    // First, while the process has one thread: an ordinary user's strata
+    // runs in a user namespace of its own (rootless).
+    match strata_runtime::rootless_linux::enter() {
+        Ok(Some(strata_runtime::rootless_linux::Mapping::Single(why))) => eprintln!(
+            "WARNING: {why}: rootless with a single id; files owned by other users are stored as root (add subordinate ids: see the README's rootless section)"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("Error: {e}");
+            std::process::exit(125);
+        }
+    }
     let (cli, matches) = help::parse();
     context::init_logging(&cli.global);
     // Helpers (`__shim`) handle their own signals.

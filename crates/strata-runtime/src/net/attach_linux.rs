@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, unshare};
 use serde::{Deserialize, Serialize};
 use strata_store::Store;
 
@@ -88,14 +88,18 @@ pub struct NetSetup {
     link_env: Vec<String>,
 }
 
-/// Makes a new network namespace and returns it; the calling (single-
-/// threaded) process stays in its own.
+/// Makes a new network namespace and returns it; the calling process
+/// stays in its own. A short-lived thread unshares it (namespaces belong
+/// to a thread), so nothing has to return to the host's namespace, which
+/// a rootless strata may not enter again.
 pub fn new_netns() -> Result<OwnedFd> {
-    let host = fs::File::open("/proc/self/ns/net").ctx("open", "/proc/self/ns/net")?;
-    unshare(CloneFlags::CLONE_NEWNET).sys("unshare(CLONE_NEWNET)")?;
-    let ns = fs::File::open("/proc/self/ns/net");
-    setns(&host, CloneFlags::CLONE_NEWNET).sys("setns(host)")?;
-    Ok(ns.ctx("open", "/proc/self/ns/net")?.into())
+    std::thread::spawn(|| -> Result<OwnedFd> {
+        unshare(CloneFlags::CLONE_NEWNET).sys("unshare(CLONE_NEWNET)")?;
+        let ns = fs::File::open("/proc/thread-self/ns/net");
+        Ok(ns.ctx("open", "/proc/thread-self/ns/net")?.into())
+    })
+    .join()
+    .map_err(|_| RuntimeError::Invalid("new network namespace: thread panicked".into()))?
 }
 
 fn fd_path(fd: &OwnedFd) -> PathBuf {

@@ -91,6 +91,11 @@ pub struct Layout {
 impl Layout {
     /// Reads this process's mount table.
     pub fn probe() -> Layout {
+        // Rootless strata sees cgroup2 (see `rootless_linux`); the host's
+        // v1 mounts it shadows are still listed in its mount table.
+        if strata_store::userns::rootless() {
+            return Layout::default();
+        }
         std::fs::read_to_string("/proc/self/mountinfo")
             .map(|t| Layout::parse(&t))
             .unwrap_or_default()

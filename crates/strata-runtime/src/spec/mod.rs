@@ -340,7 +340,12 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
     let user = UserBuilder::default()
         .uid(input.user.uid)
         .gid(input.user.gid)
-        .additional_gids(input.user.additional_gids.clone())
+        // With the user's own id alone, setgroups(2) is denied.
+        .additional_gids(if strata_store::userns::single_id() {
+            Vec::new()
+        } else {
+            input.user.additional_gids.clone()
+        })
         .build()
         .map_err(oci)?;
     let mut process = ProcessBuilder::default()
@@ -384,6 +389,28 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         });
     }
 
+    // Rootless, sysfs can only be mounted in a network namespace of our
+    // own; otherwise the host's /sys is bound read-only (as podman does).
+    if strata_store::userns::rootless()
+        && (input.network != NetworkMode::None || input.netns_path.is_some())
+    {
+        for m in mounts
+            .iter_mut()
+            .filter(|m| m.destination() == std::path::Path::new("/sys"))
+        {
+            *m = bind("/sys", std::path::Path::new("/sys"), true)?;
+        }
+    }
+    // With the user's own id alone, gid 5 (tty) does not exist.
+    if strata_store::userns::single_id() {
+        for m in mounts
+            .iter_mut()
+            .filter(|m| m.typ().as_deref() == Some("devpts"))
+        {
+            let opts = m.options().clone().unwrap_or_default();
+            m.set_options(Some(opts.into_iter().filter(|o| o != "gid=5").collect()));
+        }
+    }
     let mut namespaces = Vec::new();
     let mut ns_types = vec![
         LinuxNamespaceType::Pid,

@@ -46,7 +46,6 @@ use super::{Applied, ApplyMode, ApplyOptions, LayerError};
 use crate::inroot_linux::{DirCache, Root};
 
 /// Overlayfs' opaque-directory xattr.
-pub(crate) const OVERLAY_OPAQUE: &CStr = c"trusted.overlay.opaque";
 const COPY_BUF: usize = 1 << 20;
 const MAX_WARNINGS: u32 = 8;
 
@@ -142,6 +141,18 @@ struct Applier<'r> {
     warnings: u32,
 }
 
+/// A failed chown; rootless, EINVAL means the owner is not mapped.
+fn chown_err(path: String, e: std::io::Error) -> LayerError {
+    if crate::userns::rootless() && e.raw_os_error() == Some(libc::EINVAL) {
+        return io_err(
+            path,
+            "chown (the owner is outside the ids /etc/subuid and /etc/subgid give this user)",
+            e,
+        );
+    }
+    io_err(path, "chown", e)
+}
+
 fn octets_mode(m: u32) -> libc::mode_t {
     m & 0o7777
 }
@@ -155,7 +166,7 @@ impl<'r> Applier<'r> {
             unpacked: HashSet::new(),
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
-            root_user: sys::geteuid() == 0,
+            root_user: sys::geteuid() == 0 && !crate::userns::single_id(),
             entries: 0,
             size: 0,
             data_read: 0,
@@ -394,7 +405,7 @@ impl<'r> Applier<'r> {
         self.size += got;
         let fd = f.as_fd();
         if self.chown() {
-            sys::fchown(fd, meta.uid, meta.gid).map_err(|e| io_err(show(rel), "chown", e))?;
+            sys::fchown(fd, meta.uid, meta.gid).map_err(|e| chown_err(show(rel), e))?;
         }
         // After chown, which clears setuid/setgid.
         sys::fchmod(fd, octets_mode(meta.mode)).map_err(|e| io_err(show(rel), "chmod", e))?;
@@ -430,7 +441,7 @@ impl<'r> Applier<'r> {
 
     fn dir_meta(&mut self, fd: BorrowedFd<'_>, rel: &[u8], meta: &Meta) -> Result<(), LayerError> {
         if self.chown() {
-            sys::fchown(fd, meta.uid, meta.gid).map_err(|e| io_err(show(rel), "chown", e))?;
+            sys::fchown(fd, meta.uid, meta.gid).map_err(|e| chown_err(show(rel), e))?;
         }
         // Unprivileged, keep the directory usable until the end.
         let defer = !self.root_user && meta.mode & 0o700 != 0o700;
@@ -472,8 +483,7 @@ impl<'r> Applier<'r> {
         chmod: bool,
     ) -> Result<(), LayerError> {
         if self.chown() {
-            sys::lchownat(dir, name, meta.uid, meta.gid)
-                .map_err(|e| io_err(show(rel), "chown", e))?;
+            sys::lchownat(dir, name, meta.uid, meta.gid).map_err(|e| chown_err(show(rel), e))?;
         }
         if chmod {
             sys::fchmodat(dir, name, octets_mode(meta.mode))
@@ -584,8 +594,8 @@ impl<'r> Applier<'r> {
         match self.opts.mode {
             ApplyMode::Snapshot => {
                 let fd = self.parent(parent, parent)?;
-                sys::fsetxattr(fd.as_fd(), OVERLAY_OPAQUE, b"y")
-                    .map_err(|e| io_err(show(parent), "set trusted.overlay.opaque", e))
+                sys::fsetxattr(fd.as_fd(), crate::userns::opaque_xattr(), b"y")
+                    .map_err(|e| io_err(show(parent), "set the overlay opaque xattr", e))
             }
             ApplyMode::Merge => {
                 let fd = match self.root.open_dir(parent, false) {
@@ -625,7 +635,7 @@ impl<'r> Applier<'r> {
                 })?;
                 if self.chown() {
                     sys::lchownat(dir, &cname, meta.uid, meta.gid)
-                        .map_err(|e| io_err(show(&rel), "chown", e))?;
+                        .map_err(|e| chown_err(show(&rel), e))?;
                 }
                 sys::lutimensat(dir, &cname, meta.mtime.0, meta.mtime.1)
                     .map_err(|e| io_err(show(&rel), "set times", e))

@@ -67,6 +67,7 @@ mod registry_limits;
 mod registry_pull;
 mod registry_push;
 mod restart_policy;
+mod rootless;
 mod service_docker_cli;
 mod stats;
 mod store_concurrency;
