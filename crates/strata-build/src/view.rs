@@ -90,15 +90,7 @@ pub fn private_mounts() -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .map_err(|e| BuildError::Invalid(format!("create a private mount namespace: {e}")))?;
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|e| BuildError::Invalid(format!("make mounts private: {e}")))?;
+    strata_runtime::sys_linux::private_mount_namespace()
+        .map_err(|e| BuildError::Invalid(format!("make a private mount namespace: {e}")))?;
     Ok(())
 }

@@ -159,15 +159,7 @@ fn unshare(uid: Uid, gid: Gid) -> Result<Mapping, RootlessError> {
         nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(sys("unshare"))?;
         map_single(uid.as_raw(), gid.as_raw())?;
     }
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(sys("unshare mount namespace"))?;
-    nix::mount::mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(sys("make mounts private"))?;
+    crate::sys_linux::private_mount_namespace().map_err(sys("make a private mount namespace"))?;
     cgroup_view();
     Ok(mapping)
 }

@@ -317,6 +317,20 @@ pub fn set_subreaper() -> Result<()> {
     Ok(())
 }
 
+/// Moves this process into a mount namespace of its own whose mounts do
+/// not propagate back (every mount made from now on is invisible to the
+/// host and goes when the namespace does).
+pub fn private_mount_namespace() -> nix::Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

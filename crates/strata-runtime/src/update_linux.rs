@@ -57,9 +57,8 @@ pub fn parse_swap(s: &str) -> Result<i64> {
     crate::spec::parse_bytes(s)
 }
 
-/// Checks `--memory`/`--memory-swap` as docker's daemon does at create and
-/// returns the swap limit to record (twice the memory when unset).
-pub fn check_memory(memory: i64, swap: i64) -> Result<i64> {
+/// The limits docker's daemon checks at create and at update alike.
+fn check_memory_floor(memory: i64, swap: i64) -> Result<()> {
     if memory != 0 && memory < MIN_MEMORY {
         return Err(RuntimeError::Invalid(
             "Minimum memory limit allowed is 6MB".to_string(),
@@ -70,6 +69,13 @@ pub fn check_memory(memory: i64, swap: i64) -> Result<i64> {
             "Minimum memoryswap limit should be larger than memory limit, see usage".to_string(),
         ));
     }
+    Ok(())
+}
+
+/// Checks `--memory`/`--memory-swap` as docker's daemon does at create and
+/// returns the swap limit to record (twice the memory when unset).
+pub fn check_memory(memory: i64, swap: i64) -> Result<i64> {
+    check_memory_floor(memory, swap)?;
     if memory == 0 && swap > 0 {
         return Err(RuntimeError::Invalid(
             "You should always set the Memory limit when using Memoryswap limit, see usage"
@@ -87,16 +93,7 @@ pub fn check_memory(memory: i64, swap: i64) -> Result<i64> {
 pub fn update(store: &strata_store::Store, c: &Container, opts: &UpdateOptions) -> Result<()> {
     let memory = opts.memory.unwrap_or(0);
     let swap = opts.memory_swap.unwrap_or(0);
-    if memory != 0 && memory < MIN_MEMORY {
-        return Err(RuntimeError::Invalid(
-            "Minimum memory limit allowed is 6MB".to_string(),
-        ));
-    }
-    if memory > 0 && swap > 0 && swap < memory {
-        return Err(RuntimeError::Invalid(
-            "Minimum memoryswap limit should be larger than memory limit, see usage".to_string(),
-        ));
-    }
+    check_memory_floor(memory, swap)?;
     let cannot =
         |msg: &str| RuntimeError::Invalid(format!("Cannot update container {}: {msg}", c.id));
     let mut previous = None;
