@@ -68,6 +68,7 @@ mod registry_pull;
 mod registry_push;
 mod restart_policy;
 mod service_common;
+mod service_compose;
 mod service_docker_cli;
 mod service_objects;
 mod stats;
