@@ -51,6 +51,7 @@ fn missing_objects_answer_as_dockerd(s: &Svc) {
 fn service_networks_with_dockers_cli() {
     let Some(s) = Svc::new() else { return };
     missing_objects_answer_as_dockerd(&s);
+    let since = now_secs().to_string();
     let id = s.ok(&[
         "network",
         "create",
@@ -95,6 +96,8 @@ fn service_networks_with_dockers_cli() {
         s.ok(&["network", "ls", "--format", "{{.Name}}"]),
         s.t.ok(["network", "ls", "--format", "{{.Name}}"])
     );
+    // docker's default table of the same networks, column for column.
+    assert_eq!(s.ok(&["network", "ls"]), s.t.ok(["network", "ls"]));
     assert_eq!(
         s.ok(&[
             "network",
@@ -128,17 +131,22 @@ fn service_networks_with_dockers_cli() {
         "sleep",
         "300",
     ]);
-    s.ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "svcnet",
-        "busybox",
-        "ping",
-        "-c1",
-        "-W2",
-        "srv",
-    ]);
+    // The network's name server starts with its first container.
+    s.t.until(15, "srv resolving on svcnet", || {
+        s.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "svcnet",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            "srv",
+        ])
+        .status
+        .success()
+    });
     s.ok(&[
         "run",
         "--rm",
@@ -209,6 +217,46 @@ fn service_networks_with_dockers_cli() {
     assert_eq!(
         s.t.ok(["network", "ls", "-q", "--filter", "type=custom"]),
         ""
+    );
+    // The predefined networks inspect as docker's.
+    assert_eq!(
+        s.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+            "bridge",
+            "host",
+            "none"
+        ]),
+        "bridge bridge local\nhost host local\nnone null local\n"
+    );
+    let rm = s.run(&["network", "rm", "bridge"]);
+    assert_eq!(rm.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&rm.stderr)
+            .contains("bridge is a pre-defined network and cannot be removed"),
+        "{}",
+        String::from_utf8_lossy(&rm.stderr)
+    );
+    // The network events the service's stream shows are strata's own.
+    let until = (now_secs() + 1).to_string();
+    let args = [
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ];
+    let ours = s.ok(&args);
+    assert_eq!(ours, s.t.ok(args));
+    assert!(
+        ours.contains("create svcnet\n") && ours.contains("destroy prune-me\n"),
+        "{ours}"
     );
 }
 
@@ -294,6 +342,18 @@ fn service_volumes_and_disk_usage_with_dockers_cli() {
     assert!(ours.starts_with("Images|1|1|"), "{ours}");
     assert!(ours.contains("Local Volumes|1|1|"), "{ours}");
 
+    let dfv = s.ok(&["system", "df", "-v"]);
+    assert!(dfv.starts_with("Images space usage:\n"), "{dfv}");
+    let vol_row: Vec<&str> = dfv
+        .split("Local Volumes space usage:\n\n")
+        .nth(1)
+        .and_then(|t| t.lines().nth(1))
+        .unwrap_or_else(|| panic!("{dfv}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(vol_row, ["vol1", "1", "7B"], "{dfv}");
+    assert!(dfv.contains("holder"), "{dfv}");
+
     s.ok(&["rm", "-f", "holder"]);
     assert_eq!(s.ok(&["volume", "rm", "vol1"]), "vol1\n");
     let gone = s.run(&["volume", "inspect", "vol1"]);
@@ -315,6 +375,8 @@ fn service_volumes_and_disk_usage_with_dockers_cli() {
 fn service_events_and_prunes_with_dockers_cli() {
     let Some(s) = Svc::new() else { return };
     // Followed: a stream without --until shows events as they happen.
+    let since = now_secs().to_string();
+    s.ok(&["run", "--name", "ev", "busybox", "true"]);
     let mut follow = s
         .docker()
         .args([
@@ -329,26 +391,43 @@ fn service_events_and_prunes_with_dockers_cli() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let since = now_secs().to_string();
-    // Give the follower time to be listening before the events happen.
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    s.ok(&["run", "--name", "ev", "busybox", "true"]);
-    s.ok(&["run", "--name", "ev2", "busybox", "true"]);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The follower may not listen yet when a run happens: run again
+    // until its events come (each run is new to the stream).
     let mut lines = Vec::new();
-    let mut reader = BufReader::new(follow.stdout.take().unwrap());
-    let mut line = String::new();
-    while reader.read_line(&mut line).unwrap_or(0) > 0 {
-        lines.push(line.trim().to_string());
-        line.clear();
-        if lines.last().is_some_and(|l| l == "container die") {
-            break;
+    'runs: for _ in 0..15 {
+        s.ok(&["run", "--rm", "--name", "ev2", "busybox", "true"]);
+        while let Ok(l) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            let last = l == "container destroy";
+            lines.push(l);
+            if last {
+                // A run the follower saw from its start is complete.
+                if lines.first().is_some_and(|f| f == "container create") {
+                    break 'runs;
+                }
+                lines.clear();
+            }
         }
     }
     let _ = follow.kill();
     let _ = follow.wait();
-    assert!(lines.contains(&"container create".to_string()), "{lines:?}");
-    assert!(lines.contains(&"container start".to_string()), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("container die"));
+    for want in [
+        "container create",
+        "container start",
+        "container die",
+        "container destroy",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "{want}: {lines:?}");
+    }
 
     // --since/--until: the past events, the same as strata's own.
     let until = (now_secs() + 1).to_string();
@@ -374,12 +453,18 @@ fn service_events_and_prunes_with_dockers_cli() {
     }
 
     // container prune: the stopped containers, docker's report.
+    // Created through the service: not held by it (a prune may remove it).
+    s.ok(&["create", "--name", "ev3", "busybox", "true"]);
     let ids = s.ok(&["ps", "-aq", "--no-trunc"]);
     assert_eq!(ids.lines().count(), 2);
     let out = s.ok(&["container", "prune", "-f"]);
     assert!(out.starts_with("Deleted Containers:\n"), "{out}");
     for id in ids.lines() {
-        assert!(out.contains(id), "{id}: {out}");
+        assert!(
+            out.contains(id),
+            "{id}: {out}\n{}",
+            s.ok(&["ps", "-a", "--no-trunc"])
+        );
     }
     assert!(out.contains("\nTotal reclaimed space: "), "{out}");
     assert_eq!(s.t.ok(["ps", "-aq"]), "");
