@@ -11,6 +11,11 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::ExitError;
 
+/// A filter key prunes do not know (docker's message).
+#[derive(Debug, thiserror::Error)]
+#[error("Invalid filter '{0}'")]
+pub struct InvalidFilter(pub String);
+
 /// A parsed prune filter; empty accepts everything.
 #[derive(Debug, Clone, Default)]
 pub struct PruneFilter {
@@ -37,8 +42,20 @@ fn has(labels: &BTreeMap<String, String>, (k, v): &(String, Option<String>)) -> 
 
 impl PruneFilter {
     /// Parses `--filter` values (docker's errors for a malformed one or
-    /// an unknown key).
+    /// an unknown key, printed as the CLI prints a daemon's).
     pub fn parse(list: &[String]) -> anyhow::Result<PruneFilter> {
+        PruneFilter::parse_api(list).map_err(|e| match e.downcast_ref::<InvalidFilter>() {
+            Some(bad) => {
+                eprintln!("Error response from daemon: {bad}");
+                ExitError::new(1, "").into()
+            }
+            None => e,
+        })
+    }
+
+    /// [`PruneFilter::parse`] for the API: an unknown key is an
+    /// [`InvalidFilter`] error.
+    pub fn parse_api(list: &[String]) -> anyhow::Result<PruneFilter> {
         let mut f = PruneFilter::default();
         let now = Utc::now();
         for item in list {
@@ -50,10 +67,7 @@ impl PruneFilter {
                     let t = crate::commands::container::logs::parse_time(v, now)?;
                     f.until = Some(f.until.map_or(t, |u| u.min(t)));
                 }
-                other => {
-                    eprintln!("Error response from daemon: Invalid filter '{other}'");
-                    return Err(ExitError::new(1, "").into());
-                }
+                other => return Err(InvalidFilter(other.to_string()).into()),
             }
             f.shown.push(format!("{k}={v}"));
         }

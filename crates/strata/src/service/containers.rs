@@ -103,6 +103,10 @@ pub async fn create(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiR
             other => other.into(),
         })?;
         let c = ops::create(store, &img, &opts)?;
+        // `create` leaves its lock held for this process (the CLI's `run`
+        // starts next); the service lives on, so let it go: a later start
+        // claims it, and the CLI or a prune may act on the container meanwhile.
+        drop(strata_runtime::lock::take(&c.id));
         let resp = ContainerCreateResponse {
             id: c.id,
             warnings: Vec::new(),

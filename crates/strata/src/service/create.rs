@@ -3,7 +3,7 @@
 //! [`CreateOptions`] — the same options `strata create` builds from its
 //! flags — so the container is made by the same `ops::create`.
 
-use bollard_stubs::models::{ContainerCreateBody, HostConfig};
+use bollard_stubs::models::{ContainerCreateBody, HostConfig, NetworkingConfig};
 use strata_runtime::ops::CreateOptions;
 use strata_runtime::spec::process::EntrypointFlag;
 
@@ -56,8 +56,28 @@ pub fn options(body: ContainerCreateBody, name: Option<String>) -> Result<Create
     opts.net.domainname = body.domainname.filter(|d| !d.is_empty());
     opts.net.expose = body.exposed_ports.unwrap_or_default();
     host_config(&mut opts, hc)?;
+    endpoint(&mut opts, body.networking_config);
     opts.labels.sort();
     Ok(opts)
+}
+
+/// `NetworkingConfig.EndpointsConfig`: the endpoint of the network the
+/// container joins (its aliases and IPv4 address, as `--network-alias`
+/// and `--ip`); a lone endpoint names the network when `NetworkMode`
+/// does not.
+fn endpoint(o: &mut CreateOptions, nc: Option<NetworkingConfig>) {
+    let mut eps = nc.and_then(|n| n.endpoints_config).unwrap_or_default();
+    if o.net.network.is_none() && eps.len() == 1 {
+        o.net.network = eps.keys().next().cloned();
+    }
+    let Some(ep) = o.net.network.as_ref().and_then(|n| eps.remove(n)) else {
+        return;
+    };
+    o.net.aliases = ep.aliases.unwrap_or_default();
+    o.net.ip = ep
+        .ipam_config
+        .and_then(|i| i.ipv4_address)
+        .filter(|a| !a.is_empty());
 }
 
 /// The `HostConfig` fields strata has options for.
@@ -220,6 +240,21 @@ mod tests {
         assert_eq!(o.args, ["-c", "echo hi"]);
         let o = parse(r#"{"Image":"x","Entrypoint":[""]}"#);
         assert!(matches!(o.entrypoint, EntrypointFlag::Reset));
+    }
+
+    #[test]
+    fn endpoint_aliases_reach_the_options() {
+        let o = parse(
+            r#"{"Image":"x","HostConfig":{"NetworkMode":"app"},
+            "NetworkingConfig":{"EndpointsConfig":{"app":{"Aliases":["db","store"],
+            "IPAMConfig":{"IPv4Address":"10.9.0.5"}}}}}"#,
+        );
+        assert_eq!(o.net.network.as_deref(), Some("app"));
+        assert_eq!(o.net.aliases, ["db", "store"]);
+        assert_eq!(o.net.ip.as_deref(), Some("10.9.0.5"));
+        let o = parse(r#"{"Image":"x","NetworkingConfig":{"EndpointsConfig":{"n2":{}}}}"#);
+        assert_eq!(o.net.network.as_deref(), Some("n2"));
+        assert!(o.net.aliases.is_empty());
     }
 
     #[test]

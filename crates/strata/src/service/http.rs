@@ -155,6 +155,11 @@ pub fn json_ok(v: &impl Serialize) -> ApiResult {
     Ok(json_status(StatusCode::OK, v))
 }
 
+/// A 200 response with no body.
+pub fn ok_empty() -> ApiResult {
+    Ok(Response::new(empty()))
+}
+
 /// A response with no body.
 pub fn no_content() -> ApiResult {
     let mut r = Response::new(empty());
@@ -338,6 +343,34 @@ pub fn decode(s: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// Reads a request's JSON body (an empty body reads as `{}`).
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<T, ApiError> {
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad(format!("reading the request: {e}")))?
+        .to_bytes();
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
+}
+
+/// A CLI function's error as an API error: docker's message without the
+/// CLI's `Error response from daemon: ` prefix, status 400.
+pub fn cli_bad(e: anyhow::Error) -> ApiError {
+    let m = format!("{e:#}");
+    ApiError::bad(
+        m.trim_start_matches("Error response from daemon: ")
+            .to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -152,8 +152,12 @@ pub fn tag(svc: &Service, name: &str, q: &Query) -> ApiResult {
 pub fn remove(svc: &Service, name: &str, q: &Query) -> ApiResult {
     let store = svc.store()?;
     let done = store.remove_image(name, q.flag("force"))?;
-    let items: Vec<ImageDeleteResponseItem> = done
-        .into_iter()
+    json_ok(&delete_items(done))
+}
+
+/// Removals as docker's `[{"Untagged": …}, {"Deleted": …}]`.
+pub fn delete_items(done: Vec<Removal>) -> Vec<ImageDeleteResponseItem> {
+    done.into_iter()
         .map(|r| match r {
             Removal::Untagged(n) => ImageDeleteResponseItem {
                 untagged: Some(n),
@@ -164,8 +168,7 @@ pub fn remove(svc: &Service, name: &str, q: &Query) -> ApiResult {
                 deleted: Some(d.to_string()),
             },
         })
-        .collect();
-    json_ok(&items)
+        .collect()
 }
 
 /// Registry progress as docker's JSON messages.

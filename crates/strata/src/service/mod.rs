@@ -11,7 +11,8 @@
 //!
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
-//! [`build`], [`containers`], [`attach`], [`exec`] and [`archive`].
+//! [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
+//! [`networks`], [`volumes`] and [`usage`] (events, df, prunes).
 
 mod archive;
 mod attach;
@@ -21,8 +22,11 @@ mod create;
 mod exec;
 mod http;
 mod images;
+mod networks;
 mod router;
 mod system;
+mod usage;
+mod volumes;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

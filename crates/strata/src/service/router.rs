@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::Service;
 use super::http::{API_VERSION, ApiError, ApiResult, Query, Resp, decode, segments, split_version};
-use super::{archive, attach, build, containers, exec, images, system};
+use super::{archive, attach, build, containers, exec, images, networks, system, usage, volumes};
 
 /// Handles one request.
 pub async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Resp {
@@ -76,6 +76,14 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
         (&Method::GET | &Method::HEAD, ["_ping"]) => system::ping(&m),
         (&Method::GET, ["version"]) => system::version(),
         (&Method::GET, ["info"]) => blocking(move || system::info(&svc)).await,
+        (&Method::GET, ["events"]) => usage::events(svc, q).await,
+        (&Method::GET, ["system", "df"]) => blocking(move || usage::system_df(&svc)).await,
+        (&Method::POST, ["containers", "prune"]) => {
+            blocking(move || usage::containers_prune(&svc, &q)).await
+        }
+        (&Method::POST, ["images", "prune"]) => {
+            blocking(move || usage::images_prune(&svc, &q)).await
+        }
         (&Method::GET, ["images", "json"]) => blocking(move || images::list(&svc, &q)).await,
         (&Method::POST, ["images", "create"]) => images::pull(svc, q, &req).await,
         (&Method::POST, ["build"]) => build::build(svc, q, req).await,
@@ -121,6 +129,34 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
         (&Method::DELETE, ["containers", id]) => {
             let id = id.to_string();
             blocking(move || containers::remove(&svc, &id, &q)).await
+        }
+        (&Method::GET, ["networks"]) => blocking(move || networks::list(&svc, &q)).await,
+        (&Method::POST, ["networks", "create"]) => networks::create(svc, req).await,
+        (&Method::POST, ["networks", "prune"]) => blocking(move || networks::prune(&svc, &q)).await,
+        (&Method::GET, ["networks", id]) => {
+            let id = id.to_string();
+            blocking(move || networks::inspect(&svc, &id)).await
+        }
+        (&Method::POST, ["networks", id, "connect"]) => {
+            networks::connect(svc, id.to_string(), req).await
+        }
+        (&Method::POST, ["networks", id, "disconnect"]) => {
+            networks::disconnect(svc, id.to_string(), req).await
+        }
+        (&Method::DELETE, ["networks", id]) => {
+            let id = id.to_string();
+            blocking(move || networks::remove(&svc, &id)).await
+        }
+        (&Method::GET, ["volumes"]) => blocking(move || volumes::list(&svc, &q)).await,
+        (&Method::POST, ["volumes", "create"]) => volumes::create(svc, req).await,
+        (&Method::POST, ["volumes", "prune"]) => blocking(move || volumes::prune(&svc, &q)).await,
+        (&Method::GET, ["volumes", name]) => {
+            let name = name.to_string();
+            blocking(move || volumes::inspect(&svc, &name)).await
+        }
+        (&Method::DELETE, ["volumes", name]) => {
+            let name = name.to_string();
+            blocking(move || volumes::remove(&svc, &name, &q)).await
         }
         _ => Err(not_found(&m, &path)),
     }

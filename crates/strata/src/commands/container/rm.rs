@@ -64,8 +64,7 @@ pub fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
 /// Removes every stopped container; returns the bytes freed and docker's
 /// report (`Deleted Containers:` and the IDs, empty when none went).
 pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<(u64, String)> {
-    let select = |c: &strata_runtime::Container| f.matches(Some(&c.created), &c.spec.config.labels);
-    let (ids, bytes) = ops::prune_where(store, &select).map_err(rt)?;
+    let (ids, bytes) = prune_ids(store, f)?;
     if ids.is_empty() {
         return Ok((0, String::new()));
     }
@@ -75,4 +74,14 @@ pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result
         out.push('\n');
     }
     Ok((bytes, out))
+}
+
+/// Removes the stopped containers `f` selects; returns their IDs and the
+/// bytes freed (what the API's `POST /containers/prune` reports).
+pub fn prune_ids(
+    store: &strata_store::Store,
+    f: &PruneFilter,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let select = |c: &strata_runtime::Container| f.matches(Some(&c.created), &c.spec.config.labels);
+    ops::prune_where(store, &select).map_err(rt)
 }

@@ -48,16 +48,7 @@ pub fn prune_all(
     all: bool,
     f: &PruneFilter,
 ) -> anyhow::Result<(u64, String)> {
-    let select = |img: &strata_store::Image| {
-        let labels = img
-            .config
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        f.matches(img.config.created.as_deref(), &labels)
-    };
-    let pruned = store.prune_images_where(all, &select)?;
+    let pruned = prune_images(store, all, f)?;
     if pruned.removed.is_empty() {
         return Ok((0, String::new()));
     }
@@ -69,4 +60,23 @@ pub fn prune_all(
         }
     }
     Ok((pruned.reclaimed, out))
+}
+
+/// Removes the dangling images (`all`: every image no container uses)
+/// `f` selects: what `image prune` and the API's `POST /images/prune` do.
+pub fn prune_images(
+    store: &strata_store::Store,
+    all: bool,
+    f: &PruneFilter,
+) -> anyhow::Result<strata_store::prune::Pruned> {
+    let select = |img: &strata_store::Image| {
+        let labels = img
+            .config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        f.matches(img.config.created.as_deref(), &labels)
+    };
+    Ok(store.prune_images_where(all, &select)?)
 }

@@ -132,21 +132,31 @@ fn matches(store: &Store, n: &Network, filters: &[(String, String)]) -> anyhow::
     Ok(true)
 }
 
-/// Runs `network ls`.
-pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
+/// The networks docker's `--filter` words (`key=value`) select, by name:
+/// what `network ls` and the API's list show.
+pub fn select(store: &Store, filter: &[String]) -> anyhow::Result<Vec<Network>> {
     let mut filters = Vec::new();
-    for f in &args.filter {
+    for f in filter {
         let (k, v) = crate::commands::filter_pair(f)?;
         filters.push((k.to_string(), v.to_string()));
     }
     filters.sort();
-    let store = ctx.store()?;
-    let mut rows = Vec::new();
-    for n in networks::list(store).map_err(daemon_error)? {
-        if matches(store, &n, &filters)? {
-            rows.push(row(&n, args.no_trunc));
+    let mut out = Vec::new();
+    for x in networks::list(store).map_err(daemon_error)? {
+        if matches(store, &x, &filters)? {
+            out.push(x);
         }
     }
+    Ok(out)
+}
+
+/// Runs `network ls`.
+pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let rows: Vec<Value> = select(store, &args.filter)?
+        .iter()
+        .map(|x| row(x, args.no_trunc))
+        .collect();
     let fmt = ListFormat {
         format: args.format.as_deref().unwrap_or(""),
         quiet: args.quiet,

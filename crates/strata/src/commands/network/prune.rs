@@ -35,8 +35,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
 /// Removes the user networks no container uses; returns docker's report
 /// (`Deleted Networks:` and the names, empty when none went).
 pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<String> {
-    let select = |n: &networks::Network| f.matches(Some(&n.created), &n.spec.labels);
-    let removed = networks::prune_where(store, &select).map_err(daemon_error)?;
+    let removed = prune_names(store, f)?;
     if removed.is_empty() {
         return Ok(String::new());
     }
@@ -46,4 +45,11 @@ pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Removes the user networks no container uses that `f` selects; returns
+/// their names (what the API's `POST /networks/prune` reports).
+pub fn prune_names(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<Vec<String>> {
+    let select = |n: &networks::Network| f.matches(Some(&n.created), &n.spec.labels);
+    networks::prune_where(store, &select).map_err(daemon_error)
 }

@@ -26,9 +26,47 @@ pub struct DfArgs {
     pub format: Option<String>,
 }
 
-/// Runs `system df`.
-pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
-    let store = ctx.store()?;
+/// What `system df` and the API's `GET /system/df` count.
+pub struct Usage {
+    /// Every image.
+    pub images: Vec<strata_store::db::images::ImageRow>,
+    /// Layer chain ID → (bytes, diff ID or `layer N`, images using it).
+    pub layers: BTreeMap<String, (u64, String, usize)>,
+    /// Image ID → its layer chain IDs.
+    pub image_chains: HashMap<String, Vec<String>>,
+    /// Every container's record.
+    pub containers: Vec<strata_store::db::containers::ContainerRow>,
+    /// Bytes of each container's writable layer (as `containers`).
+    pub container_sizes: Vec<u64>,
+    /// The build cache.
+    pub cache: strata_store::gc::BuildCacheUsage,
+    /// Volumes: (name, containers using it, bytes in its `_data`).
+    pub volumes: Vec<(String, usize, u64)>,
+}
+
+impl Usage {
+    /// Bytes of `image_id`'s layers other images use too.
+    pub fn shared(&self, image_id: &str) -> u64 {
+        self.image_chains
+            .get(image_id)
+            .into_iter()
+            .flatten()
+            .filter(|c| self.layers[*c].2 > 1)
+            .map(|c| self.layers[c].0)
+            .sum()
+    }
+
+    /// The containers made from `image_id`.
+    pub fn containers_of(&self, image_id: &str) -> usize {
+        self.containers
+            .iter()
+            .filter(|c| c.image_id == image_id)
+            .count()
+    }
+}
+
+/// Counts the store's disk usage.
+pub fn usage(store: &strata_store::Store) -> anyhow::Result<Usage> {
     let images = store.list_images()?;
     // chain → (size, images using it)
     let mut layers: BTreeMap<String, (u64, String, usize)> = BTreeMap::new();
@@ -54,19 +92,6 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
         image_chains.insert(img.id.to_string(), chains);
     }
     let containers = store.db().with(strata_store::db::containers::list)?;
-    let used_images: HashSet<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
-    let running = containers.iter().filter(|c| c.running).count();
-    let total: u64 = layers.values().map(|l| l.0).sum();
-    let active_chains: HashSet<&String> = image_chains
-        .iter()
-        .filter(|(id, _)| used_images.contains(id.as_str()))
-        .flat_map(|(_, c)| c)
-        .collect();
-    let active_size: u64 = active_chains.iter().map(|c| layers[*c].0).sum();
-    let reclaim = |r: u64, t: u64| match (r * 100).checked_div(t) {
-        None => units::human_size(r),
-        Some(pct) => format!("{} ({pct}%)", units::human_size(r)),
-    };
     let container_sizes: Vec<u64> = containers
         .iter()
         .map(|c| {
@@ -74,13 +99,6 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
             strata_store::layer::disk_usage(&upper).unwrap_or(0)
         })
         .collect();
-    let ctotal: u64 = container_sizes.iter().sum();
-    let crunning: u64 = containers
-        .iter()
-        .zip(&container_sizes)
-        .filter(|(c, _)| c.running)
-        .map(|(_, s)| *s)
-        .sum();
     let cache = store.build_cache_usage()?;
     // Volumes: (name, containers using it, bytes in its _data).
     let volumes: Vec<(String, usize, u64)> = strata_runtime::volumes::list(store)?
@@ -92,14 +110,58 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
             Ok((v.name, links, size))
         })
         .collect::<anyhow::Result<_>>()?;
+    Ok(Usage {
+        images,
+        layers,
+        image_chains,
+        containers,
+        container_sizes,
+        cache,
+        volumes,
+    })
+}
+
+/// Runs `system df`.
+pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let u = usage(store)?;
+    let Usage {
+        images,
+        layers,
+        image_chains,
+        containers,
+        container_sizes,
+        cache,
+        volumes,
+    } = &u;
+    let used_images: HashSet<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
+    let running = containers.iter().filter(|c| c.running).count();
+    let total: u64 = layers.values().map(|l| l.0).sum();
+    let active_chains: HashSet<&String> = image_chains
+        .iter()
+        .filter(|(id, _)| used_images.contains(id.as_str()))
+        .flat_map(|(_, c)| c)
+        .collect();
+    let active_size: u64 = active_chains.iter().map(|c| layers[*c].0).sum();
+    let reclaim = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        None => units::human_size_precise(r),
+        Some(pct) => format!("{} ({pct}%)", units::human_size_precise(r)),
+    };
+    let ctotal: u64 = container_sizes.iter().sum();
+    let crunning: u64 = containers
+        .iter()
+        .zip(container_sizes.iter())
+        .filter(|(c, _)| c.running)
+        .map(|(_, s)| *s)
+        .sum();
     let vtotal: u64 = volumes.iter().map(|v| v.2).sum();
     let vunused: u64 = volumes.iter().filter(|v| v.1 == 0).map(|v| v.2).sum();
     let vactive = volumes.iter().filter(|v| v.1 > 0).count();
     let summary = vec![
-        json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": used_images.len().to_string(), "Size": units::human_size(total), "Reclaimable": reclaim(total - active_size, total)}),
-        json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": running.to_string(), "Size": units::human_size(ctotal), "Reclaimable": reclaim(ctotal - crunning, ctotal)}),
-        json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": vactive.to_string(), "Size": units::human_size(vtotal), "Reclaimable": reclaim(vunused, vtotal)}),
-        json!({"Type": "Build Cache", "TotalCount": cache.records.to_string(), "Active": "0", "Size": units::human_size(cache.bytes), "Reclaimable": units::human_size(cache.bytes)}),
+        json!({"Type": "Images", "TotalCount": images.len().to_string(), "Active": used_images.len().to_string(), "Size": units::human_size_precise(total), "Reclaimable": reclaim(total - active_size, total)}),
+        json!({"Type": "Containers", "TotalCount": containers.len().to_string(), "Active": running.to_string(), "Size": units::human_size_precise(ctotal), "Reclaimable": reclaim(ctotal - crunning, ctotal)}),
+        json!({"Type": "Local Volumes", "TotalCount": volumes.len().to_string(), "Active": vactive.to_string(), "Size": units::human_size_precise(vtotal), "Reclaimable": reclaim(vunused, vtotal)}),
+        json!({"Type": "Build Cache", "TotalCount": cache.records.to_string(), "Active": "0", "Size": units::human_size_precise(cache.bytes), "Reclaimable": units::human_size_precise(cache.bytes)}),
     ];
     let headers = &[
         ("Type", "TYPE"),
@@ -120,22 +182,14 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
     }
     let now = SystemTime::now();
     let mut image_rows = Vec::new();
-    for img in &images {
-        let chains = &image_chains[img.id.as_str()];
-        let shared: u64 = chains
-            .iter()
-            .filter(|c| layers[*c].2 > 1)
-            .map(|c| layers[c].0)
-            .sum();
+    for img in images {
+        let shared = u.shared(img.id.as_str());
         let tags = store.image_tags(&img.id)?;
         let (repo, tag) = tags
             .first()
             .map(|t| (t.familiar_repository(), t.tag().unwrap_or("").to_string()))
             .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
-        let n_containers = containers
-            .iter()
-            .filter(|c| c.image_id == img.id.as_str())
-            .count();
+        let n_containers = u.containers_of(img.id.as_str());
         image_rows.push(json!({
             "Repository": repo, "Tag": tag, "ID": img.id.short(),
             "CreatedSince": units::since(created_unix(img.created.as_deref()), now),
@@ -176,7 +230,7 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
     );
     let container_rows: Vec<_> = containers
         .iter()
-        .zip(&container_sizes)
+        .zip(container_sizes.iter())
         .map(|(c, s)| json!({"ID": c.id.chars().take(12).collect::<String>(), "Image": c.image_name, "Size": units::human_size(*s), "Names": c.name}))
         .collect();
     println!("\nContainers space usage:\n");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use strata_format::template::{RenderOptions, Template};
-use strata_store::events::Event;
+use strata_store::events::{Event, Journal};
 
 use crate::commands::container::logs::parse_time;
 use crate::context::Ctx;
@@ -126,25 +126,87 @@ fn template_view(e: &Event) -> serde_json::Value {
     })
 }
 
+/// Which events a reader wants: docker's filters and the `since` /
+/// `until` window. `events` and the API's `GET /events` read through it.
+pub struct Selection {
+    filters: BTreeMap<String, Vec<String>>,
+    /// Whether past events are wanted (`since` given).
+    past: bool,
+    /// Events before this are skipped (now, without `since`).
+    since: i64,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Selection {
+    /// Parses `--filter` words and `--since`/`--until` (docker's time
+    /// forms: RFC 3339, Unix seconds, durations back from now).
+    pub fn parse(
+        filter: &[String],
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> anyhow::Result<Selection> {
+        let now = Utc::now();
+        let since = since.map(|s| parse_time(s, now)).transpose()?;
+        let until = until.map(|s| parse_time(s, now)).transpose()?;
+        Ok(Selection {
+            filters: parse_filters(filter)?,
+            past: since.is_some(),
+            // Without --since only new events are shown.
+            since: nanos(since.unwrap_or(now)),
+            until,
+        })
+    }
+
+    fn keep(&self, e: &Event) -> bool {
+        e.time_nano >= self.since
+            && self.until.is_none_or(|u| e.time_nano <= nanos(u))
+            && matches(e, &self.filters)
+    }
+
+    /// Hands the selected events to `emit`, in batches (the past ones
+    /// first when `since` was given), following the journal until
+    /// `until` passes; without `until`, until `emit` returns false (it
+    /// is called at every poll, with an empty batch when nothing new
+    /// came, so a reader can notice its client left).
+    pub fn follow(
+        &self,
+        journal: &Journal,
+        emit: &mut dyn FnMut(&[&Event]) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        let (past, mut offset) = journal.snapshot();
+        if self.past {
+            let batch: Vec<&Event> = past.iter().filter(|e| self.keep(e)).collect();
+            if !emit(&batch)? {
+                return Ok(());
+            }
+        }
+        loop {
+            if let Some(u) = self.until
+                && Utc::now() > u
+            {
+                return Ok(());
+            }
+            std::thread::sleep(POLL);
+            let (new, off) = journal.read_from(offset);
+            offset = off;
+            let batch: Vec<&Event> = new.iter().filter(|e| self.keep(e)).collect();
+            if !emit(&batch)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
 struct Printer {
     tmpl: Option<Template>,
     /// `{{json .}}`: the message's JSON (its own field names).
     json: bool,
-    filters: BTreeMap<String, Vec<String>>,
-    since: Option<i64>,
-    until: Option<i64>,
 }
 
 impl Printer {
-    fn print(&self, events: &[Event]) -> anyhow::Result<()> {
+    fn print(&self, events: &[&Event]) -> anyhow::Result<bool> {
         let mut out = std::io::stdout().lock();
         for e in events {
-            if self.since.is_some_and(|s| e.time_nano < s)
-                || self.until.is_some_and(|u| e.time_nano > u)
-                || !matches(e, &self.filters)
-            {
-                continue;
-            }
             let line = match &self.tmpl {
                 None => pretty(e),
                 Some(_) if self.json => serde_json::to_string(e)?,
@@ -158,7 +220,7 @@ impl Printer {
             writeln!(out, "{line}")?;
         }
         out.flush()?;
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -168,17 +230,7 @@ fn nanos(t: DateTime<Utc>) -> i64 {
 
 /// Runs `events`.
 pub fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<i32> {
-    let now = Utc::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()?;
+    let sel = Selection::parse(&args.filter, args.since.as_deref(), args.until.as_deref())?;
     let tmpl = match args.format.as_deref() {
         None | Some("") => None,
         Some(f) => Some(Template::parse(f).map_err(|e| ExitError::new(64, e.to_string()))?),
@@ -186,25 +238,7 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<i32> {
     let p = Printer {
         json: args.format.as_deref().map(str::trim) == Some("{{json .}}"),
         tmpl,
-        filters: parse_filters(&args.filter)?,
-        // Without --since only new events are shown.
-        since: Some(nanos(since.unwrap_or(now))),
-        until: until.map(nanos),
     };
-    let journal = ctx.store()?.journal();
-    let (past, mut offset) = journal.snapshot();
-    if since.is_some() {
-        p.print(&past)?;
-    }
-    loop {
-        if let Some(u) = until
-            && Utc::now() > u
-        {
-            return Ok(0);
-        }
-        std::thread::sleep(POLL);
-        let (new, off) = journal.read_from(offset);
-        offset = off;
-        p.print(&new)?;
-    }
+    sel.follow(&ctx.store()?.journal(), &mut |batch| p.print(batch))?;
+    Ok(0)
 }

@@ -43,32 +43,50 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<i32> {
         (Some(n), _) | (None, Some(n)) => Some(n.as_str()),
         (None, None) => None,
     };
-    if args.driver != volumes::LOCAL {
+    let v = create_volume(
+        ctx.store()?,
+        name,
+        &args.driver,
+        !args.opts.is_empty(),
+        &args.labels,
+    )?;
+    println!("{}", v.name);
+    Ok(0)
+}
+
+/// Creates (or finds) a local volume as `volume create` and the API's
+/// `POST /volumes/create` do: docker's errors for another driver or
+/// driver options; `labels` as `k=v` words.
+pub fn create_volume(
+    store: &strata_store::Store,
+    name: Option<&str>,
+    driver: &str,
+    has_opts: bool,
+    labels: &[String],
+) -> anyhow::Result<volumes::Volume> {
+    if driver != volumes::LOCAL {
         return Err(ExitError::new(
             1,
             format!(
                 "Error response from daemon: create {}: error looking up volume plugin {}: plugin \"{}\" not found",
                 name.unwrap_or(""),
-                args.driver,
-                args.driver
+                driver,
+                driver
             ),
         )
         .into());
     }
-    if !args.opts.is_empty() {
+    if has_opts {
         return Err(ExitError::new(
             1,
             "Error response from daemon: strata's local volumes take no driver options (--opt)",
         )
         .into());
     }
-    let mut labels = BTreeMap::new();
-    for l in &args.labels {
+    let mut map = BTreeMap::new();
+    for l in labels {
         let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        labels.insert(k.to_string(), v.to_string());
+        map.insert(k.to_string(), v.to_string());
     }
-    let store = ctx.store()?;
-    let v = volumes::create(store, name, Some(labels), false).map_err(daemon_error)?;
-    println!("{}", v.name);
-    Ok(0)
+    volumes::create(store, name, Some(map), false).map_err(daemon_error)
 }

@@ -110,21 +110,28 @@ fn matches(store: &Store, v: &Volume, filters: &[(String, String)]) -> anyhow::R
     Ok(true)
 }
 
-/// Runs `volume ls`.
-pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
+/// The volumes docker's `--filter` words (`key=value`) select, by name:
+/// what `volume ls` and the API's list show.
+pub fn select(store: &Store, filter: &[String]) -> anyhow::Result<Vec<Volume>> {
     let mut filters = Vec::new();
-    for f in &args.filter {
+    for f in filter {
         let (k, v) = crate::commands::filter_pair(f)?;
         filters.push((k.to_string(), v.to_string()));
     }
     filters.sort();
-    let store = ctx.store()?;
-    let mut rows = Vec::new();
-    for v in volumes::list(store).map_err(daemon_error)? {
-        if matches(store, &v, &filters)? {
-            rows.push(row(&v));
+    let mut out = Vec::new();
+    for x in volumes::list(store).map_err(daemon_error)? {
+        if matches(store, &x, &filters)? {
+            out.push(x);
         }
     }
+    Ok(out)
+}
+
+/// Runs `volume ls`.
+pub fn run(ctx: &Ctx, args: LsArgs) -> anyhow::Result<i32> {
+    let store = ctx.store()?;
+    let rows: Vec<Value> = select(store, &args.filter)?.iter().map(row).collect();
     let fmt = ListFormat {
         format: args.format.as_deref().unwrap_or(""),
         quiet: args.quiet,

@@ -48,9 +48,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
 /// docker's report (`Deleted Volumes:` and the names, empty when none
 /// went).
 pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result<(u64, String)> {
-    let select =
-        |v: &volumes::Volume| f.matches(Some(&v.created), &v.labels.clone().unwrap_or_default());
-    let (names, bytes) = volumes::prune_where(store, &select).map_err(daemon_error)?;
+    let (names, bytes) = prune_names(store, f)?;
     if names.is_empty() {
         return Ok((0, String::new()));
     }
@@ -60,4 +58,15 @@ pub fn prune_all(store: &strata_store::Store, f: &PruneFilter) -> anyhow::Result
         out.push('\n');
     }
     Ok((bytes, out))
+}
+
+/// Removes the volumes no container uses that `f` selects; returns their
+/// names and the bytes they held (the API's `POST /volumes/prune`).
+pub fn prune_names(
+    store: &strata_store::Store,
+    f: &PruneFilter,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let select =
+        |v: &volumes::Volume| f.matches(Some(&v.created), &v.labels.clone().unwrap_or_default());
+    volumes::prune_where(store, &select).map_err(daemon_error)
 }
