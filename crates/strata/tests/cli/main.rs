@@ -72,6 +72,7 @@ mod service_common;
 mod service_compose;
 mod service_docker_cli;
 mod service_objects;
+mod service_sdk;
 mod stats;
 mod store_concurrency;
 mod support;
