@@ -13,7 +13,7 @@ say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
   debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini \
   libseccomp-dev pkg-config gcc libc6-dev fonts-dejavu-core man-db bash \
-  passt netavark aardvark-dns iptables uidmap podman docker-compose python3-docker"
+  passt netavark aardvark-dns iptables uidmap podman docker-compose python3-docker python3-venv"
 # The demo needs only these: a busybox rootfs, the host's node for its base image,
 # libseccomp to build strata, netavark, aardvark-dns, pasta and iptables for
 # the container's private network, and man-db and bash-completion for the man pages

@@ -41,6 +41,15 @@ start_dockerd || { say "dockerd did not start (the oracle of the fidelity tests)
 export STRATA_TEST_DOCKER_HOST="unix://$STRATA_DOCKER_SOCK"
 export STRATA_TEST_REGISTRY=127.0.0.1:5100
 export STRATA_TEST_AUTH_REGISTRY=127.0.0.1:5101 STRATA_TEST_AUTH_USER=strata STRATA_TEST_AUTH_PASSWORD=s3cret
+# Testcontainers (PyPI, pinned) for the Engine API test, in a venv of its
+# own under the user's cache (beside the Debian docker SDK it may use).
+TC_VENV=${XDG_CACHE_HOME:-$HOME/.cache}/strata-testcontainers
+if [ ! -x "$TC_VENV/bin/python" ] || ! "$TC_VENV/bin/python" -c 'import testcontainers' 2>/dev/null; then
+  say "testcontainers (PyPI) into $TC_VENV"
+  /usr/bin/python3 -m venv --system-site-packages "$TC_VENV"
+  "$TC_VENV/bin/pip" install -q "testcontainers==4.15.0"
+fi
+export STRATA_TEST_TESTCONTAINERS_PYTHON=$TC_VENV/bin/python
 # The conformance data lives beside the repository (../shared/conformance).
 for c in "${STRATA_CONFORMANCE:-}" "$PWD/../shared/conformance"; do
   if [ -n "$c" ] && [ -d "$c" ]; then export STRATA_CONFORMANCE=$c; break; fi

@@ -44,6 +44,7 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
         let created = ps::system_time(&c.created)
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs() as i64);
+        let doc = strata_runtime::inspect::inspect(store, c);
         let summary = ContainerSummary {
             id: Some(c.id.clone()),
             names: Some(vec![format!("/{}", c.name)]),
@@ -59,7 +60,13 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
                 network_mode: Some(c.spec.host_config.network_mode.clone()),
                 annotations: None,
             }),
-            mounts: Some(Vec::new()),
+            // docker's list carries each network's endpoint and the
+            // mounts (Testcontainers reads the gateway from here).
+            network_settings: serde_json::from_value(
+                json!({"Networks": doc["NetworkSettings"]["Networks"]}),
+            )
+            .ok(),
+            mounts: serde_json::from_value(doc["Mounts"].clone()).ok(),
             ..ContainerSummary::default()
         };
         out.push(summary);

@@ -73,6 +73,7 @@ mod service_compose;
 mod service_docker_cli;
 mod service_objects;
 mod service_sdk;
+mod service_testcontainers;
 mod stats;
 mod store_concurrency;
 mod support;

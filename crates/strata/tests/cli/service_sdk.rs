@@ -8,6 +8,10 @@ use std::process::Command;
 use crate::service_common::Svc;
 use crate::support::skip;
 
+/// Debian's interpreter, where `python3-docker` is installed (a `python3`
+/// earlier on PATH, e.g. pyenv's, may not have it).
+const PYTHON: &str = "/usr/bin/python3";
+
 const SCRIPT: &str = r#"
 import sys, docker
 sock, ctx = sys.argv[1], sys.argv[2]
@@ -30,7 +34,7 @@ print("left", [x.name for x in c.containers.list(all=True)], [t for i in c.image
 
 #[test]
 fn service_python_sdk_builds_runs_streams_execs_and_removes() {
-    let has_sdk = Command::new("python3")
+    let has_sdk = Command::new(PYTHON)
         .args(["-c", "import docker"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -45,7 +49,7 @@ fn service_python_sdk_builds_runs_streams_execs_and_removes() {
         "FROM busybox\nENV GREETING=hello\nCMD [\"sh\", \"-c\", \"echo $GREETING from $WHO; exec sleep 60\"]\n",
     )
     .unwrap();
-    let out = Command::new("python3")
+    let out = Command::new(PYTHON)
         .args(["-c", SCRIPT])
         .arg(&s.sock)
         .arg(&ctx)
