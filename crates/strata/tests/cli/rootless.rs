@@ -21,6 +21,11 @@ struct User {
     name: String,
     uid: u32,
     home: PathBuf,
+    /// The strata binary copied beside the home, where the user may run
+    /// it: the build's own may sit under a directory only root can enter
+    /// (CI keeps its target dir in root's cache), and the binary runs
+    /// itself again as the step helper.
+    bin: PathBuf,
 }
 
 /// Tests making users run one at a time (useradd, usermod).
@@ -56,7 +61,16 @@ impl User {
             .arg(&home)
             .arg(&name);
         support::sh(&mut add);
-        let mut user = User { uid: 0, name, home };
+        let dir = home.parent().expect("a home inside the test's directory");
+        let bin = dir.join(format!("{name}-strata"));
+        fs::copy(support::bin(), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut user = User {
+            uid: 0,
+            name,
+            home,
+            bin,
+        };
         user.uid = support::sh(Command::new("id").args(["-u", &user.name]))
             .trim()
             .parse()
@@ -123,7 +137,7 @@ impl User {
             "--init-groups",
             "--",
         ])
-        .arg(support::bin())
+        .arg(&self.bin)
         .args(args)
         .current_dir(dir)
         .env_clear()
@@ -432,7 +446,7 @@ fn rootless_pull_run_build_match_root() {
     if support::which("script").is_some() {
         let line = format!(
             "{} run -it --rm --network none chowned sh -c 'tty; echo it-ok'",
-            support::bin().display()
+            user.bin.display()
         );
         let mut c = Command::new("setpriv");
         c.args([
