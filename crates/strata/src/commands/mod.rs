@@ -110,6 +110,48 @@ pub fn filter_pair(f: &str) -> anyhow::Result<(&str, &str)> {
     })
 }
 
+/// The items docker's `--filter` words select: values of one key are
+/// OR'ed, different keys AND'ed (docker's `filters.Args`); `test` answers
+/// one item against one `key=value`.
+pub fn select_filtered<T>(
+    items: Vec<T>,
+    filter: &[String],
+    mut test: impl FnMut(&T, &str, &str) -> anyhow::Result<bool>,
+) -> anyhow::Result<Vec<T>> {
+    let mut filters = Vec::new();
+    for f in filter {
+        filters.push(filter_pair(f)?);
+    }
+    filters.sort();
+    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| *k).collect();
+    keys.dedup();
+    let mut out = Vec::new();
+    'items: for item in items {
+        for key in &keys {
+            let mut any = false;
+            for (_, v) in filters.iter().filter(|(k, _)| k == key) {
+                any |= test(&item, key, v)?;
+            }
+            if !any {
+                continue 'items;
+            }
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// docker's `label=KEY` / `label=KEY=VALUE` filter against `labels`.
+pub fn label_matches(
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    want: &str,
+) -> bool {
+    match want.split_once('=') {
+        Some((k, v)) => labels.and_then(|m| m.get(k)).is_some_and(|x| x == v),
+        None => labels.is_some_and(|m| m.contains_key(want)),
+    }
+}
+
 /// docker's prune prompt: "WARNING! This will remove {what}." and the
 /// question; true when the answer is y or yes (read from stdin; an empty
 /// or closed input is a no, as docker's).
@@ -143,4 +185,38 @@ pub fn check_platform(p: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_or_within_a_key_and_across_keys() {
+        let items = vec![("a1", "x"), ("a2", "y"), ("b1", "x")];
+        let pick = |f: &[&str]| -> Vec<&str> {
+            let f: Vec<String> = f.iter().map(|s| s.to_string()).collect();
+            select_filtered(items.clone(), &f, |(n, d), k, v| {
+                Ok(match k {
+                    "name" => n.starts_with(v),
+                    "driver" => *d == v,
+                    _ => anyhow::bail!("Invalid filter '{k}'"),
+                })
+            })
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+        };
+        assert_eq!(pick(&[]), ["a1", "a2", "b1"]);
+        assert_eq!(pick(&["name=a", "name=b1"]), ["a1", "a2", "b1"]);
+        assert_eq!(pick(&["name=a", "driver=x"]), ["a1"]);
+        assert!(select_filtered(items.clone(), &["bad".into()], |_, _, _| Ok(true)).is_err());
+        let mut labels = std::collections::BTreeMap::new();
+        labels.insert("team".to_string(), "a".to_string());
+        assert!(label_matches(Some(&labels), "team"));
+        assert!(label_matches(Some(&labels), "team=a"));
+        assert!(!label_matches(Some(&labels), "team=b"));
+        assert!(!label_matches(None, "team"));
+    }
 }

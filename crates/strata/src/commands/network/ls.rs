@@ -79,75 +79,46 @@ fn row(n: &Network, no_trunc: bool) -> Value {
     })
 }
 
-fn matches(store: &Store, n: &Network, filters: &[(String, String)]) -> anyhow::Result<bool> {
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    for key in keys {
-        let mut any = false;
-        for (_, v) in filters.iter().filter(|(k, _)| k == key) {
-            any |= match key {
-                "driver" => n.driver == *v,
-                "id" => n.id.starts_with(v.as_str()),
-                "name" => n.name.contains(v.as_str()),
-                "scope" => v == "local",
-                "type" => match v.as_str() {
-                    "custom" => !n.is_predefined(),
-                    "builtin" => n.is_predefined(),
-                    _ => {
-                        return Err(ExitError::new(
-                            1,
-                            format!("Error response from daemon: invalid filter: 'type'='{v}'"),
-                        )
-                        .into());
-                    }
-                },
-                "label" => match v.split_once('=') {
-                    Some((k, val)) => n.spec.labels.get(k).is_some_and(|x| x == val),
-                    None => n.spec.labels.contains_key(v.as_str()),
-                },
-                "dangling" => {
-                    let unused =
-                        !n.is_predefined() && !networks::in_use(store, n).map_err(daemon_error)?;
-                    match v.as_str() {
-                        "true" | "1" => unused,
-                        "false" | "0" => !unused,
-                        _ => {
-                            return Err(ExitError::new(
-                                1,
-                                format!("invalid filter 'dangling={v}'"),
-                            )
-                            .into());
-                        }
-                    }
+/// Whether network `n` passes one `key=v` filter.
+fn matches(store: &Store, n: &Network, key: &str, v: &str) -> anyhow::Result<bool> {
+    Ok(match key {
+        "driver" => n.driver == v,
+        "id" => n.id.starts_with(v),
+        "name" => n.name.contains(v),
+        "scope" => v == "local",
+        "type" => match v {
+            "custom" => !n.is_predefined(),
+            "builtin" => n.is_predefined(),
+            _ => {
+                return Err(ExitError::new(
+                    1,
+                    format!("Error response from daemon: invalid filter: 'type'='{v}'"),
+                )
+                .into());
+            }
+        },
+        "label" => crate::commands::label_matches(Some(&n.spec.labels), v),
+        "dangling" => {
+            let unused = !n.is_predefined() && !networks::in_use(store, n).map_err(daemon_error)?;
+            match v {
+                "true" | "1" => unused,
+                "false" | "0" => !unused,
+                _ => {
+                    return Err(ExitError::new(1, format!("invalid filter 'dangling={v}'")).into());
                 }
-                other => {
-                    return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
-                }
-            };
+            }
         }
-        if !any {
-            return Ok(false);
+        other => {
+            return Err(ExitError::new(1, format!("Invalid filter '{other}'")).into());
         }
-    }
-    Ok(true)
+    })
 }
 
 /// The networks docker's `--filter` words (`key=value`) select, by name:
 /// what `network ls` and the API's list show.
 pub fn select(store: &Store, filter: &[String]) -> anyhow::Result<Vec<Network>> {
-    let mut filters = Vec::new();
-    for f in filter {
-        let (k, v) = crate::commands::filter_pair(f)?;
-        filters.push((k.to_string(), v.to_string()));
-    }
-    filters.sort();
-    let mut out = Vec::new();
-    for x in networks::list(store).map_err(daemon_error)? {
-        if matches(store, &x, &filters)? {
-            out.push(x);
-        }
-    }
-    Ok(out)
+    let all = networks::list(store).map_err(daemon_error)?;
+    crate::commands::select_filtered(all, filter, |x, key, val| matches(store, x, key, val))
 }
 
 /// Runs `network ls`.

@@ -56,76 +56,43 @@ fn row(v: &Volume) -> Value {
     })
 }
 
-fn matches(store: &Store, v: &Volume, filters: &[(String, String)]) -> anyhow::Result<bool> {
-    let mut keys: Vec<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
-    keys.dedup();
-    for key in keys {
-        let mut any = false;
-        for (_, val) in filters.iter().filter(|(k, _)| k == key) {
-            any |= match key {
-                "name" => v.name.contains(val.as_str()),
-                "driver" => v.driver == *val,
-                "label" => match val.split_once('=') {
-                    Some((k, x)) => v
-                        .labels
-                        .as_ref()
-                        .and_then(|m| m.get(k))
-                        .is_some_and(|l| l == x),
-                    None => v
-                        .labels
-                        .as_ref()
-                        .is_some_and(|m| m.contains_key(val.as_str())),
-                },
-                "dangling" => {
-                    let unused = volumes::users(store, &v.name)
-                        .map_err(daemon_error)?
-                        .is_empty();
-                    match val.as_str() {
-                        "true" | "1" => unused,
-                        "false" | "0" => !unused,
-                        _ => {
-                            return Err(ExitError::new(
-                                1,
-                                format!(
-                                    "Error response from daemon: invalid filter 'dangling={val}'"
-                                ),
-                            )
-                            .into());
-                        }
-                    }
-                }
-                other => {
+/// Whether volume `v` passes one `key=val` filter.
+fn matches(store: &Store, v: &Volume, key: &str, val: &str) -> anyhow::Result<bool> {
+    Ok(match key {
+        "name" => v.name.contains(val),
+        "driver" => v.driver == val,
+        "label" => crate::commands::label_matches(v.labels.as_ref(), val),
+        "dangling" => {
+            let unused = volumes::users(store, &v.name)
+                .map_err(daemon_error)?
+                .is_empty();
+            match val {
+                "true" | "1" => unused,
+                "false" | "0" => !unused,
+                _ => {
                     return Err(ExitError::new(
                         1,
-                        format!("Error response from daemon: Invalid filter '{other}'"),
+                        format!("Error response from daemon: invalid filter 'dangling={val}'"),
                     )
                     .into());
                 }
-            };
+            }
         }
-        if !any {
-            return Ok(false);
+        other => {
+            return Err(ExitError::new(
+                1,
+                format!("Error response from daemon: Invalid filter '{other}'"),
+            )
+            .into());
         }
-    }
-    Ok(true)
+    })
 }
 
 /// The volumes docker's `--filter` words (`key=value`) select, by name:
 /// what `volume ls` and the API's list show.
 pub fn select(store: &Store, filter: &[String]) -> anyhow::Result<Vec<Volume>> {
-    let mut filters = Vec::new();
-    for f in filter {
-        let (k, v) = crate::commands::filter_pair(f)?;
-        filters.push((k.to_string(), v.to_string()));
-    }
-    filters.sort();
-    let mut out = Vec::new();
-    for x in volumes::list(store).map_err(daemon_error)? {
-        if matches(store, &x, &filters)? {
-            out.push(x);
-        }
-    }
-    Ok(out)
+    let all = volumes::list(store).map_err(daemon_error)?;
+    crate::commands::select_filtered(all, filter, |x, key, val| matches(store, x, key, val))
 }
 
 /// Runs `volume ls`.
