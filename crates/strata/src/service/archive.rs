@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, Response, StatusCode};
@@ -51,16 +50,11 @@ pub async fn archive(svc: Arc<Service>, id: String, q: Query, req: Request<Incom
         .to_string();
     let method = req.method().clone();
     if method == Method::PUT {
-        let tar = req
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ApiError::bad(format!("reading the archive: {e}")))?
-            .to_bytes();
+        let tar = super::http::spool(svc.store()?.scratch().dir(), req.into_body()).await?;
         return tokio::task::spawn_blocking(move || -> ApiResult {
             let store = svc.store()?;
             let c = containers::lookup(store, &id)?;
-            cp::copy_in_tar(store, &c, std::io::Cursor::new(tar), &path).map_err(not_found)?;
+            cp::copy_in_tar(store, &c, tar, &path).map_err(not_found)?;
             let mut r = Response::new(empty());
             *r.status_mut() = StatusCode::OK;
             Ok(r)

@@ -11,7 +11,6 @@ use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
@@ -22,7 +21,7 @@ use strata_oci::Reference;
 use tokio::sync::mpsc;
 
 use super::Service;
-use super::http::{ApiError, ApiResult, Query, json_line, streamed, unbounded};
+use super::http::{ApiError, ApiResult, Query, json_line, spool, streamed, unbounded};
 use crate::commands::registry;
 
 /// Lines written to it become `{"stream": "line\n"}` messages.
@@ -108,17 +107,10 @@ pub async fn build(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiRe
             )));
         }
     };
-    // The whole context first (a client sends it before reading).
-    let context = req
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad(format!("reading the build context: {e}")))?
-        .to_bytes();
-    let mut r = BuildRequest::new(
-        Vec::new(),
-        ContextSource::Tar(Box::new(std::io::Cursor::new(context))),
-    );
+    // The whole context first (a client sends it before reading), spooled
+    // to disk rather than held in memory.
+    let context = spool(svc.store()?.scratch().dir(), req.into_body()).await?;
+    let mut r = BuildRequest::new(Vec::new(), ContextSource::Tar(Box::new(context)));
     r.dockerfile_name = dockerfile;
     r.tags = tags.clone();
     r.build_args = build_args;

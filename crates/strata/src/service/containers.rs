@@ -10,7 +10,6 @@ use bollard_stubs::models::{
     ContainerWaitResponse, PortSummary,
 };
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
@@ -92,14 +91,7 @@ fn ports(c: &Container) -> Vec<PortSummary> {
 
 /// `POST /containers/create?name=`.
 pub async fn create(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiResult {
-    let bytes = req
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ApiError::bad(format!("reading the request: {e}")))?
-        .to_bytes();
-    let body: ContainerCreateBody = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad(format!("invalid container config: {e}")))?;
+    let body: ContainerCreateBody = super::http::read_json(req).await?;
     let opts = super::create::options(body, q.get("name").map(str::to_string))?;
     blocking(move || {
         let store = svc.store()?;

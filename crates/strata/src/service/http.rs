@@ -345,12 +345,46 @@ pub fn decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Reads a request's JSON body (an empty body reads as `{}`).
+/// A request body (a build context, an archive) written to an unnamed file
+/// in `dir` (the store's scratch; gone when closed), rewound: a body of
+/// any size costs disk, never the service's memory.
+pub async fn spool(
+    dir: &std::path::Path,
+    mut body: hyper::body::Incoming,
+) -> Result<std::fs::File, ApiError> {
+    use std::io::Seek;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir)
+        .map_err(|e| {
+            ApiError::internal(format!("spool the request body in {}: {e}", dir.display()))
+        })?;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad(format!("reading the request body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            std::io::Write::write_all(&mut file, data)
+                .map_err(|e| ApiError::internal(format!("spool the request body: {e}")))?;
+        }
+    }
+    file.rewind()
+        .map_err(|e| ApiError::internal(format!("spool the request body: {e}")))?;
+    Ok(file)
+}
+
+/// The largest JSON request body read (a container create with every
+/// option is a few KiB).
+const MAX_JSON_BODY: usize = 16 << 20;
+
+/// Reads a request's JSON body (an empty body reads as `{}`; one over
+/// [`MAX_JSON_BODY`] is refused).
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<T, ApiError> {
-    let bytes = req
-        .into_body()
+    let bytes = http_body_util::Limited::new(req.into_body(), MAX_JSON_BODY)
         .collect()
         .await
         .map_err(|e| ApiError::bad(format!("reading the request: {e}")))?

@@ -477,3 +477,25 @@ fn service_events_and_prunes_with_dockers_cli() {
     assert!(out.contains("untagged: busybox"), "{out}");
     assert_eq!(s.t.ok(["images", "-q"]), "");
 }
+
+/// A request body over the JSON bound is refused (400, or the connection
+/// closed while the client still writes), creates nothing, and the service
+/// answers the next request.
+#[test]
+fn service_refuses_an_oversized_json_body() {
+    let Some(s) = Svc::new() else { return };
+    let big = format!(
+        "{{\"Image\":\"busybox\",\"Env\":[\"{}\"]}}",
+        "x".repeat(17 << 20)
+    );
+    let req = format!(
+        "POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{big}",
+        big.len()
+    );
+    if let Some((status, _, body)) = raw(&s.sock, &req) {
+        assert_eq!(status, 400, "{body}");
+    }
+    let (status, _, body) = raw(&s.sock, "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n").expect("ping");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert_eq!(s.t.ok(["ps", "-aq"]), "");
+}
