@@ -291,6 +291,55 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
     Ok(out)
 }
 
+/// A record as `system df` lists it (docker's build cache rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The step's key.
+    pub key: String,
+    /// The previous step's record, when it is one (a stage's first step
+    /// has the base's key, which names no record).
+    pub parent: Option<String>,
+    /// The step as shown in progress (`[2/3] COPY app.js .`).
+    pub step: String,
+    /// Whether the step made a layer (else it is a metadata step).
+    pub layer: bool,
+    /// The layer's unpacked bytes.
+    pub size: u64,
+    /// An image uses the layer too.
+    pub shared: bool,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+    /// Seconds since the epoch.
+    pub last_used: i64,
+    /// How many step lineages (a step of a Dockerfile, see
+    /// [`crate::explain`]) it served, at least 1: strata keeps no count of
+    /// uses, and at most [`MAX_LINEAGES`] lineages.
+    pub lineages: usize,
+}
+
+/// Every record, oldest first.
+pub fn entries(store: &Store) -> strata_store::Result<Vec<Entry>> {
+    let rows = store.db().with(bc::usage_rows)?;
+    let keys: std::collections::HashSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let d = Description::parse(&r.description).unwrap_or_default();
+            Entry {
+                key: r.key.clone(),
+                parent: r.parent_key.clone().filter(|p| keys.contains(p.as_str())),
+                step: d.step,
+                layer: r.chain_id.is_some(),
+                size: u64::try_from(r.size).unwrap_or(0),
+                shared: r.shared,
+                created_at: r.created_at,
+                last_used: r.last_used,
+                lineages: d.lineage.len().max(1),
+            }
+        })
+        .collect())
+}
+
 /// Deletes every build cache record (`builder prune`); returns their
 /// keys. The layers and configs only they kept alive go at the next GC.
 pub fn prune(store: &Store) -> strata_store::Result<Vec<String>> {

@@ -42,9 +42,13 @@ pub enum BuildError {
         reason: String,
     },
     /// A RUN step exited non-zero.
-    #[error("process {command} did not complete successfully: exit code: {code}")]
+    #[error(
+        "process {} did not complete successfully: exit code: {code}",
+        strata_dockerfile::parser::go_quote(.command)
+    )]
     RunFailed {
-        /// The argv joined and Go-quoted, as BuildKit prints it.
+        /// The argv joined with spaces (BuildKit prints it Go-quoted,
+        /// docker's classic builder as is).
         command: String,
         /// Its exit code.
         code: i32,

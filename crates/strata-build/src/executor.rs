@@ -39,6 +39,7 @@ use strata_oci::ImageConfig;
 use strata_store::Store;
 
 use crate::cache::{self, Description, Record, RecordLayer};
+use crate::classic;
 use crate::config_ops::StageState;
 use crate::context::BuildContext;
 use crate::error::{BuildError, Result};
@@ -285,6 +286,21 @@ pub fn execute(
             vertices.push(None);
         }
     }
+    if progress.wants_ids() {
+        let shown = plan.stages.iter().zip(&vertices);
+        progress.instructions(
+            shown
+                .filter_map(|(sp, v)| {
+                    Some(classic::instructions(
+                        sp.as_ref()?,
+                        v.as_ref()?.from,
+                        &v.as_ref()?.steps,
+                    ))
+                })
+                .flatten()
+                .collect(),
+        );
+    }
     let ex = Exec {
         store,
         req,
@@ -365,7 +381,9 @@ fn cached_stage(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices) {
     if let Some(f) = v.from {
         ex.progress.cached(f);
     }
-    cached_stage_steps(ex, sp, v, sp.steps.len());
+    ex.progress
+        .instruction_done(classic::from(sp), false, || classic::from_id(sp));
+    cached_stage_steps(ex, sp, v, ex.hits, sp.steps.len());
 }
 
 fn load_config(store: &Store, digest: &strata_oci::Digest) -> Result<ImageConfig> {
@@ -485,8 +503,10 @@ fn run_stage(
             _ => ex.progress.cached(f),
         }
     }
+    ex.progress
+        .instruction_done(classic::from(sp), false, || classic::from_id(sp));
     let Some(first) = miss else {
-        cached_stage_steps(ex, sp, v, sp.steps.len());
+        cached_stage_steps(ex, sp, v, hits, sp.steps.len());
         let config = match sp.steps.len() {
             0 => base_config(ex, sp)?,
             n => config_after(ex, sp, hits, n - 1)?,
@@ -496,7 +516,7 @@ fn run_stage(
             config,
         });
     };
-    cached_stage_steps(ex, sp, v, first);
+    cached_stage_steps(ex, sp, v, hits, first);
     let config = if first == 0 {
         base_config(ex, sp).map_err(|e| {
             e.at_step(
@@ -579,6 +599,7 @@ fn run_steps(
         for j in step_sources(step) {
             ex.stage(j)?;
         }
+        ex.progress.instruction_running(classic::at(sp, k));
         if let Some(id) = vid {
             ex.progress.start(id);
             if ex.explain {
@@ -622,6 +643,7 @@ fn run_steps(
                 return Err(BuildError::Canceled);
             }
             Err(e) => {
+                ex.progress.instruction_failed(classic::at(sp, k));
                 if let Some(id) = vid {
                     ex.progress.error(id, &e.to_string());
                 }
@@ -662,6 +684,10 @@ fn run_steps(
             }),
             None => None,
         };
+        let shown_id = ex
+            .progress
+            .wants_ids()
+            .then(|| classic::ran_id(config_digest.as_ref(), &config));
         if ex.req.record_cache {
             pending.push(Record {
                 key: step.key.clone(),
@@ -675,6 +701,8 @@ fn run_steps(
         if let Some(id) = vid {
             ex.progress.done(id);
         }
+        ex.progress
+            .instruction_done(classic::at(sp, k), false, || shown_id.unwrap_or_default());
     }
     Ok(config)
 }
@@ -694,19 +722,32 @@ fn late_failed(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, e: &BuildError) {
         .steps
         .iter()
         .zip(&v.steps)
+        .enumerate()
         .skip(from)
-        .find(|(s, _)| matches!(e, BuildError::Step { step, .. } if *step == s.name));
-    if let Some((_, Some(id))) = failed {
-        ex.progress.start(*id);
-        ex.progress.error(*id, &e.to_string());
+        .find(|(_, (s, _))| matches!(e, BuildError::Step { step, .. } if *step == s.name));
+    if let Some((k, (_, vid))) = failed {
+        ex.progress.instruction_failed(classic::at(sp, k));
+        if let Some(id) = vid {
+            ex.progress.start(*id);
+            ex.progress.error(*id, &e.to_string());
+        }
     }
 }
 
-fn cached_stage_steps(ex: &Exec<'_>, sp: &StagePlan, v: &Vertices, upto: usize) {
-    for (s, vid) in sp.steps[..upto].iter().zip(&v.steps) {
+fn cached_stage_steps(
+    ex: &Exec<'_>,
+    sp: &StagePlan,
+    v: &Vertices,
+    hits: &HashMap<String, Record>,
+    upto: usize,
+) {
+    for (k, (s, vid)) in sp.steps[..upto].iter().zip(&v.steps).enumerate() {
         if let Some(id) = vid {
             ex.progress.cached(*id);
         }
+        ex.progress.instruction_done(classic::at(sp, k), true, || {
+            classic::cached_id(ex.store, sp, hits, k)
+        });
         ex.report(StepReport {
             stage: sp.index,
             step: s.name.clone(),

@@ -37,6 +37,7 @@ mod build;
 pub mod cache;
 pub mod changes;
 pub mod check;
+pub mod classic;
 pub mod config_ops;
 pub mod context;
 pub mod error;

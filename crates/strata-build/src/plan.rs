@@ -112,6 +112,10 @@ pub struct Step {
     pub range: LineRange,
     /// The progress name (`[2/3] COPY app.js .`).
     pub name: String,
+    /// The instruction as written (docker's classic `Step N/M : …`);
+    /// empty for an ONBUILD trigger of the base (which docker does not
+    /// number).
+    pub text: String,
     /// Whether progress shows it (RUN, COPY, ADD, WORKDIR, as BuildKit).
     pub shown: bool,
     /// The parent key.
@@ -143,6 +147,8 @@ pub struct StagePlan {
     pub from_name: Option<String>,
     /// The FROM line.
     pub from_range: LineRange,
+    /// The FROM instruction as written (docker's classic `Step N/M : …`).
+    pub from_text: String,
     /// The steps (ONBUILD triggers of the base first).
     pub steps: Vec<Step>,
     /// Stages whose results the steps may need (base stage included).
@@ -446,6 +452,11 @@ impl Planner<'_> {
                 command: expanded,
                 range,
                 name,
+                text: if is_trigger {
+                    String::new()
+                } else {
+                    cmd.source().text.clone()
+                },
                 shown,
                 parent_key: std::mem::replace(&mut parent, key.clone()),
                 key,
@@ -466,6 +477,7 @@ impl Planner<'_> {
             base_key: key,
             from_name,
             from_range,
+            from_text: stage.from.source.text.clone(),
             steps,
             deps,
             scope,

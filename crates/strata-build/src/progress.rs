@@ -25,6 +25,9 @@
 //!   "status":"running"}`, `{"id":6,"stream":"stdout","data":"…"}`, …).
 //! * `quiet` (`-q`): nothing, but output is kept so a failing step can
 //!   still be shown.
+//! * classic (the Engine API's `POST /build`, never `--progress`):
+//!   docker's classic builder JSON messages (`Step 2/5 : RUN make`), see
+//!   [`classic`].
 //!
 //! `auto` is `tty` when stderr is a terminal, else `plain`.
 //!
@@ -41,6 +44,9 @@ use std::time::{Duration, Instant};
 
 use crate::timeline::{Span, SpanKind, Timeline, Track};
 
+mod classic;
+pub use classic::{Instruction, StepKind, StepRef, short_id};
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {
@@ -52,6 +58,8 @@ pub enum ProgressMode {
     Json,
     /// Nothing (output kept for errors).
     Quiet,
+    /// docker's classic builder JSON messages (see [`classic`]).
+    Classic,
 }
 
 impl ProgressMode {
@@ -141,6 +149,8 @@ struct State {
     written: u64,
     /// When the build ended.
     ended: Option<Duration>,
+    /// The classic renderer's state.
+    classic: Option<classic::Classic>,
 }
 
 /// The progress sink of one build; shared by every stage thread.
@@ -173,6 +183,7 @@ impl Progress {
                 phases: Vec::new(),
                 written: 0,
                 ended: None,
+                classic: None,
             }),
         }
     }
@@ -390,6 +401,12 @@ impl Progress {
                 }
             }
             ProgressMode::Tty => self.redraw(&mut st, false),
+            ProgressMode::Classic => {
+                let st = &mut *st;
+                if let Some(c) = st.classic.as_mut() {
+                    classic::log(c, &mut *st.out, id, stream, data);
+                }
+            }
             ProgressMode::Quiet => {}
         }
     }
@@ -455,7 +472,7 @@ impl Progress {
 
     fn emit(&self, st: &mut State, id: VertexId, ev: Event<'_>) {
         match self.mode {
-            ProgressMode::Quiet => {}
+            ProgressMode::Quiet | ProgressMode::Classic => {}
             ProgressMode::Tty => {
                 let force = !matches!(ev, Event::Note(_));
                 self.redraw(st, force);

@@ -26,7 +26,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 use strata_dockerfile::instructions::{CacheSharing, Command, Mount, RunScript};
-use strata_dockerfile::parser::go_quote;
 use strata_oci::ImageConfig;
 use strata_runtime::logs::Stream;
 use strata_runtime::rootfs_linux::clean_relative;
@@ -130,7 +129,7 @@ pub fn run(
         drop(held);
         if !status.success() {
             return Err(BuildError::RunFailed {
-                command: go_quote(&args.join(" ")),
+                command: args.join(" "),
                 code: status.code,
             });
         }

@@ -149,6 +149,54 @@ pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
         .optional()?)
 }
 
+/// One row as `system df` lists it: the record, when it was made and
+/// last used, and its layer's unpacked bytes and whether an image uses
+/// that layer too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    /// The step's key.
+    pub key: String,
+    /// The previous step's key (or the stage's base key).
+    pub parent_key: Option<String>,
+    /// The layer's chain ID (`None` for metadata steps).
+    pub chain_id: Option<String>,
+    /// JSON owned by strata-build.
+    pub description: String,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+    /// Seconds since the epoch.
+    pub last_used: i64,
+    /// The layer's unpacked bytes (0 without a layer or snapshot).
+    pub size: i64,
+    /// An image uses the layer too.
+    pub shared: bool,
+}
+
+/// Every row, oldest first, with its layer's size and sharing.
+pub fn usage_rows(c: &Connection) -> Result<Vec<UsageRow>> {
+    let mut st = c.prepare(
+        "SELECT b.key, b.parent_key, b.chain_id, b.description, b.created_at, b.last_used, \
+         COALESCE((SELECT s.size FROM snapshots s WHERE s.chain_id = b.chain_id), 0), \
+         b.chain_id IS NOT NULL AND EXISTS (SELECT 1 FROM image_layers l WHERE l.chain_id = b.chain_id) \
+         FROM build_cache b ORDER BY b.created_at, b.key",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(UsageRow {
+                key: r.get(0)?,
+                parent_key: r.get(1)?,
+                chain_id: r.get(2)?,
+                description: r.get(3)?,
+                created_at: r.get(4)?,
+                last_used: r.get(5)?,
+                size: r.get(6)?,
+                shared: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Deletes every row; returns their keys.
 pub fn delete_all(c: &Connection) -> Result<Vec<String>> {
     let mut st = c.prepare("DELETE FROM build_cache RETURNING key")?;

@@ -1,10 +1,11 @@
 //! `POST /build`: the classic builder's endpoint (what docker's CLI uses
 //! without BuildKit) over strata-build. The body is the context as a tar
 //! (plain or compressed); the Dockerfile is read from it. The answer is
-//! docker's JSON stream: `{"stream": …}` lines of strata's plain progress,
-//! `{"aux": {"ID": …}}`, then `Successfully built …` / `Successfully
-//! tagged …` as the classic builder ends; a failure is the stream's
-//! `{"error": …}`.
+//! the classic builder's JSON stream, rendered from the build's events
+//! (strata-build's classic progress: `Step N/M : …`, ` ---> Running in`,
+//! the steps' output, ` ---> <ID>`), then `{"aux": {"ID": …}}`,
+//! `Successfully built …` / `Successfully tagged …`; a failure ends it
+//! with docker's `{"errorDetail": {"code": …, "message": …}, "error": …}`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,6 +16,7 @@ use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use strata_build::BuildRequest;
+use strata_build::error::BuildError;
 use strata_build::options::ContextSource;
 use strata_build::progress::{Progress, ProgressMode};
 use strata_oci::Reference;
@@ -24,21 +26,20 @@ use super::Service;
 use super::http::{ApiError, ApiResult, Query, json_line, spool, streamed, unbounded};
 use crate::commands::registry;
 
-/// Lines written to it become `{"stream": "line\n"}` messages.
-struct StreamWriter {
+/// The progress's JSON messages, each complete line sent as written.
+struct LineWriter {
     tx: mpsc::UnboundedSender<Bytes>,
     pending: Vec<u8>,
 }
 
-impl StreamWriter {
+impl LineWriter {
     fn emit(&mut self, upto: usize) {
         let line: Vec<u8> = self.pending.drain(..upto).collect();
-        let text = String::from_utf8_lossy(&line).into_owned();
-        let _ = self.tx.send(json_line(&json!({ "stream": text })));
+        let _ = self.tx.send(Bytes::from(line));
     }
 }
 
-impl Write for StreamWriter {
+impl Write for LineWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.pending.extend_from_slice(buf);
         while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
@@ -146,18 +147,17 @@ pub async fn build(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiRe
                 return send(json!({"errorDetail": {"message": msg}, "error": msg}));
             }
         };
-        let mode = if quiet {
-            ProgressMode::Quiet
+        let progress = if quiet {
+            Progress::quiet()
         } else {
-            ProgressMode::Plain
+            Progress::new(
+                ProgressMode::Classic,
+                Box::new(LineWriter {
+                    tx: tx.clone(),
+                    pending: Vec::new(),
+                }),
+            )
         };
-        let progress = Progress::new(
-            mode,
-            Box::new(StreamWriter {
-                tx: tx.clone(),
-                pending: Vec::new(),
-            }),
-        );
         let result = strata_build::build(store, r, &progress);
         progress.finish(result.is_ok());
         drop(progress);
@@ -175,14 +175,24 @@ pub async fn build(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiRe
                     }
                 }
             }
-            Err(e) => {
-                if let Some(l) = e.step_log() {
-                    send(json!({"stream": l}));
-                }
-                let msg = e.to_string();
-                send(json!({"errorDetail": {"message": msg}, "error": msg}));
-            }
+            Err(e) => send(error_message(&e)),
         }
     });
     Ok(streamed("application/json", body))
+}
+
+/// docker's error message for a failed build: a RUN that exited non-zero
+/// is `The command '…' returned a non-zero code: N` with that code, as
+/// the classic builder says it.
+fn error_message(e: &BuildError) -> Value {
+    match e.root() {
+        BuildError::RunFailed { command, code } => {
+            let msg = format!("The command '{command}' returned a non-zero code: {code}");
+            json!({"errorDetail": {"code": code, "message": msg}, "error": msg})
+        }
+        _ => {
+            let msg = e.to_string();
+            json!({"errorDetail": {"message": msg}, "error": msg})
+        }
+    }
 }

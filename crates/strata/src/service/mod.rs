@@ -11,7 +11,7 @@
 //!
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
-//! [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
+//! [`image_archive`] (save/load), [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
 //! [`networks`], [`volumes`] and [`usage`] (events, df, prunes).
 
 mod archive;
@@ -21,6 +21,7 @@ mod containers;
 mod create;
 mod exec;
 mod http;
+mod image_archive;
 mod images;
 mod networks;
 mod router;

@@ -11,7 +11,8 @@ use hyper::{Method, Request, StatusCode};
 
 use super::Service;
 use super::http::{API_VERSION, ApiError, ApiResult, Query, Resp, decode, segments, split_version};
-use super::{archive, attach, build, containers, exec, images, networks, system, usage, volumes};
+use super::{archive, attach, build, containers, exec, image_archive, images, networks, system};
+use super::{usage, volumes};
 
 /// Handles one request.
 pub async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Resp {
@@ -66,6 +67,7 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
             (&Method::GET, "history") => blocking(move || images::history(&svc, &name)).await,
             (&Method::POST, "tag") => blocking(move || images::tag(&svc, &name, &q)).await,
             (&Method::POST, "push") => images::push(svc, name, q, &req).await,
+            (&Method::GET, "get") => image_archive::save(svc, vec![name]).await,
             (&Method::DELETE, "") => blocking(move || images::remove(&svc, &name, &q)).await,
             _ => Err(not_found(&m, &path)),
         };
@@ -87,6 +89,10 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
         (&Method::GET, ["images", "json"]) => blocking(move || images::list(&svc, &q)).await,
         (&Method::POST, ["images", "create"]) => images::pull(svc, q, &req).await,
         (&Method::POST, ["build"]) => build::build(svc, q, req).await,
+        (&Method::GET, ["images", "get"]) => {
+            image_archive::save(svc, image_archive::names(&q)).await
+        }
+        (&Method::POST, ["images", "load"]) => image_archive::load_images(svc, req).await,
         (&Method::GET, ["containers", "json"]) => {
             blocking(move || containers::list(&svc, &q)).await
         }

@@ -105,8 +105,41 @@ pub fn system_df(svc: &Service) -> ApiResult {
         "Images": images,
         "Containers": containers,
         "Volumes": vols,
-        "BuildCache": [],
+        "BuildCache": build_cache(&u.cache_entries),
+        "BuilderSize": u.cache.bytes,
     }))
+}
+
+/// docker's build cache rows (API 1.41 names the parent `Parent`, later
+/// versions `Parents`: both are given; hence JSON rather than
+/// bollard-stubs' `BuildCache`, which has only the newer field). `Size` is
+/// the record's layer unpacked (0 for a metadata step); `Shared` says an
+/// image uses that layer too; nothing is `InUse` between builds.
+fn build_cache(entries: &[strata_build::cache::Entry]) -> Vec<Value> {
+    let time = |secs: i64| {
+        chrono::DateTime::from_timestamp(secs, 0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    };
+    entries
+        .iter()
+        .map(|e| {
+            let parent = e.parent.clone().unwrap_or_default();
+            json!({
+                "ID": e.key,
+                "Parent": parent,
+                "Parents": e.parent.iter().collect::<Vec<_>>(),
+                "Type": df::CACHE_TYPE,
+                "Description": e.step,
+                "InUse": false,
+                "Shared": e.shared,
+                "Size": e.size,
+                "CreatedAt": time(e.created_at),
+                "LastUsedAt": time(e.last_used),
+                "UsageCount": e.lineages,
+            })
+        })
+        .collect()
 }
 
 /// `POST /containers/prune?filters=`.

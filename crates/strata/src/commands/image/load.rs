@@ -41,14 +41,25 @@ pub fn run(ctx: &Ctx, args: LoadArgs) -> anyhow::Result<i32> {
     }
     .with_context(|| format!("loading {what}"))?;
     if !args.quiet {
-        for img in loaded {
-            if img.tags.is_empty() {
-                println!("Loaded image ID: {}", img.id);
-            }
-            for t in img.tags {
-                println!("Loaded image: {}", t.familiar());
-            }
+        for line in loaded_lines(&loaded) {
+            println!("{line}");
         }
     }
     Ok(0)
+}
+
+/// What docker says about each loaded image: `Loaded image: NAME` per
+/// tag, `Loaded image ID: sha256:…` for an untagged one (the CLI and the
+/// API's `POST /images/load` say the same).
+pub fn loaded_lines(loaded: &[strata_store::archive::LoadedImage]) -> Vec<String> {
+    let mut out = Vec::new();
+    for img in loaded {
+        if img.tags.is_empty() {
+            out.push(format!("Loaded image ID: {}", img.id));
+        }
+        for t in &img.tags {
+            out.push(format!("Loaded image: {}", t.familiar()));
+        }
+    }
+    out
 }

@@ -74,8 +74,9 @@ pub fn run(ctx: &Ctx, args: SaveArgs) -> anyhow::Result<i32> {
 }
 
 /// Resolves the names to images with the tags each should carry, merging
-/// names that reach the same image (archive order = first mention).
-fn select(store: &strata_store::Store, names: &[String]) -> anyhow::Result<Vec<SaveItem>> {
+/// names that reach the same image (archive order = first mention). The
+/// API's `GET /images/get` selects the same way.
+pub fn select(store: &strata_store::Store, names: &[String]) -> anyhow::Result<Vec<SaveItem>> {
     let mut order: Vec<Digest> = Vec::new();
     let mut tags: BTreeMap<Digest, Vec<Reference>> = BTreeMap::new();
     let mut add = |id: Digest, tag: Option<Reference>| {

@@ -40,6 +40,8 @@ pub struct Usage {
     pub container_sizes: Vec<u64>,
     /// The build cache.
     pub cache: strata_store::gc::BuildCacheUsage,
+    /// The build cache's records (docker's build cache rows).
+    pub cache_entries: Vec<strata_build::cache::Entry>,
     /// Volumes: (name, containers using it, bytes in its `_data`).
     pub volumes: Vec<(String, usize, u64)>,
 }
@@ -100,6 +102,7 @@ pub fn usage(store: &strata_store::Store) -> anyhow::Result<Usage> {
         })
         .collect();
     let cache = store.build_cache_usage()?;
+    let cache_entries = strata_build::cache::entries(store)?;
     // Volumes: (name, containers using it, bytes in its _data).
     let volumes: Vec<(String, usize, u64)> = strata_runtime::volumes::list(store)?
         .into_iter()
@@ -117,9 +120,14 @@ pub fn usage(store: &strata_store::Store) -> anyhow::Result<Usage> {
         containers,
         container_sizes,
         cache,
+        cache_entries,
         volumes,
     })
 }
+
+/// docker's `CACHE TYPE` of a record: every strata record is a step result
+/// (BuildKit's `regular`).
+pub const CACHE_TYPE: &str = "regular";
 
 /// Runs `system df`.
 pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
@@ -132,6 +140,7 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
         containers,
         container_sizes,
         cache,
+        cache_entries,
         volumes,
     } = &u;
     let used_images: HashSet<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
@@ -264,6 +273,31 @@ pub fn run(ctx: &Ctx, args: DfArgs) -> anyhow::Result<i32> {
             &volume_rows
         )?
     );
-    println!("\nBuild cache usage: {}", units::human_size(cache.bytes));
+    println!("\nBuild cache usage: {}\n", units::human_size(cache.bytes));
+    let cache_rows: Vec<_> = cache_entries
+        .iter()
+        .map(|e| json!({
+            "ID": e.key.strip_prefix("sha256:").unwrap_or(&e.key).chars().take(12).collect::<String>(),
+            "CacheType": CACHE_TYPE, "Size": units::human_size(e.size),
+            "CreatedSince": units::since(e.created_at, now), "LastUsedSince": units::since(e.last_used, now),
+            "UsageCount": e.lineages.to_string(), "Shared": e.shared.to_string(),
+        }))
+        .collect();
+    print!(
+        "{}",
+        render_list(
+            "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}",
+            &[
+                ("ID", "CACHE ID"),
+                ("CacheType", "CACHE TYPE"),
+                ("Size", "SIZE"),
+                ("CreatedSince", "CREATED"),
+                ("LastUsedSince", "LAST USED"),
+                ("UsageCount", "USAGE"),
+                ("Shared", "SHARED")
+            ],
+            &cache_rows
+        )?
+    );
     Ok(0)
 }

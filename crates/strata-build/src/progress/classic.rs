@@ -1,0 +1,433 @@
+//! docker's classic builder output (what `POST /build` streams to
+//! `DOCKER_BUILDKIT=0 docker build`, docker-compose 1.29 and the SDKs), as
+//! JSON messages, one per line:
+//!
+//! ```text
+//! {"stream":"Step 2/5 : RUN make"}
+//! {"stream":"\n"}
+//! {"stream":" ---> Running in 1a2b3c4d5e6f\n"}      RUN and metadata steps that ran
+//! {"stream":"…output…"}                              stderr in \e[91m … \e[0m
+//! {"stream":"Removing intermediate container 1a2b3c4d5e6f\n"}
+//! {"stream":" ---> 3f57d9401f8d\n"}                  the step's ID (see below)
+//! ```
+//! A step the cache answered says ` ---> Using cache` before its ID; COPY,
+//! ADD and FROM run no container. The caller adds `aux`, `Successfully
+//! built/tagged` and the error message.
+//!
+//! Stages run in parallel, but docker's output is one sequence in
+//! Dockerfile order: messages of a later instruction are held until every
+//! earlier one is finished; a failed instruction ends the output. Only the
+//! stages the build shows are numbered (`Step N/M` counts their FROMs and
+//! instructions; docker counts every stage up to the target, so a
+//! Dockerfile with stages the target does not need numbers differently).
+//!
+//! The ID after each step is the executor's ([`Progress::instruction_done`]):
+//! the image config the step stored, else the chain ID of the layers under
+//! it. strata runs metadata steps without a container; the `Running in` ID
+//! names the step's execution as docker's intermediate container does.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use sha2::{Digest as _, Sha256};
+
+use super::{LogStream, Progress, ProgressMode, VertexId};
+
+/// One instruction of the build: a stage's FROM (`step: None`) or step `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepRef {
+    /// The stage's index in the Dockerfile.
+    pub stage: usize,
+    /// The step (`None`: the FROM).
+    pub step: Option<usize>,
+}
+
+/// What kind of instruction, for the lines docker shows around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// FROM of an image or scratch.
+    From,
+    /// FROM of stage `j`: its ID is that stage's result.
+    FromStage(usize),
+    /// COPY/ADD: no container.
+    Copy,
+    /// RUN and metadata steps: docker runs an intermediate container.
+    Container,
+}
+
+/// An instruction as registered with [`Progress::instructions`].
+#[derive(Debug, Clone)]
+pub struct Instruction {
+    /// Which.
+    pub at: StepRef,
+    /// As written (empty for an ONBUILD trigger: not numbered).
+    pub text: String,
+    /// Its kind.
+    pub kind: StepKind,
+    /// Its progress vertex (its output arrives there).
+    pub vertex: Option<VertexId>,
+}
+
+enum Msg {
+    Text(String),
+    /// ` ---> <short ID>` after a step.
+    Id(String),
+    /// ` ---> <ID of stage j's result>`, known once that stage is shown.
+    StageId(usize),
+}
+
+struct Item {
+    ins: Instruction,
+    number: usize,
+    out: Vec<Msg>,
+    headed: bool,
+    run_id: Option<String>,
+    finished: bool,
+    failed: bool,
+}
+
+/// The classic renderer's state (inside the [`Progress`] lock).
+#[derive(Default)]
+pub struct Classic {
+    items: Vec<Item>,
+    index: HashMap<StepRef, usize>,
+    by_vertex: HashMap<VertexId, usize>,
+    total: usize,
+    cursor: usize,
+    /// The last ID shown per stage.
+    last_id: HashMap<usize, String>,
+    stopped: bool,
+}
+
+/// docker's short form of an ID (`sha256:` dropped, 12 hex digits).
+pub fn short_id(id: &str) -> String {
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+impl Classic {
+    fn header(&mut self, i: usize) {
+        let total = self.total;
+        let item = &mut self.items[i];
+        if item.headed {
+            return;
+        }
+        item.headed = true;
+        if !item.ins.text.is_empty() {
+            let line = format!("Step {}/{total} : {}", item.number, item.ins.text);
+            item.out.push(Msg::Text(line));
+            item.out.push(Msg::Text("\n".into()));
+        }
+    }
+
+    fn running(&mut self, i: usize) {
+        self.header(i);
+        let item = &mut self.items[i];
+        if item.ins.kind == StepKind::Container && item.run_id.is_none() {
+            let id = run_id(&item.ins.text, i);
+            item.out.push(Msg::Text(format!(" ---> Running in {id}\n")));
+            item.run_id = Some(id);
+        }
+    }
+
+    fn finish(&mut self, i: usize, cached: bool, id: String) {
+        if self.items[i].finished {
+            return;
+        }
+        if !cached {
+            self.running(i);
+        }
+        self.header(i);
+        let item = &mut self.items[i];
+        if cached && item.ins.at.step.is_some() {
+            item.out.push(Msg::Text(" ---> Using cache\n".into()));
+        }
+        if let Some(r) = &item.run_id {
+            item.out
+                .push(Msg::Text(format!("Removing intermediate container {r}\n")));
+        }
+        match item.ins.kind {
+            StepKind::FromStage(j) => item.out.push(Msg::StageId(j)),
+            _ => item.out.push(Msg::Id(short_id(&id))),
+        }
+        item.finished = true;
+    }
+
+    /// Writes what may be written: the finished instructions in order, and
+    /// the output so far of the first unfinished one.
+    fn flush(&mut self, out: &mut dyn Write) {
+        while !self.stopped && self.cursor < self.items.len() {
+            let i = self.cursor;
+            let stage = self.items[i].ins.at.stage;
+            for m in std::mem::take(&mut self.items[i].out) {
+                let id = match m {
+                    Msg::Text(t) => Err(t),
+                    Msg::Id(id) => Ok(id),
+                    Msg::StageId(j) => Ok(self.last_id.get(&j).cloned().unwrap_or_default()),
+                };
+                let text = match id {
+                    Err(t) => t,
+                    Ok(id) => {
+                        let line = format!(" ---> {id}\n");
+                        self.last_id.insert(stage, id);
+                        line
+                    }
+                };
+                let line = serde_json::json!({ "stream": text });
+                let _ = writeln!(out, "{line}");
+            }
+            let item = &self.items[i];
+            if item.failed {
+                self.stopped = true;
+            } else if item.finished {
+                self.cursor += 1;
+            } else {
+                break;
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+/// An ID for a step's execution (docker's intermediate container ID).
+fn run_id(text: &str, i: usize) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = Sha256::new();
+    h.update(text.as_bytes());
+    h.update(i.to_le_bytes());
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    hex::encode(h.finalize())[..12].to_string()
+}
+
+impl Progress {
+    fn classic<R>(&self, f: impl FnOnce(&mut Classic, &mut dyn Write) -> R) -> Option<R> {
+        if self.mode != ProgressMode::Classic {
+            return None;
+        }
+        let mut st = self.lock();
+        let st = &mut *st;
+        let c = st.classic.get_or_insert_with(Classic::default);
+        Some(f(c, &mut *st.out))
+    }
+
+    /// Registers the instructions the build shows, in Dockerfile order
+    /// (classic output only; a no-op otherwise).
+    pub fn instructions(&self, list: Vec<Instruction>) {
+        self.classic(|c, _| {
+            for ins in list {
+                let i = c.items.len();
+                if !ins.text.is_empty() {
+                    c.total += 1;
+                }
+                c.index.insert(ins.at, i);
+                if let Some(v) = ins.vertex {
+                    c.by_vertex.insert(v, i);
+                }
+                c.items.push(Item {
+                    number: c.total,
+                    ins,
+                    out: Vec::new(),
+                    headed: false,
+                    run_id: None,
+                    finished: false,
+                    failed: false,
+                });
+            }
+        });
+    }
+
+    /// Whether the executor should report IDs (classic output).
+    pub fn wants_ids(&self) -> bool {
+        self.mode == ProgressMode::Classic
+    }
+
+    /// The instruction starts running.
+    pub fn instruction_running(&self, at: StepRef) {
+        self.classic(|c, out| {
+            if let Some(&i) = c.index.get(&at) {
+                c.running(i);
+                c.flush(out);
+            }
+        });
+    }
+
+    /// The instruction finished (`cached`: the cache answered it) with the
+    /// ID `id` computes.
+    pub fn instruction_done(&self, at: StepRef, cached: bool, id: impl FnOnce() -> String) {
+        self.classic(|c, out| {
+            if let Some(&i) = c.index.get(&at) {
+                c.finish(i, cached, id());
+                c.flush(out);
+            }
+        });
+    }
+
+    /// The instruction failed: the output ends after it.
+    pub fn instruction_failed(&self, at: StepRef) {
+        self.classic(|c, out| {
+            if let Some(&i) = c.index.get(&at) {
+                c.running(i);
+                c.items[i].failed = true;
+                c.flush(out);
+            }
+        });
+    }
+}
+
+/// Output of vertex `v` (from [`Progress::log`]): stdout as is, stderr in
+/// red, as docker's classic builder sends them.
+pub(super) fn log(
+    c: &mut Classic,
+    out: &mut dyn Write,
+    v: VertexId,
+    stream: LogStream,
+    data: &[u8],
+) {
+    let Some(&i) = c.by_vertex.get(&v) else {
+        return;
+    };
+    c.running(i);
+    let text = String::from_utf8_lossy(data);
+    let text = match stream {
+        LogStream::Stdout => text.into_owned(),
+        LogStream::Stderr => format!("\u{1b}[91m{text}\u{1b}[0m"),
+    };
+    c.items[i].out.push(Msg::Text(text));
+    c.flush(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn streams(b: &Buf) -> Vec<String> {
+        let text = String::from_utf8(b.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["stream"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    fn at(stage: usize, step: Option<usize>) -> StepRef {
+        StepRef { stage, step }
+    }
+
+    #[test]
+    fn steps_in_dockerfile_order_as_docker_shows_them() {
+        let b = Buf::default();
+        let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
+        let run = p.vertex("[2/3] RUN echo hi");
+        let ins = |s: Option<usize>, text: &str, kind, vertex| Instruction {
+            at: at(0, s),
+            text: text.into(),
+            kind,
+            vertex,
+        };
+        p.instructions(vec![
+            ins(None, "FROM busybox", StepKind::From, None),
+            ins(Some(0), "ENV A=1", StepKind::Container, None),
+            ins(Some(1), "RUN echo hi", StepKind::Container, Some(run)),
+            ins(Some(2), "COPY a /a", StepKind::Copy, None),
+        ]);
+        p.instruction_done(at(0, None), false, || "sha256:3f57d9401f8d0000".into());
+        p.instruction_done(at(0, Some(0)), true, || "sha256:aaaaaaaaaaaa1".into());
+        // A later step's events wait for the earlier ones.
+        p.instruction_done(at(0, Some(2)), false, || "sha256:cccccccccccc1".into());
+        p.instruction_running(at(0, Some(1)));
+        p.log(run, LogStream::Stdout, b"hi\n");
+        p.log(run, LogStream::Stderr, b"err\n");
+        p.instruction_done(at(0, Some(1)), false, || "sha256:bbbbbbbbbbbb1".into());
+        let s = streams(&b);
+        let run_line = s
+            .iter()
+            .find(|l| l.starts_with(" ---> Running in "))
+            .unwrap();
+        let rid = run_line.trim_end().rsplit(' ').next().unwrap().to_string();
+        assert_eq!(rid.len(), 12);
+        let want = vec![
+            "Step 1/4 : FROM busybox".to_string(),
+            "\n".into(),
+            " ---> 3f57d9401f8d\n".into(),
+            "Step 2/4 : ENV A=1".into(),
+            "\n".into(),
+            " ---> Using cache\n".into(),
+            " ---> aaaaaaaaaaaa\n".into(),
+            "Step 3/4 : RUN echo hi".into(),
+            "\n".into(),
+            run_line.clone(),
+            "hi\n".into(),
+            "\u{1b}[91merr\n\u{1b}[0m".into(),
+            format!("Removing intermediate container {rid}\n"),
+            " ---> bbbbbbbbbbbb\n".into(),
+            "Step 4/4 : COPY a /a".into(),
+            "\n".into(),
+            " ---> cccccccccccc\n".into(),
+        ];
+        assert_eq!(s, want);
+    }
+
+    #[test]
+    fn a_failure_ends_the_output_and_stage_bases_show_their_stage() {
+        let b = Buf::default();
+        let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
+        p.instructions(vec![
+            Instruction {
+                at: at(0, None),
+                text: "FROM scratch AS base".into(),
+                kind: StepKind::From,
+                vertex: None,
+            },
+            Instruction {
+                at: at(1, None),
+                text: "FROM base".into(),
+                kind: StepKind::FromStage(0),
+                vertex: None,
+            },
+            Instruction {
+                at: at(1, Some(0)),
+                text: "RUN false".into(),
+                kind: StepKind::Container,
+                vertex: None,
+            },
+            Instruction {
+                at: at(1, Some(1)),
+                text: "LABEL a=b".into(),
+                kind: StepKind::Container,
+                vertex: None,
+            },
+        ]);
+        p.instruction_done(at(1, None), false, String::new);
+        p.instruction_done(at(0, None), false, || "sha256:0123456789abcdef".into());
+        p.instruction_failed(at(1, Some(0)));
+        p.instruction_done(at(1, Some(1)), false, || "x".into());
+        let s = streams(&b);
+        assert_eq!(s[2], " ---> 0123456789ab\n");
+        assert_eq!(
+            s[3..6],
+            ["Step 2/4 : FROM base", "\n", " ---> 0123456789ab\n"]
+        );
+        assert_eq!(s[6], "Step 3/4 : RUN false");
+        assert!(s.last().unwrap().starts_with(" ---> Running in "), "{s:?}");
+        assert!(!s.iter().any(|l| l.contains("LABEL")), "{s:?}");
+    }
+}
