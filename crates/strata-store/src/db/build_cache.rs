@@ -256,6 +256,18 @@ mod tests {
         assert_eq!(desc(&db), "{}");
         db.write(|tx| touch(tx, "k1", 10, |_| None)).unwrap();
         assert_eq!(desc(&db), "{}");
+        // system df's rows: times kept, no snapshot means no size.
+        let rows = db.with(usage_rows).unwrap();
+        assert_eq!(rows.len(), 2);
+        let (k1, k2) = (&rows[0], &rows[1]);
+        assert_eq!(
+            (k1.key.as_str(), k1.created_at, k1.last_used),
+            ("k1", 7, 10)
+        );
+        assert_eq!(
+            (k2.chain_id.as_deref(), k2.size, k2.shared),
+            (Some("sha256:missing"), 0, false)
+        );
         assert_eq!(db.write(|tx| delete_all(tx)).unwrap().len(), 2);
         assert_eq!(db.with(|c| get(c, "k1")).unwrap(), None);
     }

@@ -68,6 +68,7 @@ mod registry_pull;
 mod registry_push;
 mod restart_policy;
 mod rootless;
+mod service_build;
 mod service_common;
 mod service_compose;
 mod service_docker_cli;

@@ -1,7 +1,8 @@
 //! The Python Docker SDK (Debian's `python3-docker`, docker-py 5) against
 //! `strata system service`: build an image from a context directory, run
-//! it detached, stream its logs, exec in it, remove both — the SDK's own
-//! calls, no docker CLI (issue 17).
+//! it detached (the classic builder's `Step N/M` stream), stream its logs,
+//! exec in it, save and load it (`/images/{name}/get`, `/images/load`),
+//! remove both — the SDK's own calls, no docker CLI (issue 17).
 
 use std::process::Command;
 
@@ -17,8 +18,10 @@ import sys, docker
 sock, ctx = sys.argv[1], sys.argv[2]
 c = docker.DockerClient(base_url="unix://" + sock)
 print("api", c.version()["ApiVersion"])
-img, _ = c.images.build(path=ctx, tag="sdk-img:1", rm=True)
+img, logs = c.images.build(path=ctx, tag="sdk-img:1", rm=True)
 print("tags", img.tags)
+steps = [l["stream"] for l in logs if l.get("stream", "").startswith("Step ")]
+print("steps", len(steps), steps[0])
 ctr = c.containers.run("sdk-img:1", detach=True, name="sdk-ctr", environment={"WHO": "sdk"})
 for line in ctr.logs(stream=True, follow=True):
     print("log", line.decode().rstrip())
@@ -28,6 +31,9 @@ print("exec", code, out.decode().rstrip())
 ctr.reload()
 print("status", ctr.status, ctr.name)
 ctr.remove(force=True)
+data = b"".join(c.images.get("sdk-img:1").save(named=True))
+c.images.remove("sdk-img:1")
+print("loaded", [t for i in c.images.load(data) for t in i.tags])
 c.images.remove("sdk-img:1")
 print("left", [x.name for x in c.containers.list(all=True)], [t for i in c.images.list() for t in i.tags if t.startswith("sdk-img")])
 "#;
@@ -63,7 +69,8 @@ fn service_python_sdk_builds_runs_streams_execs_and_removes() {
     );
     assert_eq!(
         text,
-        "api 1.41\ntags ['sdk-img:1']\nlog hello from sdk\nexec 3 hello sdk\nstatus running sdk-ctr\nleft [] []\n"
+        "api 1.41\ntags ['sdk-img:1']\nsteps 3 Step 1/3 : FROM busybox\nlog hello from sdk\nexec 3 hello sdk\n\
+         status running sdk-ctr\nloaded ['sdk-img:1']\nleft [] []\n"
     );
     assert_eq!(s.t.ok(["ps", "-aq"]), "");
 }
