@@ -16,21 +16,34 @@ use strata_oci::{Digest, ImageConfig};
 use strata_store::Store;
 
 use crate::cache::Record;
-use crate::plan::{Action, Base, StagePlan};
+use crate::plan::{Action, Base, Plan, StagePlan};
 use crate::progress::{Instruction, StepKind, StepRef, VertexId};
 
-/// The instructions of stage `sp` (its FROM, then its steps), with their
-/// progress vertices.
+/// docker's `M` of `Step N/M`: the ARGs before the first FROM and every
+/// instruction of the stages up to the target.
+pub fn total(plan: &Plan) -> usize {
+    plan.global_args.len() + plan.stage_sizes.iter().sum::<usize>()
+}
+
+/// The instructions of stage `sp` (its FROM, then its steps) of `plan`,
+/// numbered as docker numbers them, with their progress vertices.
 pub fn instructions(
+    plan: &Plan,
     sp: &StagePlan,
     from: Option<VertexId>,
     steps: &[Option<VertexId>],
 ) -> Vec<Instruction> {
+    let mut number = plan.global_args.len()
+        + plan.stage_sizes[..sp.index.min(plan.stage_sizes.len())]
+            .iter()
+            .sum::<usize>()
+        + 1;
     let mut out = vec![Instruction {
         at: StepRef {
             stage: sp.index,
             step: None,
         },
+        number,
         text: sp.from_text.clone(),
         kind: match sp.base {
             Base::Stage(j) => StepKind::FromStage(j),
@@ -39,8 +52,16 @@ pub fn instructions(
         vertex: from,
     }];
     for (k, s) in sp.steps.iter().enumerate() {
+        // An ONBUILD trigger of the base (no text) is not numbered.
+        let n = if s.text.is_empty() {
+            0
+        } else {
+            number += 1;
+            number
+        };
         out.push(Instruction {
             at: at(sp, k),
+            number: n,
             text: s.text.clone(),
             kind: match s.action {
                 Action::Copy(_) => StepKind::Copy,

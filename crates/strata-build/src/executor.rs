@@ -287,19 +287,12 @@ pub fn execute(
         }
     }
     if progress.wants_ids() {
-        let shown = plan.stages.iter().zip(&vertices);
-        progress.instructions(
-            shown
-                .filter_map(|(sp, v)| {
-                    Some(classic::instructions(
-                        sp.as_ref()?,
-                        v.as_ref()?.from,
-                        &v.as_ref()?.steps,
-                    ))
-                })
-                .flatten()
-                .collect(),
-        );
+        let shown = plan.stages.iter().zip(&vertices).filter_map(|(sp, v)| {
+            let v = v.as_ref()?;
+            Some(classic::instructions(plan, sp.as_ref()?, v.from, &v.steps))
+        });
+        let total = classic::total(plan);
+        progress.instructions(&plan.global_args, shown.flatten().collect(), total);
     }
     let ex = Exec {
         store,

@@ -192,6 +192,12 @@ pub struct Plan {
     pub stages: Vec<Option<StagePlan>>,
     /// The target stage.
     pub target: usize,
+    /// docker's classic `Step N/M` numbering (see [`crate::classic`]): the
+    /// ARGs before the first FROM as written, and the instructions of each
+    /// stage up to the target (its FROM included).
+    pub global_args: Vec<String>,
+    /// See [`Plan::global_args`].
+    pub stage_sizes: Vec<usize>,
 }
 
 /// Plans a build.
@@ -246,6 +252,16 @@ impl Planner<'_> {
         Ok(Plan {
             stages,
             target: graph.target,
+            global_args: self
+                .df
+                .global_args
+                .iter()
+                .map(|a| a.source.text.clone())
+                .collect(),
+            stage_sizes: self.df.stages[..=graph.target]
+                .iter()
+                .map(|s| 1 + s.commands.len())
+                .collect(),
         })
     }
 

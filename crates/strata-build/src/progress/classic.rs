@@ -16,10 +16,10 @@
 //!
 //! Stages run in parallel, but docker's output is one sequence in
 //! Dockerfile order: messages of a later instruction are held until every
-//! earlier one is finished; a failed instruction ends the output. Only the
-//! stages the build shows are numbered (`Step N/M` counts their FROMs and
-//! instructions; docker counts every stage up to the target, so a
-//! Dockerfile with stages the target does not need numbers differently).
+//! earlier one is finished; a failed instruction ends the output. Steps
+//! are numbered as docker numbers them (the ARGs before the first FROM,
+//! then every instruction of every stage up to the target); a stage the
+//! target does not need is not built, so its numbers are skipped.
 //!
 //! The ID after each step is the executor's ([`Progress::instruction_done`]):
 //! the image config the step stored, else the chain ID of the layers under
@@ -60,7 +60,9 @@ pub enum StepKind {
 pub struct Instruction {
     /// Which.
     pub at: StepRef,
-    /// As written (empty for an ONBUILD trigger: not numbered).
+    /// Its `Step N` (0: not numbered, an ONBUILD trigger of the base).
+    pub number: usize,
+    /// As written.
     pub text: String,
     /// Its kind.
     pub kind: StepKind,
@@ -78,7 +80,6 @@ enum Msg {
 
 struct Item {
     ins: Instruction,
-    number: usize,
     out: Vec<Msg>,
     headed: bool,
     run_id: Option<String>,
@@ -113,8 +114,8 @@ impl Classic {
             return;
         }
         item.headed = true;
-        if !item.ins.text.is_empty() {
-            let line = format!("Step {}/{total} : {}", item.number, item.ins.text);
+        if item.ins.number > 0 {
+            let line = format!("Step {}/{total} : {}", item.ins.number, item.ins.text);
             item.out.push(Msg::Text(line));
             item.out.push(Msg::Text("\n".into()));
         }
@@ -214,21 +215,26 @@ impl Progress {
         Some(f(c, &mut *st.out))
     }
 
-    /// Registers the instructions the build shows, in Dockerfile order
+    /// Registers the instructions the build shows, in Dockerfile order,
+    /// numbered out of `total`, after the ARGs before the first FROM
+    /// (`global_args`, numbered from 1, shown at once as docker does)
     /// (classic output only; a no-op otherwise).
-    pub fn instructions(&self, list: Vec<Instruction>) {
-        self.classic(|c, _| {
+    pub fn instructions(&self, global_args: &[String], list: Vec<Instruction>, total: usize) {
+        self.classic(|c, out| {
+            c.total = total;
+            for (n, text) in global_args.iter().enumerate() {
+                let line = format!("Step {}/{total} : {text}", n + 1);
+                for t in [line, "\n".to_string()] {
+                    let _ = writeln!(out, "{}", serde_json::json!({ "stream": t }));
+                }
+            }
             for ins in list {
                 let i = c.items.len();
-                if !ins.text.is_empty() {
-                    c.total += 1;
-                }
                 c.index.insert(ins.at, i);
                 if let Some(v) = ins.vertex {
                     c.by_vertex.insert(v, i);
                 }
                 c.items.push(Item {
-                    number: c.total,
                     ins,
                     out: Vec::new(),
                     headed: false,
@@ -339,16 +345,18 @@ mod tests {
         let run = p.vertex("[2/3] RUN echo hi");
         let ins = |s: Option<usize>, text: &str, kind, vertex| Instruction {
             at: at(0, s),
+            number: s.map_or(2, |k| k + 3),
             text: text.into(),
             kind,
             vertex,
         };
-        p.instructions(vec![
+        let list = vec![
             ins(None, "FROM busybox", StepKind::From, None),
             ins(Some(0), "ENV A=1", StepKind::Container, None),
             ins(Some(1), "RUN echo hi", StepKind::Container, Some(run)),
             ins(Some(2), "COPY a /a", StepKind::Copy, None),
-        ]);
+        ];
+        p.instructions(&["ARG V=1".to_string()], list, 5);
         p.instruction_done(at(0, None), false, || "sha256:3f57d9401f8d0000".into());
         p.instruction_done(at(0, Some(0)), true, || "sha256:aaaaaaaaaaaa1".into());
         // A later step's events wait for the earlier ones.
@@ -365,21 +373,23 @@ mod tests {
         let rid = run_line.trim_end().rsplit(' ').next().unwrap().to_string();
         assert_eq!(rid.len(), 12);
         let want = vec![
-            "Step 1/4 : FROM busybox".to_string(),
+            "Step 1/5 : ARG V=1".to_string(),
+            "\n".into(),
+            "Step 2/5 : FROM busybox".into(),
             "\n".into(),
             " ---> 3f57d9401f8d\n".into(),
-            "Step 2/4 : ENV A=1".into(),
+            "Step 3/5 : ENV A=1".into(),
             "\n".into(),
             " ---> Using cache\n".into(),
             " ---> aaaaaaaaaaaa\n".into(),
-            "Step 3/4 : RUN echo hi".into(),
+            "Step 4/5 : RUN echo hi".into(),
             "\n".into(),
             run_line.clone(),
             "hi\n".into(),
             "\u{1b}[91merr\n\u{1b}[0m".into(),
             format!("Removing intermediate container {rid}\n"),
             " ---> bbbbbbbbbbbb\n".into(),
-            "Step 4/4 : COPY a /a".into(),
+            "Step 5/5 : COPY a /a".into(),
             "\n".into(),
             " ---> cccccccccccc\n".into(),
         ];
@@ -390,32 +400,37 @@ mod tests {
     fn a_failure_ends_the_output_and_stage_bases_show_their_stage() {
         let b = Buf::default();
         let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
-        p.instructions(vec![
+        let list = vec![
             Instruction {
                 at: at(0, None),
+                number: 1,
                 text: "FROM scratch AS base".into(),
                 kind: StepKind::From,
                 vertex: None,
             },
             Instruction {
                 at: at(1, None),
+                number: 2,
                 text: "FROM base".into(),
                 kind: StepKind::FromStage(0),
                 vertex: None,
             },
             Instruction {
                 at: at(1, Some(0)),
+                number: 3,
                 text: "RUN false".into(),
                 kind: StepKind::Container,
                 vertex: None,
             },
             Instruction {
                 at: at(1, Some(1)),
+                number: 4,
                 text: "LABEL a=b".into(),
                 kind: StepKind::Container,
                 vertex: None,
             },
-        ]);
+        ];
+        p.instructions(&[], list, 4);
         p.instruction_done(at(1, None), false, String::new);
         p.instruction_done(at(0, None), false, || "sha256:0123456789abcdef".into());
         p.instruction_failed(at(1, Some(0)));

@@ -126,6 +126,69 @@ fn service_classic_build_output_matches_dockerd() {
     assert_eq!(first.len(), 8, "{}", text(&again));
     assert_eq!(step_ids(&build(false).stdout), first);
 
+    // Several stages and ARGs before the first FROM: docker's numbering.
+    // The stage the target does not need is not built (docker builds it),
+    // so strata's headers are a subset of docker's, in the same order.
+    std::fs::write(
+        ctx.join("Dockerfile.stages"),
+        format!(
+            "ARG V=1\nFROM busybox AS unused\nRUN echo never\nFROM busybox AS base\n\
+             ENV RUN_ID=\"{nonce}\"\nFROM base AS final\nARG V\nRUN echo \"v=$V\"\n\
+             FROM busybox AS after\nRUN echo after\n"
+        ),
+    )
+    .unwrap();
+    let staged = |theirs: bool| {
+        let mut c = if theirs {
+            docker_at(&host, &cfg)
+        } else {
+            s.docker()
+        };
+        c.args(["build", "--target", "final", "-t", &tag, "-f"])
+            .arg(ctx.join("Dockerfile.stages"))
+            .arg(&ctx)
+            .output()
+            .unwrap()
+    };
+    let (t, o) = (staged(true), staged(false));
+    assert!(
+        t.status.success() && o.status.success(),
+        "{}\n{}",
+        text(&o),
+        text(&t)
+    );
+    let headers = |o: &Output| -> Vec<String> {
+        shape(&o.stdout)
+            .into_iter()
+            .filter(|l| l.starts_with("Step "))
+            .collect()
+    };
+    let (theirs, ours) = (headers(&t), headers(&o));
+    assert_eq!(theirs.len(), 8, "{}", text(&t));
+    assert_eq!(
+        ours,
+        [
+            "Step 1/8 : ARG V=1",
+            "Step 4/8 : FROM busybox AS base",
+            "Step 5/8 : ENV RUN_ID=\"{nonce}\"",
+            "Step 6/8 : FROM base AS final",
+            "Step 7/8 : ARG V",
+            "Step 8/8 : RUN echo \"v=$V\""
+        ]
+        .map(|h| h.replace("{nonce}", &nonce)),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        ours.iter().all(|h| theirs.contains(h)),
+        "{ours:?} {theirs:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\nv=1\n"),
+        "{}",
+        text(&o)
+    );
+
     // A failing RUN: docker's message and its exit code, the same lines.
     std::fs::write(
         ctx.join("Dockerfile.fail"),
