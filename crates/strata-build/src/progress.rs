@@ -440,6 +440,10 @@ impl Progress {
         if self.mode == ProgressMode::Tty {
             self.redraw(&mut st, true);
         }
+        let st = &mut *st;
+        if let Some(c) = st.classic.as_mut() {
+            c.end(&mut *st.out);
+        }
         let _ = st.out.flush();
     }
 

@@ -154,6 +154,22 @@ impl Classic {
         item.finished = true;
     }
 
+    /// The build ended: what is still held (instructions after one that
+    /// was cancelled when another stage failed) is written in order up to
+    /// the failed instruction, so its output is seen.
+    pub(super) fn end(&mut self, out: &mut dyn Write) {
+        let Some(failed) = self.items.iter().position(|i| i.failed) else {
+            return;
+        };
+        if self.stopped || self.cursor > failed {
+            return;
+        }
+        for i in self.cursor..failed {
+            self.items[i].finished = true;
+        }
+        self.flush(out);
+    }
+
     /// Writes what may be written: the finished instructions in order, and
     /// the output so far of the first unfinished one.
     fn flush(&mut self, out: &mut dyn Write) {
@@ -444,5 +460,31 @@ mod tests {
         assert_eq!(s[6], "Step 3/4 : RUN false");
         assert!(s.last().unwrap().starts_with(" ---> Running in "), "{s:?}");
         assert!(!s.iter().any(|l| l.contains("LABEL")), "{s:?}");
+    }
+
+    #[test]
+    fn a_failure_behind_a_cancelled_step_is_shown_at_the_end() {
+        let b = Buf::default();
+        let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
+        let ins = |stage: usize, number: usize, text: &str| Instruction {
+            at: at(stage, Some(0)),
+            number,
+            text: text.into(),
+            kind: StepKind::Container,
+            vertex: None,
+        };
+        p.instructions(
+            &[],
+            vec![ins(0, 1, "RUN sleep 9"), ins(1, 2, "RUN false")],
+            2,
+        );
+        p.instruction_running(at(0, Some(0)));
+        p.instruction_running(at(1, Some(0)));
+        p.instruction_failed(at(1, Some(0)));
+        assert_eq!(streams(&b).len(), 3, "the failure waits for step 1");
+        p.finish(false);
+        let s = streams(&b);
+        assert_eq!(s[3], "Step 2/2 : RUN false", "{s:?}");
+        assert!(!s.iter().any(|l| l.starts_with("Removing")), "{s:?}");
     }
 }
