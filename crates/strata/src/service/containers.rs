@@ -240,7 +240,11 @@ pub async fn wait(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
                 // Removed (`--rm`): its supervisor reports the exit code
                 // after it removed the record.
                 None if reported.is_none() && svc.attach.supervised(&c.id) => None,
-                None => Some(reported.unwrap_or(last)),
+                // The relay drops the socket and publishes the code under
+                // one lock: once it no longer supervises, a code it had is
+                // in the watch (read again: it may have come after the
+                // `has_changed` above).
+                None => Some(reported.or(*rx.borrow_and_update()).unwrap_or(last)),
                 Some(n) => {
                     let live = n.is_running()
                         || n.state.status == "created"
