@@ -12,7 +12,9 @@
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
 //! [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
-//! [`networks`], [`volumes`] and [`usage`] (events, df, prunes).
+//! [`inspection`] (pause, top, changes, export, rename, update),
+//! [`stats`], [`networks`], [`volumes`] and [`usage`] (events, df,
+//! prunes).
 
 mod archive;
 mod attach;
@@ -22,8 +24,10 @@ mod create;
 mod exec;
 mod http;
 mod images;
+mod inspection;
 mod networks;
 mod router;
+mod stats;
 mod system;
 mod usage;
 mod volumes;

@@ -71,6 +71,7 @@ mod rootless;
 mod service_common;
 mod service_compose;
 mod service_docker_cli;
+mod service_inspection;
 mod service_objects;
 mod service_sdk;
 mod service_testcontainers;
