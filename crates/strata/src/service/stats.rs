@@ -190,30 +190,38 @@ pub async fn stats(svc: Arc<Service>, id: String, q: Query) -> ApiResult {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     }
+    // One task per stream, on a blocking thread only while it reads: a
+    // client watching many containers holds no thread between readings.
     let (tx, body) = channel();
-    tokio::task::spawn_blocking(move || {
-        let cg = Cgroups::host();
+    let cg = Arc::new(Cgroups::host());
+    tokio::spawn(async move {
         let mut c = c;
         let mut pre: Option<Reading> = None;
         loop {
-            let cur = read(&cg, &c);
+            let (cg2, c2) = (cg.clone(), c.clone());
+            let Ok(cur) = tokio::task::spawn_blocking(move || read(&cg2, &c2)).await else {
+                return;
+            };
             let doc = serde_json::to_value(document(&c, &cur, pre.as_ref())).unwrap_or_default();
-            if tx.blocking_send(json_line(&doc)).is_err() {
+            if tx.send(json_line(&doc)).await.is_err() {
                 return;
             }
             pre = Some(cur);
-            std::thread::sleep(Duration::from_secs(1));
-            if tx.is_closed() {
-                return;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tx.closed() => return,
             }
             // The state moves on; a removed container ends the stream.
-            match svc
-                .store()
-                .ok()
-                .and_then(|st| rc::get(st, &c.id).ok().flatten())
-            {
-                Some(now) => c = now,
-                None => return,
+            let (s2, id) = (svc.clone(), c.id.clone());
+            let now = tokio::task::spawn_blocking(move || {
+                s2.store()
+                    .ok()
+                    .and_then(|st| rc::get(st, &id).ok().flatten())
+            })
+            .await;
+            match now {
+                Ok(Some(now)) => c = now,
+                _ => return,
             }
         }
     });
