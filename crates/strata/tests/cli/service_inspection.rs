@@ -4,6 +4,7 @@
 //! (diff lines, top titles and commands, export members, error messages
 //! and exit codes) strata's must be dockerd's (issue 17).
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -18,7 +19,7 @@ use crate::support::skip;
 struct Side<'a> {
     what: &'static str,
     cmd: Box<dyn Fn() -> Command + 'a>,
-    ids: Vec<(String, String)>,
+    ids: RefCell<Vec<(String, String)>>,
 }
 
 impl Side<'_> {
@@ -47,7 +48,7 @@ impl Side<'_> {
         let out = self.run(args);
         let norm = |b: &[u8]| {
             let mut t = String::from_utf8_lossy(b).into_owned();
-            for (id, name) in &self.ids {
+            for (id, name) in self.ids.borrow().iter() {
                 t = t.replace(id.as_str(), &format!("<{name}>"));
             }
             t
@@ -55,11 +56,11 @@ impl Side<'_> {
         (out.status.code(), norm(&out.stdout), norm(&out.stderr))
     }
 
-    fn make(&mut self, name: &str, args: &[&str]) {
+    fn make(&self, name: &str, args: &[&str]) {
         let id = self.ok(args).trim().to_string();
         let id = id.lines().last().unwrap_or_default().to_string();
         assert_eq!(id.len(), 64, "{}: {args:?} printed {id}", self.what);
-        self.ids.push((id, name.to_string()));
+        self.ids.borrow_mut().push((id, name.to_string()));
     }
 }
 
@@ -146,22 +147,23 @@ fn service_inspection_endpoints_match_dockerd() {
     let cfg = s.t.env.path("dockerd-config");
     let host = format!("unix://{}", d.display());
     let pid = std::process::id();
-    let (a, b, a2) = (
+    let (a, b, a2, c) = (
         format!("svc-insp-a-{pid}"),
         format!("svc-insp-b-{pid}"),
         format!("svc-insp-a2-{pid}"),
+        format!("svc-insp-c-{pid}"),
     );
-    let mut theirs = Side {
+    let theirs = Side {
         what: "dockerd",
         cmd: Box::new(|| docker_at(&host, &cfg)),
-        ids: Vec::new(),
+        ids: RefCell::default(),
     };
-    let mut ours = Side {
+    let ours = Side {
         what: "strata",
         cmd: Box::new(|| s.docker()),
-        ids: Vec::new(),
+        ids: RefCell::default(),
     };
-    for side in [&mut theirs, &mut ours] {
+    for side in [&theirs, &ours] {
         side.make(&a, &["run", "-d", "--name", &a, "busybox", "sleep", "300"]);
         side.make(&b, &["create", "--name", &b, "busybox", "true"]);
         side.ok(&[
@@ -172,7 +174,7 @@ fn service_inspection_endpoints_match_dockerd() {
             "mkdir -p /new/dir && echo hi > /new/dir/f && rm /bin/true",
         ]);
     }
-    let _cleanup = Cleanup(&theirs, vec![a.clone(), b.clone(), a2.clone()]);
+    let _cleanup = Cleanup(&theirs, vec![a.clone(), b.clone(), a2.clone(), c.clone()]);
     let same = |args: &[&str]| {
         let (t, o) = (theirs.answer(args), ours.answer(args));
         assert_eq!(
@@ -271,7 +273,7 @@ fn service_inspection_endpoints_match_dockerd() {
             "{q}"
         );
     }
-    let b_id = &ours.ids[1].0;
+    let b_id = ours.ids.borrow()[1].0.clone();
     let (status, _, body) = raw(
         &s.sock,
         &format!("GET /v1.41/containers/{b_id}/stats?stream=false HTTP/1.1\r\nHost: d\r\n\r\n"),
@@ -357,7 +359,22 @@ fn service_inspection_endpoints_match_dockerd() {
         "9"
     );
 
-    for n in [&a2, &b] {
-        ours.ok(&["rm", "-f", n]);
+    // Paused containers: rm refused (409); rm -f, stop and kill thaw them
+    // so the signal lands.
+    same(&["pause", &a2]);
+    same(&["rm", &a2]);
+    same(&["rm", "-f", &a2]);
+    for side in [&theirs, &ours] {
+        side.make(&c, &["run", "-d", "--name", &c, "busybox", "sleep", "300"]);
     }
+    same(&["pause", &c]);
+    same(&["stop", "-t", "1", &c]);
+    same(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.Paused}}",
+        &c,
+    ]);
+    same(&["rm", &c]);
+    ours.ok(&["rm", "-f", &b]);
 }
