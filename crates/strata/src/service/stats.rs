@@ -8,8 +8,10 @@
 //!
 //! The system CPU counter is the monotonic clock × online CPUs: docker's
 //! client computes `cpu delta / system delta × CPUs`, which then equals
-//! the CLI's `cpu delta / wall time` exactly. Block I/O and network bytes
-//! are the sample's totals (one `Read`/`Write` pair; one `eth0`).
+//! the CLI's `cpu delta / wall time` exactly. Block I/O is the sample's
+//! totals (one `Read`/`Write` pair); `memory.stat`, CPU time by mode, the
+//! pids limit and each interface's counters come from
+//! [`Details`](strata_runtime::stats_linux::Details), read with it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -20,27 +22,50 @@ use bollard_stubs::models::{
     ContainerMemoryStats, ContainerNetworkStats, ContainerPidsStats, ContainerStatsResponse,
     ContainerThrottlingData,
 };
-use strata_runtime::net::NetMode;
-use strata_runtime::stats_linux::{Cgroups, Sample};
+use strata_runtime::stats_linux::{Cgroups, Details, Sample};
 use strata_runtime::{Container, containers as rc};
 
 use super::Service;
 use super::http::{ApiError, ApiResult, Query, channel, json_line, json_ok, streamed};
 use crate::commands::container::stats::NO_STREAM_WINDOW;
 
+/// The cgroup v1 `memory.stat` counters dockerd passes on (each also as
+/// `total_…`); the kernel's others (`shmem`, `swap`, …) it leaves out.
+const V1_MEMORY_KEYS: &[&str] = &[
+    "cache",
+    "rss",
+    "rss_huge",
+    "mapped_file",
+    "dirty",
+    "writeback",
+    "pgpgin",
+    "pgpgout",
+    "pgfault",
+    "pgmajfault",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "hierarchical_memory_limit",
+    "hierarchical_memsw_limit",
+];
+
 /// docker's time of a reading never taken.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// A sample and the wall-clock time it was read.
-#[derive(Clone, Copy)]
+/// A sample, its details and the wall-clock time it was read.
+#[derive(Clone)]
 struct Reading {
     sample: Sample,
+    details: Details,
     read: chrono::DateTime<chrono::Utc>,
 }
 
 fn read(cg: &Cgroups, c: &Container) -> Reading {
     Reading {
         sample: cg.sample(c),
+        details: cg.details(c),
         read: chrono::Utc::now(),
     }
 }
@@ -79,8 +104,8 @@ fn cpu(r: Option<&Reading>, cpus: u32) -> ContainerCpuStats {
     ContainerCpuStats {
         cpu_usage: Some(ContainerCpuUsage {
             total_usage: Some(running.map_or(0, |r| r.sample.cpu_ns)),
-            usage_in_kernelmode: Some(0),
-            usage_in_usermode: Some(0),
+            usage_in_kernelmode: Some(running.map_or(0, |r| r.details.cpu_system_ns)),
+            usage_in_usermode: Some(running.map_or(0, |r| r.details.cpu_user_ns)),
             percpu_usage: None,
         }),
         system_cpu_usage: running.map(|r| monotonic_ns(r.sample.at).saturating_mul(cpus as u64)),
@@ -119,18 +144,25 @@ fn document(c: &Container, cur: &Reading, pre: Option<&Reading>) -> ContainerSta
     if !s.running {
         return doc;
     }
-    let limit = c.spec.host_config.pids_limit.filter(|l| *l > 0);
+    let d = &cur.details;
     doc.pids_stats = Some(ContainerPidsStats {
         current: Some(s.pids),
-        limit: limit.map(|l| l as u64),
+        limit: Some(d.pids_limit).filter(|l| *l > 0),
     });
+    // The counter the CLI's `stats` subtracts is the sample's.
+    let mut stat: HashMap<String, u64> = d
+        .memory_stat
+        .iter()
+        .filter(|(k, _)| {
+            d.cgroup_v2 || V1_MEMORY_KEYS.contains(&k.strip_prefix("total_").unwrap_or(k))
+        })
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    stat.insert(d.inactive_file_key.to_string(), s.mem_inactive_file);
     doc.memory_stats = Some(ContainerMemoryStats {
         usage: Some(s.mem_usage),
         limit: Some(s.mem_limit),
-        stats: Some(HashMap::from([(
-            "inactive_file".to_string(),
-            s.mem_inactive_file,
-        )])),
+        stats: Some(stat),
         ..ContainerMemoryStats::default()
     });
     let entry = |op: &str, value: u64| ContainerBlkioStatEntry {
@@ -146,19 +178,23 @@ fn document(c: &Container, cur: &Reading, pre: Option<&Reading>) -> ContainerSta
         ]),
         ..ContainerBlkioStats::default()
     });
-    if !matches!(c.spec.host_config.network(), NetMode::Host | NetMode::None) {
-        let net = ContainerNetworkStats {
-            rx_bytes: Some(s.net_rx),
-            tx_bytes: Some(s.net_tx),
-            rx_packets: Some(0),
-            rx_errors: Some(0),
-            rx_dropped: Some(0),
-            tx_packets: Some(0),
-            tx_errors: Some(0),
-            tx_dropped: Some(0),
-            ..ContainerNetworkStats::default()
-        };
-        doc.networks = Some(HashMap::from([("eth0".to_string(), net)]));
+    // No interface but `lo` (`--network none`, `host`): no `networks`.
+    if !d.interfaces.is_empty() {
+        let nets = d.interfaces.iter().map(|i| {
+            let net = ContainerNetworkStats {
+                rx_bytes: Some(i.rx[0]),
+                rx_packets: Some(i.rx[1]),
+                rx_errors: Some(i.rx[2]),
+                rx_dropped: Some(i.rx[3]),
+                tx_bytes: Some(i.tx[0]),
+                tx_packets: Some(i.tx[1]),
+                tx_errors: Some(i.tx[2]),
+                tx_dropped: Some(i.tx[3]),
+                ..ContainerNetworkStats::default()
+            };
+            (i.name.clone(), net)
+        });
+        doc.networks = Some(nets.collect());
     }
     doc
 }
@@ -244,6 +280,7 @@ mod tests {
                 running: true,
                 ..Sample::stopped()
             },
+            details: Details::default(),
             read: chrono::Utc::now(),
         };
         let (a, b) = (reading(t0, 1_000), reading(t1, 1_000 + 125_000_000));
