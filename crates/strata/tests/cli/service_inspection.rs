@@ -199,6 +199,7 @@ fn service_inspection_endpoints_match_dockerd() {
         diff.contains("A /new/dir/f\n") && diff.contains("D /bin/true\n"),
         "{diff}"
     );
+    same(&["diff", &b]);
     same(&["diff", "nosuch"]);
 
     // pause/unpause: names printed, 409s with docker's messages.
@@ -325,13 +326,14 @@ fn service_inspection_endpoints_match_dockerd() {
     assert_eq!((status, body.trim()), (t_status, t_body.trim()));
 
     // export: the same members (the tar streamed, read by the CLI).
-    let members = |side: &Side| {
-        let out = side.run(&["export", &a]);
-        assert!(out.status.success(), "{}: export", side.what);
+    let members = |side: &Side, name: &str| {
+        let out = side.run(&["export", name]);
+        assert!(out.status.success(), "{}: export {name}", side.what);
         tar_members(&out.stdout)
     };
-    let list = members(&ours);
-    assert_eq!(list, members(&theirs));
+    let list = members(&ours, &a);
+    assert_eq!(list, members(&theirs, &a));
+    assert_eq!(members(&ours, &b), members(&theirs, &b));
     assert!(list.iter().any(|m| m == "new/dir/f"), "{list:?}");
     assert!(!list.iter().any(|m| m == "bin/true"), "{list:?}");
     same(&["export", "nosuch"]);
