@@ -363,7 +363,22 @@ pub fn update_spec(
 
 /// Renames a container (docker's `rename`).
 pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
-    let name = names::validate_name(new_name)?;
+    // docker's daemon: the same name is refused before the new one is
+    // checked, and the new one's errors say they came from allocating it.
+    let allocating = |e: RuntimeError| format!("Error when allocating new name: {e}");
+    if new_name.is_empty() {
+        return Err(RuntimeError::Invalid(
+            "Neither old nor new names may be empty".to_string(),
+        ));
+    }
+    if new_name.strip_prefix('/').unwrap_or(new_name) == c.name {
+        return Err(RuntimeError::Invalid(
+            "Renaming a container with the same name as its current name".to_string(),
+        ));
+    }
+    let slashed = format!("/{}", new_name.strip_prefix('/').unwrap_or(new_name));
+    let name = names::validate_name(new_name)
+        .map_err(|_| RuntimeError::Invalid(allocating(RuntimeError::InvalidName(slashed))))?;
     let taken = store.db().write(|tx| {
         if let Some(other) = q::by_name(tx, &name)? {
             return Ok(Some(other.id));
@@ -372,7 +387,9 @@ pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
         Ok(None)
     })?;
     match taken {
-        Some(id) => Err(RuntimeError::NameInUse { name, id }),
+        Some(id) => Err(RuntimeError::Conflict(allocating(
+            RuntimeError::NameInUse { name, id },
+        ))),
         None => {
             let old = format!("/{}", c.name);
             crate::events::container(store, c, "rename", &[("name", name), ("oldName", old)]);

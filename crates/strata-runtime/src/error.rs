@@ -107,6 +107,10 @@ pub enum RuntimeError {
         "You cannot remove a running container {0}. Stop the container before attempting removal or force remove"
     )]
     RemoveRunning(String),
+    /// The container's state forbids the operation (docker's 409: pause
+    /// of a paused container, a name taken by another).
+    #[error("{0}")]
+    Conflict(String),
     /// The container is already running (`start` is a no-op for docker,
     /// but some operations refuse).
     #[error("container {0} is already running")]

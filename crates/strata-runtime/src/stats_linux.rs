@@ -93,6 +93,38 @@ pub struct Usage {
     pub pids: u64,
 }
 
+/// One interface's counters (a line of `/proc/<pid>/net/dev`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetDev {
+    /// The interface (`eth0`).
+    pub name: String,
+    /// Bytes, packets, errors and drops received.
+    pub rx: [u64; 4],
+    /// Bytes, packets, errors and drops sent.
+    pub tx: [u64; 4],
+}
+
+/// What docker's stats API shows beyond a [`Sample`]: the cgroup's
+/// `memory.stat`, CPU time by mode, the pids limit and each interface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// Every `memory.stat` counter (v1: `total_inactive_file`, …; v2:
+    /// `inactive_file`, …).
+    pub memory_stat: std::collections::BTreeMap<String, u64>,
+    /// The hierarchy is cgroup v2 (the counters' names differ).
+    pub cgroup_v2: bool,
+    /// The memory cgroup's key [`Sample::mem_inactive_file`] came from.
+    pub inactive_file_key: &'static str,
+    /// CPU time in user mode, in nanoseconds.
+    pub cpu_user_ns: u64,
+    /// CPU time in kernel mode, in nanoseconds.
+    pub cpu_system_ns: u64,
+    /// `pids.max` (0: unlimited).
+    pub pids_limit: u64,
+    /// The container's interfaces but `lo` (none with `--network host`).
+    pub interfaces: Vec<NetDev>,
+}
+
 /// Where the cgroup files are on this host.
 #[derive(Debug, Clone)]
 pub struct Cgroups {
@@ -166,6 +198,53 @@ impl Cgroups {
             (s.net_rx, s.net_tx) = net_dev(&format!("/proc/{}/net/dev", c.state.pid));
         }
         s
+    }
+
+    /// Reads `c`'s [`Details`] now (empty when it does not run).
+    pub fn details(&self, c: &Container) -> Details {
+        let mut d = Details {
+            cgroup_v2: self.v2,
+            inactive_file_key: if self.v2 {
+                "inactive_file"
+            } else {
+                "total_inactive_file"
+            },
+            ..Details::default()
+        };
+        if !c.is_running() {
+            return d;
+        }
+        let id = &c.id;
+        let (memory_stat, pids_max) = if self.v2 {
+            let g = self.dir("", id);
+            let cpu = read(&g.join("cpu.stat"));
+            d.cpu_user_ns = parse_keyed(&cpu, "user_usec").saturating_mul(1000);
+            d.cpu_system_ns = parse_keyed(&cpu, "system_usec").saturating_mul(1000);
+            (g.join("memory.stat"), g.join("pids.max"))
+        } else {
+            let acct = read(&self.dir("cpuacct", id).join("cpuacct.stat"));
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+            let ns = |k| parse_keyed(&acct, k).saturating_mul(1_000_000_000 / hz);
+            (d.cpu_user_ns, d.cpu_system_ns) = (ns("user"), ns("system"));
+            (
+                self.dir("memory", id).join("memory.stat"),
+                self.dir("pids", id).join("pids.max"),
+            )
+        };
+        d.memory_stat = read(&memory_stat)
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                Some((k.to_string(), v.trim().parse().ok()?))
+            })
+            .collect();
+        d.pids_limit = number(&pids_max);
+        if c.spec.host_config.network() != crate::net::NetMode::Host && c.state.pid > 0 {
+            d.interfaces =
+                parse_interfaces(&read(Path::new(&format!("/proc/{}/net/dev", c.state.pid))));
+        }
+        d
     }
 }
 
@@ -266,7 +345,15 @@ fn net_dev(path: &str) -> (u64, u64) {
 /// `/proc/<pid>/net/dev`: received and sent bytes of every interface but
 /// `lo`.
 fn parse_net_dev(text: &str) -> (u64, u64) {
-    let mut out = (0, 0);
+    parse_interfaces(text)
+        .iter()
+        .fold((0, 0), |(r, t), i| (r + i.rx[0], t + i.tx[0]))
+}
+
+/// `/proc/<pid>/net/dev`: every interface but `lo`, with its bytes,
+/// packets, errors and drops each way.
+fn parse_interfaces(text: &str) -> Vec<NetDev> {
+    let mut out = Vec::new();
     for l in text.lines().skip(2) {
         let Some((name, rest)) = l.split_once(':') else {
             continue;
@@ -278,9 +365,12 @@ fn parse_net_dev(text: &str) -> (u64, u64) {
             .split_whitespace()
             .map(|v| v.parse().unwrap_or(0))
             .collect();
-        if f.len() >= 9 {
-            out.0 += f[0];
-            out.1 += f[8];
+        if f.len() >= 12 {
+            out.push(NetDev {
+                name: name.trim().to_string(),
+                rx: [f[0], f[1], f[2], f[3]],
+                tx: [f[8], f[9], f[10], f[11]],
+            });
         }
     }
     out
@@ -305,6 +395,14 @@ mod tests {
     fn parsers_read_the_kernel_formats() {
         let dev = "Inter-|   Receive |  Transmit\n face |bytes packets|bytes\n    lo: 100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n  eth0: 1500 3 0 0 0 0 0 0 700 2 0 0 0 0 0 0\n";
         assert_eq!(parse_net_dev(dev), (1500, 700));
+        assert_eq!(
+            parse_interfaces(dev),
+            [NetDev {
+                name: "eth0".into(),
+                rx: [1500, 3, 0, 0],
+                tx: [700, 2, 0, 0],
+            }]
+        );
         assert_eq!(
             parse_blkio(
                 "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 1\n8:0 Total 12288\nTotal 12288\n"

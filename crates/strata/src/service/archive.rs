@@ -16,7 +16,7 @@ use super::Service;
 use super::http::{ApiError, ApiResult, Query, channel, empty, streamed};
 
 /// Chunks written to it go out as the response body.
-struct BodyWriter(mpsc::Sender<Bytes>);
+pub struct BodyWriter(pub mpsc::Sender<Bytes>);
 
 impl std::io::Write for BodyWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

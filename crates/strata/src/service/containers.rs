@@ -25,7 +25,7 @@ use super::http::{
 };
 use super::router::blocking;
 use crate::commands::container::logs::{LogSelect, emit_logs};
-use crate::commands::container::ps;
+use crate::commands::container::{pause, ps, rm};
 
 fn lookup(svc: &Service, id: &str) -> Result<Container, ApiError> {
     Ok(rc::lookup(svc.store()?, id)?)
@@ -165,17 +165,21 @@ pub fn stop_kill(svc: &Service, id: &str, verb: &str, q: &Query) -> ApiResult {
             let sig = q.get("signal").filter(|s| !s.is_empty()).unwrap_or("KILL");
             let sig = ops::parse_signal(sig)?;
             ops::kill(store, &c, sig)?;
+            // docker resumes a paused container once the signal is sent.
+            pause::thaw_for_signal(store, &c)?;
             no_content()
         }
         "stop" => {
             if !c.is_running() {
                 return not_modified();
             }
+            pause::thaw_for_signal(store, &c)?;
             ops::stop(store, &c, q.int("t")?)?;
             no_content()
         }
         _ => {
             if c.is_running() {
+                pause::thaw_for_signal(store, &c)?;
                 ops::stop(store, &c, q.int("t")?)?;
             }
             let c = lookup(svc, id)?;
@@ -197,7 +201,7 @@ pub fn resize(svc: &Service, id: &str, q: &Query) -> ApiResult {
 /// `DELETE /containers/{id}?force=&v=`.
 pub fn remove(svc: &Service, id: &str, q: &Query) -> ApiResult {
     let c = lookup(svc, id)?;
-    ops::remove(svc.store()?, &c, q.flag("force"), q.flag("v"))?;
+    rm::remove_container(svc.store()?, &c, q.flag("force"), q.flag("v"))?;
     no_content()
 }
 

@@ -143,13 +143,7 @@ fn host_config(o: &mut CreateOptions, hc: HostConfig) -> Result<(), ApiError> {
     o.memory_swap = hc.memory_swap.filter(|m| *m != 0).map(|m| m.to_string());
     o.cpu_shares = hc.cpu_shares.filter(|n| *n > 0);
     // The supervisor carries the policy out, as for the CLI's `--restart`.
-    o.restart = hc.restart_policy.and_then(|rp| {
-        let name = rp.name.map(|n| n.to_string()).unwrap_or_default();
-        match rp.maximum_retry_count {
-            Some(n) if n > 0 && name == "on-failure" => Some(format!("{name}:{n}")),
-            _ => Some(name).filter(|n| !n.is_empty()),
-        }
-    });
+    o.restart = hc.restart_policy.and_then(restart_word);
     o.group_add = hc.group_add.unwrap_or_default();
     o.init = hc.init.unwrap_or(false);
     let s = &mut o.security;
@@ -200,6 +194,16 @@ fn host_config(o: &mut CreateOptions, hc: HostConfig) -> Result<(), ApiError> {
         .map(|m| m.to_string())
         .filter(|m| !m.is_empty());
     Ok(())
+}
+
+/// A restart policy as the CLI's `--restart` word (`on-failure:3`);
+/// `None` for an empty name (docker: unchanged, or the default).
+pub fn restart_word(rp: bollard_stubs::models::RestartPolicy) -> Option<String> {
+    let name = rp.name.map(|n| n.to_string()).unwrap_or_default();
+    match rp.maximum_retry_count {
+        Some(n) if n > 0 && name == "on-failure" => Some(format!("{name}:{n}")),
+        _ => Some(name).filter(|n| !n.is_empty()),
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ fn runtime_status(e: &RuntimeError) -> StatusCode {
         RuntimeError::NameInUse { .. }
         | RuntimeError::RemoveRunning(_)
         | RuntimeError::NotRunning(_)
+        | RuntimeError::Conflict(_)
         | RuntimeError::AlreadyRunning(_) => StatusCode::CONFLICT,
         RuntimeError::InvalidName(_)
         | RuntimeError::Invalid(_)

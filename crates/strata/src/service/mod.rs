@@ -11,8 +11,10 @@
 //!
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
-//! [`image_archive`] (save/load), [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
-//! [`networks`], [`volumes`] and [`usage`] (events, df, prunes).
+//! [`image_archive`] (save/load), [`build`], [`containers`], [`attach`],
+//! [`exec`], [`archive`], [`inspection`] (pause, top, changes, export,
+//! rename, update), [`stats`], [`networks`], [`volumes`] and [`usage`]
+//! (events, df, prunes).
 
 mod archive;
 mod attach;
@@ -23,8 +25,10 @@ mod exec;
 mod http;
 mod image_archive;
 mod images;
+mod inspection;
 mod networks;
 mod router;
+mod stats;
 mod system;
 mod usage;
 mod volumes;

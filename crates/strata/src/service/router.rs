@@ -12,7 +12,7 @@ use hyper::{Method, Request, StatusCode};
 use super::Service;
 use super::http::{API_VERSION, ApiError, ApiResult, Query, Resp, decode, segments, split_version};
 use super::{archive, attach, build, containers, exec, image_archive, images, networks, system};
-use super::{usage, volumes};
+use super::{inspection, stats, usage, volumes};
 
 /// Handles one request.
 pub async fn handle(svc: Arc<Service>, req: Request<Incoming>) -> Resp {
@@ -124,6 +124,30 @@ async fn route(svc: Arc<Service>, req: Request<Incoming>) -> ApiResult {
         }
         (&Method::HEAD | &Method::GET | &Method::PUT, ["containers", id, "archive"]) => {
             archive::archive(svc, id.to_string(), q, req).await
+        }
+        // pause/unpause, top, stats, changes, export, rename, update.
+        (&Method::POST, ["containers", id, verb @ ("pause" | "unpause")]) => {
+            let (id, verb) = (id.to_string(), verb.to_string());
+            blocking(move || inspection::pause(&svc, &id, &verb)).await
+        }
+        (&Method::GET, ["containers", id, "top"]) => {
+            let id = id.to_string();
+            blocking(move || inspection::top(&svc, &id, &q)).await
+        }
+        (&Method::GET, ["containers", id, "stats"]) => stats::stats(svc, id.to_string(), q).await,
+        (&Method::GET, ["containers", id, "changes"]) => {
+            let id = id.to_string();
+            blocking(move || inspection::changes(&svc, &id)).await
+        }
+        (&Method::GET, ["containers", id, "export"]) => {
+            inspection::export(svc, id.to_string()).await
+        }
+        (&Method::POST, ["containers", id, "rename"]) => {
+            let id = id.to_string();
+            blocking(move || inspection::rename(&svc, &id, &q)).await
+        }
+        (&Method::POST, ["containers", id, "update"]) => {
+            inspection::update(svc, id.to_string(), req).await
         }
         (&Method::POST, ["containers", id, "exec"]) => exec::create(svc, id.to_string(), req).await,
         (&Method::POST, ["exec", id, "start"]) => exec::start(svc, id.to_string(), req).await,

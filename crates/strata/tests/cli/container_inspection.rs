@@ -1,5 +1,6 @@
-//! `top`, `diff`, `export`, `pause`/`unpause` (issue 10), each compared
-//! with docker 20.10 on the same busybox container where docker can run it.
+//! `top`, `diff`, `export`, `pause`/`unpause` (issue 10) and `rename`'s
+//! errors, each compared with docker 20.10 on the same busybox container
+//! where docker can run it.
 
 use crate::container_common::{Ctr, Pty};
 use crate::support::docker::Docker;
@@ -308,4 +309,67 @@ fn pause_freezes_the_counter_and_unpause_resumes_it() {
         err.trim(),
         format!("Error response from daemon: Container {id} is not running")
     );
+}
+
+#[test]
+fn rename_errors_are_dockers() {
+    let Some(t) = Ctr::new() else { return };
+    let Some(d) = Docker::new() else { return };
+    d.load_from(&t.env, "busybox");
+    let pid = std::process::id();
+    let (a, b, c) = (
+        format!("strata-rn-a-{pid}"),
+        format!("strata-rn-b-{pid}"),
+        format!("strata-rn-c-{pid}"),
+    );
+    let mut ids = Vec::new();
+    for n in [&a, &b] {
+        let args = [
+            "create",
+            "--name",
+            n,
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ];
+        let ours = t.ok(args).trim().to_string();
+        let theirs = sh(d.cmd().args(args)).trim().to_string();
+        ids.push((ours, theirs, n.clone()));
+    }
+    let answer = |out: std::process::Output, mine: bool| {
+        let mut err = String::from_utf8_lossy(&out.stderr).into_owned();
+        for (ours, theirs, n) in &ids {
+            err = err.replace(if mine { ours } else { theirs }, &format!("<{n}>"));
+        }
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    };
+    let cases: [[&str; 2]; 7] = [
+        [&a, &a],
+        [&a, &b],
+        [&a, "bad name"],
+        [&a, "x"],
+        ["nosuch", "whatever"],
+        [&a, ""],
+        [&a, &c],
+    ];
+    let mut diffs = Vec::new();
+    for [old, new] in cases {
+        let ours = answer(t.env.run(["rename", old, new]), true);
+        let theirs = answer(d.cmd().args(["rename", old, new]).output().unwrap(), false);
+        if ours != theirs {
+            diffs.push(format!(
+                "rename {old:?} {new:?}: strata {ours:?}, docker {theirs:?}"
+            ));
+        }
+    }
+    assert_eq!(t.inspect(&c, "{{.Name}}"), format!("/{c}"));
+    for n in [&a, &b, &c] {
+        docker_rm(&d, n);
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }

@@ -72,6 +72,7 @@ mod service_build;
 mod service_common;
 mod service_compose;
 mod service_docker_cli;
+mod service_inspection;
 mod service_objects;
 mod service_sdk;
 mod service_testcontainers;

@@ -9,9 +9,9 @@
 
 use anyhow::anyhow;
 use clap::Args;
-use strata_runtime::Container;
 use strata_runtime::containers::update_state;
 use strata_runtime::freezer_linux::ContainerCgroup;
+use strata_runtime::{Container, RuntimeError};
 use strata_store::Store;
 
 use super::{each, lookup};
@@ -28,17 +28,7 @@ pub struct PauseArgs {
 /// Runs `pause`.
 pub fn pause(ctx: &Ctx, args: PauseArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
-        let c = lookup(store, name)?;
-        if !c.is_running() {
-            return Err(anyhow!("Container {} is not running", c.id));
-        }
-        if c.state.paused {
-            return Err(anyhow!("Container {} is already paused", c.id));
-        }
-        ContainerCgroup::of(&c.id)
-            .freeze()
-            .map_err(|e| anyhow!("Cannot pause container {}: {e}", c.id))?;
-        set_paused(store, &c, true)?;
+        pause_container(store, &lookup(store, name)?)?;
         Ok(Some(name.to_string()))
     })
 }
@@ -46,16 +36,36 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> anyhow::Result<i32> {
 /// Runs `unpause`.
 pub fn unpause(ctx: &Ctx, args: PauseArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
-        let c = lookup(store, name)?;
-        if !c.state.paused || !c.is_running() {
-            return Err(anyhow!("Container {} is not paused", c.id));
-        }
-        ContainerCgroup::of(&c.id)
-            .thaw()
-            .map_err(|e| anyhow!("Cannot unpause container {}: {e}", c.id))?;
-        set_paused(store, &c, false)?;
+        unpause_container(store, &lookup(store, name)?)?;
         Ok(Some(name.to_string()))
     })
+}
+
+/// Freezes `c` (the CLI's `pause` and the API's). A state that forbids
+/// it is a [`RuntimeError`] (`NotRunning`, `Conflict`: docker's 409).
+pub fn pause_container(store: &Store, c: &Container) -> anyhow::Result<()> {
+    if !c.is_running() {
+        return Err(RuntimeError::NotRunning(c.id.clone()).into());
+    }
+    if c.state.paused {
+        return Err(RuntimeError::Conflict(format!("Container {} is already paused", c.id)).into());
+    }
+    ContainerCgroup::of(&c.id)
+        .freeze()
+        .map_err(|e| anyhow!("Cannot pause container {}: {e}", c.id))?;
+    set_paused(store, c, true)
+}
+
+/// Thaws `c` (the CLI's `unpause` and the API's); one not paused is a
+/// [`RuntimeError::Conflict`].
+pub fn unpause_container(store: &Store, c: &Container) -> anyhow::Result<()> {
+    if !c.state.paused || !c.is_running() {
+        return Err(RuntimeError::Conflict(format!("Container {} is not paused", c.id)).into());
+    }
+    ContainerCgroup::of(&c.id)
+        .thaw()
+        .map_err(|e| anyhow!("Cannot unpause container {}: {e}", c.id))?;
+    set_paused(store, c, false)
 }
 
 /// Thaws a paused container about to be signalled (`kill`, `stop`,

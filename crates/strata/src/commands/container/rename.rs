@@ -1,10 +1,11 @@
-//! `strata container rename` (`rename`).
+//! `strata container rename` (`rename`), over strata-runtime's `rename`
+//! (the API's too).
 
 use clap::Args;
 use strata_runtime::containers;
 
-use super::{lookup, rt};
 use crate::context::Ctx;
+use crate::exit::ExitError;
 
 /// Flags of `rename`.
 #[derive(Debug, Args)]
@@ -17,17 +18,18 @@ pub struct RenameArgs {
     pub new_name: String,
 }
 
-/// Runs `rename`.
+/// Runs `rename`: docker's CLI refuses empty names itself, prints the
+/// daemon's error and then its own line.
 pub fn run(ctx: &Ctx, args: RenameArgs) -> anyhow::Result<i32> {
+    let (old, new) = (args.container.trim(), args.new_name.trim());
+    if old.is_empty() || new.is_empty() {
+        return Err(ExitError::new(1, "Neither old nor new names may be empty").into());
+    }
     let store = ctx.store()?;
-    let c = lookup(store, &args.container)?;
-    containers::rename(store, &c, &args.new_name).map_err(|e| {
-        let code = if e.exit_code() == 125 {
-            1
-        } else {
-            e.exit_code()
-        };
-        crate::exit::ExitError::new(code, rt(e).to_string())
-    })?;
+    let renamed = containers::lookup(store, old).and_then(|c| containers::rename(store, &c, new));
+    if let Err(e) = renamed {
+        eprintln!("Error response from daemon: {e}");
+        return Err(ExitError::new(1, format!("failed to rename container named {old}")).into());
+    }
     Ok(0)
 }

@@ -2,7 +2,8 @@
 
 use clap::Args;
 use strata_format::units;
-use strata_runtime::ops;
+use strata_runtime::{Container, RuntimeError, ops};
+use strata_store::Store;
 
 use super::{each, lookup, rt};
 use crate::commands::prune_filter::PruneFilter;
@@ -25,19 +26,31 @@ pub struct RmArgs {
 /// Runs `rm`.
 pub fn run(ctx: &Ctx, args: RmArgs) -> anyhow::Result<i32> {
     each(ctx, &args.containers, |store, name| {
-        let c = lookup(store, name)?;
-        if c.state.paused && c.is_running() {
-            if !args.force {
-                return Err(anyhow::anyhow!(
-                    "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
-                    c.id
-                ));
-            }
-            super::pause::thaw_for_signal(store, &c)?;
-        }
-        ops::remove(store, &c, args.force, args.volumes).map_err(rt)?;
+        remove_container(store, &lookup(store, name)?, args.force, args.volumes)?;
         Ok(Some(name.to_string()))
     })
+}
+
+/// Removes `c` (the CLI's `rm` and the API's `DELETE`): a paused one only
+/// with `force` (thawed so the kill lands), else docker's 409
+/// ([`RuntimeError::Conflict`]).
+pub fn remove_container(
+    store: &Store,
+    c: &Container,
+    force: bool,
+    volumes: bool,
+) -> anyhow::Result<()> {
+    if c.state.paused && c.is_running() {
+        if !force {
+            return Err(RuntimeError::Conflict(format!(
+                "You cannot remove a paused container {}. Unpause and then stop the container before attempting removal or force remove",
+                c.id
+            ))
+            .into());
+        }
+        super::pause::thaw_for_signal(store, c)?;
+    }
+    Ok(ops::remove(store, c, force, volumes)?)
 }
 
 /// Flags of `container prune`.

@@ -7,9 +7,12 @@
 
 use std::process::Command;
 
+use anyhow::anyhow;
 use clap::Args;
 use strata_format::TabWriter;
+use strata_runtime::RuntimeError;
 use strata_runtime::freezer_linux::ContainerCgroup;
+use strata_store::Store;
 
 use crate::commands::network::daemon_error;
 use crate::context::Ctx;
@@ -31,18 +34,35 @@ pub struct TopArgs {
 
 /// Runs `top`.
 pub fn run(ctx: &Ctx, args: TopArgs) -> anyhow::Result<i32> {
-    let ps_args = match args.ps_args.join(" ") {
-        s if s.is_empty() => "-ef".to_string(),
-        s => s,
-    };
-    validate_ps_args(&ps_args).map_err(daemon_error)?;
-    let store = ctx.store()?;
-    // docker's `top` reports a missing container as the daemon does.
-    let c = strata_runtime::containers::lookup(store, &args.container).map_err(daemon_error)?;
-    if !c.is_running() {
-        return Err(daemon_error(format!("Container {} is not running", c.id)));
+    let (titles, rows) = processes(ctx.store()?, &args.container, &args.ps_args.join(" "))
+        .map_err(|e| daemon_error(format!("{e:#}")))?;
+    let mut text = titles.join("\t");
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.join("\t"));
+        text.push('\n');
     }
-    let pids = ContainerCgroup::of(&c.id).pids().map_err(daemon_error)?;
+    let tw = TabWriter {
+        minwidth: 20,
+        ..TabWriter::docker()
+    };
+    print!("{}", tw.format(&text));
+    Ok(0)
+}
+
+/// The `ps` titles and rows of container `name`'s processes (the CLI's
+/// `top` and the API's): `ps_args` are `ps`'s options (empty: `-ef`).
+/// A missing or stopped container is a [`RuntimeError`]
+/// (`NoSuchContainer`, `NotRunning`); bad options and `ps` failures are
+/// plain errors (docker's 500).
+pub fn processes(store: &Store, name: &str, ps_args: &str) -> anyhow::Result<Table> {
+    let ps_args = if ps_args.is_empty() { "-ef" } else { ps_args };
+    validate_ps_args(ps_args).map_err(anyhow::Error::msg)?;
+    let c = strata_runtime::containers::lookup(store, name)?;
+    if !c.is_running() {
+        return Err(RuntimeError::NotRunning(c.id).into());
+    }
+    let pids = ContainerCgroup::of(&c.id).pids()?;
     // docker splits the options on single spaces (empty words included).
     let words: Vec<&str> = ps_args.split(' ').collect();
     let with_q = format!(
@@ -58,7 +78,7 @@ pub fn run(ctx: &Ctx, args: TopArgs) -> anyhow::Result<i32> {
             let o = Command::new("ps")
                 .args(&words)
                 .output()
-                .map_err(|e| daemon_error(format!("ps: {e}")))?;
+                .map_err(|e| anyhow!("ps: {e}"))?;
             if !o.status.success() {
                 let err = String::from_utf8_lossy(&o.stderr);
                 let first = err.lines().next().unwrap_or_default();
@@ -67,25 +87,12 @@ pub fn run(ctx: &Ctx, args: TopArgs) -> anyhow::Result<i32> {
                 } else {
                     first.to_string()
                 };
-                return Err(daemon_error(format!("ps: {why}")));
+                return Err(anyhow!("ps: {why}"));
             }
             o
         }
     };
-    let (titles, rows) =
-        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(daemon_error)?;
-    let mut text = titles.join("\t");
-    text.push('\n');
-    for r in rows {
-        text.push_str(&r.join("\t"));
-        text.push('\n');
-    }
-    let tw = TabWriter {
-        minwidth: 20,
-        ..TabWriter::docker()
-    };
-    print!("{}", tw.format(&text));
-    Ok(0)
+    parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(anyhow::Error::msg)
 }
 
 /// docker refuses `KEY=PID…` in the options unless KEY is `pid` (a
@@ -118,7 +125,8 @@ fn validate_ps_args(args: &str) -> Result<(), String> {
     Ok(())
 }
 
-type Table = (Vec<String>, Vec<Vec<String>>);
+/// `ps` titles and the rows under them.
+pub type Table = (Vec<String>, Vec<Vec<String>>);
 
 /// The titles and the rows of `ps` output whose PID is in `pids`; a row
 /// with PID `-` (a thread, with `-m`) follows the process above it.
