@@ -476,6 +476,7 @@ impl Infra {
         if let Some(f) = fast {
             self.bridges.insert(f.bridge.clone());
         }
+        wait_for_dns(netns, options, status.as_ref());
         Ok(status)
     }
 
@@ -519,6 +520,30 @@ impl Infra {
             )));
         }
         Ok(serde_json::from_str(stdout.trim()).ok())
+    }
+}
+
+/// After a setup on a network with aardvark-dns: waits until it answers
+/// the container's name (see [`super::dns_probe_linux`]).
+fn wait_for_dns(netns: &str, options: &str, status: Option<&serde_json::Value>) {
+    let Some(status) =
+        status.and_then(|s| serde_json::from_value::<netavark::Status>(s.clone()).ok())
+    else {
+        return;
+    };
+    let Some(server) = status
+        .values()
+        .filter_map(|b| b.dns_server_ips.as_ref())
+        .flatten()
+        .find_map(|ip| ip.parse::<std::net::Ipv4Addr>().ok())
+    else {
+        return;
+    };
+    let name = serde_json::from_str::<serde_json::Value>(options)
+        .ok()
+        .and_then(|o| o["container_name"].as_str().map(str::to_string));
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        super::dns_probe_linux::wait_for_name(netns, server, &name);
     }
 }
 

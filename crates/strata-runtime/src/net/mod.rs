@@ -33,6 +33,7 @@
 
 pub mod attach_linux;
 pub mod config;
+pub mod dns_probe_linux;
 pub mod hosts;
 pub mod infra_client_linux;
 pub mod infra_linux;
