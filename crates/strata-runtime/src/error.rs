@@ -102,11 +102,16 @@ pub enum RuntimeError {
     /// `--network NAME` names no network.
     #[error("network {0} not found")]
     NoSuchNetwork(String),
-    /// `rm` of a running container without `-f`.
+    /// `rm` of a running (or restarting) container without `-f`.
     #[error(
-        "You cannot remove a running container {0}. Stop the container before attempting removal or force remove"
+        "You cannot remove a {state} container {id}. Stop the container before attempting removal or force remove"
     )]
-    RemoveRunning(String),
+    RemoveRunning {
+        /// `running` or `restarting` (docker's state word).
+        state: &'static str,
+        /// The container's ID.
+        id: String,
+    },
     /// The container's state forbids the operation (docker's 409: pause
     /// of a paused container, a name taken by another).
     #[error("{0}")]

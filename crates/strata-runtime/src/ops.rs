@@ -525,7 +525,7 @@ pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Resul
         };
         if now.is_running() {
             if !force {
-                return Err(RuntimeError::RemoveRunning(c.id.clone()));
+                return Err(remove_running(&now));
             }
             // No restart of what is being removed (and a supervisor
             // waiting out a backoff is told to leave).
@@ -556,7 +556,7 @@ pub fn remove(store: &Store, c: &Container, force: bool, volumes: bool) -> Resul
     if now.is_running() {
         // Its supervisor died and left it running: kill what is left.
         if !force {
-            return Err(RuntimeError::RemoveRunning(c.id.clone()));
+            return Err(remove_running(&now));
         }
     }
     reconcile_locked(store, &now)?;
@@ -711,6 +711,18 @@ pub fn prune_where(
         }
     }
     Ok((ids, bytes))
+}
+
+/// docker's refusal to remove `c` while it runs or waits to restart.
+fn remove_running(c: &Container) -> RuntimeError {
+    RuntimeError::RemoveRunning {
+        state: if c.state.restarting {
+            "restarting"
+        } else {
+            "running"
+        },
+        id: c.id.clone(),
+    }
 }
 
 #[cfg(test)]

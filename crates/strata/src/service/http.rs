@@ -88,7 +88,7 @@ fn runtime_status(e: &RuntimeError) -> StatusCode {
         RuntimeError::Store(s) => store_status(s),
         RuntimeError::NoSuchContainer(_) | RuntimeError::NoSuchNetwork(_) => StatusCode::NOT_FOUND,
         RuntimeError::NameInUse { .. }
-        | RuntimeError::RemoveRunning(_)
+        | RuntimeError::RemoveRunning { .. }
         | RuntimeError::NotRunning(_)
         | RuntimeError::Conflict(_)
         | RuntimeError::AlreadyRunning(_) => StatusCode::CONFLICT,

@@ -69,6 +69,11 @@ pub fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<i32> {
             "Container {} is paused, unpause the container before exec",
             args.container
         ))
+    } else if c.state.restarting {
+        Some(format!(
+            "Container {} is restarting, wait until the container is running",
+            c.id
+        ))
     } else {
         None
     };

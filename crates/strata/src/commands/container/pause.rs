@@ -50,6 +50,13 @@ pub fn pause_container(store: &Store, c: &Container) -> anyhow::Result<()> {
     if c.state.paused {
         return Err(RuntimeError::Conflict(format!("Container {} is already paused", c.id)).into());
     }
+    if c.state.restarting {
+        return Err(RuntimeError::Conflict(format!(
+            "Container {} is restarting, wait until the container is running",
+            c.id
+        ))
+        .into());
+    }
     ContainerCgroup::of(&c.id)
         .freeze()
         .map_err(|e| anyhow!("Cannot pause container {}: {e}", c.id))?;
