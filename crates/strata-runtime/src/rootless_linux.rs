@@ -306,10 +306,7 @@ pub fn check_network(
     check_ports(bindings, unprivileged_port_start())
 }
 
-fn check_ports(
-    bindings: &crate::net::ports::PortBindings,
-    start: u16,
-) -> crate::error::Result<()> {
+fn check_ports(bindings: &crate::net::ports::PortBindings, start: u16) -> crate::error::Result<()> {
     for (key, list) in bindings {
         for b in list {
             if let Some(port) = lowest_port(&b.host_port).filter(|p| *p < start) {
@@ -395,7 +392,10 @@ mod tests {
             m
         };
         let err = check_ports(&one("80"), 1024).unwrap_err().to_string();
-        assert!(err.contains("host port 80") && err.contains("-p 8080:80"), "{err}");
+        assert!(
+            err.contains("host port 80") && err.contains("-p 8080:80"),
+            "{err}"
+        );
         assert!(check_ports(&one("8080"), 1024).is_ok());
         assert!(check_ports(&one(""), 1024).is_ok());
         assert!(check_ports(&one("1000-2000"), 1024).is_err());

@@ -114,10 +114,7 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
 
 /// The path others open a namespace this supervisor made by: its own
 /// descriptor, or rootless a holder's ([`super::holder_linux`]).
-fn shared_path(
-    fd: &OwnedFd,
-    holder: &mut Option<super::holder_linux::Holder>,
-) -> Result<PathBuf> {
+fn shared_path(fd: &OwnedFd, holder: &mut Option<super::holder_linux::Holder>) -> Result<PathBuf> {
     if !strata_store::userns::rootless() {
         return Ok(fd_path(fd));
     }

@@ -29,15 +29,36 @@ pub struct Holder {
 
 impl Holder {
     /// Forks the holder of `ns`.
+    /// Returns once the holder has the namespace as its fd 3 (until
+    /// then that path is whatever this process has as fd 3).
     pub fn spawn(ns: &OwnedFd) -> Result<Holder> {
         let raw = ns.as_raw_fd();
         let parent = nix::unistd::getpid();
-        // SAFETY: the child makes raw system calls only (dup2, close_range,
-        // prctl, capset, pause, _exit): async-signal-safe, so forking a
-        // process that may have threads is sound.
+        let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")?;
+        let w = ready_w.as_raw_fd();
+        // SAFETY: the child makes raw system calls only (fcntl, dup2,
+        // write, close_range, prctl, capset, pause, _exit):
+        // async-signal-safe, so forking a process that may have threads is
+        // sound.
         match unsafe { fork() }.sys("fork the network namespace holder")? {
-            ForkResult::Child => unsafe { hold(raw, parent.as_raw()) },
-            ForkResult::Parent { child } => Ok(Holder { pid: child }),
+            ForkResult::Child => unsafe { hold(raw, w, parent.as_raw()) },
+            ForkResult::Parent { child } => {
+                drop(ready_w);
+                let holder = Holder { pid: child };
+                let mut b = [0u8; 1];
+                let got = loop {
+                    match nix::unistd::read(ready_r.as_raw_fd(), &mut b) {
+                        Err(nix::errno::Errno::EINTR) => {}
+                        r => break r,
+                    }
+                };
+                match got {
+                    Ok(1) => Ok(holder),
+                    _ => Err(crate::error::RuntimeError::Invalid(
+                        "the network namespace holder did not start".into(),
+                    )),
+                }
+            }
         }
     }
 
@@ -78,26 +99,30 @@ const CAP_VERSION_3: u32 = 0x2008_0522;
 ///
 /// # Safety
 /// Runs in a forked child; makes raw system calls only.
-unsafe fn hold(ns: i32, parent: i32) -> ! {
+unsafe fn hold(ns: i32, ready: i32, parent: i32) -> ! {
     // SAFETY: raw system calls on this process's own descriptors and
     // credentials; the capability structs are plain data we own.
     unsafe {
-        if (ns != 3 && libc::dup2(ns, 3) < 0)
+        // The ready pipe out of fd 3's way first.
+        let ready = libc::fcntl(ready, libc::F_DUPFD_CLOEXEC, 4);
+        if ready < 0
+            || (ns != 3 && libc::dup2(ns, 3) < 0)
             || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0
             || libc::getppid() != parent
         {
             libc::_exit(1);
         }
-        // fd 3 keeps close-on-exec off after dup2; a descriptor that was
-        // already 3 needs nothing (the holder never execs).
-        libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
-        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
         let header = CapHeader {
             version: CAP_VERSION_3,
             pid: 0,
         };
         let data = [CapData::default(); 2];
         libc::syscall(libc::SYS_capset, &header, data.as_ptr());
+        if libc::write(ready, b"1".as_ptr().cast(), 1) != 1 {
+            libc::_exit(1);
+        }
+        libc::syscall(libc::SYS_close_range, 0u32, 2u32, 0u32);
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
         loop {
             libc::pause();
         }

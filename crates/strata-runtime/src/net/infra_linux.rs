@@ -300,7 +300,8 @@ impl Infra {
         if let Err(e) = self.start_pasta(&ns) {
             tracing::error!("infra: {e}");
         }
-        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET).sys("enter the infra network namespace")?;
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET)
+            .sys("enter the infra network namespace")?;
         loopback_up()
     }
 
