@@ -41,6 +41,7 @@ impl Holder {
         // async-signal-safe, so forking a process that may have threads is
         // sound.
         match unsafe { fork() }.sys("fork the network namespace holder")? {
+            // SAFETY: this is the forked child, which `hold` expects.
             ForkResult::Child => unsafe { hold(raw, w, parent.as_raw()) },
             ForkResult::Parent { child } => {
                 drop(ready_w);

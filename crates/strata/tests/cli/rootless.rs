@@ -164,23 +164,46 @@ impl User {
     }
 }
 
+/// The processes whose real uid is `uid`.
+fn processes_of(uid: u32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("Uid:"))
+                            .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+                            == Some(uid)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Drop for User {
     fn drop(&mut self) {
-        // Its pause process first: userdel refuses a user with processes.
-        let pidfile = self.home.join("run/strata/pause.pid");
-        if let Some(pid) = fs::read_to_string(pidfile)
-            .ok()
-            .and_then(|t| t.split_whitespace().next()?.parse::<i32>().ok())
-        {
-            // SAFETY: kill has no memory preconditions; the pid is the
-            // pause process this test's user started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            for _ in 0..100 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        // Every process of this throwaway user (its pause process, and
+        // containers a failed assertion left running): userdel refuses a
+        // user with processes.
+        // (uid 0 until useradd's uid is known: never root's processes.)
+        for _ in 0..100 {
+            let left = if self.uid == 0 {
+                Vec::new()
+            } else {
+                processes_of(self.uid)
+            };
+            if left.is_empty() {
+                break;
             }
+            for pid in left {
+                // SAFETY: kill has no memory preconditions; the pid is a
+                // process of the user this test made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         // userdel removes its subordinate ids too; it refuses while the
         // killed process is not yet reaped.
