@@ -46,6 +46,14 @@ install_packages() {
   esac
 }
 
+# user_tun: /dev/net/tun as Debian's udev leaves it (0666): rootless pasta
+# (strata's and podman's rootless networks) opens it as the user. Containers
+# and VMs without udev often have it 0600 or missing.
+user_tun() {
+  [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; } || return 0
+  [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
+}
+
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_pidfile() {

@@ -152,7 +152,7 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
         .map(parse_cpus)
         .transpose()?
         .unwrap_or(0);
-    crate::rootless_linux::check_network(&net.mode)?;
+    crate::rootless_linux::check_network(&net.mode, &net.host_config.port_bindings)?;
     crate::rootless_linux::check_limits(&[
         ("--memory", "memory", memory > 0),
         ("--cpus", "cpu", nano_cpus > 0),

@@ -258,21 +258,67 @@ pub fn check_limits(asked: &[(&str, &str, bool)]) -> crate::error::Result<()> {
     Ok(())
 }
 
-/// Rootless, refuses the network modes not made to work without root yet
-/// (the bridge networks and per-container pasta); `none`, `host` and
-/// `container:NAME` work.
-pub fn check_network(mode: &str) -> crate::error::Result<()> {
+/// The lowest port an unprivileged process may bind in the host's network
+/// namespace (`net.ipv4.ip_unprivileged_port_start`, 1024 by default).
+pub fn unprivileged_port_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// The lowest host port a binding names (`80`, `8000-8010`); `None` for
+/// any free port (or a port that does not parse: binding says so).
+fn lowest_port(host_port: &str) -> Option<u16> {
+    let lo = host_port.split_once('-').map_or(host_port, |(lo, _)| lo);
+    lo.trim().parse().ok().filter(|p| *p != 0)
+}
+
+/// Rootless, refuses what the user's privileges cannot give a container's
+/// network: `-p` to a host port below `net.ipv4.ip_unprivileged_port_start`
+/// (the ports are bound in the host's network namespace), and the networks
+/// pasta links to the outside (bridges, `pasta`) where the user may not open
+/// `/dev/net/tun`.
+pub fn check_network(
+    mode: &str,
+    bindings: &crate::net::ports::PortBindings,
+) -> crate::error::Result<()> {
     use crate::net::NetMode;
     if !strata_store::userns::rootless() {
         return Ok(());
     }
-    match NetMode::parse(mode) {
-        Ok(NetMode::None | NetMode::Host | NetMode::Container(_)) | Err(_) => Ok(()),
-        Ok(_) => Err(crate::error::RuntimeError::Invalid(format!(
-            "rootless strata cannot connect a container to network \"{}\" yet; use --network none or --network host",
+    let needs_pasta = !matches!(
+        NetMode::parse(mode),
+        Ok(NetMode::None | NetMode::Host | NetMode::Container(_)) | Err(_)
+    );
+    if needs_pasta
+        && nix::unistd::access(
+            "/dev/net/tun",
+            nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+        )
+        .is_err()
+    {
+        return Err(crate::error::RuntimeError::Invalid(format!(
+            "rootless strata connects network \"{}\" to the outside with pasta, which needs /dev/net/tun readable and writable by this user (as Debian's udev leaves it: chmod 0666 /dev/net/tun, as root); or use --network none or --network host",
             if mode.is_empty() { "default" } else { mode }
-        ))),
+        )));
     }
+    check_ports(bindings, unprivileged_port_start())
+}
+
+fn check_ports(bindings: &crate::net::ports::PortBindings, start: u16) -> crate::error::Result<()> {
+    for (key, list) in bindings {
+        for b in list {
+            if let Some(port) = lowest_port(&b.host_port).filter(|p| *p < start) {
+                return Err(crate::error::RuntimeError::Invalid(format!(
+                    "rootless strata cannot publish {key} on host port {port}: ports below {start} need root (net.ipv4.ip_unprivileged_port_start is {start}); publish on a port >= {start}, e.g. -p {}:{}",
+                    u32::from(port) + 8000,
+                    key.split('/').next().unwrap_or(key)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn wait_byte(fd: OwnedFd) -> bool {
@@ -329,6 +375,31 @@ mod tests {
             ]
         );
         assert!(parse_subids(text, Some("carol"), 5).is_empty());
+    }
+
+    #[test]
+    fn low_host_ports_refused() {
+        use crate::net::ports::PortBinding;
+        let one = |port: &str| {
+            let mut m = crate::net::ports::PortBindings::new();
+            m.insert(
+                "80/tcp".to_string(),
+                vec![PortBinding {
+                    host_ip: String::new(),
+                    host_port: port.to_string(),
+                }],
+            );
+            m
+        };
+        let err = check_ports(&one("80"), 1024).unwrap_err().to_string();
+        assert!(
+            err.contains("host port 80") && err.contains("-p 8080:80"),
+            "{err}"
+        );
+        assert!(check_ports(&one("8080"), 1024).is_ok());
+        assert!(check_ports(&one(""), 1024).is_ok());
+        assert!(check_ports(&one("1000-2000"), 1024).is_err());
+        assert!(check_ports(&one("80"), 0).is_ok());
     }
 
     #[test]

@@ -43,16 +43,11 @@ pub struct Bpf {
     pub flags: u32,
 }
 
-/// The cache directory (root: `/run/strata/seccomp`; others: under
-/// `$XDG_RUNTIME_DIR`); `None` where there is none.
+/// The cache directory: `seccomp/` of the run dir (root: `/run/strata`;
+/// rootless, where the process is root of its user namespace but may not
+/// write `/run`: the user's, [`strata_store::userns::run_dir`]).
 fn cache_dir() -> Option<PathBuf> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return Some(PathBuf::from("/run/strata/seccomp"));
-    }
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(|d| PathBuf::from(d).join("strata/seccomp"))
+    Some(strata_store::userns::run_dir().join("seccomp"))
 }
 
 /// Whether `seccomp` can be compiled here (no notify action).

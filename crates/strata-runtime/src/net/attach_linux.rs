@@ -79,6 +79,8 @@ pub struct NetSetup {
     target: Option<IpAddr>,
     proxy: Option<Child>,
     pasta: Option<(Child, PathBuf)>,
+    /// Rootless: the child the others open the namespace through.
+    holder: Option<super::holder_linux::Holder>,
     state: RuntimeNet,
     /// Addresses were handed out (to release at the end).
     allocated: bool,
@@ -108,6 +110,18 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
         std::process::id(),
         fd.as_raw_fd()
     ))
+}
+
+/// The path others open a namespace this supervisor made by: its own
+/// descriptor, or rootless a holder's ([`super::holder_linux`]).
+fn shared_path(fd: &OwnedFd, holder: &mut Option<super::holder_linux::Holder>) -> Result<PathBuf> {
+    if !strata_store::userns::rootless() {
+        return Ok(fd_path(fd));
+    }
+    let h = super::holder_linux::Holder::spawn(fd)?;
+    let path = h.path();
+    *holder = Some(h);
+    Ok(path)
 }
 
 fn host_resolv() -> String {
@@ -311,7 +325,7 @@ impl NetSetup {
         self.link_env = linked.env;
         write_etc(store, c, p, &own, &linked.hosts, dns)?;
         let ns = new_netns()?;
-        let path = fd_path(&ns);
+        let path = shared_path(&ns, &mut self.holder)?;
         self.netns = Some(ns);
         self.netns_path = Some(path.clone());
         self.target = atts[0].ip.map(IpAddr::V4);
@@ -356,7 +370,7 @@ impl NetSetup {
         }];
         write_etc(store, c, p, &own, &[], None)?;
         let ns = new_netns()?;
-        self.netns_path = Some(fd_path(&ns));
+        self.netns_path = Some(shared_path(&ns, &mut self.holder)?);
         self.target = Some(IpAddr::V4(ip));
         let pidfile = p.dir.join("pasta.pid");
         let _ = fs::remove_file(&pidfile);
@@ -503,6 +517,7 @@ impl NetSetup {
         {
             tracing::warn!("release addresses of {}: {e}", c.id);
         }
+        self.holder = None;
         self.netns = None;
         self.infra = None;
     }

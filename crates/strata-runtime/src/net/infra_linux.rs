@@ -38,7 +38,6 @@
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,8 +141,6 @@ struct Infra {
     pasta_ready: bool,
     /// Our PID in the host's pid namespace.
     host_pid: i32,
-    /// The host's network namespace (pasta runs there).
-    host_netns: Option<fs::File>,
     /// The iptables run that installs our own rule, while it runs.
     firewall: Option<Pid>,
     /// Its failure, once it ended.
@@ -182,7 +179,6 @@ impl Infra {
             pasta: None,
             pasta_ready: false,
             host_pid,
-            host_netns: None,
             firewall: None,
             firewall_error: None,
             bridges: Default::default(),
@@ -190,10 +186,6 @@ impl Infra {
     }
 
     fn serve(&mut self, listener: OwnedFd) -> i32 {
-        if let Err(e) = self.enter_namespace() {
-            tracing::error!("infra: {e}");
-            return 1;
-        }
         let sigs = match sys_linux::SignalPipe::install(&[
             nix::sys::signal::Signal::SIGCHLD,
             nix::sys::signal::Signal::SIGTERM,
@@ -205,8 +197,9 @@ impl Infra {
                 return 1;
             }
         };
-        if let Err(e) = self.start_pasta() {
+        if let Err(e) = self.enter_namespace() {
             tracing::error!("infra: {e}");
+            return 1;
         }
         match drop_invalid() {
             Ok(pid) => self.firewall = Some(pid),
@@ -298,23 +291,24 @@ impl Infra {
         }
     }
 
-    /// Enters a new network namespace and brings its loopback up.
+    /// Makes the infra network namespace, starts pasta from the host's
+    /// namespace attached to it, then enters it and brings its loopback
+    /// up. Nothing returns to the host's namespace afterwards: a rootless
+    /// strata (root of its user namespace only) may not enter it again.
     fn enter_namespace(&mut self) -> Result<()> {
-        self.host_netns =
-            Some(fs::File::open("/proc/self/ns/net").ctx("open", "/proc/self/ns/net")?);
-        unshare(CloneFlags::CLONE_NEWNET).sys("unshare(CLONE_NEWNET)")?;
+        let ns = super::attach_linux::new_netns()?;
+        if let Err(e) = self.start_pasta(&ns) {
+            tracing::error!("infra: {e}");
+        }
+        nix::sched::setns(&ns, CloneFlags::CLONE_NEWNET)
+            .sys("enter the infra network namespace")?;
         loopback_up()
     }
 
-    fn start_pasta(&mut self) -> Result<()> {
+    /// Starts pasta in this (the host's) network namespace, attached to
+    /// `ns` as its fd 3.
+    fn start_pasta(&mut self, ns: &OwnedFd) -> Result<()> {
         let pasta = netavark::find_binary("pasta").ok_or_else(|| missing("pasta"))?;
-        let ns = fs::File::open("/proc/self/ns/net").ctx("open", "/proc/self/ns/net")?;
-        let raw = ns.as_raw_fd();
-        let host = self
-            .host_netns
-            .as_ref()
-            .map(|f| f.as_raw_fd())
-            .ok_or_else(|| RuntimeError::Invalid("infra: no host namespace".into()))?;
         let uid = nix::unistd::geteuid().as_raw();
         let mut cmd = Command::new(pasta);
         // MTU as docker's bridges: pasta's default (65520) makes it send
@@ -331,27 +325,9 @@ impl Infra {
             .args(["--netns", "/proc/self/fd/3"])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        // SAFETY: only async-signal-safe calls (setns, dup2, fcntl, prctl)
-        // between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                // pasta works from the host's namespace (its sockets are
-                // the outside end) and attaches to ours through fd 3.
-                if libc::setns(host, libc::CLONE_NEWNET) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let rc = if raw == 3 {
-                    libc::fcntl(3, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(raw, 3)
-                };
-                if rc < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-                Ok(())
-            });
-        }
+        // pasta works from the host's namespace (its sockets are the
+        // outside end) and attaches to the infra one through fd 3.
+        super::proxy_linux::pass_fds(&mut cmd, vec![ns.as_raw_fd()]);
         let child = cmd.spawn().ctx("start pasta", "pasta")?;
         self.pasta = Some(Pid::from_raw(child.id() as i32));
         Ok(())

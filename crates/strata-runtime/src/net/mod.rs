@@ -26,7 +26,8 @@
 //!   bridge, further containers on it are attached by the infra process
 //!   itself over rtnetlink ([`veth_linux`]).
 //! * The supervisor of a container attaches it ([`attach_linux`]) and
-//!   runs its userland proxy for `-p` ([`proxy_linux`]).
+//!   runs its userland proxy for `-p` ([`proxy_linux`]); rootless, a
+//!   child holds the container's namespace ([`holder_linux`]).
 //! * [`ports`], [`hosts`], [`inspect`]: docker's port syntax and display,
 //!   `/etc/hosts` and `resolv.conf`, the `NetworkSettings` document;
 //!   [`links`]: docker's legacy `--link` (hosts lines, environment).
@@ -34,6 +35,7 @@
 pub mod attach_linux;
 pub mod config;
 pub mod dns_probe_linux;
+mod holder_linux;
 pub mod hosts;
 pub mod infra_client_linux;
 pub mod infra_linux;

@@ -389,11 +389,16 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
         });
     }
 
-    // Rootless, sysfs can only be mounted in a network namespace of our
-    // own; otherwise the host's /sys is bound read-only (as podman does).
-    if strata_store::userns::rootless()
-        && (input.network != NetworkMode::None || input.netns_path.is_some())
-    {
+    // Rootless, sysfs can only be mounted in a network namespace our user
+    // namespace owns: a new one, or one a supervisor made and holds (a
+    // `/proc/…/fd/N` path; `container:NAME`'s `/proc/PID/ns/net` may be
+    // the host's). Otherwise the host's /sys is bound read-only (as podman
+    // does).
+    let own_netns = match &input.netns_path {
+        None => input.network == NetworkMode::None,
+        Some(p) => p.to_string_lossy().contains("/fd/"),
+    };
+    if strata_store::userns::rootless() && !own_netns {
         for m in mounts
             .iter_mut()
             .filter(|m| m.destination() == std::path::Path::new("/sys"))

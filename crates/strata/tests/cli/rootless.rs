@@ -5,7 +5,9 @@
 //! the owner, and its diffIDs equal a rootful build's), limits refused
 //! without a delegated cgroup, a detached container that later commands
 //! reach (exec, logs, commit), `-it`, images and rmi; and a user without ranges
-//! gets the single-id fallback with its warning. See: issue 12.
+//! gets the single-id fallback with its warning; the default network
+//! (`-p` answering on 127.0.0.1, container to container), `cp`, `push`, and
+//! the seed's web-ping built with the rootful build's layers. See: issue 12.
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -162,23 +164,46 @@ impl User {
     }
 }
 
+/// The processes whose real uid is `uid`.
+fn processes_of(uid: u32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|pid| {
+                    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                        s.lines()
+                            .find_map(|l| l.strip_prefix("Uid:"))
+                            .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+                            == Some(uid)
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Drop for User {
     fn drop(&mut self) {
-        // Its pause process first: userdel refuses a user with processes.
-        let pidfile = self.home.join("run/strata/pause.pid");
-        if let Some(pid) = fs::read_to_string(pidfile)
-            .ok()
-            .and_then(|t| t.split_whitespace().next()?.parse::<i32>().ok())
-        {
-            // SAFETY: kill has no memory preconditions; the pid is the
-            // pause process this test's user started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            for _ in 0..100 {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+        // Every process of this throwaway user (its pause process, and
+        // containers a failed assertion left running): userdel refuses a
+        // user with processes.
+        // (uid 0 until useradd's uid is known: never root's processes.)
+        for _ in 0..100 {
+            let left = if self.uid == 0 {
+                Vec::new()
+            } else {
+                processes_of(self.uid)
+            };
+            if left.is_empty() {
+                break;
             }
+            for pid in left {
+                // SAFETY: kill has no memory preconditions; the pid is a
+                // process of the user this test made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         // userdel removes its subordinate ids too; it refuses while the
         // killed process is not yet reaped.
@@ -394,10 +419,6 @@ fn rootless_pull_run_build_match_root() {
             "{err}"
         );
     }
-    // The default network is refused, saying what works.
-    let out = user.strata(&home, &["run", "--rm", "chowned", "true"]);
-    assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--network none"));
 
     // A detached container lives in the namespaces later commands join
     // (the pause process): exec, logs, commit, rm.
@@ -512,4 +533,148 @@ fn rootless_without_subids_maps_one_id_and_warns() {
         ],
     );
     assert_eq!(out.trim(), "0:0");
+}
+
+/// A TCP port nothing listens on now (the kernel's pick).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `curl` of `url` until it answers (the server may still be starting).
+fn curl_until(url: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        let out = Command::new("curl")
+            .args(["-sS", "-m", "5", url])
+            .output()
+            .expect("curl (apt-get install curl)");
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{url} never answered: {last}");
+}
+
+#[test]
+fn rootless_network_cp_push_and_web_ping() {
+    let _one = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((env, reg)) = setup() else { return };
+    if fs::metadata("/dev/net/tun").map_or(true, |m| m.permissions().mode() & 0o006 != 0o006) {
+        support::skip("/dev/net/tun is not open to users (scripts/lib.sh user_tun)");
+        return;
+    }
+    let Some(user) = User::new(env.path("carol"), true) else {
+        return;
+    };
+    let image = push_base(&env, &reg);
+    let home = user.home.clone();
+    user.ok(&home, &["pull", "-q", &image]);
+
+    // The default network: -e, --name, -p; curl on the host's loopback.
+    let port = free_port();
+    let publish = format!("{port}:80");
+    user.ok(
+        &home,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-e",
+            "WHO=carol",
+            "-p",
+            &publish,
+            &image,
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello $WHO > /www/index.html && exec httpd -f -p 80 -h /www",
+        ],
+    );
+    let body = curl_until(&format!("http://127.0.0.1:{port}/"));
+    assert_eq!(body.trim(), "hello carol");
+    assert!(
+        user.ok(&home, &["port", "web"])
+            .contains(&format!(":{port}")),
+        "port"
+    );
+    // Another container reaches it by address over the default bridge.
+    let ip = user.ok(
+        &home,
+        &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"],
+    );
+    let ip = ip.trim();
+    assert!(ip.starts_with("172.17."), "{ip}");
+    let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} 80");
+    let out = user.ok(&home, &["run", "--rm", &image, "sh", "-c", &get]);
+    assert!(
+        out.contains("200 OK") && out.contains("hello carol"),
+        "{out}"
+    );
+    // A privileged host port is refused, saying why and what works.
+    let out = user.strata(&home, &["run", "--rm", "-p", "80:80", &image, "true"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("host port 80") && err.contains("-p 8080:80"),
+        "{err}"
+    );
+
+    // cp into and out of the running container.
+    let src = home.join("in.txt");
+    fs::write(&src, "copied in\n").unwrap();
+    support::sh(Command::new("chown").arg(&user.name).arg(&src));
+    let to = "web:/tmp/in.txt";
+    user.ok(&home, &["cp", src.to_str().unwrap(), to]);
+    assert_eq!(
+        user.ok(&home, &["exec", "web", "cat", "/tmp/in.txt"]),
+        "copied in\n"
+    );
+    let out_file = home.join("index.html");
+    user.ok(
+        &home,
+        &["cp", "web:/www/index.html", out_file.to_str().unwrap()],
+    );
+    assert_eq!(fs::read_to_string(&out_file).unwrap(), "hello carol\n");
+    assert_eq!(fs::metadata(&out_file).unwrap().uid(), user.uid);
+    user.ok(&home, &["rm", "-f", "web"]);
+
+    // The seed's web-ping, built rootless: the rootful build's layers.
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../demo/web-ping");
+    let ctx = env.path("web-ping");
+    support::sh(Command::new("cp").arg("-a").arg(&demo).arg(&ctx));
+    support::sh(Command::new("chmod").args(["-R", "a+rX"]).arg(&ctx));
+    user.ok(&home, &["tag", &image, "diamol/node"]);
+    env.ok(["tag", "rootless-base", "diamol/node"]);
+    let build = ["build", "-q", "-t", "web-ping", "."];
+    let id = user.ok(&ctx, &build);
+    let layers = [
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RootFS.Layers}}",
+        "web-ping",
+    ];
+    let rootless_layers = user.ok(&home, &layers);
+    let mut root_build = env.cmd(build);
+    root_build.current_dir(&ctx).env("SOURCE_DATE_EPOCH", "0");
+    let root_id = support::sh(&mut root_build);
+    assert_eq!(rootless_layers, env.ok(layers));
+    assert_eq!(id.trim(), root_id.trim(), "image IDs");
+    // A rebuild with nothing changed is the same image.
+    assert_eq!(user.ok(&ctx, &build), id);
+
+    // push, and root pulls the same image back.
+    let pushed = format!("{reg}/rootless-{}/web-ping:1", std::process::id());
+    user.ok(&home, &["tag", "web-ping", &pushed]);
+    user.ok(&home, &["push", &pushed]);
+    env.ok(["rmi", "web-ping"]);
+    env.ok(["pull", &pushed]);
+    let ids = ["image", "inspect", "--format", "{{.Id}}", &pushed];
+    assert_eq!(env.ok(ids).trim(), id.trim());
 }
