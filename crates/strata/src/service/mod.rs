@@ -12,7 +12,8 @@
 //! [`http`] is the plumbing (bodies, errors, queries, API versions);
 //! [`router`] maps requests to the handlers in [`system`], [`images`],
 //! [`build`], [`containers`], [`attach`], [`exec`], [`archive`],
-//! [`networks`], [`volumes`] and [`usage`] (events, df, prunes).
+//! [`networks`], [`volumes`] and [`usage`] (events, df, prunes); [`spare`]
+//! keeps a supervisor ready for the next container start.
 
 mod archive;
 mod attach;
@@ -24,6 +25,7 @@ mod http;
 mod images;
 mod networks;
 mod router;
+mod spare;
 mod system;
 mod usage;
 mod volumes;
@@ -61,6 +63,7 @@ pub struct Service {
     ctx: Ctx,
     attach: Arc<attach::Attachments>,
     execs: exec::Execs,
+    spares: Arc<spare::SparePool>,
 }
 
 impl Service {
@@ -133,11 +136,13 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
 pub fn run(ctx: Ctx, args: ServiceArgs) -> anyhow::Result<i32> {
     let path = socket_path(args.uri.as_deref())?;
     // Open the store first: a broken store fails here, not per request.
-    ctx.store()?;
+    let spares = spare::SparePool::new(ctx.store()?.root().to_path_buf());
+    spares.refill_later();
     let svc = Arc::new(Service {
         ctx,
         attach: Arc::default(),
         execs: exec::Execs::default(),
+        spares,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
