@@ -5,11 +5,14 @@
 #   * `docker run --rm busybox true` through the socket vs
 #     `strata run --rm busybox true` (the same store, the same run)
 #                                                         target ≤ 1.5×
-# docker's CLI is Debian's /usr/bin/docker with DOCKER_HOST=unix://…; it
-# never reaches a daemon of its own.
+# docker's CLI is Debian's /usr/bin/docker (20.10; `$DOCKER` to change it)
+# with DOCKER_HOST=unix://…; it never reaches a daemon of its own.
+# `docker version` through the socket is the floor: docker's CLI starting
+# and one round trip, which every docker command pays.
 #
 # Usage: bench/service.sh            (as root; builds strata in release mode)
-# Env:   RUNS=30  CONTAINERS=100  STRATA=path/to/strata  CARGO_TARGET_DIR=…
+# Env:   RUNS=30  CONTAINERS=100  STRATA=path/to/strata  DOCKER=/usr/bin/docker
+#        CARGO_TARGET_DIR=…
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +24,9 @@ if [[ -z "${STRATA:-}" ]]; then
 fi
 [[ $(id -u) == 0 ]] || { echo "bench/service.sh must run as root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "hyperfine is required" >&2; exit 1; }
-[[ -x /usr/bin/docker ]] || { echo "docker's CLI (/usr/bin/docker) is required" >&2; exit 1; }
+# Not the first `docker` on PATH: that may be another version.
+DOCKER=${DOCKER:-/usr/bin/docker}
+[[ -x $DOCKER ]] || { echo "docker's CLI ($DOCKER) is required" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/strata-bench-service.XXXXXX)
 export STRATA_ROOT="$WORK/root"
@@ -47,7 +52,7 @@ tar -C "$WORK/rootfs" -cf "$WORK/busybox.tar" .
 
 "$STRATA" system service --time 0 "unix://$SOCK" >"$WORK/service.log" 2>&1 &
 SVC_PID=$!
-for _ in $(seq 1 100); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 100); do "$DOCKER" version >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo "== $CONTAINERS containers (half running, --network none)"
 for i in $(seq 1 "$CONTAINERS"); do
@@ -57,11 +62,12 @@ for i in $(seq 1 "$CONTAINERS"); do
     "$STRATA" run --network none --name "c$i" busybox true >/dev/null
   fi
 done
-echo "docker ps -a lists $(docker ps -aq | wc -l) containers"
+echo "docker ps -a lists $("$DOCKER" ps -aq | wc -l) containers"
 
 hyperfine -N --warmup 3 --runs "$RUNS" \
-  -n 'docker ps (socket)' 'docker ps' \
-  -n 'docker ps -a (socket)' 'docker ps -a' \
+  -n 'docker version (socket)' "$DOCKER version" \
+  -n 'docker ps (socket)' "$DOCKER ps" \
+  -n 'docker ps -a (socket)' "$DOCKER ps -a" \
   -n 'strata ps -a' "$STRATA ps -a" \
   --export-json "$WORK/ps.json"
 
@@ -69,7 +75,8 @@ hyperfine -N --warmup 3 --runs "$RUNS" \
 
 echo "== run --rm busybox true"
 hyperfine -N --warmup 3 --runs "$RUNS" \
+  -n 'docker version (socket)' "$DOCKER version" \
   -n 'strata run --rm' "$STRATA run --rm busybox true" \
-  -n 'docker run --rm (socket)' 'docker run --rm busybox true' \
+  -n 'docker run --rm (socket)' "$DOCKER run --rm busybox true" \
   -n 'strata run --rm --network none' "$STRATA run --rm --network none busybox true" \
-  -n 'docker run --rm --network none (socket)' 'docker run --rm --network none busybox true'
+  -n 'docker run --rm --network none (socket)' "$DOCKER run --rm --network none busybox true"

@@ -33,6 +33,9 @@ pub struct Supervised {
     pub socket: UnixStream,
     frames: FrameBuffer,
     queued: Vec<Frame>,
+    /// The supervisor process, when this process is its parent and lives
+    /// on (a service): see [`Self::reap`].
+    child: Option<std::process::Child>,
 }
 
 /// Spawns the supervisor of container `id` of store `root`; it inherits
@@ -88,16 +91,33 @@ pub fn spawn_supervisor(
         .ctx("start the supervisor", helper::helper_binary())?;
     drop(theirs);
     drop(lock_fd);
-    // The supervisor outlives us; nobody waits for it but init.
-    drop(child);
-    Ok(Supervised {
-        socket: ours,
-        frames: FrameBuffer::default(),
-        queued: Vec::new(),
-    })
+    // The supervisor outlives us; a long-lived caller reaps it (see
+    // `reap`), otherwise init does.
+    Ok(Supervised::adopt(ours, Some(child)))
 }
 
 impl Supervised {
+    /// The client's end of a supervisor's socket; `child` its process
+    /// when this one is its parent.
+    pub(crate) fn adopt(socket: UnixStream, child: Option<std::process::Child>) -> Supervised {
+        Supervised {
+            socket,
+            frames: FrameBuffer::default(),
+            queued: Vec::new(),
+            child,
+        }
+    }
+
+    /// Waits for the supervisor process to end, if this process is its
+    /// parent: a long-lived front end (the Engine API service) calls it
+    /// once it is done with the container, so that no supervisor stays a
+    /// zombie of the service. Blocks while the supervisor lives (restarts).
+    pub fn reap(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+
     /// The next frame, or `Err(Cancelled)` as soon as `cancel` fires.
     fn next(&mut self, cancel: &Cancel) -> Result<Option<Frame>> {
         loop {
@@ -211,11 +231,10 @@ impl Supervised {
     /// Attaches to the running container whose directory is `dir`
     /// (through its supervisor's attach socket).
     pub fn attach(dir: &Path) -> Result<Supervised> {
-        Ok(Supervised {
-            socket: crate::attach_server_linux::connect(dir)?,
-            frames: FrameBuffer::default(),
-            queued: Vec::new(),
-        })
+        Ok(Supervised::adopt(
+            crate::attach_server_linux::connect(dir)?,
+            None,
+        ))
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! strata __shim supervise <root> <id> <attach-fd|-> [<lock-fd>]
+//! strata __shim spare <root> <ctl-fd>    (a supervisor waiting for its container)
 //! strata __shim step                     (request on stdin, result on fd 3)
 //! strata __shim exec <root> <id> <request-json>
 //! strata __shim infra <root> <ready-fd>  (a store root's network namespace)
@@ -63,6 +64,17 @@ pub fn supervise_args(root: &Path, id: &str, fd: i32, lock_fd: i32) -> Vec<OsStr
     ]
 }
 
+/// Arguments for a spare supervisor (see [`crate::spare_linux`]) with its
+/// control socket on `fd`.
+pub fn spare_args(root: &Path, fd: i32) -> Vec<OsString> {
+    vec![
+        SHIM.into(),
+        "spare".into(),
+        root.as_os_str().to_owned(),
+        fd.to_string().into(),
+    ]
+}
+
 /// Arguments for a build-step helper.
 pub fn step_args() -> Vec<OsString> {
     vec![SHIM.into(), "step".into()]
@@ -100,6 +112,20 @@ pub fn main(args: &[OsString]) -> i32 {
                 unsafe { crate::lock::ContainerLock::from_raw_fd(fd) }
             });
             crate::supervisor_linux::run(Path::new(s(1)), &s(2).to_string_lossy(), attach, lock)
+        }
+        Some("spare") if args.len() == 3 => {
+            match s(2).to_str().and_then(|v| v.parse::<i32>().ok()) {
+                Some(fd) if fd >= 3 => {
+                    // SAFETY: the spawner put our end of the control socket
+                    // on this descriptor and nothing else owns it.
+                    let ctl = unsafe { OwnedFd::from_raw_fd(fd) };
+                    crate::spare_linux::main(Path::new(s(1)), ctl)
+                }
+                _ => {
+                    eprintln!("strata {SHIM} spare: bad control descriptor");
+                    125
+                }
+            }
         }
         Some("step") => crate::step::helper_main(),
         Some("infra") if args.len() == 3 => {

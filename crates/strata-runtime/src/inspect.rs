@@ -29,37 +29,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
     if let (Some(h), Some(obj)) = (&s.health, state.as_object_mut()) {
         obj.insert("Health".into(), json!(h));
     }
-    let mounts: Vec<Value> = crate::mounts::points_of(&c.spec)
-        .into_iter()
-        .map(|m| match m.kind.as_str() {
-            "volume" => json!({
-                "Type": "volume",
-                "Name": m.name,
-                "Source": crate::volumes::data_dir(store, &m.name),
-                "Destination": m.destination,
-                "Driver": crate::volumes::LOCAL,
-                "Mode": m.mode,
-                "RW": m.rw,
-                "Propagation": "",
-            }),
-            "tmpfs" => json!({
-                "Type": "tmpfs",
-                "Source": "",
-                "Destination": m.destination,
-                "Mode": "",
-                "RW": m.rw,
-                "Propagation": "",
-            }),
-            _ => json!({
-                "Type": "bind",
-                "Source": m.source,
-                "Destination": m.destination,
-                "Mode": m.mode,
-                "RW": m.rw,
-                "Propagation": "rprivate",
-            }),
-        })
-        .collect();
+    let mounts = mounts(store, c);
     let lowers = store
         .image(
             &strata_oci::Digest::parse(&c.image_id).unwrap_or_else(|_| strata_oci::Digest::of(b"")),
@@ -185,4 +155,40 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
         "Config": config,
         "NetworkSettings": crate::net::inspect::network_settings(store, c),
     })
+}
+
+/// A container's `Mounts`, as `inspect` and the Engine API's container
+/// list show them (from its record alone).
+pub fn mounts(store: &Store, c: &Container) -> Vec<Value> {
+    crate::mounts::points_of(&c.spec)
+        .into_iter()
+        .map(|m| match m.kind.as_str() {
+            "volume" => json!({
+                "Type": "volume",
+                "Name": m.name,
+                "Source": crate::volumes::data_dir(store, &m.name),
+                "Destination": m.destination,
+                "Driver": crate::volumes::LOCAL,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": "",
+            }),
+            "tmpfs" => json!({
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": m.destination,
+                "Mode": "",
+                "RW": m.rw,
+                "Propagation": "",
+            }),
+            _ => json!({
+                "Type": "bind",
+                "Source": m.source,
+                "Destination": m.destination,
+                "Mode": m.mode,
+                "RW": m.rw,
+                "Propagation": "rprivate",
+            }),
+        })
+        .collect()
 }

@@ -117,6 +117,7 @@ pub mod rootfs_linux;
 pub mod rootless_linux;
 pub mod rootless_pause_linux;
 pub mod seccomp_bpf_linux;
+pub mod spare_linux;
 pub mod spec;
 pub mod stats_linux;
 pub mod step;

@@ -343,8 +343,26 @@ pub fn create(store: &Store, image: &Image, opts: &CreateOptions) -> Result<Cont
 /// caller waits for the start with [`Supervised::wait_started`] and may
 /// then relay.
 pub fn start(store: &Store, c: &Container) -> Result<Supervised> {
+    start_with(store, c, || None)
+}
+
+/// [`start`], handing the container to a spare supervisor that `spare`
+/// gives (see [`crate::spare_linux`]) once the container's lock is
+/// claimed; a new supervisor is spawned when there is none, or the spare
+/// cannot take it (it died).
+pub fn start_with(
+    store: &Store,
+    c: &Container,
+    spare: impl FnOnce() -> Option<crate::spare_linux::Spare>,
+) -> Result<Supervised> {
     let lock = claim_for_start(store, c)?;
     let log = paths(store, &c.id).dir.join("supervisor.log");
+    if let Some(spare) = spare() {
+        match spare.start(&c.id, &log, &lock) {
+            Ok(sup) => return Ok(sup),
+            Err(e) => tracing::debug!("spare supervisor for {}: {e}; spawning one", c.id),
+        }
+    }
     client_linux::spawn_supervisor(store.root(), &c.id, &log, &lock)
 }
 

@@ -65,9 +65,39 @@ pub fn run(
     attach: Option<OwnedFd>,
     lock: Option<crate::lock::ContainerLock>,
 ) -> i32 {
+    let t0 = Instant::now();
+    finish(id, attach, lock, |client| {
+        let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
+        tracing::debug!(ms = ms(t0), "store open");
+        supervise_with(&store, id, client, None, t0).map(drop)
+    })
+}
+
+/// [`run`] with the store already open (a spare supervisor, see
+/// [`crate::spare_linux`]); `t0` is when it got the container.
+pub fn run_with_store(
+    store: &Store,
+    id: &str,
+    attach: Option<OwnedFd>,
+    lock: Option<crate::lock::ContainerLock>,
+    t0: Instant,
+) -> i32 {
+    finish(id, attach, lock, |client| {
+        supervise_with(store, id, client, None, t0).map(drop)
+    })
+}
+
+/// Supervises with `f`, holding `lock` until it returns; a failure is
+/// logged and sent to the client.
+fn finish(
+    id: &str,
+    attach: Option<OwnedFd>,
+    lock: Option<crate::lock::ContainerLock>,
+    f: impl FnOnce(&mut Option<UnixStream>) -> Result<()>,
+) -> i32 {
     let _lock = lock;
     let mut client = attach.map(UnixStream::from);
-    match supervise(root, id, &mut client) {
+    match f(&mut client) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("supervisor of {id}: {e}");
@@ -86,13 +116,6 @@ pub fn run(
 /// Milliseconds since the supervisor started (for `debug` timing logs).
 fn ms(t0: Instant) -> u128 {
     t0.elapsed().as_millis()
-}
-
-fn supervise(root: &Path, id: &str, client: &mut Option<UnixStream>) -> Result<()> {
-    let t0 = Instant::now();
-    let store = Store::open_with(root, &OpenOptions { gc_guard: false })?;
-    tracing::debug!(ms = ms(t0), "store open");
-    supervise_with(&store, id, client, None, t0).map(drop)
 }
 
 pub(crate) fn supervise_with(

@@ -74,10 +74,12 @@ fn empty_entry() -> Value {
     })
 }
 
-/// A container's `NetworkSettings`.
-pub fn network_settings(store: &Store, c: &Container) -> Value {
+/// The `Networks` of a container's `NetworkSettings`, from its
+/// attachments (`atts`, as [`networks::attachments`] or
+/// [`networks::all_attachments`] give them): the container list builds it
+/// for every container from one query.
+pub fn networks_of(c: &Container, atts: &[Attachment]) -> serde_json::Map<String, Value> {
     let running = c.is_running();
-    let atts = networks::attachments(store, &c.id).unwrap_or_default();
     let mode = NetMode::parse(&c.spec.host_config.network_mode).unwrap_or_default();
     let mut nets = serde_json::Map::new();
     match &mode {
@@ -86,9 +88,17 @@ pub fn network_settings(store: &Store, c: &Container) -> Value {
         }
         _ => {}
     }
-    for a in &atts {
+    for a in atts {
         nets.insert(a.network.name.clone(), network_entry(c, a, running));
     }
+    nets
+}
+
+/// A container's `NetworkSettings`.
+pub fn network_settings(store: &Store, c: &Container) -> Value {
+    let running = c.is_running();
+    let atts = networks::attachments(store, &c.id).unwrap_or_default();
+    let nets = networks_of(c, &atts);
     let bridge = atts
         .iter()
         .find(|a| a.network.is_default_bridge() && running && a.ip.is_some());

@@ -162,6 +162,9 @@ impl Attachments {
                     e.exit.send_replace(Some(c));
                 }
             });
+            // The supervisor may live on (restarts); once it ends, it is
+            // not left a zombie of the service.
+            sup.reap();
         });
     }
 

@@ -38,12 +38,15 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
     let list = ps::select(store, &q.filters()?, q.flag("all"), limit)
         .map_err(|e| ApiError::bad(format!("{e:#}")))?;
     let now = SystemTime::now();
-    let mut out = Vec::new();
+    // Every container's networks from one query; nothing per container
+    // but its record (the list is what `docker ps` waits for).
+    let atts = strata_runtime::net::networks::all_attachments(store)?;
+    let mut out = Vec::with_capacity(list.len());
     for c in &list {
+        let a = atts.get(&c.id).map(Vec::as_slice).unwrap_or(&[]);
         let created = ps::system_time(&c.created)
             .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs() as i64);
-        let doc = strata_runtime::inspect::inspect(store, c);
         let summary = ContainerSummary {
             id: Some(c.id.clone()),
             names: Some(vec![format!("/{}", c.name)]),
@@ -61,11 +64,11 @@ pub fn list(svc: &Service, q: &Query) -> ApiResult {
             }),
             // docker's list carries each network's endpoint and the
             // mounts (Testcontainers reads the gateway from here).
-            network_settings: serde_json::from_value(
-                json!({"Networks": doc["NetworkSettings"]["Networks"]}),
-            )
+            network_settings: serde_json::from_value(json!({
+                "Networks": strata_runtime::net::inspect::networks_of(c, a)
+            }))
             .ok(),
-            mounts: serde_json::from_value(doc["Mounts"].clone()).ok(),
+            mounts: serde_json::from_value(json!(strata_runtime::inspect::mounts(store, c))).ok(),
             ..ContainerSummary::default()
         };
         out.push(summary);
@@ -94,6 +97,8 @@ pub async fn create(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiR
     let body: ContainerCreateBody = super::http::read_json(req).await?;
     let opts = super::create::options(body, q.get("name").map(str::to_string))?;
     blocking(move || {
+        // docker's `run` starts it next: the spare supervisor gets ready.
+        svc.spares.warm();
         let store = svc.store()?;
         let img = store.resolve_image(&opts.image).map_err(|e| match e {
             strata_store::StoreError::ImageNotFound(_) => {
@@ -130,12 +135,19 @@ fn not_modified() -> ApiResult {
 /// Starts `c` and keeps its supervisor socket for attach and wait.
 fn start_container(svc: &Service, c: &Container) -> Result<(), ApiError> {
     let store = svc.store()?;
-    let mut sup = ops::start(store, c)?;
-    sup.wait_started().map_err(|e| match e {
-        // docker's client maps the message to 126/127; the status is 400.
-        strata_runtime::RuntimeError::Start { message, .. } => ApiError::bad(message),
-        other => other.into(),
-    })?;
+    let mut sup = ops::start_with(store, c, || svc.spares.take())?;
+    let started = sup.wait_started();
+    // The next start's supervisor, after this one answered.
+    svc.spares.refill_later();
+    if let Err(e) = started {
+        // It ends once it cleaned up (and removed, with --rm).
+        std::thread::spawn(move || sup.reap());
+        return Err(match e {
+            // docker's client maps the message to 126/127; the status is 400.
+            strata_runtime::RuntimeError::Start { message, .. } => ApiError::bad(message),
+            other => other.into(),
+        });
+    }
     svc.attach.started(&c.id, sup);
     Ok(())
 }

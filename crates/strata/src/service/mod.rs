@@ -14,7 +14,8 @@
 //! [`image_archive`] (save/load), [`build`], [`containers`], [`attach`],
 //! [`exec`], [`archive`], [`inspection`] (pause, top, changes, export,
 //! rename, update), [`stats`], [`networks`], [`volumes`] and [`usage`]
-//! (events, df, prunes).
+//! (events, df, prunes); [`spare`] keeps a supervisor ready for the next
+//! container start.
 
 mod archive;
 mod attach;
@@ -28,6 +29,7 @@ mod images;
 mod inspection;
 mod networks;
 mod router;
+mod spare;
 mod stats;
 mod system;
 mod usage;
@@ -66,6 +68,7 @@ pub struct Service {
     ctx: Ctx,
     attach: Arc<attach::Attachments>,
     execs: exec::Execs,
+    spares: Arc<spare::SparePool>,
 }
 
 impl Service {
@@ -138,11 +141,13 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
 pub fn run(ctx: Ctx, args: ServiceArgs) -> anyhow::Result<i32> {
     let path = socket_path(args.uri.as_deref())?;
     // Open the store first: a broken store fails here, not per request.
-    ctx.store()?;
+    let spares = spare::SparePool::new(ctx.store()?.root().to_path_buf());
+    spares.refill_later();
     let svc = Arc::new(Service {
         ctx,
         attach: Arc::default(),
         execs: exec::Execs::default(),
+        spares,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -287,8 +287,36 @@ fn service_stdin_and_containers_outliving_it() {
     // A container keeps running when the service exits, and the next
     // service (and the CLI meanwhile) still manage it.
     s.ok(&["run", "-d", "--name", "keeps", "busybox", "sleep", "60"]);
+    // Supervisors of this store: the one of `keeps`, and the spare the
+    // service keeps ready for its next start (made after each start).
+    let root = s.t.env.root.display().to_string();
+    let supervisors = || {
+        let mut p = support::lifecycle::processes_with(&format!("__shim spare {root} "));
+        p.extend(support::lifecycle::processes_with(&format!(
+            "__shim supervise {root} "
+        )));
+        p
+    };
+    let mut seen = supervisors();
+    for _ in 0..200 {
+        if seen.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        seen = supervisors();
+    }
+    assert_eq!(seen.len(), 2, "{seen:#?}");
     s.stop();
     assert_eq!(s.t.inspect("keeps", "{{.State.Running}}"), "true");
+    // The spare went with the service; the supervisor of `keeps` stays.
+    for _ in 0..200 {
+        seen = supervisors();
+        if seen.len() <= 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen.len(), 1, "{seen:#?}");
     s.start();
     assert_eq!(s.ok(&["ps", "--format", "{{.Names}}"]).trim(), "keeps");
     s.ok(&["rm", "-f", "keeps"]);
