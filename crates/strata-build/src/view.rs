@@ -10,10 +10,18 @@
 //! removed when the [`View`] is dropped. The build process runs in its own
 //! mount namespace ([`private_mounts`]), so a killed build leaves no mount
 //! behind on the host.
+//!
+//! With chroot isolation (nothing can be mounted) the view is a plain copy
+//! of the chain instead (`strata_store::plainfs_linux::materialize`): as
+//! safe to write to, slower to make. Under the default isolation a kernel
+//! that refuses the overlay mount gets [`RuntimeError::NeedsChroot`].
+//!
+//! [`RuntimeError::NeedsChroot`]: strata_runtime::RuntimeError::NeedsChroot
 
 use std::path::{Path, PathBuf};
 
 use strata_oci::Digest;
+use strata_runtime::isolation::{self, Isolation};
 use strata_runtime::rootfs_linux::{Mounter, Overlay, SysMounter};
 use strata_store::Store;
 
@@ -30,18 +38,19 @@ pub struct View {
 impl View {
     /// Mounts the filesystem of the chain ending at `chain` (chain IDs
     /// bottom first; empty for scratch).
-    pub fn mount(store: &Store, chain: &[Digest]) -> Result<View> {
+    pub fn mount(store: &Store, chain: &[Digest], iso: Isolation) -> Result<View> {
         let lowers = if chain.is_empty() {
             Vec::new()
         } else {
             store.snapshots().lower_dirs(chain)?
         };
-        View::mount_dirs(store, lowers)
+        View::mount_dirs(store, lowers, iso)
     }
 
     /// Mounts an overlay of `lowers` (topmost first; none: an empty
-    /// directory) with a throw-away upper dir.
-    pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>) -> Result<View> {
+    /// directory) with a throw-away upper dir; with chroot isolation,
+    /// copies them.
+    pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>, iso: Isolation) -> Result<View> {
         let holder = store.scratch().new_dir("view")?;
         let root = holder.join("root");
         let mut view = View {
@@ -53,6 +62,11 @@ impl View {
         if lowers.is_empty() {
             return Ok(view);
         }
+        if iso == Isolation::Chroot {
+            strata_store::plainfs_linux::materialize(&lowers, &root)
+                .map_err(strata_store::StoreError::from)?;
+            return Ok(view);
+        }
         let (upper, work) = (holder.join("upper"), holder.join("work"));
         for d in [&upper, &work] {
             std::fs::create_dir_all(d).map_err(BuildError::io("create directory", d))?;
@@ -62,7 +76,8 @@ impl View {
             upper,
             work,
         }
-        .mount(&SysMounter, &root)?;
+        .mount(&SysMounter, &root)
+        .map_err(isolation::refused)?;
         view.mounted = true;
         Ok(view)
     }

@@ -81,6 +81,7 @@
 
 pub mod attach;
 pub mod attach_server_linux;
+pub mod chroot_linux;
 pub mod client_linux;
 pub mod commit;
 pub mod confine;
@@ -99,6 +100,7 @@ pub mod health_linux;
 pub mod helper;
 pub mod inroot_linux;
 pub mod inspect;
+pub mod isolation;
 pub mod launch_linux;
 pub mod lock;
 pub mod logs;

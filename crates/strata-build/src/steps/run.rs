@@ -18,16 +18,23 @@
 //!
 //! Heredoc scripts with a `#!` line are mounted at `/dev/pipes/<name>` and
 //! executed, as BuildKit does.
+//!
+//! With `--isolation chroot` nothing is mounted: the step runs chrooted in
+//! a plain copy of its parent layers, and the layer is what changed in the
+//! copy (see [`prepare_rootfs`]); `--mount` (and a `#!` heredoc, a mount too)
+//! are refused there.
 
 use std::fs::File;
+use std::io::Write as _;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 use strata_dockerfile::instructions::{CacheSharing, Command, Mount, RunScript};
 use strata_dockerfile::parser::go_quote;
 use strata_oci::ImageConfig;
+use strata_runtime::isolation::Isolation;
 use strata_runtime::logs::Stream;
 use strata_runtime::rootfs_linux::clean_relative;
 use strata_runtime::spec::MountSpec;
@@ -35,6 +42,7 @@ use strata_runtime::step::{StepSpec, run_step_with};
 use strata_store::ingest::{DirLayerOptions, IngestedLayer};
 use strata_store::inroot_linux::Root;
 use strata_store::layer::{Compression, WhiteoutFormat};
+use strata_store::plainfs_linux::Record;
 
 use super::{Exec, push_layer_history};
 use crate::config_ops::shell_of;
@@ -79,6 +87,13 @@ pub fn run(
         .clone()
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".into());
+    let chroot = ex.req.isolation == Isolation::Chroot;
+    if chroot && (!act.mounts.is_empty() || matches!(run.script(), RunScript::ShebangFile { .. })) {
+        return Err(BuildError::Invalid(format!(
+            "{}: RUN --mount (and a #! heredoc, which is mounted) needs mounts, which --isolation chroot does without",
+            step.name
+        )));
+    }
     let work = store.scratch().new_dir("run")?;
     let result = (|| -> Result<IngestedLayer> {
         let (upper, wk) = (work.join("upper"), work.join("work"));
@@ -107,8 +122,17 @@ pub fn run(
                 readonly: true,
             });
         }
+        let mut lowers = store.snapshots().lower_dirs(&config.chain_ids())?;
+        let chrooted = if chroot {
+            let rootfs = work.join("rootfs");
+            let record = prepare_rootfs(&lowers, &rootfs, act.network)?;
+            lowers = vec![rootfs.clone()];
+            Some((rootfs, record))
+        } else {
+            None
+        };
         let spec = StepSpec {
-            lowers: store.snapshots().lower_dirs(&config.chain_ids())?,
+            lowers,
             upper: upper.clone(),
             work: wk,
             args: args.clone(),
@@ -119,6 +143,7 @@ pub fn run(
             mounts,
             hostname: String::new(),
             runtime: ex.req.runtime.clone(),
+            isolation: ex.req.isolation,
         };
         let status = run_step_with(store, &spec, &ex.req.cancel, &mut |s: Stream, b: &[u8]| {
             let s = match s {
@@ -136,6 +161,11 @@ pub fn run(
         }
         let parent = config.chain_ids().last().cloned();
         let _phase = ex.progress.phase_in(v, "layer write");
+        if let Some((rootfs, record)) = &chrooted {
+            record
+                .diff_into(rootfs, &upper)
+                .map_err(BuildError::io("find the changes in", rootfs))?;
+        }
         let layer = store.layer_from_dir(
             &upper,
             parent.as_ref(),
@@ -153,6 +183,62 @@ pub fn run(
     let created_by = format!("{} # buildkit", act.scope.run_created_by(&args));
     push_layer_history(&mut config, &layer, created_by, &ex.req.history_time());
     Ok((config, layer))
+}
+
+/// Paths of a chroot step's rootfs left out of its layer, as an overlay
+/// step's are (mounts there, never in the upper dir).
+const CHROOT_IGNORED: &[&str] = &["dev", "proc", "sys"];
+
+/// Chroot isolation: copies `lowers` into `rootfs` (created), writes the
+/// step's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` into it,
+/// and records it. The record leaves out those three files and
+/// [`CHROOT_IGNORED`], so the diff after the step holds exactly what an
+/// overlay step's upper dir would: the layers are the same.
+fn prepare_rootfs(
+    lowers: &[PathBuf],
+    rootfs: &Path,
+    network: strata_runtime::spec::NetworkMode,
+) -> Result<Record> {
+    std::fs::create_dir(rootfs).map_err(BuildError::io("create directory", rootfs))?;
+    strata_store::plainfs_linux::materialize(lowers, rootfs)
+        .map_err(strata_store::StoreError::from)?;
+    // `/etc` as the image has it, resolved inside the rootfs (a symlink
+    // never leads out); made when missing.
+    let r = Root::open(rootfs).map_err(BuildError::io("open", rootfs))?;
+    let top = r.host_path("/").map_err(BuildError::io("open", rootfs))?;
+    let etc = match r.host_path("/etc") {
+        Ok(p) if p.is_dir() => p,
+        _ => {
+            let p = rootfs.join("etc");
+            let _ = std::fs::remove_file(&p);
+            std::fs::create_dir(&p).map_err(BuildError::io("create directory", &p))?;
+            p
+        }
+    };
+    let rel = etc
+        .strip_prefix(&top)
+        .unwrap_or(Path::new("etc"))
+        .to_path_buf();
+    let mut ignore: Vec<String> = CHROOT_IGNORED.iter().map(|s| s.to_string()).collect();
+    for (name, data) in strata_runtime::step::etc_files(network, "buildkitsandbox") {
+        let p = etc.join(name);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            Ok(_) => std::fs::remove_file(&p),
+            Err(_) => Ok(()),
+        }
+        .map_err(BuildError::io("remove", &p))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+            .and_then(|mut f| f.write_all(&data))
+            .map_err(BuildError::io("write", &p))?;
+        ignore.push(rel.join(name).display().to_string());
+    }
+    let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
+    Record::take(rootfs, &ignore).map_err(BuildError::io("record", rootfs))
 }
 
 fn mounts(
@@ -173,7 +259,11 @@ fn mounts(
                 let (root, view) = match src {
                     Source::Context if b.readonly => (ex.ctx.root().to_path_buf(), None),
                     Source::Context => {
-                        let v = View::mount_dirs(ex.store, vec![ex.ctx.root().to_path_buf()])?;
+                        let v = View::mount_dirs(
+                            ex.store,
+                            vec![ex.ctx.root().to_path_buf()],
+                            ex.req.isolation,
+                        )?;
                         (v.root().to_path_buf(), Some(v))
                     }
                     other => {

@@ -1,0 +1,152 @@
+//! `build --isolation chroot` where the kernel allows no mounts and no user
+//! namespaces: Kaniko's case, a CI job in an unprivileged container. The
+//! environment is a strata container — docker's default capabilities (no
+//! `CAP_SYS_ADMIN`) and seccomp profile (no `unshare`, no `mount`, no
+//! `clone(CLONE_NEWUSER)`), as a Kubernetes pod's — running the strata
+//! under test bound in from the host, as root there. The test shows that
+//! user namespaces and mounts really are refused there, that the default
+//! isolation stops with the message naming `--isolation chroot` (exit
+//! 125), and that chroot isolation builds a Dockerfile with ENV, WORKDIR,
+//! COPY and RUN steps (a chown, a deletion, a directory replaced) whose
+//! layers equal the rootful build's and whose image runs. See: issue 12.
+
+use std::process::Output;
+
+use crate::build_common::context;
+use crate::support::{self, Env};
+
+const DOCKERFILE: &str = "FROM bb\n\
+ENV GREETING=hello\n\
+WORKDIR /app\n\
+COPY f.txt ./\n\
+RUN mkdir /data && echo hi > /data/x && chown 1000:1001 /data/x \
+&& echo \"$GREETING\" > /app/g && rm /etc/group && echo quiet > /dev/null\n\
+RUN mkdir /a && echo old > /a/f\n\
+RUN rm -rf /a && mkdir /a && echo new > /a/n\n";
+
+/// Runs `script` with busybox's `sh` in a container with docker's default
+/// confinement; strata is `/strata`, `dir` is `/k`, and the host's
+/// `/usr` (util-linux's `unshare`, the libraries strata links) is bound
+/// read-only. Returns the output (stderr merged by the script).
+fn in_container(env: &Env, dir: &std::path::Path, script: &str) -> Output {
+    let bin = format!("{}:/strata:ro", support::bin().display());
+    let k = format!("{}:/k", dir.display());
+    env.run([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/usr/lib:/lib:ro",
+        "-v",
+        "/usr/lib64:/lib64:ro",
+        "-v",
+        &bin,
+        "-v",
+        &k,
+        "-e",
+        "SOURCE_DATE_EPOCH=0",
+        "bb",
+        "sh",
+        "-c",
+        script,
+    ])
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
+    if !support::is_root() {
+        support::skip("needs root: the test runs strata in a container");
+        return;
+    }
+    let env = Env::new();
+    env.busybox("bb");
+    let k = env.path("kaniko");
+    std::fs::create_dir_all(&k).unwrap();
+    std::fs::copy(support::busybox_rootfs_tar(), k.join("bb.tar")).unwrap();
+    let ctx = context(
+        &env,
+        "kaniko/ctx",
+        &[("Dockerfile", DOCKERFILE), ("f.txt", "copied\n")],
+    );
+
+    // The environment: no user namespace, no mount namespace, no mount.
+    let out = in_container(
+        &env,
+        &k,
+        "id -u; \
+         /usr/bin/unshare -U true 2>/dev/null && echo userns-made || echo userns-refused; \
+         /usr/bin/unshare -m true 2>/dev/null && echo mntns-made || echo mntns-refused; \
+         mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null && echo mounted || echo mount-refused",
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for want in ["userns-refused", "mntns-refused", "mount-refused"] {
+        assert!(t.contains(want), "{want} expected:\n{t}");
+    }
+    assert_eq!(t.lines().next(), Some("0"), "root in the container:\n{t}");
+
+    // The default isolation refuses, naming the way out; chroot builds,
+    // by flag and by STRATA_ISOLATION alike (the same image).
+    let out = in_container(
+        &env,
+        &k,
+        "S='/strata --root /k/root'; cd /k/ctx || exit 9; \
+         $S import --change 'CMD [\"sh\"]' /k/bb.tar bb >/dev/null || exit 9; \
+         $S build -q -t dflt . 2>&1; echo \"default-exit=$?\"; \
+         $S build -q --isolation chroot -t img . > /k/id1 || exit 10; \
+         STRATA_ISOLATION=chroot $S build -q --no-cache -t img2 . > /k/id2 || exit 11; \
+         $S save -o /k/img.tar img 2>&1 || exit 12",
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("default-exit=125"), "{t}");
+    assert!(t.contains("Operation not permitted"), "{t}");
+    assert!(
+        t.contains("build with --isolation chroot (or STRATA_ISOLATION=chroot)"),
+        "{t}"
+    );
+    let id1 = std::fs::read_to_string(k.join("id1")).unwrap();
+    assert!(id1.trim().starts_with("sha256:"), "{id1}");
+    assert_eq!(id1, std::fs::read_to_string(k.join("id2")).unwrap());
+
+    // The same layers as the rootful build (overlay, OCI runtime).
+    let mut root_build = env.cmd(["build", "-q", "-t", "rootful", "."]);
+    root_build.current_dir(&ctx).env("SOURCE_DATE_EPOCH", "0");
+    support::sh(&mut root_build);
+    let img_tar = k.join("img.tar");
+    env.ok(["load", "-q", "-i", img_tar.to_str().unwrap()]);
+    let layers = |image: &str| {
+        env.ok([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            image,
+        ])
+    };
+    assert_eq!(layers(id1.trim()), layers("rootful"));
+
+    // The image runs: ENV, WORKDIR, COPY and the RUN steps' changes.
+    let out = env.ok([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        id1.trim(),
+        "sh",
+        "-c",
+        "pwd; cat g f.txt; stat -c %u:%g /data/x; ls /a; test -e /etc/group || echo no-group",
+    ]);
+    assert_eq!(out, "/app\nhello\ncopied\n1000:1001\nn\nno-group\n");
+}
