@@ -268,6 +268,19 @@ impl Child {
         nix::unistd::setresgid(gid, gid, gid).map_err(err("setgid"))?;
         let uid = nix::unistd::Uid::from_raw(self.uid);
         nix::unistd::setresuid(uid, uid, uid).map_err(err("setuid"))?;
+        // Nothing of the helper's beyond stdio (the result pipe is fd 3).
+        // SAFETY: close_range with integer arguments; CLOEXEC closes at exec.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if rc != 0 {
+            return Err(("close_range", nix::Error::last()));
+        }
         nix::unistd::execve(&self.exe, &self.argv, &self.env).map_err(err("exec"))
     }
 

@@ -150,3 +150,56 @@ fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
     ]);
     assert_eq!(out, "/app\nhello\ncopied\n1000:1001\nn\nno-group\n");
 }
+
+/// Where a mount namespace can be made (root here), chroot isolation
+/// gives the step buildah's setup — device nodes, `/proc`, `/sys`
+/// read-only, `pivot_root` — and kills what the step left running, even a
+/// process that left its group with `setsid`; a RUN the layer diff must
+/// not see (`/dev`, `/etc/hosts`) leaves the layer as an overlay step's.
+#[test]
+fn chroot_isolation_with_a_mount_namespace_cleans_up() {
+    if !support::is_root() {
+        support::skip("needs root: chroot(2)");
+        return;
+    }
+    let env = Env::new();
+    env.busybox("bb");
+    let marker = format!("{}", 40_000 + std::process::id() % 20_000);
+    let dockerfile = format!(
+        "FROM bb\n\
+         RUN (setsid sleep {marker} &); test -c /dev/null && test -c /dev/urandom \
+         && grep -q '^Name:' /proc/self/status && ! touch /sys/x 2>/dev/null \
+         && echo x > /dev/null && echo 127.0.0.2 extra >> /etc/hosts \
+         && test \"$(cat /etc/hostname)\" = buildkitsandbox && echo made > /made\n"
+    );
+    let ctx = context(&env, "ctx", &[("Dockerfile", &dockerfile)]);
+    let build = |tag: &str, iso: &str| {
+        let mut c = env.cmd(["build", "-q", "--isolation", iso, "-t", tag, "."]);
+        c.current_dir(&ctx).env("SOURCE_DATE_EPOCH", "0");
+        support::sh(&mut c)
+    };
+    build("ch", "chroot");
+    // Nothing of the step runs on.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+        .filter(|c| c.split('\0').any(|a| a == marker))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    build("oci", "default");
+    let layers = |image: &str| {
+        env.ok([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RootFS.Layers}}",
+            image,
+        ])
+    };
+    assert_eq!(layers("ch"), layers("oci"));
+    // A bad value is docker's flag error.
+    let out = env.run(["build", "--isolation", "hyperv", ctx.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid isolation"));
+}
