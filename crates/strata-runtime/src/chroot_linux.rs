@@ -148,15 +148,22 @@ pub(crate) fn step(spec: &StepSpec) -> Result<i32> {
     Ok(code)
 }
 
-/// Creates the device nodes in the rootfs's `/dev`, as far as the kernel
+/// Makes `/dev`, `/proc` and `/sys` directories and creates the device
+/// nodes in `/dev`, as far as the kernel
 /// lets us (a container's root has `CAP_MKNOD`); without them `/dev/null`
 /// is an empty file. `/dev` is left out of the step's layer.
 fn make_devices(rootfs: &Path) {
-    let dev = rootfs.join("dev");
-    if std::fs::symlink_metadata(&dev).is_ok_and(|m| !m.is_dir()) {
-        let _ = std::fs::remove_file(&dev);
+    // `/dev`, `/proc` and `/sys` are directories of the rootfs itself
+    // (mounts never follow an image's symlink there); the layer leaves
+    // them out.
+    for d in ["dev", "proc", "sys"] {
+        let p = rootfs.join(d);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
+            let _ = std::fs::remove_file(&p);
+        }
+        let _ = std::fs::create_dir(&p);
     }
-    let _ = std::fs::create_dir_all(&dev);
+    let dev = rootfs.join("dev");
     for (name, major, minor) in DEVICES {
         let p = dev.join(name);
         let _ = std::fs::remove_file(&p);
@@ -325,7 +332,6 @@ impl Child {
         }
         let _ = std::fs::create_dir(dev.join("shm"));
         let proc_dir = self.rootfs.join("proc");
-        let _ = std::fs::create_dir(&proc_dir);
         // Our PID namespace's /proc; a user namespace that does not own
         // it may only bind the host's.
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
@@ -339,7 +345,6 @@ impl Child {
             )?;
         }
         let sys = self.rootfs.join("sys");
-        let _ = std::fs::create_dir(&sys);
         mount(
             Some("/sys"),
             &sys,

@@ -307,6 +307,9 @@ fn run_in(
 /// The helper side (`__shim step`): runs the step read from stdin and
 /// writes the result to fd 3.
 pub fn helper_main() -> i32 {
+    // What the step creates (its working directory, its files) gets the
+    // modes it gets under docker, whatever the caller's umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut input = Vec::new();
     let res = std::io::stdin()
         .read_to_end(&mut input)

@@ -6,7 +6,7 @@
 //! under test bound in from the host, as root there. The test shows that
 //! user namespaces and mounts really are refused there, that the default
 //! isolation stops with the message naming `--isolation chroot` (exit
-//! 125), and that chroot isolation builds a Dockerfile with ENV, WORKDIR,
+//! 125), as does a non-root user's strata there, and that chroot isolation builds a Dockerfile with ENV, WORKDIR,
 //! COPY and RUN steps (a chown, a deletion, a directory replaced) whose
 //! layers equal the rootful build's and whose image runs. See: issue 12.
 
@@ -31,28 +31,15 @@ RUN rm -rf /a && mkdir /a && echo new > /a/n\n";
 fn in_container(env: &Env, dir: &std::path::Path, script: &str) -> Output {
     let bin = format!("{}:/strata:ro", support::bin().display());
     let k = format!("{}:/k", dir.display());
-    env.run([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-v",
-        "/usr:/usr:ro",
-        "-v",
-        "/usr/lib:/lib:ro",
-        "-v",
-        "/usr/lib64:/lib64:ro",
-        "-v",
-        &bin,
-        "-v",
-        &k,
-        "-e",
-        "SOURCE_DATE_EPOCH=0",
-        "bb",
-        "sh",
-        "-c",
-        script,
-    ])
+    let mut args = vec!["run", "--rm", "--network", "none", "-v", "/usr:/usr:ro"];
+    args.extend(["-v", "/usr/lib:/lib:ro"]);
+    // The dynamic loader's directory where the architecture has one.
+    if std::path::Path::new("/usr/lib64").is_dir() {
+        args.extend(["-v", "/usr/lib64:/lib64:ro"]);
+    }
+    args.extend(["-v", &bin, "-v", &k, "-e", "SOURCE_DATE_EPOCH=0"]);
+    args.extend(["bb", "sh", "-c", script]);
+    env.run(args)
 }
 
 fn text(out: &Output) -> String {
@@ -87,7 +74,9 @@ fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
         "id -u; \
          /usr/bin/unshare -U true 2>/dev/null && echo userns-made || echo userns-refused; \
          /usr/bin/unshare -m true 2>/dev/null && echo mntns-made || echo mntns-refused; \
-         mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null && echo mounted || echo mount-refused",
+         mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null && echo mounted || echo mount-refused; \
+         mkdir -m 777 /tmp/u; /usr/bin/setpriv --reuid 65534 --regid 65534 --clear-groups \
+           env HOME=/tmp/u XDG_RUNTIME_DIR=/tmp/u /strata images 2>&1; echo \"user-exit=$?\"",
     );
     let t = text(&out);
     assert!(out.status.success(), "{t}");
@@ -95,6 +84,12 @@ fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
         assert!(t.contains(want), "{want} expected:\n{t}");
     }
     assert_eq!(t.lines().next(), Some("0"), "root in the container:\n{t}");
+    // An ordinary user there is told what works.
+    assert!(t.contains("user-exit=125"), "{t}");
+    assert!(
+        t.contains("run it as root there and build with --isolation chroot"),
+        "{t}"
+    );
 
     // The default isolation refuses, naming the way out; chroot builds,
     // by flag and by STRATA_ISOLATION alike (the same image).
@@ -155,7 +150,8 @@ fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
 /// gives the step buildah's setup — device nodes, `/proc`, `/sys`
 /// read-only, `pivot_root` — and kills what the step left running, even a
 /// process that left its group with `setsid`; a RUN the layer diff must
-/// not see (`/dev`, `/etc/hosts`) leaves the layer as an overlay step's.
+/// not see (`/dev`, `/etc/hosts`) leaves the layer as an overlay step's,
+/// whatever the caller's umask.
 #[test]
 fn chroot_isolation_with_a_mount_namespace_cleans_up() {
     if !support::is_root() {
@@ -173,12 +169,21 @@ fn chroot_isolation_with_a_mount_namespace_cleans_up() {
          && test \"$(cat /etc/hostname)\" = buildkitsandbox && echo made > /made\n"
     );
     let ctx = context(&env, "ctx", &[("Dockerfile", &dockerfile)]);
-    let build = |tag: &str, iso: &str| {
+    let build = |tag: &str, iso: &str, umask: u32| {
         let mut c = env.cmd(["build", "-q", "--isolation", iso, "-t", tag, "."]);
         c.current_dir(&ctx).env("SOURCE_DATE_EPOCH", "0");
+        // SAFETY: umask is async-signal-safe and cannot fail.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                libc::umask(umask);
+                Ok(())
+            });
+        }
         support::sh(&mut c)
     };
-    build("ch", "chroot");
+    // The caller's umask does not reach the step (its files get docker's
+    // modes, so the layers still match).
+    build("ch", "chroot", 0o077);
     // Nothing of the step runs on.
     let left: Vec<String> = std::fs::read_dir("/proc")
         .unwrap()
@@ -187,7 +192,7 @@ fn chroot_isolation_with_a_mount_namespace_cleans_up() {
         .filter(|c| c.split('\0').any(|a| a == marker))
         .collect();
     assert!(left.is_empty(), "left running: {left:?}");
-    build("oci", "default");
+    build("oci", "default", 0o022);
     let layers = |image: &str| {
         env.ok([
             "image",
