@@ -12,13 +12,18 @@
 //! behind on the host.
 //!
 //! With chroot isolation (nothing can be mounted) the view is a plain copy
-//! of the chain instead (`strata_store::plainfs_linux::materialize`): as
-//! safe to write to, slower to make. Under the default isolation a kernel
-//! that refuses the overlay mount gets [`RuntimeError::NeedsChroot`].
+//! of the chain instead (`strata_store::plainfs_linux::materialize`),
+//! shared by every view of the same layers in this process and kept (the
+//! last [`PLAIN_KEEP`] unused ones) until it exits: the steps only read
+//! views, and a COPY checks that the files it copies are the inodes it
+//! selected (an overlay view shows the snapshots' own inodes, a copy its
+//! own). Under the default isolation a kernel that refuses the overlay
+//! mount gets [`RuntimeError::NeedsChroot`].
 //!
 //! [`RuntimeError::NeedsChroot`]: strata_runtime::RuntimeError::NeedsChroot
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use strata_oci::Digest;
 use strata_runtime::isolation::{self, Isolation};
@@ -33,7 +38,15 @@ pub struct View {
     root: PathBuf,
     holder: PathBuf,
     mounted: bool,
+    /// A shared plain copy (chroot isolation): left in place on drop.
+    shared: Option<Arc<PathBuf>>,
 }
+
+/// How many plain copies no view uses are kept.
+const PLAIN_KEEP: usize = 4;
+
+/// Plain copies for views: (lower dirs, holder dir), oldest first.
+static PLAIN: Mutex<Vec<(Vec<PathBuf>, Arc<PathBuf>)>> = Mutex::new(Vec::new());
 
 impl View {
     /// Mounts the filesystem of the chain ending at `chain` (chain IDs
@@ -51,20 +64,19 @@ impl View {
     /// directory) with a throw-away upper dir; with chroot isolation,
     /// copies them.
     pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>, iso: Isolation) -> Result<View> {
+        if iso == Isolation::Chroot && !lowers.is_empty() {
+            return View::plain(store, lowers);
+        }
         let holder = store.scratch().new_dir("view")?;
         let root = holder.join("root");
         let mut view = View {
             root: root.clone(),
             holder: holder.clone(),
             mounted: false,
+            shared: None,
         };
         std::fs::create_dir_all(&root).map_err(BuildError::io("create directory", &root))?;
         if lowers.is_empty() {
-            return Ok(view);
-        }
-        if iso == Isolation::Chroot {
-            strata_store::plainfs_linux::materialize(&lowers, &root)
-                .map_err(strata_store::StoreError::from)?;
             return Ok(view);
         }
         let (upper, work) = (holder.join("upper"), holder.join("work"));
@@ -82,6 +94,45 @@ impl View {
         Ok(view)
     }
 
+    /// The shared plain copy of `lowers`, made when missing.
+    fn plain(store: &Store, lowers: Vec<PathBuf>) -> Result<View> {
+        let mut kept = PLAIN.lock().unwrap_or_else(|e| e.into_inner());
+        let holder = match kept.iter().find(|(l, _)| *l == lowers) {
+            Some((_, h)) => h.clone(),
+            None => {
+                let holder = store.scratch().new_dir("view")?;
+                let root = holder.join("root");
+                let made = std::fs::create_dir(&root)
+                    .map_err(BuildError::io("create directory", &root))
+                    .and_then(|()| {
+                        strata_store::plainfs_linux::materialize(&lowers, &root)
+                            .map_err(|e| strata_store::StoreError::from(e).into())
+                    });
+                if let Err(e) = made {
+                    let _ = strata_store::layout::remove_tree(&holder);
+                    return Err(e);
+                }
+                let h = Arc::new(holder);
+                kept.push((lowers, h.clone()));
+                // Drop the oldest copies no view holds.
+                while kept.len() > PLAIN_KEEP {
+                    let Some(i) = kept.iter().position(|(_, h)| Arc::strong_count(h) == 1) else {
+                        break;
+                    };
+                    let (_, h) = kept.remove(i);
+                    let _ = strata_store::layout::remove_tree(&h);
+                }
+                h
+            }
+        };
+        Ok(View {
+            root: holder.join("root"),
+            holder: holder.to_path_buf(),
+            mounted: false,
+            shared: Some(holder),
+        })
+    }
+
     /// The view's root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -90,6 +141,9 @@ impl View {
 
 impl Drop for View {
     fn drop(&mut self) {
+        if self.shared.is_some() {
+            return;
+        }
         if self.mounted {
             let _ = SysMounter.unmount(&self.root);
         }

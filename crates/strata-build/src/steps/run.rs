@@ -21,13 +21,12 @@
 //!
 //! With `--isolation chroot` nothing is mounted: the step runs chrooted in
 //! a plain copy of its parent layers, and the layer is what changed in the
-//! copy (see [`prepare_rootfs`]); `--mount` (and a `#!` heredoc, a mount too)
-//! are refused there.
+//! copy (see [`super::chroot`]); `--mount` (and a `#!` heredoc, a mount
+//! too) are refused there.
 
 use std::fs::File;
-use std::io::Write as _;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -42,7 +41,6 @@ use strata_runtime::step::{StepSpec, run_step_with};
 use strata_store::ingest::{DirLayerOptions, IngestedLayer};
 use strata_store::inroot_linux::Root;
 use strata_store::layer::{Compression, WhiteoutFormat};
-use strata_store::plainfs_linux::Record;
 
 use super::{Exec, push_layer_history};
 use crate::config_ops::shell_of;
@@ -124,10 +122,9 @@ pub fn run(
         }
         let mut lowers = store.snapshots().lower_dirs(&config.chain_ids())?;
         let chrooted = if chroot {
-            let rootfs = work.join("rootfs");
-            let record = prepare_rootfs(&lowers, &rootfs, act.network)?;
-            lowers = vec![rootfs.clone()];
-            Some((rootfs, record))
+            let r = super::chroot::Rootfs::prepare(store, &config.chain_ids(), act.network)?;
+            lowers = vec![r.dir().to_path_buf()];
+            Some(r)
         } else {
             None
         };
@@ -161,10 +158,8 @@ pub fn run(
         }
         let parent = config.chain_ids().last().cloned();
         let _phase = ex.progress.phase_in(v, "layer write");
-        if let Some((rootfs, record)) = &chrooted {
-            record
-                .diff_into(rootfs, &upper)
-                .map_err(BuildError::io("find the changes in", rootfs))?;
+        if let Some(r) = &chrooted {
+            r.diff_into(&upper)?;
         }
         let layer = store.layer_from_dir(
             &upper,
@@ -176,6 +171,9 @@ pub fn run(
                 adopt_dir: true,
             },
         )?;
+        if let Some(r) = chrooted {
+            r.keep(store, &layer.chain_id);
+        }
         Ok(layer)
     })();
     let _ = strata_store::layout::remove_tree(&work);
@@ -183,62 +181,6 @@ pub fn run(
     let created_by = format!("{} # buildkit", act.scope.run_created_by(&args));
     push_layer_history(&mut config, &layer, created_by, &ex.req.history_time());
     Ok((config, layer))
-}
-
-/// Paths of a chroot step's rootfs left out of its layer, as an overlay
-/// step's are (mounts there, never in the upper dir).
-const CHROOT_IGNORED: &[&str] = &["dev", "proc", "sys"];
-
-/// Chroot isolation: copies `lowers` into `rootfs` (created), writes the
-/// step's `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` into it,
-/// and records it. The record leaves out those three files and
-/// [`CHROOT_IGNORED`], so the diff after the step holds exactly what an
-/// overlay step's upper dir would: the layers are the same.
-fn prepare_rootfs(
-    lowers: &[PathBuf],
-    rootfs: &Path,
-    network: strata_runtime::spec::NetworkMode,
-) -> Result<Record> {
-    std::fs::create_dir(rootfs).map_err(BuildError::io("create directory", rootfs))?;
-    strata_store::plainfs_linux::materialize(lowers, rootfs)
-        .map_err(strata_store::StoreError::from)?;
-    // `/etc` as the image has it, resolved inside the rootfs (a symlink
-    // never leads out); made when missing.
-    let r = Root::open(rootfs).map_err(BuildError::io("open", rootfs))?;
-    let top = r.host_path("/").map_err(BuildError::io("open", rootfs))?;
-    let etc = match r.host_path("/etc") {
-        Ok(p) if p.is_dir() => p,
-        _ => {
-            let p = rootfs.join("etc");
-            let _ = std::fs::remove_file(&p);
-            std::fs::create_dir(&p).map_err(BuildError::io("create directory", &p))?;
-            p
-        }
-    };
-    let rel = etc
-        .strip_prefix(&top)
-        .unwrap_or(Path::new("etc"))
-        .to_path_buf();
-    let mut ignore: Vec<String> = CHROOT_IGNORED.iter().map(|s| s.to_string()).collect();
-    for (name, data) in strata_runtime::step::etc_files(network, "buildkitsandbox") {
-        let p = etc.join(name);
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
-            Ok(_) => std::fs::remove_file(&p),
-            Err(_) => Ok(()),
-        }
-        .map_err(BuildError::io("remove", &p))?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&p)
-            .and_then(|mut f| f.write_all(&data))
-            .map_err(BuildError::io("write", &p))?;
-        ignore.push(rel.join(name).display().to_string());
-    }
-    let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
-    Record::take(rootfs, &ignore).map_err(BuildError::io("record", rootfs))
 }
 
 fn mounts(

@@ -161,14 +161,26 @@ fn chroot_isolation_with_a_mount_namespace_cleans_up() {
     let env = Env::new();
     env.busybox("bb");
     let marker = format!("{}", 40_000 + std::process::id() % 20_000);
+    // Later RUN steps start from the copy an earlier one left (with the
+    // COPY's layer applied to it); COPY --from reads a copied stage.
     let dockerfile = format!(
-        "FROM bb\n\
+        "FROM bb AS base\n\
          RUN (setsid sleep {marker} &); test -c /dev/null && test -c /dev/urandom \
          && grep -q '^Name:' /proc/self/status && ! touch /sys/x 2>/dev/null \
          && echo x > /dev/null && echo 127.0.0.2 extra >> /etc/hosts \
-         && test \"$(cat /etc/hostname)\" = buildkitsandbox && echo made > /made\n"
+         && test \"$(cat /etc/hostname)\" = buildkitsandbox && echo made > /made\n\
+         RUN mkdir /w && echo a > /w/a\n\
+         COPY c.txt /w/\n\
+         RUN cat /w/c.txt >> /w/a && rm /made /w/c.txt\n\
+         FROM bb\n\
+         COPY --from=base /w /w2\n\
+         RUN cat /w2/a > /out && ls /w2 >> /out\n"
     );
-    let ctx = context(&env, "ctx", &[("Dockerfile", &dockerfile)]);
+    let ctx = context(
+        &env,
+        "ctx",
+        &[("Dockerfile", &dockerfile), ("c.txt", "c\n")],
+    );
     let build = |tag: &str, iso: &str, umask: u32| {
         let mut c = env.cmd(["build", "-q", "--isolation", iso, "-t", tag, "."]);
         c.current_dir(&ctx).env("SOURCE_DATE_EPOCH", "0");
@@ -203,6 +215,32 @@ fn chroot_isolation_with_a_mount_namespace_cleans_up() {
         ])
     };
     assert_eq!(layers("ch"), layers("oci"));
+    let out = env.ok(["run", "--rm", "--network", "none", "ch", "cat", "/out"]);
+    assert_eq!(out, "a\nc\na\n");
+    let mut base = env.cmd([
+        "build",
+        "-q",
+        "--isolation",
+        "chroot",
+        "--target",
+        "base",
+        "-t",
+        "base",
+        ".",
+    ]);
+    base.current_dir(&ctx);
+    support::sh(&mut base);
+    let out = env.ok([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "base",
+        "sh",
+        "-c",
+        "ls / /w",
+    ]);
+    assert!(!out.contains("made") && !out.contains("c.txt"), "{out}");
     // A bad value is docker's flag error.
     let out = env.run(["build", "--isolation", "hyperv", ctx.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(125));
