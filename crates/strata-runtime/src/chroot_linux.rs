@@ -32,13 +32,14 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::error::{Result, RuntimeError};
@@ -134,11 +135,16 @@ pub(crate) fn step(spec: &StepSpec) -> Result<i32> {
         source: e,
     })? {
         ForkResult::Child => child.run(),
-        ForkResult::Parent { child } => child.as_raw(),
+        ForkResult::Parent { child } => {
+            // Here too, so a stop right after the fork finds the group.
+            let _ = nix::unistd::setpgid(child, child);
+            child.as_raw()
+        }
     };
     // The step's processes are its own process group; the ones that
     // leave it are still our descendants (we are their subreaper).
     let code = wait_forwarding(pid, &sfd, &mut stop, &|pid| {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
     });
     kill_descendants(pid);
@@ -148,14 +154,12 @@ pub(crate) fn step(spec: &StepSpec) -> Result<i32> {
     Ok(code)
 }
 
-/// Makes `/dev`, `/proc` and `/sys` directories and creates the device
-/// nodes in `/dev`, as far as the kernel
-/// lets us (a container's root has `CAP_MKNOD`); without them `/dev/null`
-/// is an empty file. `/dev` is left out of the step's layer.
+/// Makes `/dev`, `/proc` and `/sys` directories of the rootfs itself
+/// (a mount never follows an image's symlink there) and creates the
+/// device nodes in `/dev`, as far as the kernel lets us (a container's
+/// root has `CAP_MKNOD`); without them `/dev/null` is an empty file. The
+/// step's layer leaves all three out.
 fn make_devices(rootfs: &Path) {
-    // `/dev`, `/proc` and `/sys` are directories of the rootfs itself
-    // (mounts never follow an image's symlink there); the layer leaves
-    // them out.
     for d in ["dev", "proc", "sys"] {
         let p = rootfs.join(d);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
@@ -173,21 +177,37 @@ fn make_devices(rootfs: &Path) {
             Mode::from_bits_truncate(0o666),
             makedev(*major, *minor),
         );
-        if let Err(e) = made {
-            tracing::debug!("chroot isolation: mknod /dev/{name}: {e}");
-            if *name == "null" {
-                let _ = std::fs::File::create(&p);
+        match made {
+            // mknod's mode went through the umask.
+            Ok(()) => {
+                let _ = std::fs::set_permissions(&p, PermissionsExt::from_mode(0o666));
+            }
+            Err(e) => {
+                tracing::debug!("chroot isolation: mknod /dev/{name}: {e}");
+                if *name == "null" {
+                    let _ = std::fs::File::create(&p);
+                    let _ = std::fs::set_permissions(&p, PermissionsExt::from_mode(0o666));
+                }
             }
         }
     }
 }
 
 /// SIGKILLs and reaps every process left of the step: its process group,
-/// then every child of ours (the subreaper's), until none is left.
+/// then every child of ours (the subreaper's), until none is left. Without
+/// a readable `/proc` only the group is killed.
 fn kill_descendants(pgid: i32) {
     let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     loop {
-        for c in children() {
+        let Some(children) = children() else {
+            while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                if st == nix::sys::wait::WaitStatus::StillAlive {
+                    break;
+                }
+            }
+            return;
+        };
+        for c in children {
             let _ = nix::sys::signal::kill(Pid::from_raw(c), Signal::SIGKILL);
         }
         // Every child of ours is the step's: wait until none is left.
@@ -198,18 +218,15 @@ fn kill_descendants(pgid: i32) {
     }
 }
 
-/// The pids of our children (`/proc/self/task/*/children`).
-fn children() -> Vec<i32> {
+/// The pids of our children (`/proc/self/task/*/children`); `None` when
+/// `/proc` cannot tell.
+fn children() -> Option<Vec<i32>> {
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
-        }
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let s = std::fs::read_to_string(t.path().join("children")).ok()?;
+        out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
     }
-    out
+    Some(out)
 }
 
 fn cstring(s: &str) -> Result<CString> {

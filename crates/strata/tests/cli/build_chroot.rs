@@ -7,7 +7,8 @@
 //! user namespaces and mounts really are refused there, that the default
 //! isolation stops with the message naming `--isolation chroot` (exit
 //! 125), as does a non-root user's strata there, and that chroot isolation builds a Dockerfile with ENV, WORKDIR,
-//! COPY and RUN steps (a chown, a deletion, a directory replaced) whose
+//! COPY, USER and RUN steps (a chown, a deletion, a directory replaced,
+//! device nodes used by a non-root user) whose
 //! layers equal the rootful build's and whose image runs. See: issue 12.
 
 use std::process::Output;
@@ -22,7 +23,10 @@ COPY f.txt ./\n\
 RUN mkdir /data && echo hi > /data/x && chown 1000:1001 /data/x \
 && echo \"$GREETING\" > /app/g && rm /etc/group && echo quiet > /dev/null\n\
 RUN mkdir /a && echo old > /a/f\n\
-RUN rm -rf /a && mkdir /a && echo new > /a/n\n";
+RUN rm -rf /a && mkdir /a && echo new > /a/n\n\
+RUN mkdir -m 1777 /t\n\
+USER nobody\n\
+RUN test -c /dev/null && test -c /dev/zero && echo x > /dev/null && head -c 2 /dev/zero | od -An -c > /t/zero && id -u > /t/id\n";
 
 /// Runs `script` with busybox's `sh` in a container with docker's default
 /// confinement; strata is `/strata`, `dir` is `/k`, and the host's
@@ -141,9 +145,13 @@ fn chroot_isolation_builds_without_mounts_or_user_namespaces() {
         id1.trim(),
         "sh",
         "-c",
-        "pwd; cat g f.txt; stat -c %u:%g /data/x; ls /a; test -e /etc/group || echo no-group",
+        "pwd; cat g f.txt; stat -c %u:%g /data/x; ls /a; test -e /etc/group || echo no-group; \
+         cat /t/id; stat -c %u /t/zero",
     ]);
-    assert_eq!(out, "/app\nhello\ncopied\n1000:1001\nn\nno-group\n");
+    assert_eq!(
+        out,
+        "/app\nhello\ncopied\n1000:1001\nn\nno-group\n65534\n65534\n"
+    );
 }
 
 /// Where a mount namespace can be made (root here), chroot isolation
