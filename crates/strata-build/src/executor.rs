@@ -123,9 +123,17 @@ impl Exec<'_> {
     /// Mounts the filesystem of a COPY --from / RUN --mount source.
     pub fn view_of(&self, src: &Source) -> Result<View> {
         match src {
-            Source::Context => View::mount_dirs(self.store, vec![self.ctx.root().to_path_buf()]),
-            Source::Stage(j) => View::mount(self.store, &self.stage(*j)?.config.chain_ids()),
-            Source::Image(img) => View::mount(self.store, &img.chain_ids()),
+            Source::Context => View::mount_dirs(
+                self.store,
+                vec![self.ctx.root().to_path_buf()],
+                self.req.isolation,
+            ),
+            Source::Stage(j) => View::mount(
+                self.store,
+                &self.stage(*j)?.config.chain_ids(),
+                self.req.isolation,
+            ),
+            Source::Image(img) => View::mount(self.store, &img.chain_ids(), self.req.isolation),
         }
     }
 

@@ -128,6 +128,10 @@ pub struct BuildRequest {
     pub registry: RegistryOptions,
     /// An external OCI runtime for RUN steps (`--runtime`).
     pub runtime: Option<PathBuf>,
+    /// How RUN steps are isolated (`--isolation`, `STRATA_ISOLATION`);
+    /// chroot isolation also makes views without mounts. Not part of any
+    /// cache key: both give the same layers.
+    pub isolation: strata_runtime::isolation::Isolation,
     /// `SOURCE_DATE_EPOCH` (seconds): resolved by [`crate::build()`] from
     /// the build arg (the CLI passes `$SOURCE_DATE_EPOCH` as one, as
     /// buildx does) or a global `ARG SOURCE_DATE_EPOCH=…` default. When
@@ -168,6 +172,7 @@ impl BuildRequest {
             explain: false,
             registry: RegistryOptions::default(),
             runtime: None,
+            isolation: strata_runtime::isolation::Isolation::Oci,
             source_date_epoch: None,
             record_cache: true,
             cancel: strata_store::cancel::Cancel::global().clone(),

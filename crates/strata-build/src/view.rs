@@ -10,10 +10,23 @@
 //! removed when the [`View`] is dropped. The build process runs in its own
 //! mount namespace ([`private_mounts`]), so a killed build leaves no mount
 //! behind on the host.
+//!
+//! With chroot isolation (nothing can be mounted) the view is a plain copy
+//! of the chain instead (`strata_store::plainfs_linux::materialize`),
+//! shared by every view of the same layers in this process and kept (the
+//! last [`PLAIN_KEEP`] unused ones) until it exits: the steps only read
+//! views, and a COPY checks that the files it copies are the inodes it
+//! selected (an overlay view shows the snapshots' own inodes, a copy its
+//! own). Under the default isolation a kernel that refuses the overlay
+//! mount gets [`RuntimeError::NeedsChroot`].
+//!
+//! [`RuntimeError::NeedsChroot`]: strata_runtime::RuntimeError::NeedsChroot
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use strata_oci::Digest;
+use strata_runtime::isolation::{self, Isolation};
 use strata_runtime::rootfs_linux::{Mounter, Overlay, SysMounter};
 use strata_store::Store;
 
@@ -25,29 +38,42 @@ pub struct View {
     root: PathBuf,
     holder: PathBuf,
     mounted: bool,
+    /// A shared plain copy (chroot isolation): left in place on drop.
+    shared: Option<Arc<PathBuf>>,
 }
+
+/// How many plain copies no view uses are kept.
+const PLAIN_KEEP: usize = 4;
+
+/// Plain copies for views: (lower dirs, holder dir), oldest first.
+static PLAIN: Mutex<Vec<(Vec<PathBuf>, Arc<PathBuf>)>> = Mutex::new(Vec::new());
 
 impl View {
     /// Mounts the filesystem of the chain ending at `chain` (chain IDs
     /// bottom first; empty for scratch).
-    pub fn mount(store: &Store, chain: &[Digest]) -> Result<View> {
+    pub fn mount(store: &Store, chain: &[Digest], iso: Isolation) -> Result<View> {
         let lowers = if chain.is_empty() {
             Vec::new()
         } else {
             store.snapshots().lower_dirs(chain)?
         };
-        View::mount_dirs(store, lowers)
+        View::mount_dirs(store, lowers, iso)
     }
 
     /// Mounts an overlay of `lowers` (topmost first; none: an empty
-    /// directory) with a throw-away upper dir.
-    pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>) -> Result<View> {
+    /// directory) with a throw-away upper dir; with chroot isolation,
+    /// copies them.
+    pub fn mount_dirs(store: &Store, lowers: Vec<PathBuf>, iso: Isolation) -> Result<View> {
+        if iso == Isolation::Chroot && !lowers.is_empty() {
+            return View::plain(store, lowers);
+        }
         let holder = store.scratch().new_dir("view")?;
         let root = holder.join("root");
         let mut view = View {
             root: root.clone(),
             holder: holder.clone(),
             mounted: false,
+            shared: None,
         };
         std::fs::create_dir_all(&root).map_err(BuildError::io("create directory", &root))?;
         if lowers.is_empty() {
@@ -62,9 +88,49 @@ impl View {
             upper,
             work,
         }
-        .mount(&SysMounter, &root)?;
+        .mount(&SysMounter, &root)
+        .map_err(isolation::refused)?;
         view.mounted = true;
         Ok(view)
+    }
+
+    /// The shared plain copy of `lowers`, made when missing.
+    fn plain(store: &Store, lowers: Vec<PathBuf>) -> Result<View> {
+        let mut kept = PLAIN.lock().unwrap_or_else(|e| e.into_inner());
+        let holder = match kept.iter().find(|(l, _)| *l == lowers) {
+            Some((_, h)) => h.clone(),
+            None => {
+                let holder = store.scratch().new_dir("view")?;
+                let root = holder.join("root");
+                let made = std::fs::create_dir(&root)
+                    .map_err(BuildError::io("create directory", &root))
+                    .and_then(|()| {
+                        strata_store::plainfs_linux::materialize(&lowers, &root)
+                            .map_err(|e| strata_store::StoreError::from(e).into())
+                    });
+                if let Err(e) = made {
+                    let _ = strata_store::layout::remove_tree(&holder);
+                    return Err(e);
+                }
+                let h = Arc::new(holder);
+                kept.push((lowers, h.clone()));
+                // Drop the oldest copies no view holds.
+                while kept.len() > PLAIN_KEEP {
+                    let Some(i) = kept.iter().position(|(_, h)| Arc::strong_count(h) == 1) else {
+                        break;
+                    };
+                    let (_, h) = kept.remove(i);
+                    let _ = strata_store::layout::remove_tree(&h);
+                }
+                h
+            }
+        };
+        Ok(View {
+            root: holder.join("root"),
+            holder: holder.to_path_buf(),
+            mounted: false,
+            shared: Some(holder),
+        })
     }
 
     /// The view's root directory.
@@ -75,6 +141,9 @@ impl View {
 
 impl Drop for View {
     fn drop(&mut self) {
+        if self.shared.is_some() {
+            return;
+        }
         if self.mounted {
             let _ = SysMounter.unmount(&self.root);
         }

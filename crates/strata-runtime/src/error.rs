@@ -149,6 +149,12 @@ pub enum RuntimeError {
     /// The attached client typed the detach keys; the container runs on.
     #[error("read escape sequence")]
     Detached,
+    /// The default isolation met a kernel that refuses mounts or
+    /// namespaces here (what failed, with the OS error).
+    #[error(
+        "{0}: this environment allows no mounts or namespaces (an unprivileged container?); build with --isolation chroot (or STRATA_ISOLATION=chroot), which isolates less (see docs/rootless.md)"
+    )]
+    NeedsChroot(String),
 }
 
 impl RuntimeError {

@@ -198,7 +198,7 @@ fn prepare_mounted(
 
 /// `mkdir -p` of the working directory inside the root, new directories
 /// owned by the container's user (docker's `SetupWorkingDirectory`).
-fn ensure_workdir(root: &RootDir, cwd: &str, uid: u32, gid: u32) -> Result<()> {
+pub(crate) fn ensure_workdir(root: &RootDir, cwd: &str, uid: u32, gid: u32) -> Result<()> {
     let host = root
         .resolve(cwd, true)
         .ctx("resolve working directory", cwd)?;

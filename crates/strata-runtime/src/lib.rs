@@ -26,6 +26,9 @@
 //!   container, like conmon), [`exec_linux`], [`step`]. A step dies with
 //!   the build that started it; [`reaper_linux`] cleans up after a helper
 //!   that was killed outright.
+//! * [`isolation`]: how RUN steps are isolated (`--isolation`); with
+//!   chroot isolation [`chroot_linux`] runs the step chrooted in a plain
+//!   copy of its rootfs, for containers that allow no mounts.
 //! * [`attach`] + [`client_linux`]: the CLI ↔ supervisor protocol and the
 //!   foreground relay (raw terminal, SIGWINCH, signal proxy); [`logs`]:
 //!   docker's json-file format.
@@ -81,6 +84,7 @@
 
 pub mod attach;
 pub mod attach_server_linux;
+pub mod chroot_linux;
 pub mod client_linux;
 pub mod commit;
 pub mod confine;
@@ -99,6 +103,7 @@ pub mod health_linux;
 pub mod helper;
 pub mod inroot_linux;
 pub mod inspect;
+pub mod isolation;
 pub mod launch_linux;
 pub mod lock;
 pub mod logs;

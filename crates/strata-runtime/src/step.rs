@@ -45,6 +45,7 @@ use strata_store::cancel::Cancel;
 
 use crate::error::{IoContext, Result, RuntimeError};
 use crate::helper;
+use crate::isolation::{self, Isolation};
 use crate::launch_linux::{self, CgroupParentLock, LaunchInput};
 use crate::logs::Stream;
 use crate::oci_linux::{Stdio, runtime_for};
@@ -79,6 +80,11 @@ pub struct StepSpec {
     pub hostname: String,
     /// An external OCI runtime instead of the embedded one.
     pub runtime: Option<PathBuf>,
+    /// How the step is isolated. With [`Isolation::Chroot`], `lowers`
+    /// holds one plain directory, the rootfs the command changes in place
+    /// (`upper` and `work` are unused; see [`crate::chroot_linux`]).
+    #[serde(default)]
+    pub isolation: Isolation,
 }
 
 /// How a step ended.
@@ -109,6 +115,9 @@ struct StepResult {
     /// The helper was told to stop (a signal) and killed the step.
     #[serde(default)]
     cancelled: bool,
+    /// `error` is a refused mount: [`RuntimeError::NeedsChroot`].
+    #[serde(default)]
+    needs_chroot: bool,
 }
 
 /// Runs a build step; see the module docs. `on_output` gets the step's
@@ -284,6 +293,9 @@ fn run_in(
         return Err(RuntimeError::Cancelled);
     }
     if let Some(message) = r.error {
+        if r.needs_chroot {
+            return Err(RuntimeError::NeedsChroot(message));
+        }
         return Err(RuntimeError::Start {
             code: r.error_code.unwrap_or(125),
             message,
@@ -295,6 +307,9 @@ fn run_in(
 /// The helper side (`__shim step`): runs the step read from stdin and
 /// writes the result to fd 3.
 pub fn helper_main() -> i32 {
+    // What the step creates (its working directory, its files) gets the
+    // modes it gets under docker, whatever the caller's umask.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     let mut input = Vec::new();
     let res = std::io::stdin()
         .read_to_end(&mut input)
@@ -313,11 +328,18 @@ pub fn helper_main() -> i32 {
             cancelled: true,
             ..StepResult::default()
         },
+        Err(RuntimeError::NeedsChroot(what)) => StepResult {
+            error_code: Some(125),
+            error: Some(what),
+            needs_chroot: true,
+            ..StepResult::default()
+        },
         Err(e) => StepResult {
             exit_code: 0,
             error_code: Some(e.exit_code()),
             error: Some(e.to_string()),
             cancelled: false,
+            needs_chroot: false,
         },
     };
     // SAFETY: fd 3 was set up by run_step as the result pipe; we own it now.
@@ -331,6 +353,9 @@ fn step(req: &StepRequest) -> Result<i32> {
     let b = &req.bundle;
     if spec.args.is_empty() {
         return Err(RuntimeError::NoCommand);
+    }
+    if spec.isolation == Isolation::Chroot {
+        return crate::chroot_linux::step(spec);
     }
     let init = b.join("init");
     // Stubs where the mounts will really be (destinations resolved
@@ -347,18 +372,10 @@ fn step(req: &StepRequest) -> Result<i32> {
         hostname: b.join("hostname"),
         resolv_conf: b.join("resolv.conf"),
     };
-    let hosts = match spec.network {
-        NetworkMode::Host => std::fs::read_to_string("/etc/hosts")
-            .unwrap_or_else(|_| crate::containers::DEFAULT_HOSTS.to_string()),
-        NetworkMode::None => crate::containers::DEFAULT_HOSTS.to_string(),
-    };
-    std::fs::write(&etc.hosts, hosts).ctx("write", &etc.hosts)?;
-    std::fs::write(&etc.hostname, format!("{hostname}\n")).ctx("write", &etc.hostname)?;
-    std::fs::write(
-        &etc.resolv_conf,
-        std::fs::read("/etc/resolv.conf").unwrap_or_default(),
-    )
-    .ctx("write", &etc.resolv_conf)?;
+    for (name, data) in etc_files(spec.network, &hostname) {
+        let p = b.join(name);
+        std::fs::write(&p, data).ctx("write", &p)?;
+    }
     let mut lowers = vec![init];
     lowers.extend(spec.lowers.iter().cloned());
     let name = format!("step-{}", hex::encode(crate::names::random_bytes::<8>()));
@@ -417,7 +434,8 @@ fn step(req: &StepRequest) -> Result<i32> {
         return early(RuntimeError::Cancelled, registration);
     }
     if let Err(e) = launch_linux::prepare(&mounter, &input) {
-        return early(e, registration);
+        // A kernel that refuses the overlay: say which isolation works.
+        return early(isolation::refused(e), registration);
     }
     let runtime = match runtime_for(spec.runtime.as_deref(), &b.join("runtime")) {
         Ok(r) => r,
@@ -441,7 +459,14 @@ fn step(req: &StepRequest) -> Result<i32> {
             return Err(RuntimeError::Cancelled);
         }
         runtime.start(&name)?;
-        match wait_forwarding(pid, &sfd, &mut stop, &input.cgroups_path) {
+        let cgroup = input.cgroups_path.as_str();
+        let kill_all = |pid: i32| {
+            // The step's init is PID 1 of its namespace: SIGKILL ends all
+            // of it; the cgroup catches anything else.
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            reaper_linux::kill_cgroup(cgroup, std::time::Duration::ZERO);
+        };
+        match wait_forwarding(pid, &sfd, &mut stop, &kill_all) {
             code if stop.stopped => {
                 tracing::debug!("step {name} stopped (exit {code})");
                 Err(RuntimeError::Cancelled)
@@ -469,12 +494,32 @@ fn step(req: &StepRequest) -> Result<i32> {
     outcome
 }
 
+/// The files a step sees at `/etc/hosts`, `/etc/hostname` and
+/// `/etc/resolv.conf` (names in `/etc`, contents): the host's hosts file
+/// with the host's network, else docker's default; the hostname; the
+/// host's resolv.conf.
+pub fn etc_files(network: NetworkMode, hostname: &str) -> [(&'static str, Vec<u8>); 3] {
+    let hosts = match network {
+        NetworkMode::Host => std::fs::read_to_string("/etc/hosts")
+            .unwrap_or_else(|_| crate::containers::DEFAULT_HOSTS.to_string()),
+        NetworkMode::None => crate::containers::DEFAULT_HOSTS.to_string(),
+    };
+    [
+        ("hosts", hosts.into_bytes()),
+        ("hostname", format!("{hostname}\n").into_bytes()),
+        (
+            "resolv.conf",
+            std::fs::read("/etc/resolv.conf").unwrap_or_default(),
+        ),
+    ]
+}
+
 /// The helper's stop requests: SIGINT, SIGTERM or SIGHUP (from the build,
 /// or as the parent-death signal) kill the step; other signals are
 /// forwarded to it.
 #[derive(Debug, Default)]
-struct StopSignals {
-    stopped: bool,
+pub(crate) struct StopSignals {
+    pub(crate) stopped: bool,
     forward: Vec<i32>,
 }
 
@@ -484,7 +529,7 @@ fn is_stop(signo: i32) -> bool {
 
 impl StopSignals {
     /// Takes pending signals (before the step runs); true if told to stop.
-    fn seen(&mut self, sfd: &sys_linux::SignalPipe) -> bool {
+    pub(crate) fn seen(&mut self, sfd: &sys_linux::SignalPipe) -> bool {
         for s in sfd.take() {
             if is_stop(s) {
                 self.stopped = true;
@@ -497,19 +542,14 @@ impl StopSignals {
 }
 
 /// Waits for `pid`, forwarding the proxied signals to it; a stop signal
-/// kills every process of the step's cgroup instead. Returns its exit code.
-fn wait_forwarding(
+/// calls `kill_all` (every process of the step) instead. Returns its exit
+/// code.
+pub(crate) fn wait_forwarding(
     pid: i32,
     sfd: &sys_linux::SignalPipe,
     stop: &mut StopSignals,
-    cgroup: &str,
+    kill_all: &dyn Fn(i32),
 ) -> i32 {
-    let kill_all = |pid: i32| {
-        // The step's init is PID 1 of its namespace: SIGKILL ends all of
-        // it; the cgroup catches anything else.
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        reaper_linux::kill_cgroup(cgroup, std::time::Duration::ZERO);
-    };
     if stop.stopped {
         kill_all(pid);
     }

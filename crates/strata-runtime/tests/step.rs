@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use strata_runtime::RuntimeError;
+use strata_runtime::isolation::Isolation;
 use strata_runtime::logs::Stream;
 use strata_runtime::step::{StepSpec, run_step, run_step_with};
 use strata_store::Store;
@@ -365,6 +366,47 @@ fn sigterm_to_the_helper_stops_the_step() {
     });
 }
 
+/// Chroot isolation: a cancelled step's processes are gone, the one that
+/// left its process group with `setsid` included (the helper is their
+/// subreaper). See: issue 12.
+fn a_cancelled_chroot_step_leaves_nothing() {
+    let f = Arc::new(fixture());
+    let rootfs = f._dir.path().join("chroot-rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    strata_store::plainfs_linux::materialize(&f.lowers, &rootfs).unwrap();
+    // Unique sleep durations find the processes.
+    let (a, b) = (
+        200_000 + std::process::id() % 100_000,
+        300_000 + std::process::id() % 100_000,
+    );
+    let spec = StepSpec {
+        lowers: vec![rootfs],
+        args: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("(setsid sleep {a} &); sleep {b}"),
+        ],
+        env: vec!["PATH=/bin".into()],
+        isolation: Isolation::Chroot,
+        ..StepSpec::default()
+    };
+    let cancel = Cancel::new();
+    let h = {
+        let (f, cancel) = (f.clone(), cancel.clone());
+        std::thread::spawn(move || run_step_with(&f.store, &spec, &cancel, &mut |_, _| {}))
+    };
+    let (a, b) = (format!("\0{a}"), format!("\0{b}"));
+    eventually("the step starts", || {
+        find(&a).is_some() && find(&b).is_some()
+    });
+    cancel.cancel(libc::SIGINT);
+    let r = h.join().unwrap();
+    assert!(matches!(r, Err(RuntimeError::Cancelled)), "{r:?}");
+    eventually("the step's processes are gone", || {
+        find(&a).is_none() && find(&b).is_none()
+    });
+}
+
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args
@@ -398,6 +440,10 @@ fn main() {
         (
             "sigterm_to_the_helper_stops_the_step",
             sigterm_to_the_helper_stops_the_step,
+        ),
+        (
+            "a_cancelled_chroot_step_leaves_nothing",
+            a_cancelled_chroot_step_leaves_nothing,
         ),
     ];
     let mut failed = 0;

@@ -40,6 +40,7 @@ pub mod inroot_linux;
 pub mod layer;
 pub mod layout;
 pub mod mounts;
+pub mod plainfs_linux;
 pub mod prune;
 pub mod scratch;
 pub mod snapshots;

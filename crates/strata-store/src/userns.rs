@@ -39,6 +39,32 @@ pub fn opaque_xattr() -> &'static CStr {
     }
 }
 
+/// Marks the directory open at `fd` opaque with [`opaque_xattr`]. Where
+/// the kernel refuses `trusted.*` to a root without `CAP_SYS_ADMIN` (an
+/// unprivileged container, where only chroot isolation builds), it writes
+/// `user.overlay.opaque` instead: strata's own readers (layer writing,
+/// chroot rootfs copies) take either, but a later overlay mount without
+/// `userxattr` would not see it (docs/rootless.md).
+pub fn set_opaque(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let set = |name: &CStr| {
+        // SAFETY: fd is open; name is NUL-terminated; the value is 1 byte.
+        let rc =
+            unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    match set(opaque_xattr()) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && !rootless() => {
+            set(c"user.overlay.opaque").map_err(|_| e)
+        }
+        r => r,
+    }
+}
+
 /// The directory for this user's runtime state (locks, helper
 /// registrations): `/run/strata` as root; rootless, `$XDG_RUNTIME_DIR/strata`
 /// or `/tmp/strata-run-<uid>` (podman's rule).

@@ -29,6 +29,12 @@ fn main() {
         Ok(_) => {}
         Err(e) => {
             eprintln!("Error: {e}");
+            if matches!(e, strata_runtime::rootless_linux::RootlessError::Sys { .. }) {
+                // The Kaniko case: no user namespace for an ordinary user.
+                eprintln!(
+                    "strata needs a user namespace when not run as root; where none can be made (an unprivileged container), run it as root there and build with --isolation chroot (see docs/rootless.md)"
+                );
+            }
             std::process::exit(125);
         }
     }

@@ -99,7 +99,7 @@ pub fn copy(
     let parent_view = if link || chain.is_empty() {
         None
     } else {
-        Some(View::mount(store, &chain)?)
+        Some(View::mount(store, &chain, ex.req.isolation)?)
     };
     let workdir = config
         .config

@@ -4,6 +4,7 @@
 //! after the step (history entry appended, new layer's diffID added) and
 //! the layer it committed, if any.
 
+mod chroot;
 pub mod copy;
 pub mod meta;
 pub mod run;

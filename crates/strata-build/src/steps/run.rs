@@ -18,6 +18,11 @@
 //!
 //! Heredoc scripts with a `#!` line are mounted at `/dev/pipes/<name>` and
 //! executed, as BuildKit does.
+//!
+//! With `--isolation chroot` nothing is mounted: the step runs chrooted in
+//! a plain copy of its parent layers, and the layer is what changed in the
+//! copy (see [`super::chroot`]); `--mount` (and a `#!` heredoc, a mount
+//! too) are refused there.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -27,6 +32,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use strata_dockerfile::instructions::{CacheSharing, Command, Mount, RunScript};
 use strata_oci::ImageConfig;
+use strata_runtime::isolation::Isolation;
 use strata_runtime::logs::Stream;
 use strata_runtime::rootfs_linux::clean_relative;
 use strata_runtime::spec::MountSpec;
@@ -78,6 +84,13 @@ pub fn run(
         .clone()
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".into());
+    let chroot = ex.req.isolation == Isolation::Chroot;
+    if chroot && (!act.mounts.is_empty() || matches!(run.script(), RunScript::ShebangFile { .. })) {
+        return Err(BuildError::Invalid(format!(
+            "{}: RUN --mount (and a #! heredoc, which is mounted) needs mounts, which --isolation chroot does without",
+            step.name
+        )));
+    }
     let work = store.scratch().new_dir("run")?;
     let result = (|| -> Result<IngestedLayer> {
         let (upper, wk) = (work.join("upper"), work.join("work"));
@@ -106,8 +119,16 @@ pub fn run(
                 readonly: true,
             });
         }
+        let mut lowers = store.snapshots().lower_dirs(&config.chain_ids())?;
+        let chrooted = if chroot {
+            let r = super::chroot::Rootfs::prepare(store, &config.chain_ids(), act.network)?;
+            lowers = vec![r.dir().to_path_buf()];
+            Some(r)
+        } else {
+            None
+        };
         let spec = StepSpec {
-            lowers: store.snapshots().lower_dirs(&config.chain_ids())?,
+            lowers,
             upper: upper.clone(),
             work: wk,
             args: args.clone(),
@@ -118,6 +139,7 @@ pub fn run(
             mounts,
             hostname: String::new(),
             runtime: ex.req.runtime.clone(),
+            isolation: ex.req.isolation,
         };
         let status = run_step_with(store, &spec, &ex.req.cancel, &mut |s: Stream, b: &[u8]| {
             let s = match s {
@@ -135,6 +157,9 @@ pub fn run(
         }
         let parent = config.chain_ids().last().cloned();
         let _phase = ex.progress.phase_in(v, "layer write");
+        if let Some(r) = &chrooted {
+            r.diff_into(&upper)?;
+        }
         let layer = store.layer_from_dir(
             &upper,
             parent.as_ref(),
@@ -145,6 +170,9 @@ pub fn run(
                 adopt_dir: true,
             },
         )?;
+        if let Some(r) = chrooted {
+            r.keep(store, &layer.chain_id);
+        }
         Ok(layer)
     })();
     let _ = strata_store::layout::remove_tree(&work);
@@ -172,7 +200,11 @@ fn mounts(
                 let (root, view) = match src {
                     Source::Context if b.readonly => (ex.ctx.root().to_path_buf(), None),
                     Source::Context => {
-                        let v = View::mount_dirs(ex.store, vec![ex.ctx.root().to_path_buf()])?;
+                        let v = View::mount_dirs(
+                            ex.store,
+                            vec![ex.ctx.root().to_path_buf()],
+                            ex.req.isolation,
+                        )?;
                         (v.root().to_path_buf(), Some(v))
                     }
                     other => {

@@ -43,7 +43,7 @@ pub fn workdir(
     }
     let store = ex.store;
     let chain = config.chain_ids();
-    let view = View::mount(store, &chain)?;
+    let view = View::mount(store, &chain, ex.req.isolation)?;
     let work = store.scratch().new_dir("workdir")?;
     let layer_dir = work.join("layer");
     let result = (|| -> Result<IngestedLayer> {

@@ -594,7 +594,7 @@ impl<'r> Applier<'r> {
         match self.opts.mode {
             ApplyMode::Snapshot => {
                 let fd = self.parent(parent, parent)?;
-                sys::fsetxattr(fd.as_fd(), crate::userns::opaque_xattr(), b"y")
+                crate::userns::set_opaque(fd.as_fd())
                     .map_err(|e| io_err(show(parent), "set the overlay opaque xattr", e))
             }
             ApplyMode::Merge => {

@@ -127,6 +127,12 @@ pub async fn build(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiRe
         .filter(|p| !p.is_empty())
         .map(str::to_string);
     r.network = network;
+    // docker's `isolation` (empty from its CLI); else $STRATA_ISOLATION.
+    r.isolation = strata_runtime::isolation::Isolation::choose(
+        q.get("isolation")
+            .filter(|i| !i.is_empty() && *i != "default"),
+    )
+    .map_err(|e| ApiError::bad(e.to_string()))?;
     let quiet = q.flag("q");
     let (tx, body) = unbounded();
     tokio::task::spawn_blocking(move || {

@@ -8,6 +8,7 @@ mod build_bad_input;
 mod build_basics;
 mod build_cache;
 mod build_cache_export;
+mod build_chroot;
 mod build_common;
 mod build_copy;
 mod build_copy_from_cache;

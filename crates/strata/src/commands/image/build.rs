@@ -86,6 +86,9 @@ pub struct BuildArgs {
     /// Run RUN steps with this OCI runtime (runc, crun) instead of the embedded one
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// Isolation of RUN steps: default (oci) or chroot, for containers that allow no mounts or user namespaces (default: $STRATA_ISOLATION)
+    #[arg(long)]
+    pub isolation: Option<String>,
     /// Say whether the context sends PATH (relative to the context) and which .dockerignore line decided; builds nothing
     #[arg(long = "explain-context", value_name = "PATH", num_args = 1..)]
     pub explain_context: Vec<String>,
@@ -344,6 +347,9 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
     req.iidfile = args.iidfile.clone();
     req.explain = args.explain;
     req.runtime = args.runtime.clone();
+    // docker's flag validation: exit 125.
+    req.isolation = strata_runtime::isolation::Isolation::choose(args.isolation.as_deref())
+        .map_err(|e| ExitError::new(125, e.to_string()))?;
     if !req.cache_from.is_empty() || !req.cache_to.is_empty() || args.pull {
         req.registry = registry::options(global)?;
     } else {
@@ -411,7 +417,7 @@ pub fn run(ctx: &Ctx, global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i3
             if let Some(s) = e.snippet(&dockerfile_text, &name) {
                 let _ = write!(err, "{s}");
             }
-            Err(ExitError::new(1, e.to_string()).into())
+            Err(ExitError::new(exit_code(&e), e.to_string()).into())
         }
     }
 }
@@ -432,10 +438,19 @@ fn summary(t: &strata_build::timeline::Timeline) -> String {
     )
 }
 
+/// docker's 1 for a failed build; 125 when strata cannot isolate a step
+/// here (the message names `--isolation chroot`).
+fn exit_code(e: &BuildError) -> i32 {
+    match e.root() {
+        BuildError::Runtime(strata_runtime::RuntimeError::NeedsChroot(_)) => 125,
+        _ => 1,
+    }
+}
+
 fn report_error(e: &BuildError, inputs: &Inputs) -> anyhow::Error {
     let text = String::from_utf8_lossy(&inputs.dockerfile);
     if let Some(s) = e.snippet(&text, &inputs.name) {
         eprint!("{s}");
     }
-    ExitError::new(1, e.to_string()).into()
+    ExitError::new(exit_code(e), e.to_string()).into()
 }
