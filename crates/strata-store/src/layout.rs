@@ -141,6 +141,14 @@ impl FileLock {
         }
     }
 
+    /// Blocks until an exclusive lock on a directory (no lock file of its
+    /// own) is held.
+    pub fn lock_dir(path: &Path) -> Result<FileLock> {
+        let file = File::open(path).ctx("open directory", path)?;
+        flock(&file, LockMode::Exclusive, false).ctx("lock", path)?;
+        Ok(FileLock { file })
+    }
+
     /// Takes an exclusive lock on a directory (no lock file of its own)
     /// if it is free right now.
     pub fn try_lock_dir(path: &Path) -> Result<Option<FileLock>> {
