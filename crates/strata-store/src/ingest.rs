@@ -143,10 +143,26 @@ impl Write for Sink {
 impl Store {
     /// Unpacks and verifies a layer in scratch space (phase one).
     pub fn stage_layer(&self, src: &LayerSource, reader: impl Read) -> Result<StagedLayer> {
+        // An uncompressed blob (what `docker save` holds) is its own tar:
+        // its digest is the diffID, so it is hashed once, by the tar reader.
+        let (head, reader) = layer::peek(reader, 8).map_err(|e| io_err(src, e))?;
+        let plain = match src.compression {
+            Some(c) => c == LayerCompression::None,
+            None => head.len() == 8 && LayerCompression::sniff(&head) == LayerCompression::None,
+        };
         let sink = if src.keep_blob {
-            Sink::Blob(Box::new(self.content().writer(None)?))
+            let mut w = self.content().writer(None)?;
+            if plain {
+                w.hashed_by_caller();
+            }
+            Sink::Blob(Box::new(w))
         } else {
             Sink::Digest(Digester::new())
+        };
+        let compression = if plain {
+            Some(LayerCompression::None)
+        } else {
+            src.compression
         };
         let mut tee = Tee {
             reader: io::BufReader::with_capacity(1 << 20, reader),
@@ -160,7 +176,7 @@ impl Store {
         };
         let applied = (|| -> Result<_> {
             let (compression, applied) = {
-                let (compression, tar) = open_layer(&mut tee, src.compression)?;
+                let (compression, tar) = open_layer(&mut tee, compression)?;
                 let opts = ApplyOptions::new(ApplyMode::Snapshot);
                 let applied = if lazy {
                     layer::scan_layer(tar, &opts)?
@@ -195,7 +211,11 @@ impl Store {
             return fail(tee.writer, prepared, e);
         }
         let (blob, blob_digest, blob_size) = match tee.writer {
-            Sink::Blob(w) => match w.finish() {
+            Sink::Blob(w) => match if plain {
+                w.finish_hashed(applied.diff_id.clone(), applied.tar_size)
+            } else {
+                w.finish()
+            } {
                 Ok(f) => {
                     let (d, s) = (f.digest().clone(), f.size());
                     (Some(f), d, s)

@@ -323,3 +323,37 @@ fn lazy_unpack_concurrent_users_agree() {
     let files = trees[0][1].values().filter(|n| n.kind == "file").count();
     assert_eq!(files, FILES, "the base layer is complete");
 }
+
+/// An uncompressed blob is hashed once (its digest is the diffID the tar
+/// reader computes); every kind of blob is still stored under the sha256
+/// of its bytes, packed or not.
+#[test]
+fn lazy_blobs_are_stored_under_their_digest() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let plain = RawTar::default().file("a", b"a").finish();
+    let mut gz = Vec::new();
+    {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        e.write_all(&RawTar::default().file("b", b"b").finish())
+            .unwrap();
+        e.finish().unwrap();
+    }
+    for (what, blob) in [("plain", plain), ("gzip", gz), ("empty", Vec::new())] {
+        for lazy in [true, false] {
+            let src = LayerSource {
+                keep_blob: true,
+                lazy,
+                ..LayerSource::default()
+            };
+            let staged = store.stage_layer(&src, &blob[..]).unwrap();
+            assert_eq!(staged.blob_digest, strata_oci::Digest::of(&blob), "{what}");
+            assert_eq!(staged.blob_size, blob.len() as u64, "{what}");
+            let layer = staged.commit(&store, None).unwrap();
+            let stored = layer.blob.unwrap().digest;
+            let bytes = std::fs::read(store.content().path(&stored)).unwrap();
+            assert_eq!(strata_oci::Digest::of(&bytes), stored, "{what}");
+        }
+    }
+}
