@@ -4,7 +4,8 @@
 //! ```text
 //! <root>/
 //!   blobs/sha256/<hex>     content store (manifests, configs, layer blobs)
-//!   snapshots/<id>/fs      one unpacked layer each (overlay lowerdir)
+//!   snapshots/<id>/fs      one unpacked layer each (overlay lowerdir); a packed
+//!                          snapshot has snapshots/<id>/ only, until first use
 //!   containers/<id>/       per-container state (owned by strata-runtime)
 //!   volumes/<name>/_data   a volume's content (recorded in `volumes`)
 //!   metadata.db            SQLite, WAL mode
