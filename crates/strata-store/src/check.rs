@@ -545,7 +545,7 @@ impl<'a> Checker<'a> {
                 }
                 None => Ok(Fix::DeleteSnapshotRow(s.id)),
             };
-            if !self.snapshot_present(&s)? {
+            if !self.snapshot_present(s)? {
                 let what = if s.packed {
                     "it is packed (unpacked on first use) but no blob holding its layer is stored"
                 } else {

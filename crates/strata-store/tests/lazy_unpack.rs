@@ -94,7 +94,10 @@ fn lazy_snapshots_read_like_eager_ones() {
                 !lazy.snapshots().is_unpacked(&l),
                 "{name}: unpacked at ingest"
             );
-            let dirs = lazy.snapshots().lower_dirs(&[l.chain_id.clone()]).unwrap();
+            let dirs = lazy
+                .snapshots()
+                .lower_dirs(std::slice::from_ref(&l.chain_id))
+                .unwrap();
             assert_eq!(dirs, [lazy.snapshots().fs_path(l.id)]);
             assert_same_tree(
                 &describe(&eager.snapshots().fs_path(e.id)),
@@ -206,7 +209,7 @@ fn lazy_unpack_child() {
         .unwrap();
     store
         .snapshots()
-        .lower_dirs(&[rows[0].chain_id.clone()])
+        .lower_dirs(std::slice::from_ref(&rows[0].chain_id))
         .unwrap();
 }
 
@@ -267,7 +270,7 @@ fn lazy_unpack_killed_midway_is_finished_by_the_next_use() {
     assert_eq!(report.problems().count(), 0, "{:?}", report.findings);
     let dir = &store
         .snapshots()
-        .lower_dirs(&[row.chain_id.clone()])
+        .lower_dirs(std::slice::from_ref(&row.chain_id))
         .unwrap()[0];
     let plain = t.path().join("plain");
     std::fs::create_dir(&plain).unwrap();
