@@ -37,7 +37,7 @@
 //! only its scratch directory (swept by the next process that opens the
 //! store) and the next use unpacks again. The row never changes, so there
 //! is no DB write on the way. Paths that only *name* a snapshot's
-//! directory (inspect's `GraphDriver`) use [`Snapshots::fs_path`] and do
+//! directory (inspect's `GraphDriver`) use [`Snapshots::dir_names`] and do
 //! not unpack.
 
 use std::fs;
