@@ -299,12 +299,18 @@ impl Snapshots {
             })?;
         let prepared = self.prepare()?;
         let applied = (|| -> Result<layer::Applied> {
-            let tar = layer::decompress_sniffed(self.content.open(&blob.digest)?)?.1;
-            Ok(layer::apply_layer(
-                tar,
-                prepared.fs(),
-                &ApplyOptions::new(ApplyMode::Snapshot),
-            )?)
+            // A layer error names the entry; say which layer it is in.
+            let in_layer = |e: layer::LayerError| {
+                StoreError::Invalid(format!(
+                    "unpacking layer {} (blob {}): {e}",
+                    row.diff_id, blob.digest
+                ))
+            };
+            let tar = layer::decompress_sniffed(self.content.open(&blob.digest)?)
+                .map_err(in_layer)?
+                .1;
+            layer::apply_layer(tar, prepared.fs(), &ApplyOptions::new(ApplyMode::Snapshot))
+                .map_err(in_layer)
         })();
         let applied = match applied {
             Ok(a) => a,

@@ -360,3 +360,27 @@ fn lazy_blobs_are_stored_under_their_digest() {
         }
     }
 }
+
+/// What only a filesystem can refuse (a hardlink to a target the layer
+/// does not hold) loads, then fails at first use naming the layer, and
+/// leaves the snapshot packed — never half unpacked.
+#[test]
+fn lazy_filesystem_errors_surface_at_first_use() {
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let blob = RawTar::default()
+        .file("a", b"a")
+        .hardlink("l", "missing")
+        .finish();
+    let row = ingest(&store, &blob, true);
+    for _ in 0..2 {
+        let err = store
+            .snapshots()
+            .lower_dirs(std::slice::from_ref(&row.chain_id))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(row.diff_id.as_str()), "{err}");
+        assert!(err.contains("missing"), "{err}");
+        assert!(!store.snapshots().is_unpacked(&row));
+    }
+}
