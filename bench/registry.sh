@@ -9,6 +9,8 @@
 #               strata pushes the same OCI layout, loaded with `strata load`)
 #   peak RSS   /usr/bin/time -v of one strata pull and one strata push
 #
+# bench/load.sh times load and cold pull against podman and docker on a fresh loop ext4
+# and on tmpfs, every tool in the same hyperfine run (issue 13).
 # This VM's ext4 root is slow at creating inodes (8,000 empty files take ~3.5 s),
 # and every tool creates ~9,000 to unpack node: `strata pull (tmpfs root)` shows
 # what strata's own work costs.

@@ -4,6 +4,8 @@
 #      (a private dockerd with an empty data root, so its load is cold too), and peak RSS;
 #   2. `image save --format oci` of an image whose layers are already gzip-compressed
 #      (the lab node OCI layout): bytes copied, GB/s.
+# bench/load.sh times load and cold pull against podman and docker on a fresh loop ext4
+# and on tmpfs, every tool in the same hyperfine run (issue 13).
 # Needs the lab (../shared/lab/setup.sh): /tmp/lab/cache/node-image.tar, /tmp/lab/oci/node.
 # Env: RUNS (default 5), STRATA (binary; default: release build).
 #

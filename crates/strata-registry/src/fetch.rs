@@ -71,6 +71,7 @@ impl LayerJob {
             diff_id: Some(self.diff_id.clone()),
             compression: Some(compression),
             keep_blob,
+            lazy: keep_blob && strata_store::ingest::lazy_by_default(),
         })
     }
 }

@@ -85,13 +85,13 @@ fn opts() -> CacheOptions {
     CacheOptions::default()
 }
 
+/// The snapshot of `chain`, unpacked if it was pulled packed.
 fn snapshot_dir(store: &Store, chain: &Digest) -> std::path::PathBuf {
-    let row = store
+    store
         .snapshots()
-        .get(chain)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no snapshot for {chain}"));
-    store.snapshots().fs_path(row.id)
+        .lower_dirs(std::slice::from_ref(chain))
+        .unwrap_or_else(|e| panic!("snapshot of {chain}: {e}"))
+        .remove(0)
 }
 
 #[test]

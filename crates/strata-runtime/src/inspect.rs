@@ -35,7 +35,7 @@ pub fn inspect(store: &Store, c: &Container) -> Value {
             &strata_oci::Digest::parse(&c.image_id).unwrap_or_else(|_| strata_oci::Digest::of(b"")),
         )
         .ok()
-        .and_then(|img| store.snapshots().lower_dirs(&img.chain_ids()).ok())
+        .and_then(|img| store.snapshots().dir_names(&img.chain_ids()).ok())
         .map(|l| {
             std::iter::once(p.init.display().to_string())
                 .chain(l.iter().map(|d| d.display().to_string()))

@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | blobs | every file's sha256 is its name; sizes agree with the layer records and the manifests | a corrupt layer blob (and its record) is deleted — push recompresses from the snapshot; a corrupt manifest or config is reported |
 //! | images | manifest and config present and parseable, the manifest names the config, layer counts agree, every layer record and chain is unpacked | none (`rmi` and pull or build again) |
-//! | snapshots | every row has its `snapshots/<id>/fs`, its chain ID is its parent's chain plus its diffID, its parent exists | a row nothing needs is deleted |
+//! | snapshots | every row has its `snapshots/<id>/fs` (a packed one, unpacked on first use, may instead have a stored blob of its layer), its chain ID is its parent's chain plus its diffID, its parent exists | a row nothing needs is deleted |
 //! | layer records | every `layer_blobs` row has its blob | the row is deleted |
 //! | containers | every row has its directory and every directory its row | an orphan directory is removed, a dangling row of a stopped container deleted |
 //! | mounts | nothing under the root is mounted except running containers' rootfs and live scratch | the mount is detached |
@@ -545,8 +545,13 @@ impl<'a> Checker<'a> {
                 }
                 None => Ok(Fix::DeleteSnapshotRow(s.id)),
             };
-            if !self.store.snapshots().fs_path(s.id).is_dir() {
-                self.problem(format!("{name}: its directory is missing"), fix());
+            if !self.snapshot_present(s)? {
+                let what = if s.packed {
+                    "it is packed (unpacked on first use) but no blob holding its layer is stored"
+                } else {
+                    "its directory is missing"
+                };
+                self.problem(format!("{name}: {what}"), fix());
                 continue;
             }
             let expected = match &s.parent_chain_id {
@@ -645,11 +650,22 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
+    /// A snapshot is present when its directory is, or (packed, not yet
+    /// unpacked) when a blob holding its layer is stored to unpack it from.
+    fn snapshot_present(&self, s: &lq::SnapshotRow) -> Result<bool> {
+        if self.store.snapshots().is_unpacked(s) {
+            return Ok(true);
+        }
+        if !s.packed {
+            return Ok(false);
+        }
+        let blobs = self.store.db().with(|c| lq::blobs_for(c, &s.diff_id))?;
+        Ok(blobs.iter().any(|b| self.store.content().exists(&b.digest)))
+    }
+
     fn build_cache(&mut self, snapshots: &[lq::SnapshotRow]) -> Result<()> {
-        let unpacked: HashMap<&str, i64> = snapshots
-            .iter()
-            .map(|s| (s.chain_id.as_str(), s.id))
-            .collect();
+        let unpacked: HashMap<&str, &lq::SnapshotRow> =
+            snapshots.iter().map(|s| (s.chain_id.as_str(), s)).collect();
         let rows = self.store.db().with(|c| {
             let mut st = c.prepare(
                 "SELECT key, config_digest, created, chain_id FROM build_cache ORDER BY key",
@@ -689,7 +705,7 @@ impl<'a> Checker<'a> {
             if let Some(c) = &chain {
                 match unpacked.get(c.as_str()) {
                     None => self.problem(format!("{name}: its layer {c} is not unpacked"), fix),
-                    Some(id) if !self.store.snapshots().fs_path(*id).is_dir() => {
+                    Some(s) if !self.snapshot_present(s)? => {
                         self.problem(format!("{name}: its layer {c} is missing on disk"), fix)
                     }
                     Some(_) => {}

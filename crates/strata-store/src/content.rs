@@ -104,6 +104,8 @@ impl ContentStore {
             file: io::BufWriter::with_capacity(256 << 10, file),
             path,
             digester: Digester::new(),
+            hashing: true,
+            written: 0,
             expected,
             dir: self.dir.clone(),
         })
@@ -168,6 +170,10 @@ pub struct BlobWriter {
     file: io::BufWriter<File>,
     path: PathBuf,
     digester: Digester,
+    /// False when the caller hashes the same bytes itself (see
+    /// [`BlobWriter::hashed_by_caller`]).
+    hashing: bool,
+    written: u64,
     expected: Option<(Digest, Option<u64>)>,
     dir: PathBuf,
 }
@@ -175,7 +181,30 @@ pub struct BlobWriter {
 impl BlobWriter {
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
-        self.digester.len()
+        self.written
+    }
+
+    /// Stops hashing: the caller hashes exactly the bytes written (an
+    /// uncompressed layer, whose diffID is its blob digest) and must finish
+    /// with [`BlobWriter::finish_hashed`]. Only before the first write.
+    pub(crate) fn hashed_by_caller(&mut self) {
+        if self.written == 0 {
+            self.hashing = false;
+        }
+    }
+
+    /// Like [`BlobWriter::finish`] for a writer that did not hash: `digest`
+    /// is the caller's sha256 of the same bytes, `size` how many it hashed
+    /// (which must be what was written).
+    pub(crate) fn finish_hashed(self, digest: Digest, size: u64) -> Result<FinishedBlob> {
+        if self.hashing || size != self.written {
+            let written = self.written;
+            self.abort();
+            return Err(StoreError::Invalid(format!(
+                "blob hashed outside its writer: {size} bytes hashed, {written} written"
+            )));
+        }
+        self.finish_with(Some(digest))
     }
 
     /// Verifies, fsyncs and renames the blob into the store. Returns its
@@ -188,15 +217,29 @@ impl BlobWriter {
     /// Verifies and fsyncs the blob but leaves it in scratch space, so a
     /// caller can check everything else before anything becomes visible.
     pub fn finish(self) -> Result<FinishedBlob> {
+        self.finish_with(None)
+    }
+
+    fn finish_with(self, known: Option<Digest>) -> Result<FinishedBlob> {
         let BlobWriter {
             file,
             path,
             digester,
+            hashing,
+            written: size,
             expected,
             dir,
         } = self;
-        let size = digester.len();
-        let digest = digester.finish();
+        let digest = match (known, hashing) {
+            (None, true) => digester.finish(),
+            (Some(d), false) => d,
+            _ => {
+                let _ = fs::remove_file(&path);
+                return Err(StoreError::Invalid(
+                    "blob finished without a digest of its bytes".into(),
+                ));
+            }
+        };
         let cleanup = |e| {
             let _ = fs::remove_file(&path);
             e
@@ -290,7 +333,10 @@ impl FinishedBlob {
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        self.digester.update(&buf[..n]);
+        if self.hashing {
+            self.digester.update(&buf[..n]);
+        }
+        self.written += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -14,6 +14,11 @@
 //! manifest and config) check out, so a bad archive leaves the store
 //! exactly as it was. Snapshots are independent directories, so layers can
 //! be staged in any order — even before their parents are known.
+//!
+//! With [`LayerSource::lazy`] (`load`, `pull`) the tar is only scanned
+//! (`layer::scan_layer`: same diffID, size and stream checks, nothing
+//! written but the blob) and the snapshot is committed packed, to be
+//! unpacked from the blob when first needed ([`crate::snapshots`]).
 
 use std::io::{self, Read, Write};
 
@@ -43,6 +48,10 @@ pub struct LayerSource {
     /// Keep the blob in the content store (false when only the snapshot is
     /// wanted).
     pub keep_blob: bool,
+    /// Only scan the layer (diffID, size, stream checks) and commit its
+    /// snapshot packed: it is unpacked from the kept blob on first use
+    /// (see [`crate::snapshots`]). Ignored without `keep_blob`.
+    pub lazy: bool,
 }
 
 impl LayerSource {
@@ -52,6 +61,13 @@ impl LayerSource {
             None => "layer".to_string(),
         }
     }
+}
+
+/// Whether `load` and `pull` keep layers packed until first use: yes,
+/// unless `STRATA_UNPACK=eager` (unpack while ingesting, as before schema
+/// v10; for comparisons and benchmarks). See docs/performance.md.
+pub fn lazy_by_default() -> bool {
+    std::env::var_os("STRATA_UNPACK").is_none_or(|v| v != "eager")
 }
 
 /// A layer unpacked and verified in scratch space, not yet visible.
@@ -127,21 +143,47 @@ impl Write for Sink {
 impl Store {
     /// Unpacks and verifies a layer in scratch space (phase one).
     pub fn stage_layer(&self, src: &LayerSource, reader: impl Read) -> Result<StagedLayer> {
+        // An uncompressed blob (what `docker save` holds) is its own tar:
+        // its digest is the diffID, so it is hashed once, by the tar reader.
+        let (head, reader) = layer::peek(reader, 8).map_err(|e| io_err(src, e))?;
+        let plain = match src.compression {
+            Some(c) => c == LayerCompression::None,
+            None => head.len() == 8 && LayerCompression::sniff(&head) == LayerCompression::None,
+        };
         let sink = if src.keep_blob {
-            Sink::Blob(Box::new(self.content().writer(None)?))
+            let mut w = self.content().writer(None)?;
+            if plain {
+                w.hashed_by_caller();
+            }
+            Sink::Blob(Box::new(w))
         } else {
             Sink::Digest(Digester::new())
+        };
+        let compression = if plain {
+            Some(LayerCompression::None)
+        } else {
+            src.compression
         };
         let mut tee = Tee {
             reader: io::BufReader::with_capacity(1 << 20, reader),
             writer: sink,
         };
-        let prepared = self.snapshots().prepare()?;
+        let lazy = src.lazy && src.keep_blob;
+        let prepared = if lazy {
+            self.snapshots().prepare_packed()?
+        } else {
+            self.snapshots().prepare()?
+        };
         let applied = (|| -> Result<_> {
             let (compression, applied) = {
-                let (compression, tar) = open_layer(&mut tee, src.compression)?;
+                let (compression, tar) = open_layer(&mut tee, compression)?;
                 let opts = ApplyOptions::new(ApplyMode::Snapshot);
-                (compression, layer::apply_layer(tar, prepared.fs(), &opts)?)
+                let applied = if lazy {
+                    layer::scan_layer(tar, &opts)?
+                } else {
+                    layer::apply_layer(tar, prepared.fs(), &opts)?
+                };
+                (compression, applied)
             };
             // The decompressor may stop before the blob's last bytes.
             io::copy(&mut tee, &mut io::sink()).map_err(|e| io_err(src, e))?;
@@ -169,7 +211,11 @@ impl Store {
             return fail(tee.writer, prepared, e);
         }
         let (blob, blob_digest, blob_size) = match tee.writer {
-            Sink::Blob(w) => match w.finish() {
+            Sink::Blob(w) => match if plain {
+                w.finish_hashed(applied.diff_id.clone(), applied.tar_size)
+            } else {
+                w.finish()
+            } {
                 Ok(f) => {
                     let (d, s) = (f.digest().clone(), f.size());
                     (Some(f), d, s)
@@ -432,6 +478,7 @@ impl Store {
             diff_id: Some(written.diff_id.clone()),
             compression: Some(opts.compression.layer_compression()),
             keep_blob: false,
+            lazy: false,
         };
         let mut ingested = self.ingest_layer(parent, &src, self.content().open(&blob_digest)?)?;
         self.db()

@@ -4,7 +4,8 @@
 //! ```text
 //! <root>/
 //!   blobs/sha256/<hex>     content store (manifests, configs, layer blobs)
-//!   snapshots/<id>/fs      one unpacked layer each (overlay lowerdir)
+//!   snapshots/<id>/fs      one unpacked layer each (overlay lowerdir); a packed
+//!                          snapshot has snapshots/<id>/ only, until first use
 //!   containers/<id>/       per-container state (owned by strata-runtime)
 //!   volumes/<name>/_data   a volume's content (recorded in `volumes`)
 //!   metadata.db            SQLite, WAL mode
@@ -139,6 +140,14 @@ impl FileLock {
             Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
             Err(e) => Err(e).ctx("lock", path),
         }
+    }
+
+    /// Blocks until an exclusive lock on a directory (no lock file of its
+    /// own) is held.
+    pub fn lock_dir(path: &Path) -> Result<FileLock> {
+        let file = File::open(path).ctx("open directory", path)?;
+        flock(&file, LockMode::Exclusive, false).ctx("lock", path)?;
+        Ok(FileLock { file })
     }
 
     /// Takes an exclusive lock on a directory (no lock file of its own)

@@ -107,7 +107,12 @@ impl Store {
         let scratch = Arc::new(Scratch::create(&layout.tmp())?);
         let db = Arc::new(Db::open(&layout.db())?);
         let content = ContentStore::new(layout.blobs(), scratch.clone());
-        let snapshots = Snapshots::new(layout.snapshots(), db.clone(), scratch.clone());
+        let snapshots = Snapshots::new(
+            layout.snapshots(),
+            db.clone(),
+            scratch.clone(),
+            content.clone(),
+        );
         Ok(Store {
             layout,
             db,

@@ -245,6 +245,7 @@ pub fn import_cache_dir(
                 diff_id: Some(j.diff_id.clone()),
                 compression: LayerCompression::of_media_type(&j.media_type),
                 keep_blob: true,
+                lazy: false,
             };
             let path = blob_path(dir, &j.blob);
             let open = || fs::File::open(&path).map_err(|e| io_err("read", &path, e));

@@ -214,6 +214,7 @@ impl Store {
         let src = LayerSource {
             media_type: String::new(),
             keep_blob: true,
+            lazy: crate::ingest::lazy_by_default(),
             ..LayerSource::default()
         };
         self.stage_layer(&src, reader)

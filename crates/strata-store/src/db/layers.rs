@@ -30,6 +30,9 @@ pub struct SnapshotRow {
     pub diff_id: Digest,
     /// Unpacked size (docker's accounting).
     pub size: u64,
+    /// Recorded from its blob and unpacked on first use (schema v10): its
+    /// `fs` directory may not exist yet.
+    pub packed: bool,
 }
 
 fn digest(s: String) -> rusqlite::Result<Digest> {
@@ -82,10 +85,11 @@ fn row_to_snapshot(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotRow> {
         parent_chain_id: r.get::<_, Option<String>>(2)?.map(digest).transpose()?,
         diff_id: digest(r.get(3)?)?,
         size: r.get::<_, i64>(4)? as u64,
+        packed: r.get::<_, i64>(5)? != 0,
     })
 }
 
-const SNAP_COLS: &str = "id, chain_id, parent_chain_id, diff_id, size";
+const SNAP_COLS: &str = "id, chain_id, parent_chain_id, diff_id, size, packed";
 
 /// The snapshot completing `chain_id`.
 pub fn snapshot(c: &Connection, chain_id: &Digest) -> Result<Option<SnapshotRow>> {
@@ -107,18 +111,20 @@ pub fn all_snapshots(c: &Connection) -> Result<Vec<SnapshotRow>> {
     Ok(rows)
 }
 
-/// Allocates a snapshot row and returns its id.
+/// Allocates a snapshot row and returns its id; `packed`: its directory
+/// is unpacked from the layer's blob on first use.
 pub fn insert_snapshot(
     c: &Connection,
     chain_id: &Digest,
     parent: Option<&Digest>,
     diff_id: &Digest,
     size: u64,
+    packed: bool,
     now: i64,
 ) -> Result<i64> {
     c.execute(
-        "INSERT INTO snapshots (chain_id, parent_chain_id, diff_id, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![chain_id.as_str(), parent.map(|p| p.as_str()), diff_id.as_str(), size as i64, now],
+        "INSERT INTO snapshots (chain_id, parent_chain_id, diff_id, size, packed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![chain_id.as_str(), parent.map(|p| p.as_str()), diff_id.as_str(), size as i64, packed as i64, now],
     )?;
     Ok(c.last_insert_rowid())
 }

@@ -15,7 +15,8 @@
 //!  layer_blobs         │ (diff_id, blob_digest) PK, media_type, size
 //!  │                   │   one diffID may have several blobs (gzip, zstd, plain)
 //!  snapshots           │ id PK AUTOINCREMENT (dir snapshots/<id>/fs), chain_id UNIQUE,
-//!  │                   │ parent_chain_id, diff_id, size (unpacked bytes)
+//!  │                   │ parent_chain_id, diff_id, size (unpacked bytes), packed (v10:
+//!  │                   │ 1 = recorded from its blob, unpacked into fs/ on first use)
 //!  containers          │ id PK, name UNIQUE, image_id → images, spec (JSON), state
 //!                      │ (JSON), running (v6: the state's `Running`, 0/1, written with it)
 //!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
@@ -246,5 +247,11 @@ pub const MIGRATIONS: &[&str] = &[
     // 9: the image a committed image was made from (docker's `Parent`).
     r#"
     ALTER TABLE images ADD COLUMN parent TEXT;
+    "#,
+    // 10: snapshots recorded from a verified blob and unpacked on first use
+    // (`load`, `pull`): their `snapshots/<id>/fs` appears when a container,
+    // build, cp, diff, export or commit first needs it.
+    r#"
+    ALTER TABLE snapshots ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
     "#,
 ];

@@ -27,19 +27,20 @@
 use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::rc::Rc;
 
-use strata_oci::DigestReader;
 use tar::EntryType;
 
+use super::entry::{
+    Kind, Visit, c_name, classify, device_number, drive, is_global, raw_name, symlink_target,
+};
 use super::error::{from_stream, io_err};
 use super::meta::{Meta, link_target};
-use super::path::{self, Whiteout, join, show, split_parent};
+use super::path::{self, join, show, split_parent};
 use super::sys_linux as sys;
-use super::tap::{Tap, TapState};
 use super::tarfmt::Extensions;
 use super::tree_linux::{list_names, remove_all};
 use super::{Applied, ApplyMode, ApplyOptions, LayerError};
@@ -58,60 +59,21 @@ pub fn apply_layer(
 ) -> Result<Applied, LayerError> {
     let root =
         Root::open(target).map_err(|e| io_err(target.display().to_string(), "open target", e))?;
-    let state = Rc::new(TapState::default());
-    // A cancelled command (a signal) stops reading; the partial target is
-    // the caller's to drop.
-    let tar = crate::cancel::Reader::new(tar, crate::cancel::Cancel::global());
-    let digest = DigestReader::new(BufReader::with_capacity(256 << 10, tar));
-    let mut archive = tar::Archive::new(Tap::new(digest, state.clone()));
+    // A cancelled command stops reading; the partial target is the caller's
+    // to drop.
     let mut ap = Applier::new(&root, opts);
-    {
-        let mut entries = archive.entries().map_err(|e| from_stream(e, None))?;
-        loop {
-            state.begin();
-            let next = entries.next();
-            state.end();
-            let Some(entry) = next else { break };
-            let mut entry = entry.map_err(|e| from_stream(e, ap.last.clone()))?;
-            let ext = state.extensions(entry.raw_header_position()).map_err(|e| {
-                LayerError::CorruptTar {
-                    after: ap.last.clone(),
-                    reason: e.0,
-                }
-            })?;
-            ap.entry(&mut entry, &ext)?;
-            // Leave the stream at the end of this entry's data, so the next
-            // capture starts there (and a short entry is noticed here).
-            let want = entry.size();
-            let left = io::copy(&mut entry, &mut io::sink())
-                .map_err(|e| from_stream(e, ap.last.clone()))?;
-            if ap.data_read + left < want && !entry.header().entry_type().is_gnu_sparse() {
-                return Err(LayerError::TruncatedTar {
-                    path: ap.last.clone().unwrap_or_default(),
-                    expected: want,
-                    got: ap.data_read + left,
-                });
-            }
-        }
-    }
+    let driven = drive(tar, &mut ap)?;
     ap.finish_dirs()?;
     ap.report();
-    let tap = archive.into_inner();
-    // Where the data of the last entry ended (the last capture began there).
-    let end_of_entries = super::tarfmt::round_up(state.capture_start()).unwrap_or(u64::MAX);
-    let (_, diff_id, tar_size) = tap
-        .into_inner()
-        .finish()
-        .map_err(|e| from_stream(e, ap.last.clone()))?;
-    if tar_size < end_of_entries.saturating_add(1024) && ap.entries > 0 {
+    if driven.tar_size < driven.end_of_entries.saturating_add(1024) && ap.entries > 0 {
         tracing::warn!(
             dir = %target.display(),
             "layer tar has no end-of-archive marker (stream ends after the last entry)"
         );
     }
     Ok(Applied {
-        diff_id,
-        tar_size,
+        diff_id: driven.diff_id,
+        tar_size: driven.tar_size,
         size: ap.size,
         entries: ap.entries,
     })
@@ -157,6 +119,82 @@ fn octets_mode(m: u32) -> libc::mode_t {
     m & 0o7777
 }
 
+impl Visit for Applier<'_> {
+    fn entry<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        ext: &Extensions,
+    ) -> Result<(), LayerError> {
+        self.data_read = 0;
+        if is_global(entry) {
+            return Ok(());
+        }
+        let etype = entry.header().entry_type();
+        let raw = raw_name(entry, ext);
+        let clean = path::clean(&raw);
+        let rel = clean.rel;
+        self.entries += 1;
+        self.last = Some(show(&rel));
+        if clean.clamped {
+            let what = format!(
+                "absolute or escaping name {:?}",
+                String::from_utf8_lossy(&raw)
+            );
+            self.warn(&rel, &what, &"applied inside the target");
+        }
+        let (meta, kind) = classify(entry, ext, &rel, self.opts.xattrs)?;
+        let (parent, cname) = match kind {
+            Kind::Ignore => return Ok(()),
+            Kind::Root => return self.root_entry(etype, &meta),
+            Kind::Opaque { parent } => return self.opaque(&parent),
+            Kind::Whiteout { parent, victim } => return self.whiteout(&parent, &victim, &meta),
+            Kind::Node { parent, name } => (parent, name),
+        };
+        let dir = self.parent(&parent, &rel)?;
+        let dir = dir.as_fd();
+        match etype {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.file(dir, &cname, &rel, entry, &meta)?
+            }
+            EntryType::Directory => self.dir(dir, &cname, &rel, &meta)?,
+            EntryType::Symlink => {
+                let target = symlink_target(link_target(entry, ext), &rel)?;
+                self.create(dir, &cname, &rel, false, |d, n| {
+                    sys::symlinkat(&target, d, n)
+                })?;
+                self.finish_node(dir, &cname, &rel, &meta, false)?;
+                // docker's size counts a symlink's lstat size (its target's length).
+                self.size += target.as_bytes().len() as u64;
+            }
+            EntryType::Link => {
+                let target = link_target(entry, ext);
+                self.hardlink(dir, &cname, &rel, &target)?
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                if !self.node(dir, &cname, &rel, etype, entry, &meta)? {
+                    return Ok(());
+                }
+            }
+            other => {
+                return Err(LayerError::Unsupported {
+                    path: show(&rel),
+                    kind: format!("{:?} ('{}')", other, char::from(other.as_byte())),
+                });
+            }
+        }
+        self.mark_unpacked(rel);
+        Ok(())
+    }
+
+    fn last(&self) -> Option<String> {
+        self.last.clone()
+    }
+
+    fn data_read(&self) -> u64 {
+        self.data_read
+    }
+}
+
 impl<'r> Applier<'r> {
     fn new(root: &'r Root, opts: &'r ApplyOptions) -> Self {
         Applier {
@@ -189,104 +227,6 @@ impl<'r> Applier<'r> {
                 self.warnings - MAX_WARNINGS
             );
         }
-    }
-
-    fn entry<R: Read>(
-        &mut self,
-        entry: &mut tar::Entry<'_, R>,
-        ext: &Extensions,
-    ) -> Result<(), LayerError> {
-        self.data_read = 0;
-        let etype = entry.header().entry_type();
-        if etype == EntryType::XGlobalHeader || etype.as_byte() == b'V' {
-            return Ok(()); // global PAX records, GNU volume labels
-        }
-        let raw = if ext.gnu_long_name {
-            entry.path_bytes().into_owned()
-        } else if let Some(p) = ext.get(b"path") {
-            p.to_vec()
-        } else {
-            entry.header().path_bytes().into_owned()
-        };
-        let clean = path::clean(&raw);
-        let rel = clean.rel;
-        self.entries += 1;
-        self.last = Some(show(&rel));
-        if clean.clamped {
-            let what = format!(
-                "absolute or escaping name {:?}",
-                String::from_utf8_lossy(&raw)
-            );
-            self.warn(&rel, &what, &"applied inside the target");
-        }
-        if ext.pax.iter().any(|(k, _)| k.starts_with(b"GNU.sparse.")) {
-            return Err(LayerError::Unsupported {
-                path: show(&rel),
-                kind: "PAX-format sparse file (GNU.sparse.*)".into(),
-            });
-        }
-        let meta = Meta::read(entry, ext, &rel, self.opts.xattrs)?;
-        if rel.is_empty() {
-            return self.root_entry(etype, &meta);
-        }
-        let (parent, name) = split_parent(&rel);
-        match path::whiteout(name) {
-            Whiteout::No => {}
-            Whiteout::Opaque => return self.opaque(parent),
-            Whiteout::Remove(victim) => return self.whiteout(parent, victim, &meta),
-            Whiteout::Meta => return Ok(()),
-            Whiteout::Invalid => {
-                return Err(LayerError::InvalidEntry {
-                    path: show(&rel),
-                    reason: "whiteout names no sibling".into(),
-                });
-            }
-        }
-        if parent
-            .split(|b| *b == b'/')
-            .any(|c| c.starts_with(path::WHITEOUT_META_PREFIX))
-        {
-            return Ok(()); // inside AUFS bookkeeping dirs
-        }
-        let cname = c_name(name, &rel)?;
-        let dir = self.parent(parent, &rel)?;
-        let dir = dir.as_fd();
-        match etype {
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.file(dir, &cname, &rel, entry, &meta)?
-            }
-            EntryType::Directory => self.dir(dir, &cname, &rel, &meta)?,
-            EntryType::Symlink => {
-                let target = link_target(entry, ext);
-                let target = CString::new(target).map_err(|_| LayerError::InvalidEntry {
-                    path: show(&rel),
-                    reason: "NUL byte in symlink target".into(),
-                })?;
-                self.create(dir, &cname, &rel, false, |d, n| {
-                    sys::symlinkat(&target, d, n)
-                })?;
-                self.finish_node(dir, &cname, &rel, &meta, false)?;
-                // docker's size counts a symlink's lstat size (its target's length).
-                self.size += target.as_bytes().len() as u64;
-            }
-            EntryType::Link => {
-                let target = link_target(entry, ext);
-                self.hardlink(dir, &cname, &rel, &target)?
-            }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                if !self.node(dir, &cname, &rel, etype, entry, &meta)? {
-                    return Ok(());
-                }
-            }
-            other => {
-                return Err(LayerError::Unsupported {
-                    path: show(&rel),
-                    kind: format!("{:?} ('{}')", other, char::from(other.as_byte())),
-                });
-            }
-        }
-        self.mark_unpacked(rel);
-        Ok(())
     }
 
     /// The parent directory of an entry, from the cache or opened (and
@@ -508,7 +448,6 @@ impl<'r> Applier<'r> {
         entry: &tar::Entry<'_, R>,
         meta: &Meta,
     ) -> Result<bool, LayerError> {
-        let h = entry.header();
         let kind = match etype {
             EntryType::Char => libc::S_IFCHR,
             EntryType::Block => libc::S_IFBLK,
@@ -521,12 +460,7 @@ impl<'r> Applier<'r> {
                 self.warn(rel, "device node skipped", &"devices disabled");
                 return Ok(false);
             }
-            let bad = |e: io::Error| LayerError::InvalidEntry {
-                path: show(rel),
-                reason: format!("device number: {e}"),
-            };
-            let major = h.device_major().map_err(bad)?.unwrap_or(0);
-            let minor = h.device_minor().map_err(bad)?.unwrap_or(0);
+            let (major, minor) = device_number(entry, rel)?;
             sys::makedev(major, minor)
         };
         let made = self.create(dir, name, rel, false, |d, n| {
@@ -721,11 +655,4 @@ fn depth(rel: &[u8]) -> usize {
     } else {
         1 + rel.iter().filter(|b| **b == b'/').count()
     }
-}
-
-fn c_name(name: &[u8], rel: &[u8]) -> Result<CString, LayerError> {
-    CString::new(name).map_err(|_| LayerError::InvalidEntry {
-        path: show(rel),
-        reason: "NUL byte in name".into(),
-    })
 }

@@ -115,9 +115,11 @@
 mod apply;
 mod compress;
 mod create;
+mod entry;
 mod error;
 mod meta;
 mod path;
+mod scan;
 pub(crate) mod sys_linux;
 mod tap;
 mod tarfmt;
@@ -131,6 +133,7 @@ pub use compress::{
 pub use create::write_layer;
 pub use error::LayerError;
 pub use path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+pub use scan::scan_layer;
 pub use tree_linux::disk_usage;
 pub use xattrs::copy_xattrs;
 

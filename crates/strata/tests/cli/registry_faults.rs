@@ -60,16 +60,10 @@ fn connection_dropped_mid_blob_is_resumed() {
         proxy.blob_gets() >= 2,
         "the blob was fetched again after the drop"
     );
-    let upper = env.ok([
-        "image",
-        "inspect",
-        "-f",
-        "{{.GraphDriver.Data.UpperDir}}",
-        &name,
-    ]);
+    let upper = support::unpacked_upper_dir(&env, &name);
     let expected = env.path("expected");
     support::untar(&support::busybox_rootfs_tar(), &expected);
-    support::assert_same_tree(std::path::Path::new(upper.trim()), &expected);
+    support::assert_same_tree(&upper, &expected);
 }
 
 #[test]

@@ -77,16 +77,10 @@ fn strata_pulls_what_skopeo_pushed() {
     let fresh = Env::new();
     let out = fresh.ok(["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
-    let upper = fresh.ok([
-        "image",
-        "inspect",
-        "-f",
-        "{{.GraphDriver.Data.UpperDir}}",
-        &name,
-    ]);
+    let upper = support::unpacked_upper_dir(&fresh, &name);
     let expected = fresh.path("expected");
     support::untar(&support::busybox_rootfs_tar(), &expected);
-    support::assert_same_tree(std::path::Path::new(upper.trim()), &expected);
+    support::assert_same_tree(&upper, &expected);
 }
 
 #[test]

@@ -2,24 +2,8 @@
 //! hand-built multi-arch index, digest pins, `--all-tags`, and the errors
 //! a user meets (unknown manifest, foreign platform). See: issue 5.
 
-use std::path::PathBuf;
-
 use crate::support::registry::{get_blob, get_manifest, put_manifest, unique_repo, upload_blob};
 use crate::support::{self, Env, skip};
-
-/// The snapshot dir of a one-layer image.
-fn upper_dir(env: &Env, image: &str) -> PathBuf {
-    PathBuf::from(
-        env.ok([
-            "image",
-            "inspect",
-            "-f",
-            "{{.GraphDriver.Data.UpperDir}}",
-            image,
-        ])
-        .trim(),
-    )
-}
 
 /// The `<tag>: digest: sha256:… size: N` line's digest.
 pub fn pushed_digest(out: &str) -> String {
@@ -42,7 +26,7 @@ fn round_trip_push_rmi_pull_keeps_digest_and_rootfs() {
     env.ok(["tag", "bb:v1", &name]);
     let pushed = env.ok(["push", &name]);
     let digest = pushed_digest(&pushed);
-    let before = support::tree_listing(&upper_dir(&env, &name));
+    let before = support::tree_listing(&support::unpacked_upper_dir(&env, &name));
     let id = env.ok(["images", "-q", "--no-trunc", &name]);
     env.ok(["rmi", "bb:v1", &name]);
     assert!(
@@ -63,7 +47,7 @@ fn round_trip_push_rmi_pull_keeps_digest_and_rootfs() {
     let digests = env.ok(["image", "inspect", "-f", "{{json .RepoDigests}}", &name]);
     assert!(digests.contains(&format!("{repo}@{digest}")), "{digests}");
     // Same rootfs as before, and as the tarball imported in the first place.
-    let after = upper_dir(&env, &name);
+    let after = support::unpacked_upper_dir(&env, &name);
     assert_eq!(support::tree_listing(&after), before);
     let expected = env.path("expected");
     support::untar(&support::busybox_rootfs_tar(), &expected);

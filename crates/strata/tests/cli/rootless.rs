@@ -306,15 +306,8 @@ fn rootless_pull_run_build_match_root() {
     let image = push_base(&env, &reg);
     let home = user.home.clone();
 
-    // pull: owners as in the image inside, mapped on disk.
+    // pull, then run: owners as in the image inside, mapped on disk.
     user.ok(&home, &["pull", &image]);
-    let owned = fs::read_dir(home.join("data/strata/snapshots"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("fs/home/u/f"))
-        .find(|p| p.exists())
-        .expect("the pulled layer's /home/u/f");
-    assert_eq!(fs::metadata(&owned).unwrap().uid(), user.sub_start() + 999);
     let out = user.ok(
         &home,
         &[
@@ -330,6 +323,14 @@ fn rootless_pull_run_build_match_root() {
         ],
     );
     assert_eq!(out.trim(), "1000:1000");
+    // The first run unpacked the pulled (packed) layer: owners mapped on disk.
+    let owned = fs::read_dir(home.join("data/strata/snapshots"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("fs/home/u/f"))
+        .find(|p| p.exists())
+        .expect("the pulled layer's /home/u/f");
+    assert_eq!(fs::metadata(&owned).unwrap().uid(), user.sub_start() + 999);
     let out = user.ok(
         &home,
         &["run", "--rm", "--network", "none", &image, "id", "-u"],

@@ -61,7 +61,7 @@ pub fn image_json(store: &Store, img: &Image) -> anyhow::Result<Value> {
         .and_then(|v| serde_json::from_value::<strata_oci::ContainerConfig>(v).ok())
         .unwrap_or_default()
         .to_docker_api("");
-    let lowers = store.snapshots().lower_dirs(&img.chain_ids())?;
+    let lowers = store.snapshots().dir_names(&img.chain_ids())?;
     let mut graph = serde_json::Map::new();
     if let Some((top, rest)) = lowers.split_first() {
         graph.insert("UpperDir".into(), json!(top));

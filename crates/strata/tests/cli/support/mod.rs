@@ -396,6 +396,21 @@ pub fn assert_same_tree(got: &Path, want: &Path) {
     );
 }
 
+/// The snapshot dir of a one-layer image (its `GraphDriver` UpperDir),
+/// after a first use: pulled and loaded layers stay packed until one
+/// (issue 13). The image must have `true`.
+pub fn unpacked_upper_dir(env: &Env, image: &str) -> PathBuf {
+    env.ok(["run", "--rm", "--network", "none", image, "true"]);
+    let dir = env.ok([
+        "image",
+        "inspect",
+        "-f",
+        "{{.GraphDriver.Data.UpperDir}}",
+        image,
+    ]);
+    PathBuf::from(dir.trim())
+}
+
 /// A sorted listing of a tree: (relative path, kind, mode, size, link
 /// target, content hash) — to compare two unpacked rootfs.
 pub fn tree_listing(root: &Path) -> Vec<String> {
