@@ -13,7 +13,7 @@ say() { printf '[strata %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 STRATA_APT_PACKAGES="busybox-static skopeo umoci docker.io runc docker-registry apache2-utils \
   debootstrap jq curl tar gzip zstd hyperfine time python3 iproute2 nodejs openssl tini \
   libseccomp-dev pkg-config gcc libc6-dev fonts-dejavu-core man-db bash \
-  passt netavark aardvark-dns iptables uidmap podman docker-compose python3-docker python3-venv"
+  passt netavark aardvark-dns iptables uidmap podman docker-compose python3-docker python3-venv fuse-overlayfs"
 # The demo needs only these: a busybox rootfs, the host's node for its base image,
 # libseccomp to build strata, netavark, aardvark-dns, pasta and iptables for
 # the container's private network, and man-db and bash-completion for the man pages
@@ -52,6 +52,14 @@ install_packages() {
 user_tun() {
   [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 0666 /dev/net/tun c 10 200; } || return 0
   [ "$(stat -c %a /dev/net/tun)" = 666 ] || chmod 0666 /dev/net/tun
+}
+
+# user_fuse: /dev/fuse as Debian's udev leaves it (0666): a rootless
+# fuse-overlayfs (strata's fallback overlay, STRATA_OVERLAY=fuse-overlayfs)
+# opens it as the user. Without udev it is often 0600.
+user_fuse() {
+  [ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229 || return 0
+  [ "$(stat -c %a /dev/fuse)" = 666 ] || chmod 0666 /dev/fuse
 }
 
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

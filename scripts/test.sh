@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 install_packages
-# The rootless tests' user reaches the network through pasta.
+# The rootless tests' user reaches the network through pasta, and mounts
+# fuse-overlayfs.
 user_tun
+user_fuse
 # The lab (../shared/lab): base images busybox, debian:bookworm and node made
 # locally, served by its registry on 127.0.0.1:5000 and its dockerd; the
 # lab-case tests build the same Dockerfiles with strata and with docker.

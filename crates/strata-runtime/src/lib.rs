@@ -15,7 +15,8 @@
 //!   and [`model::State`] JSON) and per-container directories; [`ops`]:
 //!   create, start, stop, kill, rm, wait, prune; [`inspect`], [`commit`],
 //!   [`cp`].
-//! * [`rootfs_linux`]: the overlay (init layer + image snapshots + upper);
+//! * [`rootfs_linux`]: the overlay (init layer + image snapshots + upper),
+//!   [`fuse_overlay_linux`] where the kernel refuses it rootless;
 //!   [`mountpoint_linux`]: mount destinations resolved inside it;
 //!   [`inroot_linux`]: reading the rootfs without escaping it, and the
 //!   runc-style executable lookup (docker's 126/127).
@@ -98,6 +99,7 @@ pub mod exec_linux;
 pub mod export;
 pub mod foreground_linux;
 pub mod freezer_linux;
+pub mod fuse_overlay_linux;
 pub mod health;
 pub mod health_linux;
 pub mod helper;

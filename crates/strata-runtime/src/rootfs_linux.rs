@@ -23,6 +23,10 @@
 //! store lives on — tens to hundreds of milliseconds on a busy machine, for
 //! data that is about to be deleted anyway.
 //!
+//! Rootless, where the kernel refuses the overlay (before Linux 5.11), or
+//! with `STRATA_OVERLAY=fuse-overlayfs`, [`SysMounter`] mounts it with
+//! `fuse-overlayfs` instead ([`crate::fuse_overlay_linux`]).
+//!
 //! Mounting goes through [`Mounter`], so the option strings and the order
 //! of operations are unit-tested with [`RecordingMounter`].
 
@@ -34,6 +38,7 @@ use std::sync::Mutex;
 use nix::mount::{MntFlags, MsFlags};
 
 use crate::error::{IoContext, Result, RuntimeError};
+use crate::fuse_overlay_linux as fuse;
 
 /// Mount and unmount, the privileged part.
 pub trait Mounter {
@@ -50,6 +55,10 @@ pub struct SysMounter;
 
 impl Mounter for SysMounter {
     fn mount_overlay(&self, target: &Path, options: &str, cwd: Option<&Path>) -> Result<()> {
+        let target = &fuse::absolute(target);
+        if fuse::forced() {
+            return fuse::mount(target, options, cwd);
+        }
         let prev = match cwd {
             Some(dir) => {
                 let prev = std::env::current_dir().ctx("get current directory", ".")?;
@@ -68,29 +77,53 @@ impl Mounter for SysMounter {
         if let Some(p) = prev {
             let _ = std::env::set_current_dir(p);
         }
-        res.map_err(|e| RuntimeError::Io {
-            op: "mount overlay at",
-            path: target.to_path_buf(),
-            source: e.into(),
-        })
-    }
-
-    fn unmount(&self, target: &Path) -> Result<()> {
-        match nix::mount::umount2(target, MntFlags::empty()) {
+        match res {
             Ok(()) => Ok(()),
-            Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-            Err(nix::errno::Errno::EBUSY) => nix::mount::umount2(target, MntFlags::MNT_DETACH)
-                .map_err(|e| RuntimeError::Io {
-                    op: "unmount",
+            Err(e) if strata_store::userns::rootless() && fuse::kernel_refused(e) => {
+                tracing::debug!(error = %e, "kernel overlay refused; using fuse-overlayfs");
+                fuse::mount(target, options, cwd).map_err(|fe| RuntimeError::Io {
+                    op: "mount overlay (the kernel refused it, and fuse-overlayfs failed) at",
                     path: target.to_path_buf(),
-                    source: e.into(),
-                }),
+                    source: std::io::Error::other(format!("{e}; {fe}")),
+                })
+            }
             Err(e) => Err(RuntimeError::Io {
-                op: "unmount",
+                op: "mount overlay at",
                 path: target.to_path_buf(),
                 source: e.into(),
             }),
         }
+    }
+
+    fn unmount(&self, target: &Path) -> Result<()> {
+        if fuse::is_fuse(target) {
+            // The daemon writes the upper dir: wait for it to finish.
+            let daemons = fuse::daemons(&fuse::absolute(target));
+            umount(target)?;
+            fuse::wait_exited(&daemons, target);
+            return Ok(());
+        }
+        umount(target)
+    }
+}
+
+/// `umount2`, lazily if busy; not mounted is fine.
+fn umount(target: &Path) -> Result<()> {
+    match nix::mount::umount2(target, MntFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(nix::errno::Errno::EBUSY) => {
+            nix::mount::umount2(target, MntFlags::MNT_DETACH).map_err(|e| RuntimeError::Io {
+                op: "unmount",
+                path: target.to_path_buf(),
+                source: e.into(),
+            })
+        }
+        Err(e) => Err(RuntimeError::Io {
+            op: "unmount",
+            path: target.to_path_buf(),
+            source: e.into(),
+        }),
     }
 }
 

@@ -413,6 +413,22 @@ pub struct DirLayerOptions {
 }
 
 impl Store {
+    /// The snapshot dirs of chain `top` and the chains below it, topmost
+    /// first (an upper dir's lowers).
+    fn chain_dir_names(&self, top: &Digest) -> Result<Vec<std::path::PathBuf>> {
+        let mut chains = Vec::new();
+        let mut next = Some(top.clone());
+        while let Some(c) = next {
+            let Some(row) = self.snapshots().get(&c)? else {
+                break;
+            };
+            next = row.parent_chain_id.clone();
+            chains.push(c);
+        }
+        chains.reverse();
+        self.snapshots().dir_names(&chains)
+    }
+
     /// Writes `dir` as a deterministic layer blob on top of chain `parent`
     /// and commits its snapshot; returns the committed layer.
     pub fn layer_from_dir(
@@ -421,12 +437,17 @@ impl Store {
         parent: Option<&Digest>,
         opts: &DirLayerOptions,
     ) -> Result<IngestedLayer> {
+        let lowers = match (opts.whiteouts, parent) {
+            (layer::WhiteoutFormat::Overlay, Some(p)) => self.chain_dir_names(p)?,
+            _ => Vec::new(),
+        };
         let mut w = self.content().writer(None)?;
         let written = layer::write_layer(
             dir,
             &layer::TarOptions {
                 whiteouts: opts.whiteouts,
                 source_date_epoch: opts.source_date_epoch,
+                lowers,
             },
             opts.compression,
             &mut w,

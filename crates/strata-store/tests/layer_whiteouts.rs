@@ -6,6 +6,7 @@
 mod layer_common;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use layer_common::*;
@@ -15,6 +16,7 @@ fn overlay_opts() -> TarOptions {
     TarOptions {
         whiteouts: WhiteoutFormat::Overlay,
         source_date_epoch: None,
+        lowers: Vec::new(),
     }
 }
 
@@ -274,5 +276,97 @@ fn layer_whiteout_naming_its_parent_is_rejected() {
             .unwrap_err();
         assert!(err.to_string().contains("whiteout"), "{name}: {err}");
         assert!(t.path().join("d/f").exists());
+    }
+}
+
+/// Rewrites a kernel upper dir with fuse-overlayfs' fallback markers:
+/// `.wh.NAME` files for 0/0 devices (same owner and mtime), and the
+/// opaque xattr replaced by `opaque` (when `None`, what 1.10 makes: a
+/// `.wh..wh..opq` file and a `.wh..opq` whiteout device), also on the
+/// new directory `fresh` (fuse-overlayfs marks every directory it makes),
+/// plus its private `origin` xattr on copied-up files.
+fn as_fuse_upper(upper: &Path, opaque: Option<&str>) {
+    let fresh = upper.join("fresh");
+    let m = std::fs::symlink_metadata(&fresh).unwrap();
+    lsetxattr(&fresh, "trusted.overlay.opaque", b"y");
+    set_mtime(&fresh, m.mtime(), m.mtime_nsec());
+    for rel in walk(upper) {
+        let p = upper.join(rel);
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let parent = p.parent().unwrap().to_path_buf();
+        let parent_m = std::fs::symlink_metadata(&parent).unwrap();
+        if m.file_type().is_char_device() && m.rdev() == 0 {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            let wh = parent.join(format!(".wh.{name}"));
+            std::fs::remove_file(&p).unwrap();
+            std::fs::write(&wh, b"").unwrap();
+            chmod(&wh, 0o644);
+            lchown(&wh, m.uid(), m.gid());
+            set_mtime(&wh, m.mtime(), m.mtime_nsec());
+        } else if m.is_dir() && lgetxattr(&p, "trusted.overlay.opaque").is_some() {
+            // SAFETY: a valid NUL-terminated path and xattr name.
+            let rc = unsafe {
+                libc::lremovexattr(cpath(&p).as_ptr(), c"trusted.overlay.opaque".as_ptr())
+            };
+            assert_eq!(rc, 0);
+            match opaque {
+                None => {
+                    std::fs::write(p.join(".wh..wh..opq"), b"").unwrap();
+                    mknod(&p.join(".wh..opq"), libc::S_IFCHR, 0o700, 0, 0);
+                }
+                Some(x) => lsetxattr(&p, x, b"y"),
+            }
+            set_mtime(&p, m.mtime(), m.mtime_nsec());
+        } else if m.is_file() {
+            lsetxattr(&p, "user.fuseoverlayfs.origin", b"lower");
+        }
+        set_mtime(&parent, parent_m.mtime(), parent_m.mtime_nsec());
+    }
+}
+
+#[test]
+fn layer_fuse_overlayfs_markers_make_the_kernel_upper_dirs_layer() {
+    if skip_unless_root("fuse_overlayfs_markers_make_the_kernel_upper_dirs_layer") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let lower = t.path().join("lower");
+    std::fs::create_dir(&lower).unwrap();
+    base_tree(&lower);
+    let kernel = kernel_upper(&lower, t.path());
+    std::fs::create_dir(kernel.join("fresh")).unwrap();
+    set_mtime(&kernel.join("fresh"), 1_700_000_000, 0);
+    set_mtime(&kernel, 1_700_000_000, 0);
+    let opts = TarOptions {
+        lowers: vec![lower.clone()],
+        ..overlay_opts()
+    };
+    let mut want = Vec::new();
+    layer::write_layer(&kernel, &opts, Compression::None, &mut want).unwrap();
+    assert!(entries(&want).contains(&("dir/.wh..wh..opq".into(), '0', 0)));
+
+    for (i, opaque) in [None, Some("user.fuseoverlayfs.opaque")]
+        .into_iter()
+        .enumerate()
+    {
+        let copy = t.path().join(format!("fuse{i}"));
+        let st = std::process::Command::new("cp")
+            .args(["-a", "--"])
+            .arg(&kernel)
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        as_fuse_upper(&copy, opaque);
+        let d = describe(&copy);
+        assert!(
+            d.contains_key(".wh.gone") && d.contains_key("other/.wh.x"),
+            "{d:?}"
+        );
+        assert_eq!(d.contains_key("dir/.wh..wh..opq"), opaque.is_none());
+        let mut got = Vec::new();
+        layer::write_layer(&copy, &opts, Compression::None, &mut got).unwrap();
+        assert_eq!(entries(&got), entries(&want), "{opaque:?}");
+        assert!(got == want, "the tars differ ({opaque:?})");
     }
 }

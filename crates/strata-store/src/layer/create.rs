@@ -14,12 +14,17 @@
 //! `<dir>/.wh..wh..opq` entry (the directory's permissions, owner, mtime).
 //! Upper dirs that use `redirect_dir` or `metacopy` cannot be expressed as a
 //! tar diff and are refused; mount snapshots with both off (the default).
+//! fuse-overlayfs' fallback markers give the same entries: a `.wh.<name>`
+//! file (sorted as `<name>`), a `.wh..wh..opq` file or `.wh..opq` device in
+//! an opaque directory; an opaque mark on a directory no lower dir
+//! ([`super::TarOptions::lowers`]) has is dropped.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use strata_oci::DigestWriter;
@@ -27,7 +32,7 @@ use strata_oci::DigestWriter;
 use super::compress::Compressor;
 use super::error::io_err;
 use super::meta::is_overlay_private;
-use super::path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join};
+use super::path::{WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join};
 use super::sys_linux as sys;
 use super::tarfmt::{self, Entry, Kind, Record};
 use super::tree_linux::list_names;
@@ -182,14 +187,43 @@ struct Walker<'o> {
     base: PathBuf,
 }
 
+/// `.wh.NAME`, not one of the `.wh..wh.` meta names.
+fn is_file_whiteout(name: &[u8]) -> bool {
+    name.starts_with(WHITEOUT_PREFIX) && !name.starts_with(WHITEOUT_META_PREFIX)
+}
+
+/// The sort key of a name in an overlay upper dir: a whiteout file
+/// `.wh.NAME` sorts as NAME (before a NAME beside it).
+fn overlay_key(name: &CString) -> (&[u8], bool) {
+    let b = name.as_bytes();
+    if is_file_whiteout(b) {
+        (&b[WHITEOUT_PREFIX.len()..], false)
+    } else {
+        (b, true)
+    }
+}
+
 fn fmt_of(st: &libc::stat) -> libc::mode_t {
     st.st_mode & libc::S_IFMT
 }
 
 impl Walker<'_> {
     fn abs(&self, rel: &[u8]) -> PathBuf {
-        use std::os::unix::ffi::OsStrExt;
         self.base.join(std::ffi::OsStr::from_bytes(rel))
+    }
+
+    /// Whether a lower dir has an entry (a whiteout too) at `rel`: where
+    /// none has, an opaque mark hides nothing (no lowers known: assumed
+    /// has). The kernel only marks a directory made over a whiteout, which
+    /// needs a lower entry, so its marks always pass.
+    fn in_lowers(&self, rel: &[u8]) -> bool {
+        let rel = Path::new(std::ffi::OsStr::from_bytes(rel));
+        self.opts.lowers.is_empty()
+            || self
+                .opts
+                .lowers
+                .iter()
+                .any(|l| std::fs::symlink_metadata(l.join(rel)).is_ok())
     }
 
     fn mtime(&self, st: &libc::stat) -> i64 {
@@ -202,7 +236,15 @@ impl Walker<'_> {
     fn open_children(&self, fd: OwnedFd, rel: Vec<u8>) -> Result<Frame, LayerError> {
         let mut names = list_names(fd.as_fd())
             .map_err(|e| io_err(self.abs(&rel).display().to_string(), "read directory", e))?;
-        names.sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
+        if self.opts.whiteouts == WhiteoutFormat::Overlay {
+            // fuse-overlayfs' markers: `.wh..wh..opq` (read with the
+            // directory) is no entry; `.wh.NAME` sorts where NAME would,
+            // as the kernel's 0/0 device named NAME does.
+            names.retain(|n| !matches!(n.as_bytes(), b".wh..wh..opq" | b".wh..opq"));
+            names.sort_unstable_by(|a, b| overlay_key(b).cmp(&overlay_key(a)));
+        } else {
+            names.sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
+        }
         Ok(Frame { fd, rel, names })
     }
 
@@ -273,10 +315,32 @@ impl Walker<'_> {
             w.header(&e)?;
             return Ok(None);
         }
-        let (xattrs, opaque) = self.xattrs(dirfd, name, fmt, &abs)?;
+        if overlay && fmt == libc::S_IFREG && is_file_whiteout(name.to_bytes()) {
+            // fuse-overlayfs' whiteout where it may not mknod: the same
+            // entry as the kernel's device.
+            e.mode = 0o600;
+            w.header(&e)?;
+            return Ok(None);
+        }
+        let (xattrs, mut opaque) = self.xattrs(dirfd, name, fmt, &abs)?;
         e.xattrs = &xattrs;
         match fmt {
             libc::S_IFDIR => {
+                let fd = sys::openat(
+                    dirfd,
+                    name,
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+                    0,
+                )
+                .map_err(|e| io_err(abs(), "open directory", e))?;
+                if overlay {
+                    // fuse-overlayfs' opaque markers: a `.wh..wh..opq`
+                    // file, a whiteout device named `.wh..opq`.
+                    opaque |= sys::lstatat(fd.as_fd(), c".wh..wh..opq").is_ok()
+                        || sys::lstatat(fd.as_fd(), c".wh..opq")
+                            .is_ok_and(|s| fmt_of(&s) == libc::S_IFCHR && s.st_rdev == 0);
+                    opaque &= self.in_lowers(&rel);
+                }
                 let mut p = rel.clone();
                 p.push(b'/');
                 e.path = &p;
@@ -292,13 +356,6 @@ impl Walker<'_> {
                         ..e.clone()
                     })?;
                 }
-                let fd = sys::openat(
-                    dirfd,
-                    name,
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-                    0,
-                )
-                .map_err(|e| io_err(abs(), "open directory", e))?;
                 return Ok(Some((fd, rel)));
             }
             _ if st.st_nlink > 1 => {

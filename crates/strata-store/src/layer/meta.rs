@@ -110,7 +110,9 @@ pub(crate) fn link_target<R: Read>(entry: &tar::Entry<'_, R>, ext: &Extensions) 
 /// True for xattrs overlayfs keeps for itself; never applied from a tar (a
 /// layer must not plant redirects or metacopy markers) nor written to one.
 pub(crate) fn is_overlay_private(name: &[u8]) -> bool {
-    name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.")
+    name.starts_with(b"trusted.overlay.")
+        || name.starts_with(b"user.overlay.")
+        || name.starts_with(b"user.fuseoverlayfs.")
 }
 
 fn parse_u64(v: &[u8]) -> Option<u64> {

@@ -40,7 +40,9 @@
 //! * xattrs are copied except overlayfs' own (`trusted.overlay.*`,
 //!   `user.overlay.*`) and `security.selinux` (a host label);
 //! * with [`WhiteoutFormat::Overlay`], char 0/0 devices become `.wh.<name>`
-//!   and an opaque directory's entry is followed by `<dir>/.wh..wh..opq`.
+//!   and an opaque directory's entry is followed by `<dir>/.wh..wh..opq`;
+//!   fuse-overlayfs' markers (`.wh.<name>` files, `.wh..wh..opq` files or
+//!   a `.wh..opq` device, `user.fuseoverlayfs.*` xattrs) give the same tar.
 //!   Upper dirs using overlayfs `redirect_dir`/`metacopy` are refused.
 //!
 //! The blob is compressed with [`Compression`]: gzip (flate2 on zlib-rs,
@@ -158,6 +160,11 @@ pub struct TarOptions {
     pub whiteouts: WhiteoutFormat,
     /// `SOURCE_DATE_EPOCH`: mtimes later than this are written as this.
     pub source_date_epoch: Option<i64>,
+    /// With [`WhiteoutFormat::Overlay`], the upper dir's lower dirs,
+    /// topmost first (empty: unknown). An opaque mark on a directory none
+    /// of them has hides nothing and is dropped: fuse-overlayfs marks every
+    /// directory it creates, the kernel only one made over a whiteout.
+    pub lowers: Vec<std::path::PathBuf>,
 }
 
 /// What [`write_layer`] wrote.

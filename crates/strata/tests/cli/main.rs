@@ -69,6 +69,7 @@ mod registry_pull;
 mod registry_push;
 mod restart_policy;
 mod rootless;
+mod rootless_fuse;
 mod service_build;
 mod service_common;
 mod service_compose;

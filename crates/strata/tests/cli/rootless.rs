@@ -19,24 +19,26 @@ use crate::build_common::{build_ok, context};
 use crate::support::{self, Env};
 
 /// A throwaway user; deleted (with its subid lines) on drop.
-struct User {
+pub(crate) struct User {
     name: String,
-    uid: u32,
-    home: PathBuf,
+    pub(crate) uid: u32,
+    pub(crate) home: PathBuf,
     /// The strata binary copied beside the home, where the user may run
     /// it: the build's own may sit under a directory only root can enter
     /// (CI keeps its target dir in root's cache), and the binary runs
     /// itself again as the step helper.
     bin: PathBuf,
+    /// Extra environment for its strata commands.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 /// Tests making users run one at a time (useradd, usermod).
-static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl User {
     /// A new user whose home is `home` (created, owned by it); with or
     /// without subordinate ids. `None` (after a skip) without the tools.
-    fn new(home: PathBuf, ranges: bool) -> Option<User> {
+    pub(crate) fn new(home: PathBuf, ranges: bool) -> Option<User> {
         for tool in [
             "useradd",
             "usermod",
@@ -72,6 +74,7 @@ impl User {
             name,
             home,
             bin,
+            env: Vec::new(),
         };
         user.uid = support::sh(Command::new("id").args(["-u", &user.name]))
             .trim()
@@ -129,7 +132,7 @@ impl User {
     }
 
     /// `strata ARGS` as this user, in `dir`, with its own environment.
-    fn strata(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(crate) fn strata(&self, dir: &Path, args: &[&str]) -> Output {
         let mut c = Command::new("setpriv");
         c.args([
             "--reuid",
@@ -147,11 +150,12 @@ impl User {
         .env("HOME", &self.home)
         .env("XDG_DATA_HOME", self.home.join("data"))
         .env("XDG_RUNTIME_DIR", self.home.join("run"))
-        .env("SOURCE_DATE_EPOCH", "0");
+        .env("SOURCE_DATE_EPOCH", "0")
+        .envs(self.env.iter().cloned());
         c.output().expect("run strata as the user")
     }
 
-    fn ok(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.strata(dir, args);
         assert!(
             out.status.success(),
@@ -165,7 +169,7 @@ impl User {
 }
 
 /// The processes whose real uid is `uid`.
-fn processes_of(uid: u32) -> Vec<i32> {
+pub(crate) fn processes_of(uid: u32) -> Vec<i32> {
     fs::read_dir("/proc")
         .map(|d| {
             d.flatten()
@@ -219,7 +223,7 @@ impl Drop for User {
 }
 
 /// Root, a registry and an Env whose scratch dir other users may enter.
-fn setup() -> Option<(Env, String)> {
+pub(crate) fn setup() -> Option<(Env, String)> {
     if !support::is_root() {
         support::skip("making a user needs root");
         return None;
@@ -235,7 +239,7 @@ fn setup() -> Option<(Env, String)> {
 
 /// Pushes a base image (busybox plus /home/u/f owned by 1000:1000) as
 /// root and returns its reference.
-fn push_base(env: &Env, reg: &str) -> String {
+pub(crate) fn push_base(env: &Env, reg: &str) -> String {
     env.busybox("bb");
     let dir = context(
         env,
