@@ -667,8 +667,9 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// A writer the test reads back (the classic renderer's tests too).
     #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Buf(Arc<Mutex<Vec<u8>>>);
     impl Write for Buf {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(b);
@@ -679,7 +680,7 @@ mod tests {
         }
     }
     impl Buf {
-        fn text(&self) -> String {
+        pub(super) fn text(&self) -> String {
             String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
         }
     }

@@ -324,25 +324,12 @@ pub(super) fn log(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
+    use super::super::tests::Buf;
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     fn streams(b: &Buf) -> Vec<String> {
-        let text = String::from_utf8(b.0.lock().unwrap().clone()).unwrap();
-        text.lines()
+        b.text()
+            .lines()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 v["stream"].as_str().unwrap().to_string()

@@ -215,10 +215,12 @@ impl Walker<'_> {
     /// Whether a lower dir has an entry (a whiteout too) at `rel`: where
     /// none has, an opaque mark hides nothing (no lowers known: assumed
     /// has). The kernel only marks a directory made over a whiteout, which
-    /// needs a lower entry, so its marks always pass.
+    /// needs a lower entry, so its marks always pass. A lower not unpacked
+    /// (a lazily loaded layer) cannot be asked: assumed has.
     fn in_lowers(&self, rel: &[u8]) -> bool {
         let rel = Path::new(std::ffi::OsStr::from_bytes(rel));
         self.opts.lowers.is_empty()
+            || self.opts.lowers.iter().any(|l| !l.is_dir())
             || self
                 .opts
                 .lowers
