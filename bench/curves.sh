@@ -26,6 +26,7 @@
 # before each run, so that no tool can skip the upload by mounting the blob
 # from another repository.
 #
+#   bash -c 'source scripts/lib.sh; start_registry registry 127.0.0.1:5100; start_dockerd'
 #   bench/curves.sh                       # the full ranges (an hour or more)
 #   QUICK=1 bench/curves.sh               # 2-3 small points per curve
 #   CURVES="length layers" LENGTH_SIZES="10 1000" RUNS=5 bench/curves.sh
