@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 LABDIR=${LABDIR:-$(cd "$REPO/../shared/lab" 2>/dev/null && pwd || echo /work/shared/lab)}
 source "$LABDIR/lib.sh"
+source "$REPO/bench/lib.sh"
 
 RUNS=${RUNS:-3}
 NOOP_RUNS=${NOOP_RUNS:-20}
@@ -70,39 +71,14 @@ prepare_ctx() {
 }
 restore_ctx() { local t; t=$(change_target "$1"); cp -a "$CTX/.orig/$1/$t" "$CTX/$1/$t"; }
 
-build_cmd() {
-  local tool=$1 c=$2 tag="lab/$2:$1"
-  case $tool in
-    strata)   echo "$STRATA build -q -t $tag $CTX/$c >/dev/null" ;;
-    buildkit) echo "DOCKER_BUILDKIT=1 $DOCKER build -q --network=host -t $tag $CTX/$c >/dev/null" ;;
-    legacy)   echo "DOCKER_BUILDKIT=0 $DOCKER build -q --network=host -t $tag $CTX/$c >/dev/null" ;;
-    buildah)  echo "buildah bud -q --layers --network=host -t $tag $CTX/$c >/dev/null" ;;
-  esac
-}
-clean_cmd() {
-  local tool=$1 c=$2 tag="lab/$2:$1"
-  case $tool in
-    strata)   echo "$STRATA rmi -f $tag >/dev/null 2>&1 || true; $STRATA builder prune -af >/dev/null; sync" ;;
-    buildkit) echo "$DOCKER image rm -f $tag >/dev/null 2>&1 || true; $DOCKER builder prune -af >/dev/null; sync" ;;
-    legacy)   echo "$DOCKER image rm -f $tag >/dev/null 2>&1 || true; $DOCKER image prune -f >/dev/null; $DOCKER builder prune -af >/dev/null; sync" ;;
-    buildah)  echo "buildah rm --all >/dev/null; buildah rmi -f $tag >/dev/null 2>&1 || true; buildah rmi --prune >/dev/null 2>&1 || true; sync" ;;
-  esac
-}
+build_cmd() { bench_build_cmd "$1" "lab/$2:$1" "$CTX/$2"; }
+clean_cmd() { bench_clean_cmd "$1" "lab/$2:$1"; }
 change_cmd() {
   local c=$1 t cm='#'; t=$(change_target "$c")
   case $t in *.js) cm='//' ;; *.txt) cm='' ;; esac
   echo "echo \"$cm lab change \$(date +%s%N)\" >> $CTX/$c/$t"
 }
-hf() {  # hf NAME RUNS PREPARE CMD -> median seconds
-  local name=$1 runs=$2 prep=$3 cmd=$4 extra=()
-  [ -n "$prep" ] && extra=(--prepare "$prep")
-  if hyperfine --shell bash --style basic --runs "$runs" "${extra[@]}" \
-       --export-json "$RES/json/$name.json" "$cmd" >"$RES/hf-$name.log" 2>&1; then
-    jq -r '.results[0].median' "$RES/json/$name.json"
-  else
-    echo FAIL; tail -5 "$RES/hf-$name.log" >&2
-  fi
-}
+hf() { bench_median "$@"; }  # hf NAME RUNS PREPARE CMD -> median seconds
 fmt() { case $1 in FAIL|'') echo FAIL ;; *) awk -v s="$1" 'BEGIN{ if (s < 0.1) printf "%.1fms", s*1000; else printf "%.2fs", s }' ;; esac; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 rss() {  # peak RSS in MB of one run of CMD (after PREP)

@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+source bench/lib.sh
 RUNS=${RUNS:-3}
 SIZES=${SIZES:-2000 4000 8000 16000}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -23,8 +24,8 @@ W=$(mktemp -d /tmp/strata-bench-labels.XXXX)
 trap 'rm -rf "$W"' EXIT
 
 DOCKER=()
-if [ -S "$STRATA_DOCKER_SOCK" ] && DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" /usr/bin/docker info >/dev/null 2>&1; then
-  DOCKER=(env DOCKER_HOST="unix://$STRATA_DOCKER_SOCK" DOCKER_BUILDKIT=1 /usr/bin/docker)
+if d=$(private_docker); then
+  read -ra DOCKER <<<"env DOCKER_BUILDKIT=1 ${d#env }"
 else
   say "no private dockerd on $STRATA_DOCKER_SOCK (scripts/test.sh starts one): strata only"
 fi
@@ -33,7 +34,7 @@ printf '%8s  %12s  %14s  %12s\n' LABELS "strata (s)" "store growth" "docker (s)"
 for n in $SIZES; do
   ctx=$W/ctx$n
   mkdir -p "$ctx"
-  { echo "FROM scratch"; for i in $(seq 0 $((n - 1))); do echo "LABEL key$i=value$i"; done; } >"$ctx/Dockerfile"
+  labels_dockerfile "$n" >"$ctx/Dockerfile"
   say "$n LABELs: $(stat -c %s "$ctx/Dockerfile") bytes of Dockerfile"
   cmds=(--prepare "rm -rf $W/root; $STRATA --root $W/root images -q >/dev/null"
         "$STRATA --root $W/root build -q -t labels:$n $ctx")

@@ -8,6 +8,7 @@ pub mod import;
 pub mod inspect;
 pub mod load;
 pub mod ls;
+pub mod png_font;
 pub mod progress;
 pub mod prune;
 pub mod pull;

@@ -17,12 +17,13 @@
 //! along the top.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use strata_build::timeline::{SpanKind, Timeline};
+
+use super::png_font::{FONT, font_loaded};
 
 /// A format `--trace` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,36 +108,6 @@ fn picture_error(p: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("drawing the trace {}: {e}", p.display())
 }
 
-/// Fonts tried for PNG labels, in order.
-const FONTS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/liberation/LiberationSans-Regular.ttf",
-];
-
-/// Registers a system font for the bitmap backend, once.
-fn font_loaded() -> bool {
-    static LOADED: OnceLock<bool> = OnceLock::new();
-    *LOADED.get_or_init(|| {
-        let env = std::env::var_os("STRATA_TRACE_FONT").map(PathBuf::from);
-        let candidates = env.into_iter().chain(FONTS.iter().map(PathBuf::from));
-        for c in candidates {
-            let Ok(bytes) = std::fs::read(&c) else {
-                continue;
-            };
-            // plotters keeps fonts for the life of the process.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok() {
-                return true;
-            }
-        }
-        false
-    })
-}
-
-const FONT: &str = "sans-serif";
 const LEFT: i32 = 170;
 const TOP: i32 = 56;
 const ROW: i32 = 34;
