@@ -251,6 +251,20 @@ pub fn last_built(
         .map(|(_, p, d)| (p, d)))
 }
 
+/// The layers (chain IDs) of the records that served step lineage
+/// `lineage`, the most recently used first (at most `limit`): where a
+/// re-run COPY finds the files it may reuse (`fileops::Reuse`).
+pub fn recent_layers(
+    store: &Store,
+    lineage: &str,
+    limit: usize,
+) -> strata_store::Result<Vec<Digest>> {
+    let rows = store
+        .db()
+        .with(|c| bc::chains_describing(c, &format!("\"{lineage}\""), limit))?;
+    Ok(rows.iter().filter_map(|c| Digest::parse(c).ok()).collect())
+}
+
 /// Every record reachable from `keys` (for `--cache-to`): the records
 /// themselves; the caller adds config bytes and layer blobs.
 pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>> {

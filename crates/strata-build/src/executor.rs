@@ -629,6 +629,7 @@ fn run_steps(
             steps::execute(
                 ex,
                 step,
+                &explain::step_lineage(sp, k),
                 std::mem::take(&mut config),
                 state,
                 vid.unwrap_or(0),

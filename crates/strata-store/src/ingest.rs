@@ -442,6 +442,12 @@ impl Store {
             _ => Vec::new(),
         };
         let mut w = self.content().writer(None)?;
+        // An uncompressed blob is the tar: write_layer's diffID is its
+        // digest, so the writer does not hash the same bytes again.
+        let uncompressed = opts.compression == layer::Compression::None;
+        if uncompressed {
+            w.hashed_by_caller();
+        }
         let written = layer::write_layer(
             dir,
             &layer::TarOptions {
@@ -459,7 +465,12 @@ impl Store {
                 return Err(e.into());
             }
         };
-        let (blob_digest, blob_size) = w.commit()?;
+        let (blob_digest, blob_size) = if uncompressed {
+            w.finish_hashed(written.diff_id.clone(), written.tar_size)?
+                .publish()?
+        } else {
+            w.commit()?
+        };
         let media_type = opts
             .compression
             .layer_compression()

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use strata_dockerfile::instructions::Chmod;
 
 use super::chown::{Owner, resolve_chown};
 use super::dest::{DestView, Found, clean_abs, dir_meta, join, parent_of};
+use super::reuse::{CopiedFile, Reuse, Want};
 use super::selection::{EntryKind, SelectedEntry, Selection, SourceUnit, UnitKind};
 use super::{FileOpError, Result, SourceTree};
 
@@ -32,6 +34,12 @@ pub struct CopyOptions<'a> {
     /// this mtime (BuildKit's copy timestamp); otherwise files keep their
     /// source mtime and created directories get the current time.
     pub timestamp: Option<i64>,
+    /// The previous run of this COPY step, whose unchanged files are
+    /// hardlinked instead of copied ([`Reuse`]).
+    pub reuse: Option<&'a Reuse>,
+    /// Where to record every plain file written (for the layer's
+    /// [`super::FileMap`]); files with xattrs are left out.
+    pub record: Option<&'a Mutex<Vec<CopiedFile>>>,
 }
 
 /// What [`copy_into`] wrote.
@@ -51,6 +59,8 @@ pub struct CopyStats {
     pub specials: u64,
     /// Entries extracted from ADD archives.
     pub extracted: u64,
+    /// Of `files`, those hardlinked from the previous run's snapshot.
+    pub reused: u64,
 }
 
 /// Writes `sel` (selected from `tree`) into `layer_dir` at image path
@@ -81,6 +91,8 @@ pub fn copy_into(
         links: HashMap::new(),
         stats: CopyStats::default(),
         layer_dir,
+        reuse: opts.reuse,
+        record: opts.record,
     };
     let dir_hint = dest.ends_with('/') || dest.is_empty();
     let dest_clean = clean_abs(if dest.is_empty() { "/" } else { dest });
@@ -116,6 +128,8 @@ struct Writer<'a> {
     links: HashMap<(u64, u64), PathBuf>,
     stats: CopyStats,
     layer_dir: &'a Path,
+    reuse: Option<&'a Reuse>,
+    record: Option<&'a Mutex<Vec<CopiedFile>>>,
 }
 
 impl Writer<'_> {
@@ -368,11 +382,15 @@ impl Writer<'_> {
             }
         };
         super::sys::fchown_fchmod(&out, uid, gid, mode).map_err(FileOpError::io("chown", host))?;
+        let mut had_xattrs = false;
         if let (true, Source::Path(p)) = (xattrs, src) {
             // After chown, which clears security.capability.
-            let _ = super::sys::copy_xattrs(p, host);
+            had_xattrs = super::sys::copy_xattrs(p, host).unwrap_or(true);
         }
         super::sys::fset_times(&out, time).map_err(FileOpError::io("set times", host))?;
+        if !had_xattrs && !linkable && matches!(src, Source::Path(_)) {
+            self.note(host, e, uid, gid, mode, time);
+        }
         if linkable {
             self.links.insert((e.dev, e.ino), host.to_path_buf());
         }
@@ -389,7 +407,6 @@ impl Writer<'_> {
         target: &str,
         files: &[&SelectedEntry],
     ) -> Result<()> {
-        use std::sync::Mutex;
         use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
         if files.is_empty() {
             return Ok(());
@@ -398,6 +415,7 @@ impl Writer<'_> {
         let stop = AtomicBool::new(false);
         let bytes = AtomicU64::new(0);
         let count = AtomicU64::new(0);
+        let reused = AtomicU64::new(0);
         let error: Mutex<Option<FileOpError>> = Mutex::new(None);
         let threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
@@ -411,7 +429,14 @@ impl Writer<'_> {
                 let src = base.join(&e.rel);
                 let dst = join(target, &e.rel);
                 match this.plain_file(&src, e, &dst) {
-                    Ok(n) => {
+                    Ok(w) => {
+                        let n = match w {
+                            Copied(n) => n,
+                            Reused(n) => {
+                                reused.fetch_add(1, Ordering::Relaxed);
+                                n
+                            }
+                        };
                         bytes.fetch_add(n, Ordering::Relaxed);
                         count.fetch_add(1, Ordering::Relaxed);
                     }
@@ -431,6 +456,7 @@ impl Writer<'_> {
         });
         self.stats.files += count.into_inner();
         self.stats.bytes += bytes.into_inner();
+        self.stats.reused += reused.into_inner();
         match error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -438,8 +464,9 @@ impl Writer<'_> {
     }
 
     /// One regular file from the tree at image path `dst` (no hardlink
-    /// bookkeeping): the conflict checks of [`Writer::entry`], then the copy.
-    fn plain_file(&self, src: &Path, e: &SelectedEntry, dst: &str) -> Result<u64> {
+    /// bookkeeping): the conflict checks of [`Writer::entry`], then the
+    /// previous run's file linked, or the copy.
+    fn plain_file(&self, src: &Path, e: &SelectedEntry, dst: &str) -> Result<Written> {
         let host = self.host(dst);
         match self.view.lstat(dst) {
             Some(f) if f.is_dir() => {
@@ -453,7 +480,46 @@ impl Writer<'_> {
             _ => {}
         }
         let (uid, gid) = self.owner_of(e);
-        write_file(src, e, &host, uid, gid, self.mode_of(e), self.time_of(e))
+        let (mode, time) = (self.mode_of(e), self.time_of(e));
+        let want = Want {
+            entry: e,
+            uid,
+            gid,
+            mode,
+            mtime_ns: time,
+        };
+        if let Some(r) = self.reuse
+            && r.link(src, &want, dst, &host)
+        {
+            self.note(&host, e, uid, gid, mode, time);
+            return Ok(Reused(e.size));
+        }
+        let (n, had_xattrs) = write_file(src, e, &host, uid, gid, mode, time)?;
+        if !had_xattrs {
+            self.note(&host, e, uid, gid, mode, time);
+        }
+        Ok(Copied(n))
+    }
+
+    /// Records a plain file written at `host` (see [`CopyOptions::record`]).
+    fn note(&self, host: &Path, e: &SelectedEntry, uid: u32, gid: u32, mode: u32, time: i64) {
+        let (Some(rec), Some(sha)) = (self.record, e.sha256) else {
+            return;
+        };
+        let Ok(rel) = host.strip_prefix(self.layer_dir) else {
+            return;
+        };
+        let Some(rel) = rel.to_str() else { return };
+        let f = CopiedFile {
+            path: format!("/{rel}"),
+            sha256: sha,
+            size: e.size,
+            mtime_ns: time,
+            mode,
+            uid,
+            gid,
+        };
+        rec.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 
     /// ADD of an archive: extracted into a scratch directory beside the
@@ -529,8 +595,15 @@ fn cancelled(p: &Path) -> Result<()> {
         .map_err(|c| FileOpError::io("copy", p)(c.into()))
 }
 
+/// How one plain file got into the layer, and its size.
+enum Written {
+    Copied(u64),
+    Reused(u64),
+}
+use Written::{Copied, Reused};
+
 /// Creates `host` as a copy of tree file `src` with its final owner, mode,
-/// times and xattrs.
+/// times and xattrs; returns the bytes copied and whether `src` had xattrs.
 fn write_file(
     src: &Path,
     e: &SelectedEntry,
@@ -539,7 +612,7 @@ fn write_file(
     gid: u32,
     mode: u32,
     time: i64,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -549,9 +622,9 @@ fn write_file(
     let n = copy_data(src, e, &mut out, true)?;
     super::sys::fchown_fchmod(&out, uid, gid, mode).map_err(FileOpError::io("chown", host))?;
     // After chown, which clears security.capability.
-    let _ = super::sys::copy_xattrs(src, host);
+    let had_xattrs = super::sys::copy_xattrs(src, host).unwrap_or(true);
     super::sys::fset_times(&out, time).map_err(FileOpError::io("set times", host))?;
-    Ok(n)
+    Ok((n, had_xattrs))
 }
 
 #[derive(Clone, Copy)]

@@ -52,6 +52,7 @@ mod dest;
 mod error;
 mod glob;
 mod remote;
+mod reuse;
 mod select;
 mod selection;
 mod sys;
@@ -62,6 +63,7 @@ pub use copy::{CopyOptions, CopyStats, copy_into};
 pub use dest::resolve_dest;
 pub use error::FileOpError;
 pub use glob::go_match;
+pub use reuse::{CopiedFile, FileMap, MAP_NAME, Reuse};
 pub use select::select;
 pub use selection::{
     CHECKSUM_VERSION, EntryKind, SelectStats, SelectedEntry, Selection, SelectionSummary,

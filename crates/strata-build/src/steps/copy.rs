@@ -13,7 +13,7 @@ use strata_store::layer::{Compression, WhiteoutFormat};
 use super::{Exec, push_layer_history};
 use crate::context::StatIndex;
 use crate::error::{BuildError, Result};
-use crate::fileops::{self, CopyOptions, SelectOptions, Selection, SourceTree};
+use crate::fileops::{self, CopyOptions, FileMap, Reuse, SelectOptions, Selection, SourceTree};
 use crate::plan::{CopyAction, Source, Step};
 use crate::progress::VertexId;
 use crate::view::View;
@@ -56,12 +56,15 @@ pub fn history_text(cmd: &Command) -> String {
 
 /// Runs a COPY/ADD step on top of `config`; returns the new config, the
 /// layer and the selection (for the cache record's explain data).
+/// `lineage` names the step across builds: the files of its previous run
+/// that are unchanged are linked, not copied ([`Reuse`]).
 pub fn copy(
     ex: &Exec<'_>,
     step: &Step,
     act: &CopyAction,
     mut config: ImageConfig,
     v: VertexId,
+    lineage: &str,
 ) -> Result<(ImageConfig, IngestedLayer, Selection)> {
     let (sources, dest, chown, mode, link, opts) = match &step.command {
         Command::Copy(c) => (
@@ -109,9 +112,15 @@ pub fn copy(
     let dest = fileops::resolve_dest(&workdir, dest);
     let work = store.scratch().new_dir("copy")?;
     let layer_dir = work.join("layer");
+    let reuse = if ex.req.no_cache {
+        None
+    } else {
+        previous_run(ex, lineage)
+    };
+    let record = std::sync::Mutex::new(Vec::new());
     let result = (|| -> Result<IngestedLayer> {
         std::fs::create_dir(&layer_dir).map_err(BuildError::io("create directory", &layer_dir))?;
-        fileops::copy_into(
+        let stats = fileops::copy_into(
             &tree,
             &selection,
             &layer_dir,
@@ -121,8 +130,17 @@ pub fn copy(
                 chmod: mode,
                 parent: parent_view.as_ref().map(|v| v.root()),
                 timestamp: None,
+                reuse: reuse.as_ref(),
+                record: Some(&record),
             },
         )?;
+        tracing::debug!(
+            "{}: {} files ({} linked from the previous run), {} bytes",
+            step.name,
+            stats.files,
+            stats.reused,
+            stats.bytes
+        );
         drop(parent_view);
         let _phase = ex.progress.phase_in(v, "layer write");
         let layer = store.layer_from_dir(
@@ -139,6 +157,14 @@ pub fn copy(
     })();
     let _ = strata_store::layout::remove_tree(&work);
     let layer = result?;
+    // What this layer's files are, for the next run of the step.
+    let map = store.snapshots().fs_path(layer.snapshot.id);
+    if let Some(map) = map.parent().map(|d| d.join(fileops::MAP_NAME))
+        && !map.exists()
+        && let Err(e) = FileMap::new(record.into_inner().unwrap_or_default()).write(&map)
+    {
+        tracing::debug!("{}: {e}", map.display());
+    }
     push_layer_history(
         &mut config,
         &layer,
@@ -146,4 +172,22 @@ pub fn copy(
         &ex.req.history_time(),
     );
     Ok((config, layer, selection))
+}
+
+/// The newest snapshot of an earlier run of this step (by `lineage`) that
+/// is unpacked and has its file map.
+fn previous_run(ex: &Exec<'_>, lineage: &str) -> Option<Reuse> {
+    let snaps = ex.store.snapshots();
+    for chain in crate::cache::recent_layers(ex.store, lineage, 3).ok()? {
+        let Ok(Some(row)) = snaps.get(&chain) else {
+            continue;
+        };
+        if !snaps.is_unpacked(&row) {
+            continue;
+        }
+        if let Some(r) = Reuse::open(&snaps.fs_path(row.id)) {
+            return Some(r);
+        }
+    }
+    None
 }

@@ -69,10 +69,12 @@ pub fn meta_step(
     Ok(())
 }
 
-/// Executes `step` on top of `config`.
+/// Executes `step` (named `lineage` across builds: see
+/// [`crate::explain::step_lineage`]) on top of `config`.
 pub fn execute(
     ex: &Exec<'_>,
     step: &Step,
+    lineage: &str,
     mut config: ImageConfig,
     state: &mut StageState,
     v: VertexId,
@@ -111,7 +113,7 @@ pub fn execute(
             })
         }
         Action::Copy(act) => {
-            let (config, layer, sel) = copy::copy(ex, step, act, config, v)?;
+            let (config, layer, sel) = copy::copy(ex, step, act, config, v, lineage)?;
             ex.progress.wrote(layer.blob.as_ref().map_or(0, |b| b.size));
             Ok(StepOutcome {
                 config,

@@ -127,6 +127,19 @@ pub fn describing(c: &Connection, needle: &str) -> Result<Vec<(Option<String>, S
     Ok(rows)
 }
 
+/// The chain IDs of the layer rows whose description contains `needle`,
+/// the most recently used first, at most `limit`.
+pub fn chains_describing(c: &Connection, needle: &str, limit: usize) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT chain_id FROM build_cache WHERE chain_id IS NOT NULL \
+         AND instr(description, ?1) > 0 ORDER BY last_used DESC, created_at DESC LIMIT ?2",
+    )?;
+    let rows = st
+        .query_map(params![needle, limit as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
 /// The full row of `key`.
 pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
     let mut st = c.prepare_cached(

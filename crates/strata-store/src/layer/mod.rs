@@ -137,7 +137,7 @@ pub use error::LayerError;
 pub use path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 pub use scan::scan_layer;
 pub use tree_linux::disk_usage;
-pub use xattrs::copy_xattrs;
+pub use xattrs::{copy_xattrs, has_copied_xattrs};
 
 use strata_oci::Digest;
 

@@ -17,21 +17,21 @@ fn cstr(p: &Path) -> io::Result<CString> {
 /// skipping `security.selinux` (a host label) and overlayfs' own
 /// (`trusted.overlay.*`, `user.overlay.*`). Listing or reading `src` fails
 /// loudly; failing to set one on `dst` is only logged (BuildKit logs it too).
-pub fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
+/// Returns whether `src` had any xattr to copy.
+pub fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<bool> {
     let s = cstr(src)?;
     let names = sys::llistxattr(&s)?;
     if names.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
+    let mut any = false;
     let d = cstr(dst)?;
     for name in names {
         let n = name.as_bytes();
-        if n == b"security.selinux"
-            || n.starts_with(b"trusted.overlay.")
-            || n.starts_with(b"user.overlay.")
-        {
+        if !copied(n) {
             continue;
         }
+        any = true;
         let Ok(Some(value)) = sys::lgetxattr(&s, &name) else {
             continue;
         };
@@ -43,7 +43,21 @@ pub fn copy_xattrs(src: &Path, dst: &Path) -> io::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(any)
+}
+
+/// Whether `src` (not followed if a symlink) has an xattr that
+/// [`copy_xattrs`] would copy.
+pub fn has_copied_xattrs(src: &Path) -> io::Result<bool> {
+    let names = sys::llistxattr(&cstr(src)?)?;
+    Ok(names.iter().any(|n| copied(n.as_bytes())))
+}
+
+/// Not a host label (`security.selinux`) nor overlayfs' own.
+fn copied(name: &[u8]) -> bool {
+    !(name == b"security.selinux"
+        || name.starts_with(b"trusted.overlay.")
+        || name.starts_with(b"user.overlay."))
 }
 
 #[cfg(test)]
