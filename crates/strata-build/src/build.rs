@@ -165,9 +165,14 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     .plan();
     let plan = match plan {
         Ok(p) => p,
-        Err(e) => {
-            progress.error(cv, &e.to_string());
-            return Err(e);
+        Err(stopped) => {
+            progress.error(cv, &stopped.error.to_string());
+            if progress.wants_ids() {
+                return Err(crate::classic::run_until(
+                    store, &req, progress, &ctx, *stopped,
+                ));
+            }
+            return Err(stopped.error);
         }
     };
     let stats = index.stats();

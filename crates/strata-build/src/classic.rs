@@ -9,6 +9,13 @@
 //! [`crate::cache`]): its ID is the chain ID of the layers under it.
 //! A FROM shows the base image's ID (a stage base: that stage's last ID,
 //! scratch: nothing).
+//!
+//! docker's classic builder evaluates each instruction just before it
+//! runs it, so an instruction it cannot evaluate (a COPY source that is
+//! not in the context, a base image that cannot be pulled) fails after
+//! everything before it ran. strata plans the whole build first: when
+//! planning stops, [`run_until`] runs what was planned, then shows the
+//! failing instruction.
 
 use std::collections::HashMap;
 
@@ -16,8 +23,11 @@ use strata_oci::{Digest, ImageConfig};
 use strata_store::Store;
 
 use crate::cache::Record;
-use crate::plan::{Action, Base, Plan, StagePlan};
-use crate::progress::{Instruction, StepKind, StepRef, VertexId};
+use crate::context::BuildContext;
+use crate::error::BuildError;
+use crate::options::BuildRequest;
+use crate::plan::{Action, Base, Plan, StagePlan, Stopped};
+use crate::progress::{Instruction, Progress, StepKind, StepRef, VertexId};
 
 /// docker's `M` of `Step N/M`: the ARGs before the first FROM and every
 /// instruction of the stages up to the target.
@@ -33,11 +43,7 @@ pub fn instructions(
     from: Option<VertexId>,
     steps: &[Option<VertexId>],
 ) -> Vec<Instruction> {
-    let mut number = plan.global_args.len()
-        + plan.stage_sizes[..sp.index.min(plan.stage_sizes.len())]
-            .iter()
-            .sum::<usize>()
-        + 1;
+    let mut number = from_number(plan.global_args.len(), &plan.stage_sizes, sp.index);
     let mut out = vec![Instruction {
         at: StepRef {
             stage: sp.index,
@@ -71,6 +77,17 @@ pub fn instructions(
         });
     }
     out
+}
+
+/// The `Step N` of the FROM of stage `stage`: after the `global_args`
+/// ARGs before the first FROM and the instructions of the stages before
+/// it (`stage_sizes`: each stage's FROM and instructions).
+pub fn from_number(global_args: usize, stage_sizes: &[usize], stage: usize) -> usize {
+    global_args
+        + stage_sizes[..stage.min(stage_sizes.len())]
+            .iter()
+            .sum::<usize>()
+        + 1
 }
 
 /// Step `k` of `sp`.
@@ -145,5 +162,156 @@ pub fn cached_id(
     match &sp.base {
         Base::Image { image, .. } => top_chain(&image.config),
         _ => String::new(),
+    }
+}
+
+/// Planning stopped (see the module doc): runs every instruction planned
+/// before the failing one, as docker's classic builder would have (their
+/// output and IDs, recorded in the build cache), then shows the failing
+/// instruction's `Step` line. The error to report: the first failure of
+/// what ran, else the planning error.
+pub fn run_until(
+    store: &Store,
+    req: &BuildRequest,
+    progress: &Progress,
+    ctx: &BuildContext,
+    stopped: Stopped,
+) -> BuildError {
+    let Stopped {
+        error,
+        plan,
+        failed,
+    } = stopped;
+    if let Some(plan) = plan.filter(|p| p.stages.iter().any(Option::is_some)) {
+        let keys = crate::executor::all_keys(&plan);
+        let hits = if req.no_cache {
+            HashMap::new()
+        } else {
+            match crate::cache::lookup(store, &keys) {
+                Ok(h) => h,
+                Err(e) => return e.into(),
+            }
+        };
+        if let Err(e) = crate::executor::execute(store, req, progress, ctx, &plan, &hits, false) {
+            return e;
+        }
+    }
+    if let Some(ins) = failed {
+        progress.instruction_refused(ins);
+    }
+    error
+}
+
+/// docker's classic builder's words for why a build failed (the Engine
+/// API's error message; strata's CLI says it as BuildKit does): a RUN
+/// that exited non-zero, a COPY/ADD source missing from the context, a
+/// Dockerfile that does not parse, else strata's own message. A base image
+/// that could not be pulled says what the pull said.
+pub fn error_message(e: &BuildError) -> String {
+    use crate::fileops::FileOpError;
+    match e.root() {
+        BuildError::RunFailed { command, code } => {
+            format!("The command '{command}' returned a non-zero code: {code}")
+        }
+        BuildError::FileOp(FileOpError::NotFound { command, path, .. })
+            if path.contains(['*', '?', '[']) =>
+        {
+            format!("{command} failed: no source files were specified")
+        }
+        BuildError::FileOp(FileOpError::NotFound { command, path, .. }) => format!(
+            "{command} failed: file not found in build context or excluded by .dockerignore: stat {path}: file does not exist"
+        ),
+        BuildError::FileOp(FileOpError::EscapesContext { command, src }) => {
+            format!("{command} failed: forbidden path outside the build context: {src} ()")
+        }
+        BuildError::BaseImage { reason, .. } => reason.clone(),
+        BuildError::Dockerfile(d) => dockerfile_message(d),
+        e => e.to_string(),
+    }
+}
+
+/// Whether the request itself is wrong (a Dockerfile that does not parse,
+/// a target it does not have): docker answers 400 when nothing was sent.
+pub fn is_bad_request(e: &BuildError) -> bool {
+    matches!(
+        e.root(),
+        BuildError::Dockerfile(
+            strata_dockerfile::Error::Parse { .. } | strata_dockerfile::Error::Instruction { .. }
+        ) | BuildError::Graph(_)
+    )
+}
+
+fn dockerfile_message(e: &strata_dockerfile::Error) -> String {
+    use strata_dockerfile::Error;
+    use strata_dockerfile::instructions::InstructionError;
+    match e {
+        Error::Parse { error, .. } => format!("failed to parse Dockerfile: {error}"),
+        Error::Instruction { range, error } => {
+            let what = match error {
+                InstructionError::UnknownInstruction { name, .. } => {
+                    format!("unknown instruction: {}", name.to_uppercase())
+                }
+                InstructionError::UnknownFlag { name, .. } => format!("Unknown flag: {name}"),
+                other => other.to_string(),
+            };
+            format!("dockerfile parse error line {}: {what}", range.start)
+        }
+        Error::Expand { .. } => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_dockerfile::{Dockerfile, LineRange};
+
+    use super::*;
+    use crate::fileops::FileOpError;
+
+    fn parse_error(src: &str) -> BuildError {
+        Dockerfile::parse(src.as_bytes()).unwrap_err().into()
+    }
+
+    fn missing(path: &str) -> BuildError {
+        BuildError::from(FileOpError::NotFound {
+            command: "COPY",
+            path: path.into(),
+            hint: None,
+        })
+        .at_step("[2/2] COPY", LineRange::line(2), Vec::new())
+    }
+
+    #[test]
+    fn errors_in_the_classic_builders_words() {
+        let run = BuildError::RunFailed {
+            command: "/bin/sh -c exit 3".into(),
+            code: 3,
+        };
+        assert_eq!(
+            error_message(&run),
+            "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+        );
+        assert_eq!(
+            error_message(&missing("dir/nope")),
+            "COPY failed: file not found in build context or excluded by .dockerignore: stat dir/nope: file does not exist"
+        );
+        assert_eq!(
+            error_message(&missing("no*.txt")),
+            "COPY failed: no source files were specified"
+        );
+        let unknown = parse_error("FROM busybox\nfoo bar\n");
+        assert_eq!(
+            error_message(&unknown),
+            "dockerfile parse error line 2: unknown instruction: FOO"
+        );
+        assert!(is_bad_request(&unknown));
+        assert_eq!(
+            error_message(&parse_error("FROM busybox\nCOPY --bogus=1 a /b\n")),
+            "dockerfile parse error line 2: Unknown flag: bogus"
+        );
+        assert_eq!(
+            error_message(&parse_error("FROM busybox\nENV A\n")),
+            "failed to parse Dockerfile: ENV must have two arguments"
+        );
+        assert!(!is_bad_request(&run) && !is_bad_request(&missing("x")));
     }
 }

@@ -175,6 +175,7 @@ fn stored_before(sp: &StagePlan, hits: &HashMap<String, Record>, upto: usize) ->
 fn must_run(plan: &Plan, misses: &[Option<usize>], hits: &HashMap<String, Record>) -> Vec<bool> {
     let mut run = vec![false; plan.stages.len()];
     let mut todo = vec![plan.target];
+    todo.extend(&plan.also);
     while let Some(i) = todo.pop() {
         if std::mem::replace(&mut run[i], true) {
             continue;

@@ -30,6 +30,21 @@ impl std::fmt::Debug for ContextSource {
     }
 }
 
+/// Pulls the images a build does not have (its bases, `COPY --from`
+/// images) and reports the pull as it goes: the Engine API streams
+/// docker's pull messages into its classic build output. Without one the
+/// build pulls with [`strata_registry::pull`] and reports nothing.
+pub trait ImagePuller: Send + Sync + std::fmt::Debug {
+    /// Pulls `reference` into the build's store, sending each of docker's
+    /// JSON progress messages to `messages` as it happens; the error is
+    /// the message to show.
+    fn pull(
+        &self,
+        reference: &Reference,
+        messages: std::sync::mpsc::Sender<serde_json::Value>,
+    ) -> std::result::Result<strata_store::Image, String>;
+}
+
 /// A `--secret`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretSpec {
@@ -146,6 +161,8 @@ pub struct BuildRequest {
     /// RUN step is killed (default: the process's token, which the CLI
     /// cancels on SIGINT/SIGTERM/SIGHUP).
     pub cancel: strata_store::cancel::Cancel,
+    /// How missing images are pulled (see [`ImagePuller`]).
+    pub puller: Option<std::sync::Arc<dyn ImagePuller>>,
 }
 
 impl BuildRequest {
@@ -176,6 +193,7 @@ impl BuildRequest {
             source_date_epoch: None,
             record_cache: true,
             cancel: strata_store::cancel::Cancel::global().clone(),
+            puller: None,
         }
     }
 

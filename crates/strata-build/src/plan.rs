@@ -26,10 +26,8 @@ use strata_dockerfile::instructions::{
     Command, Mount, NetworkMode as RunNetwork, OnbuildCommand, SecurityMode,
 };
 use strata_dockerfile::{Dockerfile, LineRange};
-use strata_oci::Reference;
-use strata_registry::PullOptions;
 use strata_runtime::spec::NetworkMode;
-use strata_store::{Image, Store, StoreError};
+use strata_store::{Image, Store};
 
 use crate::context::{BuildContext, StatIndex};
 use crate::error::{BuildError, Result};
@@ -37,7 +35,9 @@ use crate::fileops::{self, SelectOptions, Selection, SourceTree};
 use crate::graph::{BaseRef, Graph, SourceRef};
 use crate::key::{BaseKey, KeyInputs, base_key};
 use crate::options::BuildRequest;
-use crate::progress::Progress;
+use crate::progress::{Instruction, Progress, StepKind, StepRef};
+
+mod base;
 
 /// What a stage starts from.
 #[derive(Debug, Clone)]
@@ -198,6 +198,42 @@ pub struct Plan {
     pub global_args: Vec<String>,
     /// See [`Plan::global_args`].
     pub stage_sizes: Vec<usize>,
+    /// Other stages to run with the target (a plan cut short by an error
+    /// runs every stage it planned: see [`crate::classic::run_until`]).
+    pub also: Vec<usize>,
+}
+
+/// Planning failed at an instruction. docker's classic builder runs
+/// every instruction before it, so the Engine API does too (see
+/// [`crate::classic::run_until`]); the CLI only reports the error.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Why.
+    pub error: BuildError,
+    /// What was planned before it: every stage planned, the failing one
+    /// cut before the failing instruction (absent when its FROM failed).
+    /// `None` when the Dockerfile's stages could not be resolved.
+    pub plan: Option<Plan>,
+    /// The failing instruction, for the classic output.
+    pub failed: Option<Instruction>,
+}
+
+/// A failure while planning one stage.
+struct Stop {
+    error: BuildError,
+    failed: Option<Instruction>,
+    /// The stage up to the failing instruction.
+    partial: Option<StagePlan>,
+}
+
+type Planned<T> = std::result::Result<T, Box<Stop>>;
+
+fn stop(error: BuildError, failed: &Instruction) -> Box<Stop> {
+    Box::new(Stop {
+        error,
+        failed: Some(failed.clone()),
+        partial: None,
+    })
 }
 
 /// Plans a build.
@@ -240,17 +276,17 @@ fn upper_keyword(text: &str) -> String {
 
 impl Planner<'_> {
     /// Plans every stage the target needs.
-    pub fn plan(&mut self) -> Result<Plan> {
-        let graph = Graph::new(self.df, self.global, self.req.target.as_deref())?;
+    pub fn plan(&mut self) -> std::result::Result<Plan, Box<Stopped>> {
+        let graph = Graph::new(self.df, self.global, self.req.target.as_deref()).map_err(|e| {
+            Box::new(Stopped {
+                error: e.into(),
+                plan: None,
+                failed: None,
+            })
+        })?;
         let needed = graph.needed();
-        let mut stages: Vec<Option<StagePlan>> = vec![None; graph.stages.len()];
-        for (i, need) in needed.iter().enumerate() {
-            if *need {
-                self.ensure(&graph, &mut stages, i)?;
-            }
-        }
-        Ok(Plan {
-            stages,
+        let mut plan = Plan {
+            stages: vec![None; graph.stages.len()],
             target: graph.target,
             global_args: self
                 .df
@@ -262,10 +298,39 @@ impl Planner<'_> {
                 .iter()
                 .map(|s| 1 + s.commands.len())
                 .collect(),
-        })
+            also: Vec::new(),
+        };
+        self.progress
+            .instructions_begin(&plan.global_args, crate::classic::total(&plan));
+        for (i, need) in needed.iter().enumerate() {
+            if !*need {
+                continue;
+            }
+            if let Err(s) = self.ensure(&graph, &mut plan.stages, i) {
+                let Stop {
+                    error,
+                    failed,
+                    partial,
+                } = *s;
+                if let Some(sp) = partial {
+                    let at = sp.index;
+                    plan.stages[at] = Some(sp);
+                }
+                plan.also = (0..plan.stages.len())
+                    .filter(|j| plan.stages[*j].is_some())
+                    .collect();
+                plan.target = plan.also.last().copied().unwrap_or(plan.target);
+                return Err(Box::new(Stopped {
+                    error,
+                    plan: Some(plan),
+                    failed,
+                }));
+            }
+        }
+        Ok(plan)
     }
 
-    fn ensure(&mut self, g: &Graph, stages: &mut Vec<Option<StagePlan>>, i: usize) -> Result<()> {
+    fn ensure(&mut self, g: &Graph, stages: &mut Vec<Option<StagePlan>>, i: usize) -> Planned<()> {
         if stages[i].is_some() {
             return Ok(());
         }
@@ -274,56 +339,13 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// Resolves an image reference from the store, pulling it when absent
-    /// (or always with `--pull`).
-    pub fn image(&self, reference: &str, range: LineRange) -> Result<(Image, bool)> {
-        let named = Reference::parse(reference).map_err(|e| {
-            BuildError::Graph(crate::graph::GraphError {
-                range,
-                message: format!("failed to parse stage name {reference:?}: {e}"),
-            })
-        })?;
-        if !self.req.pull {
-            match self.store.resolve_image(reference) {
-                Ok(img) => return Ok((img, false)),
-                Err(StoreError::ImageNotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let v = self
-            .progress
-            .vertex(&format!("[internal] load metadata for {named}"));
-        self.progress.start(v);
-        let opts = PullOptions {
-            registry: self.req.registry.clone(),
-            ..PullOptions::default()
-        };
-        match strata_registry::pull(self.store, &named, &opts) {
-            Ok(img) => {
-                self.progress.done(v);
-                Ok((img, true))
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                self.progress.error(v, &reason);
-                Err(BuildError::BaseImage {
-                    reference: reference.to_string(),
-                    reason,
-                }
-                .at_step(&format!("FROM {reference}"), range, Vec::new()))
-            }
-        }
-    }
-
-    fn check_platform(&self, p: &str, range: LineRange) -> Result<()> {
-        if strata_oci::is_host_platform(p) {
-            return Ok(());
-        }
-        Err(BuildError::Platform {
-            requested: p.to_string(),
-            host: self.platform.clone(),
-        }
-        .at_step("FROM", range, Vec::new()))
+    /// docker's `Step N` of stage `i`'s FROM.
+    fn step_of_from(&self, i: usize) -> usize {
+        let sizes: Vec<usize> = self.df.stages[..i]
+            .iter()
+            .map(|s| 1 + s.commands.len())
+            .collect();
+        crate::classic::from_number(self.df.global_args.len(), &sizes, i)
     }
 
     fn plan_stage(
@@ -331,12 +353,28 @@ impl Planner<'_> {
         g: &Graph,
         stages: &mut Vec<Option<StagePlan>>,
         i: usize,
-    ) -> Result<StagePlan> {
+    ) -> Planned<StagePlan> {
         let stage = &self.df.stages[i];
         let node = &g.stages[i];
         let from_range = stage.from.source.range;
+        let from_at = StepRef {
+            stage: i,
+            step: None,
+        };
+        let from_ins = Instruction {
+            at: from_at,
+            number: self.step_of_from(i),
+            text: stage.from.source.text.clone(),
+            kind: match node.base {
+                BaseRef::Stage(j) => StepKind::FromStage(j),
+                _ => StepKind::From,
+            },
+            vertex: None,
+        };
+        self.progress.instruction_planned(from_ins.clone());
         if let Some(p) = &node.platform {
-            self.check_platform(&p.to_string(), from_range)?;
+            self.check_platform(&p.to_string(), from_range)
+                .map_err(|e| stop(e, &from_ins))?;
         }
         let mut deps = BTreeSet::new();
         let mut late_base = false;
@@ -365,12 +403,15 @@ impl Planner<'_> {
                 )
             }
             BaseRef::Image(r) => {
-                let (image, pulled) = self.image(r, from_range)?;
+                let (image, pulled) = self
+                    .image(r, from_range, from_at)
+                    .map_err(|e| stop(e, &from_ins))?;
                 if image.config.os != "linux"
                     || image.config.architecture != strata_oci::host_platform().1
                 {
                     let got = format!("{}/{}", image.config.os, image.config.architecture);
-                    self.check_platform(&got, from_range)?;
+                    self.check_platform(&got, from_range)
+                        .map_err(|e| stop(e, &from_ins))?;
                 }
                 let key = base_key(
                     &BaseKey::Image(image.id().as_str()),
@@ -404,7 +445,7 @@ impl Planner<'_> {
                 heredocs: Vec::new(),
                 source: stage.from.source.clone(),
             };
-            commands.push((ob.trigger()?, true));
+            commands.push((ob.trigger().map_err(|e| stop(e.into(), &from_ins))?, true));
         }
         commands.extend(stage.commands.iter().cloned().map(|c| (c, false)));
         let counted = |c: &Command| {
@@ -434,7 +475,9 @@ impl Planner<'_> {
         let mut steps = Vec::with_capacity(commands.len());
         let mut parent = key.clone();
         let mut onbuild_exprs = Vec::new();
-        for (cmd, is_trigger) in commands {
+        let mut number = from_ins.number;
+        let mut failed = None;
+        for (k, (cmd, is_trigger)) in commands.into_iter().enumerate() {
             let text = upper_keyword(&cmd.source().text);
             let shown = counted(&cmd);
             let name = if shown {
@@ -442,19 +485,59 @@ impl Planner<'_> {
             } else {
                 text.clone()
             };
+            let ins = Instruction {
+                at: StepRef {
+                    stage: i,
+                    step: Some(k),
+                },
+                number: if is_trigger {
+                    0
+                } else {
+                    number += 1;
+                    number
+                },
+                text: if is_trigger {
+                    String::new()
+                } else {
+                    cmd.source().text.clone()
+                },
+                kind: match cmd {
+                    Command::Copy(_) | Command::Add(_) => StepKind::Copy,
+                    _ => StepKind::Container,
+                },
+                vertex: None,
+            };
+            self.progress.instruction_planned(ins.clone());
             let range = cmd.range();
-            let step = scope
-                .apply(&cmd)
-                .map_err(|e| BuildError::from(e).at_step(&name, range, Vec::new()))?;
+            let step = match scope.apply(&cmd) {
+                Ok(s) => s,
+                Err(e) => {
+                    failed = Some((BuildError::from(e).at_step(&name, range, Vec::new()), ins));
+                    break;
+                }
+            };
             let expanded = step.command;
             if let Command::Onbuild(o) = &expanded {
                 onbuild_exprs.push(o.trigger_text());
             }
             let mut inputs = KeyInputs::new(expanded.name(), &text);
             inputs.push("cmd", crate::key::command::canonical(&expanded));
-            let action = self
-                .action(g, stages, i, &expanded, &scope, &mut inputs, &mut deps)
-                .map_err(|e| e.at_step(&name, range, Vec::new()))?;
+            let action = match self.action(
+                g,
+                stages,
+                i,
+                ins.at,
+                &expanded,
+                &scope,
+                &mut inputs,
+                &mut deps,
+            ) {
+                Ok(a) => a,
+                Err(e) => {
+                    failed = Some((e.at_step(&name, range, Vec::new()), ins));
+                    break;
+                }
+            };
             let key = inputs.key(&parent);
             let content_from = match &action {
                 Action::Copy(CopyAction {
@@ -468,11 +551,7 @@ impl Planner<'_> {
                 command: expanded,
                 range,
                 name,
-                text: if is_trigger {
-                    String::new()
-                } else {
-                    cmd.source().text.clone()
-                },
+                text: ins.text,
                 shown,
                 parent_key: std::mem::replace(&mut parent, key.clone()),
                 key,
@@ -486,7 +565,7 @@ impl Planner<'_> {
         } else {
             steps.iter().position(|s| s.content_from.is_some())
         };
-        Ok(StagePlan {
+        let sp = StagePlan {
             index: i,
             lineage: crate::explain::stage_lineage(self.req, i, self.df.stages[i].name.as_deref()),
             base,
@@ -500,7 +579,15 @@ impl Planner<'_> {
             onbuild: onbuild_exprs,
             late_base,
             late_from,
-        })
+        };
+        match failed {
+            Some((error, ins)) => Err(Box::new(Stop {
+                error,
+                failed: Some(ins),
+                partial: Some(sp),
+            })),
+            None => Ok(sp),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -509,6 +596,7 @@ impl Planner<'_> {
         g: &Graph,
         stages: &mut Vec<Option<StagePlan>>,
         i: usize,
+        at: StepRef,
         from: &str,
         range: LineRange,
         inputs: &mut KeyInputs,
@@ -517,14 +605,14 @@ impl Planner<'_> {
     ) -> Result<Source> {
         Ok(match Graph::resolve_source(self.df, i, from, range)? {
             SourceRef::Stage(j) => {
-                self.ensure(g, stages, j)?;
+                self.ensure(g, stages, j).map_err(|s| s.error)?;
                 let k = stages[j].as_ref().expect("planned above").final_key();
                 inputs.push(label, format!("stage {k}"));
                 deps.insert(j);
                 Source::Stage(j)
             }
             SourceRef::Image(r) => {
-                let (img, _) = self.image(&r, range)?;
+                let (img, _) = self.image(&r, range, at)?;
                 inputs.push(label, format!("image {}", img.id()));
                 Source::Image(Box::new(img))
             }
@@ -537,6 +625,7 @@ impl Planner<'_> {
         g: &Graph,
         stages: &mut Vec<Option<StagePlan>>,
         i: usize,
+        at: StepRef,
         cmd: &Command,
         scope: &StageScope,
         inputs: &mut KeyInputs,
@@ -566,7 +655,9 @@ impl Planner<'_> {
                     let label = format!("mount.{n}");
                     let src = match m {
                         Mount::Bind(b) => match &b.from {
-                            Some(f) => self.source(g, stages, i, f, range, inputs, &label, deps)?,
+                            Some(f) => {
+                                self.source(g, stages, i, at, f, range, inputs, &label, deps)?
+                            }
                             None => {
                                 let path = b.source.clone().unwrap_or_else(|| ".".into());
                                 let sel = fileops::select(
@@ -583,7 +674,9 @@ impl Planner<'_> {
                             }
                         },
                         Mount::Cache(c) => match &c.from {
-                            Some(f) => self.source(g, stages, i, f, range, inputs, &label, deps)?,
+                            Some(f) => {
+                                self.source(g, stages, i, at, f, range, inputs, &label, deps)?
+                            }
                             None => Source::Context,
                         },
                         Mount::Ssh(_) => {
@@ -603,7 +696,7 @@ impl Planner<'_> {
             }
             Command::Copy(c) => {
                 let source = match &c.from {
-                    Some(f) => self.source(g, stages, i, f, range, inputs, "from", deps)?,
+                    Some(f) => self.source(g, stages, i, at, f, range, inputs, "from", deps)?,
                     None => Source::Context,
                 };
                 let selection = match source {

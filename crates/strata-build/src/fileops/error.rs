@@ -12,6 +12,8 @@ pub enum FileOpError {
     /// A literal source (or the literal prefix of a wildcard) is missing.
     #[error("failed to compute cache key: \"/{path}\": not found{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     NotFound {
+        /// COPY, ADD or RUN --mount.
+        command: &'static str,
         /// The path, relative to the tree root.
         path: String,
         /// Why (e.g. the ignore pattern that excluded it).

@@ -211,6 +211,7 @@ impl Resolver<'_, '_> {
     fn not_found(&self, rel: &str) -> FileOpError {
         let hint = self.tree.context_of().and_then(|c| c.explain_ignored(rel));
         FileOpError::NotFound {
+            command: self.cmd,
             path: rel.to_string(),
             hint,
         }

@@ -21,6 +21,16 @@
 //! then every instruction of every stage up to the target); a stage the
 //! target does not need is not built, so its numbers are skipped.
 //!
+//! The planner registers each instruction as it reaches it
+//! ([`Progress::instruction_planned`]), so what happens while it plans —
+//! the pull of a base image, as docker's pull messages
+//! ([`Progress::instruction_message`]) — is shown under its `Step` line,
+//! live when nothing before it is still to come. The executor then says
+//! which instructions the build shows ([`Progress::instructions`]); an
+//! instruction that failed while planning is shown by its `Step` line
+//! alone ([`Progress::instruction_refused`]), as docker's classic builder
+//! fails an instruction it could not evaluate.
+//!
 //! The ID after each step is the executor's ([`Progress::instruction_done`]):
 //! the image config the step stored, else the chain ID of the layers under
 //! it. strata runs metadata steps without a container; the `Running in` ID
@@ -72,6 +82,8 @@ pub struct Instruction {
 
 enum Msg {
     Text(String),
+    /// A message as is (a pull's `{"status": …}`).
+    Json(serde_json::Value),
     /// ` ---> <short ID>` after a step.
     Id(String),
     /// ` ---> <ID of stage j's result>`, known once that stage is shown.
@@ -98,6 +110,11 @@ pub struct Classic {
     /// The last ID shown per stage.
     last_id: HashMap<usize, String>,
     stopped: bool,
+    /// The ARGs before the first FROM were shown.
+    begun: bool,
+    /// Instructions planned but not shown (kept for
+    /// [`Progress::instruction_refused`]).
+    dropped: HashMap<StepRef, Item>,
 }
 
 /// docker's short form of an ID (`sha256:` dropped, 12 hex digits).
@@ -106,7 +123,97 @@ pub fn short_id(id: &str) -> String {
     hex.chars().take(12).collect()
 }
 
+impl Item {
+    fn new(ins: Instruction) -> Item {
+        Item {
+            ins,
+            out: Vec::new(),
+            headed: false,
+            run_id: None,
+            finished: false,
+            failed: false,
+        }
+    }
+}
+
 impl Classic {
+    /// Shows the ARGs before the first FROM (numbered from 1, at once, as
+    /// docker does) and sets `M` of `Step N/M`, once.
+    fn begin(&mut self, out: &mut dyn Write, global_args: &[String], total: usize) {
+        if std::mem::replace(&mut self.begun, true) {
+            return;
+        }
+        self.total = total;
+        for (n, text) in global_args.iter().enumerate() {
+            let line = format!("Step {}/{total} : {text}", n + 1);
+            for t in [line, "\n".to_string()] {
+                let _ = writeln!(out, "{}", serde_json::json!({ "stream": t }));
+            }
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        self.by_vertex.clear();
+        for (i, item) in self.items.iter().enumerate() {
+            self.index.insert(item.ins.at, i);
+            if let Some(v) = item.ins.vertex {
+                self.by_vertex.insert(v, i);
+            }
+        }
+    }
+
+    /// The item of `at`, registered (or revived from the dropped ones) at
+    /// the end when it is not.
+    fn item_of(&mut self, ins: Instruction) -> usize {
+        if let Some(&i) = self.index.get(&ins.at) {
+            return i;
+        }
+        let item = self
+            .dropped
+            .remove(&ins.at)
+            .unwrap_or_else(|| Item::new(ins));
+        self.items.push(item);
+        self.reindex();
+        self.items.len() - 1
+    }
+
+    /// The instructions the build shows, in order: what was planned keeps
+    /// what it already holds (a pull's messages); one that is not shown is
+    /// dropped, unless its output has begun (then it ends there).
+    fn show(&mut self, list: Vec<Instruction>) {
+        let shown: std::collections::HashSet<StepRef> = list.iter().map(|i| i.at).collect();
+        // Only the item at the cursor can have written anything.
+        let begun = self
+            .items
+            .get(self.cursor)
+            .filter(|it| it.headed && !shown.contains(&it.ins.at))
+            .map(|it| it.ins.at);
+        let mut old: HashMap<StepRef, Item> = std::mem::take(&mut self.items)
+            .into_iter()
+            .map(|it| (it.ins.at, it))
+            .collect();
+        self.cursor = 0;
+        if let Some(at) = begun
+            && let Some(mut it) = old.remove(&at)
+        {
+            it.finished = true;
+            self.items.push(it);
+        }
+        for ins in list {
+            let item = match old.remove(&ins.at) {
+                Some(mut it) => {
+                    it.ins = ins;
+                    it
+                }
+                None => Item::new(ins),
+            };
+            self.items.push(item);
+        }
+        self.dropped.extend(old);
+        self.reindex();
+    }
+
     fn header(&mut self, i: usize) {
         let total = self.total;
         let item = &mut self.items[i];
@@ -178,6 +285,10 @@ impl Classic {
             let stage = self.items[i].ins.at.stage;
             for m in std::mem::take(&mut self.items[i].out) {
                 let id = match m {
+                    Msg::Json(v) => {
+                        let _ = writeln!(out, "{v}");
+                        continue;
+                    }
                     Msg::Text(t) => Err(t),
                     Msg::Id(id) => Ok(id),
                     Msg::StageId(j) => Ok(self.last_id.get(&j).cloned().unwrap_or_default()),
@@ -231,34 +342,54 @@ impl Progress {
         Some(f(c, &mut *st.out))
     }
 
+    /// Starts the output (classic only; a no-op otherwise): the ARGs
+    /// before the first FROM (`global_args`, numbered from 1, shown at
+    /// once as docker does), and `total`, the `M` of `Step N/M`.
+    pub fn instructions_begin(&self, global_args: &[String], total: usize) {
+        self.classic(|c, out| c.begin(out, global_args, total));
+    }
+
+    /// The planner reached this instruction (classic only): what is
+    /// reported for it from now on is shown under its `Step` line.
+    pub fn instruction_planned(&self, ins: Instruction) {
+        self.classic(|c, _| {
+            c.item_of(ins);
+        });
+    }
+
+    /// One of docker's JSON messages for instruction `at` (a pull's
+    /// status), shown after its `Step` line, in order.
+    pub fn instruction_message(&self, at: StepRef, msg: serde_json::Value) {
+        self.classic(|c, out| {
+            if let Some(&i) = c.index.get(&at) {
+                c.header(i);
+                c.items[i].out.push(Msg::Json(msg));
+                c.flush(out);
+            }
+        });
+    }
+
     /// Registers the instructions the build shows, in Dockerfile order,
     /// numbered out of `total`, after the ARGs before the first FROM
-    /// (`global_args`, numbered from 1, shown at once as docker does)
-    /// (classic output only; a no-op otherwise).
+    /// (see [`Progress::instructions_begin`]) (classic output only; a
+    /// no-op otherwise). Instructions planned and not listed are not
+    /// shown.
     pub fn instructions(&self, global_args: &[String], list: Vec<Instruction>, total: usize) {
         self.classic(|c, out| {
-            c.total = total;
-            for (n, text) in global_args.iter().enumerate() {
-                let line = format!("Step {}/{total} : {text}", n + 1);
-                for t in [line, "\n".to_string()] {
-                    let _ = writeln!(out, "{}", serde_json::json!({ "stream": t }));
-                }
-            }
-            for ins in list {
-                let i = c.items.len();
-                c.index.insert(ins.at, i);
-                if let Some(v) = ins.vertex {
-                    c.by_vertex.insert(v, i);
-                }
-                c.items.push(Item {
-                    ins,
-                    out: Vec::new(),
-                    headed: false,
-                    run_id: None,
-                    finished: false,
-                    failed: false,
-                });
-            }
+            c.begin(out, global_args, total);
+            c.show(list);
+            c.flush(out);
+        });
+    }
+
+    /// The instruction failed before it ran (planning it failed): its
+    /// `Step` line (and what was reported for it) ends the output.
+    pub fn instruction_refused(&self, ins: Instruction) {
+        self.classic(|c, out| {
+            let i = c.item_of(ins);
+            c.header(i);
+            c.items[i].failed = true;
+            c.flush(out);
         });
     }
 
@@ -473,5 +604,114 @@ mod tests {
         let s = streams(&b);
         assert_eq!(s[3], "Step 2/2 : RUN false", "{s:?}");
         assert!(!s.iter().any(|l| l.starts_with("Removing")), "{s:?}");
+    }
+
+    /// Streams, and `status` messages as `status: …`.
+    fn messages(b: &Buf) -> Vec<String> {
+        b.text()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                match v["stream"].as_str() {
+                    Some(s) => s.to_string(),
+                    None => format!("status: {}", v["status"].as_str().unwrap()),
+                }
+            })
+            .collect()
+    }
+
+    fn ins(stage: usize, step: Option<usize>, number: usize, text: &str) -> Instruction {
+        Instruction {
+            at: at(stage, step),
+            number,
+            text: text.into(),
+            kind: if step.is_some() {
+                StepKind::Container
+            } else {
+                StepKind::From
+            },
+            vertex: None,
+        }
+    }
+
+    #[test]
+    fn a_pull_while_planning_shows_live_under_its_from() {
+        let b = Buf::default();
+        let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
+        p.instructions_begin(&["ARG V=1".to_string()], 3);
+        p.instruction_planned(ins(0, None, 2, "FROM reg/x"));
+        p.instruction_message(at(0, None), serde_json::json!({"status": "Pulling from x"}));
+        // Shown at once: nothing comes before it.
+        assert_eq!(
+            messages(&b),
+            [
+                "Step 1/3 : ARG V=1",
+                "\n",
+                "Step 2/3 : FROM reg/x",
+                "\n",
+                "status: Pulling from x"
+            ]
+        );
+        p.instruction_planned(ins(0, Some(0), 3, "ENV A=1"));
+        p.instructions(
+            &["ARG V=1".to_string()],
+            vec![ins(0, None, 2, "FROM reg/x"), ins(0, Some(0), 3, "ENV A=1")],
+            3,
+        );
+        p.instruction_done(at(0, None), false, || "sha256:0123456789abcdef".into());
+        p.instruction_done(at(0, Some(0)), true, || "sha256:aaaaaaaaaaaa1".into());
+        let m = messages(&b);
+        assert_eq!(
+            m.iter().filter(|l| l.starts_with("Step 1/")).count(),
+            1,
+            "{m:?}"
+        );
+        assert_eq!(
+            m[5..],
+            [
+                " ---> 0123456789ab\n",
+                "Step 3/3 : ENV A=1",
+                "\n",
+                " ---> Using cache\n",
+                " ---> aaaaaaaaaaaa\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_instruction_refused_while_planning_ends_the_output_after_what_ran() {
+        let b = Buf::default();
+        let p = Progress::new(ProgressMode::Classic, Box::new(b.clone()));
+        p.instructions_begin(&[], 4);
+        p.instruction_planned(ins(0, None, 1, "FROM busybox AS a"));
+        p.instruction_planned(ins(0, Some(0), 2, "RUN echo a"));
+        p.instruction_planned(ins(1, None, 3, "FROM reg/x"));
+        // A later stage's pull waits for the stages before it.
+        p.instruction_message(at(1, None), serde_json::json!({"status": "Pulling from x"}));
+        assert!(messages(&b).is_empty());
+        // What ran: stage 0 (stage 1's FROM is not part of it).
+        p.instructions(
+            &[],
+            vec![
+                ins(0, None, 1, "FROM busybox AS a"),
+                ins(0, Some(0), 2, "RUN echo a"),
+            ],
+            4,
+        );
+        p.instruction_done(at(0, None), false, || "sha256:0123456789abcdef".into());
+        p.instruction_done(at(0, Some(0)), false, || "sha256:bbbbbbbbbbbb1".into());
+        p.instruction_refused(ins(1, None, 3, "FROM reg/x"));
+        p.finish(false);
+        let m = messages(&b);
+        assert!(m[5].starts_with(" ---> Running in "), "{m:?}");
+        assert_eq!(
+            m[m.len() - 4..],
+            [
+                " ---> bbbbbbbbbbbb\n",
+                "Step 3/4 : FROM reg/x",
+                "\n",
+                "status: Pulling from x"
+            ]
+        );
     }
 }

@@ -308,6 +308,7 @@ fn source_in(root: &Path, source: &str) -> Result<PathBuf> {
     let r = Root::open(root).map_err(BuildError::io("open", root))?;
     r.host_path(source).map_err(|e| match e.raw_os_error() {
         Some(libc::ENOENT) => fileops::FileOpError::NotFound {
+            command: fileops::Command::Mount.name(),
             path: rel,
             hint: None,
         }

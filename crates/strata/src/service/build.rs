@@ -3,39 +3,80 @@
 //! (plain or compressed); the Dockerfile is read from it. The answer is
 //! the classic builder's JSON stream, rendered from the build's events
 //! (strata-build's classic progress: `Step N/M : …`, ` ---> Running in`,
-//! the steps' output, ` ---> <ID>`), then `{"aux": {"ID": …}}`,
+//! the steps' output, a base image's pull as `POST /images/create`
+//! streams it, ` ---> <ID>`), then `{"aux": {"ID": …}}`,
 //! `Successfully built …` / `Successfully tagged …`; a failure ends it
-//! with docker's `{"errorDetail": {"code": …, "message": …}, "error": …}`.
+//! with docker's `{"errorDetail": {"code": …, "message": …}, "error": …}`
+//! in the classic builder's words ([`classic::error_message`]). As
+//! dockerd: a failure before anything was sent (a Dockerfile that does
+//! not parse: 400) is the response's status and `{"message": …}`
+//! instead, and a quiet build (`q`) sends only the image ID, or what it
+//! held and the error when it fails.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hyper::Request;
 use hyper::body::Incoming;
 use serde_json::{Value, json};
-use strata_build::BuildRequest;
 use strata_build::error::BuildError;
-use strata_build::options::ContextSource;
+use strata_build::options::{ContextSource, ImagePuller};
 use strata_build::progress::{Progress, ProgressMode};
+use strata_build::{BuildRequest, classic};
 use strata_oci::Reference;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Service;
-use super::http::{ApiError, ApiResult, Query, json_line, spool, streamed, unbounded};
+use super::http::{ApiError, ApiResult, Query, body_from, json_line, spool, streamed};
+use super::images::{JsonProgress, pull_error};
+use crate::commands::image::pull;
 use crate::commands::registry;
+
+/// Where the build's messages go: the response body, or (`q`, docker's
+/// quiet build) held, and sent only if the build fails.
+struct Lines {
+    tx: mpsc::UnboundedSender<Bytes>,
+    held: Option<Mutex<Vec<Bytes>>>,
+    /// Whether anything was sent (then the response has begun).
+    sent: AtomicBool,
+}
+
+impl Lines {
+    fn send(&self, line: Bytes) {
+        match &self.held {
+            Some(h) => h.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+            None => self.now(line),
+        }
+    }
+
+    fn now(&self, line: Bytes) {
+        self.sent.store(true, Ordering::SeqCst);
+        let _ = self.tx.send(line);
+    }
+
+    /// Sends what was held.
+    fn release(&self) {
+        if let Some(h) = &self.held {
+            for line in std::mem::take(&mut *h.lock().unwrap_or_else(|e| e.into_inner())) {
+                self.now(line);
+            }
+        }
+    }
+}
 
 /// The progress's JSON messages, each complete line sent as written.
 struct LineWriter {
-    tx: mpsc::UnboundedSender<Bytes>,
+    lines: Arc<Lines>,
     pending: Vec<u8>,
 }
 
 impl LineWriter {
     fn emit(&mut self, upto: usize) {
         let line: Vec<u8> = self.pending.drain(..upto).collect();
-        let _ = self.tx.send(Bytes::from(line));
+        self.lines.send(Bytes::from(line));
     }
 }
 
@@ -54,6 +95,55 @@ impl Write for LineWriter {
             self.emit(n);
         }
         Ok(())
+    }
+}
+
+/// The build's pulls, through the same pull and JSON progress as `POST
+/// /images/create`: docker's pull messages in the build's output.
+struct Puller(Arc<Service>);
+
+impl std::fmt::Debug for Puller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Puller")
+    }
+}
+
+impl ImagePuller for Puller {
+    fn pull(
+        &self,
+        reference: &Reference,
+        messages: std::sync::mpsc::Sender<Value>,
+    ) -> Result<strata_store::Image, String> {
+        // `Pulling from …` is held until the registry answered, as dockerd
+        // shows nothing of a pull that found no manifest.
+        let held: Mutex<Option<Value>> = Mutex::new(None);
+        let progress = Arc::new(JsonProgress::new(move |v| {
+            let mut h = held.lock().unwrap_or_else(|e| e.into_inner());
+            let header = v
+                .get("status")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.starts_with("Pulling from "));
+            if header {
+                *h = Some(v);
+                return;
+            }
+            if let Some(first) = h.take() {
+                let _ = messages.send(first);
+            }
+            let _ = messages.send(v);
+        }));
+        let ctx = &self.0.ctx;
+        pull::pull_with(
+            ctx,
+            ctx.global(),
+            reference,
+            None,
+            progress.clone(),
+            &|| {},
+            &|l| progress.send(json!({ "status": l })),
+        )
+        .map(|r| r.image)
+        .map_err(|e| pull_error(&e))
     }
 }
 
@@ -134,71 +224,101 @@ pub async fn build(svc: Arc<Service>, q: Query, req: Request<Incoming>) -> ApiRe
     )
     .map_err(|e| ApiError::bad(e.to_string()))?;
     let quiet = q.flag("q");
-    let (tx, body) = unbounded();
+    r.puller = Some(Arc::new(Puller(svc.clone())));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (early_tx, mut early) = oneshot::channel::<ApiError>();
     tokio::task::spawn_blocking(move || {
-        let send = |v: Value| {
-            let _ = tx.send(json_line(&v));
+        let lines = Arc::new(Lines {
+            tx,
+            held: quiet.then(|| Mutex::new(Vec::new())),
+            sent: AtomicBool::new(false),
+        });
+        let send = |v: Value| lines.now(json_line(&v));
+        // A failure before anything was sent is the response's status, as
+        // dockerd answers (400 for a Dockerfile that does not parse).
+        let fail = |e: ApiError| {
+            lines.release();
+            if lines.sent.load(Ordering::SeqCst) {
+                send(json!({"errorDetail": {"message": e.message}, "error": e.message}));
+            } else {
+                let _ = early_tx.send(e);
+            }
         };
         r.registry = match registry::options(svc.ctx.global()) {
             Ok(o) => o,
-            Err(e) => {
-                let msg = format!("{e:#}");
-                return send(json!({"errorDetail": {"message": msg}, "error": msg}));
-            }
+            Err(e) => return fail(ApiError::internal(format!("{e:#}"))),
         };
         let store = match svc.store() {
             Ok(s) => s,
-            Err(e) => {
-                let msg = format!("{e:#}");
-                return send(json!({"errorDetail": {"message": msg}, "error": msg}));
-            }
+            Err(e) => return fail(ApiError::internal(format!("{e:#}"))),
         };
-        let progress = if quiet {
-            Progress::quiet()
-        } else {
-            Progress::new(
-                ProgressMode::Classic,
-                Box::new(LineWriter {
-                    tx: tx.clone(),
-                    pending: Vec::new(),
-                }),
-            )
-        };
+        let progress = Progress::new(
+            ProgressMode::Classic,
+            Box::new(LineWriter {
+                lines: lines.clone(),
+                pending: Vec::new(),
+            }),
+        );
         let result = strata_build::build(store, r, &progress);
         progress.finish(result.is_ok());
         drop(progress);
         match result {
+            Ok(out) if quiet => {
+                send(json!({"stream": format!("{}\n", out.image_id)}));
+            }
             Ok(out) => {
                 for w in &out.warnings {
                     send(json!({"stream": format!("WARNING: {w}\n")}));
                 }
                 send(json!({"aux": {"ID": out.image_id.to_string()}}));
-                if !quiet {
-                    let short = &out.image_id.hex()[..12];
-                    send(json!({"stream": format!("Successfully built {short}\n")}));
-                    for t in &tags {
-                        send(json!({"stream": format!("Successfully tagged {}\n", t.familiar())}));
-                    }
+                let short = &out.image_id.hex()[..12];
+                send(json!({"stream": format!("Successfully built {short}\n")}));
+                for t in &tags {
+                    send(json!({"stream": format!("Successfully tagged {}\n", t.familiar())}));
                 }
             }
-            Err(e) => send(error_message(&e)),
+            Err(e) => {
+                lines.release();
+                if lines.sent.load(Ordering::SeqCst) {
+                    send(error_message(&e));
+                } else {
+                    let status = if classic::is_bad_request(&e) {
+                        hyper::StatusCode::BAD_REQUEST
+                    } else {
+                        hyper::StatusCode::INTERNAL_SERVER_ERROR
+                    };
+                    fail(ApiError::new(status, classic::error_message(&e)));
+                }
+            }
         }
     });
-    Ok(streamed("application/json", body))
+    let first = tokio::select! {
+        biased;
+        e = &mut early => match e {
+            Ok(e) => return Err(e),
+            Err(_) => rx.recv().await,
+        },
+        m = rx.recv() => m,
+    };
+    let Some(first) = first else {
+        // Ended without a message: its failure was sent just before.
+        return match early.try_recv() {
+            Ok(e) => Err(e),
+            Err(_) => Ok(streamed("application/json", super::http::empty())),
+        };
+    };
+    Ok(streamed("application/json", body_from(first, rx)))
 }
 
-/// docker's error message for a failed build: a RUN that exited non-zero
-/// is `The command '…' returned a non-zero code: N` with that code, as
-/// the classic builder says it.
+/// docker's error message for a failed build (see
+/// [`classic::error_message`]); a RUN that exited non-zero carries its
+/// code, which docker's CLI exits with.
 fn error_message(e: &BuildError) -> Value {
+    let msg = classic::error_message(e);
     match e.root() {
-        BuildError::RunFailed { command, code } => {
-            let msg = format!("The command '{command}' returned a non-zero code: {code}");
+        BuildError::RunFailed { code, .. } => {
             json!({"errorDetail": {"code": code, "message": msg}, "error": msg})
         }
-        _ => {
-            let msg = e.to_string();
-            json!({"errorDetail": {"message": msg}, "error": msg})
-        }
+        _ => json!({"errorDetail": {"message": msg}, "error": msg}),
     }
 }

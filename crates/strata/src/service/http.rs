@@ -180,18 +180,6 @@ pub fn channel() -> (mpsc::Sender<Bytes>, Body) {
     (tx, StreamBody::new(stream).boxed())
 }
 
-/// A body fed through an unbounded channel: for progress events sent
-/// from any thread, a runtime's own included (never blocks the sender).
-pub fn unbounded() -> (mpsc::UnboundedSender<Bytes>, Body) {
-    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
-    });
-    (tx, StreamBody::new(stream).boxed())
-}
-
 /// A body of `first`, then what `rx` receives.
 pub fn body_from(first: Bytes, rx: mpsc::UnboundedReceiver<Bytes>) -> Body {
     let head = futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) });

@@ -171,12 +171,40 @@ pub fn delete_items(done: Vec<Removal>) -> Vec<ImageDeleteResponseItem> {
         .collect()
 }
 
-/// Registry progress as docker's JSON messages.
-struct JsonProgress(mpsc::UnboundedSender<Bytes>);
+/// Registry progress as docker's JSON messages, each given to a sink (a
+/// pull's or push's response body, or a build's classic output).
+pub(super) struct JsonProgress(Box<dyn Fn(Value) + Send + Sync>);
 
 impl JsonProgress {
-    fn send(&self, v: Value) {
-        let _ = self.0.send(json_line(&v));
+    /// Messages to `sink`.
+    pub(super) fn new(sink: impl Fn(Value) + Send + Sync + 'static) -> JsonProgress {
+        JsonProgress(Box::new(sink))
+    }
+
+    /// Messages as lines of a response body.
+    fn lines(tx: mpsc::UnboundedSender<Bytes>) -> JsonProgress {
+        JsonProgress::new(move |v| {
+            let _ = tx.send(json_line(&v));
+        })
+    }
+
+    pub(super) fn send(&self, v: Value) {
+        (self.0)(v)
+    }
+}
+
+/// docker's words for a failed pull: dockerd's for a manifest the
+/// registry does not have, else strata's.
+pub(super) fn pull_error(e: &anyhow::Error) -> String {
+    let unknown = e.chain().find_map(|c| match c.downcast_ref() {
+        Some(strata_registry::RegistryError::ManifestUnknown { reference, .. }) => {
+            Some(reference.clone())
+        }
+        _ => None,
+    });
+    match unknown {
+        Some(r) => format!("manifest for {r} not found: manifest unknown: manifest unknown"),
+        None => crate::exit::message(e),
     }
 }
 
@@ -216,10 +244,10 @@ async fn progress_stream(
     job: impl FnOnce(&Arc<JsonProgress>) -> anyhow::Result<()> + Send + 'static,
 ) -> ApiResult {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let progress = Arc::new(JsonProgress(tx));
+    let progress = Arc::new(JsonProgress::lines(tx));
     tokio::task::spawn_blocking(move || {
         if let Err(e) = job(&progress) {
-            let msg = crate::exit::message(&e);
+            let msg = pull_error(&e);
             progress.send(json!({"errorDetail": {"message": msg}, "error": msg}));
         }
     });

@@ -71,6 +71,7 @@ mod restart_policy;
 mod rootless;
 mod rootless_fuse;
 mod service_build;
+mod service_build_errors;
 mod service_common;
 mod service_compose;
 mod service_docker_cli;

@@ -13,7 +13,7 @@ use crate::service_common::{Svc, docker_at, dockerd_sock};
 use crate::support::skip;
 
 /// The lines of `out` with every 12-hex-digit word (an ID) replaced.
-fn shape(out: &[u8]) -> Vec<String> {
+pub fn shape(out: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(out)
         .lines()
         .map(|l| {
@@ -31,7 +31,7 @@ fn shape(out: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         o.status.code(),
