@@ -169,6 +169,28 @@ impl Digester {
         self.len == 0
     }
 
+    /// The hashing state (SHA-256's chaining state, block count and
+    /// buffered bytes) and the byte count, to resume hashing later from
+    /// this point ([`Digester::restore`]) without the bytes fed so far.
+    pub fn save(&self) -> Vec<u8> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let mut out = self.len.to_le_bytes().to_vec();
+        out.extend_from_slice(&self.hasher.serialize());
+        out
+    }
+
+    /// A digester in the state [`Digester::save`] returned; `None` for
+    /// bytes that are not such a state.
+    pub fn restore(saved: &[u8]) -> Option<Digester> {
+        use sha2::digest::common::hazmat::{SerializableState, SerializedState};
+        let (len, state) = saved.split_first_chunk::<8>()?;
+        let state = SerializedState::<Sha256>::try_from(state).ok()?;
+        Some(Digester {
+            hasher: Sha256::deserialize(&state).ok()?,
+            len: u64::from_le_bytes(*len),
+        })
+    }
+
     /// The digest of everything fed.
     pub fn finish(self) -> Digest {
         let out = self.hasher.finalize();
@@ -217,6 +239,17 @@ impl<W: Write> DigestWriter<W> {
     /// The inner writer, mutably (bytes written to it directly are not hashed).
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
+    }
+
+    /// The hashing state so far.
+    pub fn digester(&self) -> &Digester {
+        &self.digester
+    }
+
+    /// Replaces the hashing state: what follows is hashed as if the bytes
+    /// `digester` saw had been written (they are not written to `inner`).
+    pub fn set_digester(&mut self, digester: Digester) {
+        self.digester = digester;
     }
 
     /// Returns the inner writer, the digest and the byte count.
@@ -394,6 +427,29 @@ mod tests {
         let d = Digest::parse(EMPTY).unwrap();
         assert_eq!(d.short(), "e3b0c44298fc");
         assert_eq!(d.hex().len(), 64);
+    }
+
+    #[test]
+    fn saved_state_resumes_the_same_digest() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cut in [0, 1, 63, 64, 512, 1000, 4999, 5000] {
+            let mut d = Digester::new();
+            d.update(&data[..cut]);
+            let saved = d.save();
+            let mut r = Digester::restore(&saved).unwrap();
+            assert_eq!(r.len(), cut as u64);
+            r.update(&data[cut..]);
+            assert_eq!(r.finish(), Digest::of(&data), "cut at {cut}");
+        }
+        assert!(Digester::restore(b"short").is_none());
+        let mut w = DigestWriter::new(Vec::new());
+        let mut head = Digester::new();
+        head.update(&data[..512]);
+        w.set_digester(head);
+        w.write_all(&data[512..]).unwrap();
+        let (buf, dw, n) = w.finish();
+        assert_eq!((buf.len(), n), (data.len() - 512, data.len() as u64));
+        assert_eq!(dw, Digest::of(&data));
     }
 
     #[test]

@@ -412,7 +412,38 @@ pub struct DirLayerOptions {
     pub adopt_dir: bool,
 }
 
+/// The name of a snapshot's tar checkpoints, beside its `fs` directory.
+const CHECKPOINTS: &str = "tar-checkpoints";
+
+/// What lets [`Store::layer_from_dir_resuming`] resume a tar.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The content sha256 of the directory's regular files, by tar path.
+    pub contents: std::sync::Arc<layer::ContentDigests>,
+    /// The chain of an earlier layer whose tree may start as this one does.
+    pub previous: Option<Digest>,
+}
+
 impl Store {
+    /// The uncompressed tar and checkpoints of the layer of chain `chain`,
+    /// when the store has both.
+    fn previous_tar(&self, chain: &Digest) -> Result<Option<layer::Previous>> {
+        let Some(row) = self.snapshots().get(chain)? else {
+            return Ok(None);
+        };
+        let path = self.snapshots().sidecar(row.id, CHECKPOINTS);
+        let Some(checkpoints) = layer::Checkpoints::read(&path) else {
+            return Ok(None);
+        };
+        if !self.content().exists(&row.diff_id) {
+            return Ok(None);
+        }
+        Ok(Some(layer::Previous {
+            blob: self.content().path(&row.diff_id),
+            checkpoints,
+        }))
+    }
+
     /// The snapshot dirs of chain `top` and the chains below it, topmost
     /// first (an upper dir's lowers).
     fn chain_dir_names(&self, top: &Digest) -> Result<Vec<std::path::PathBuf>> {
@@ -437,6 +468,24 @@ impl Store {
         parent: Option<&Digest>,
         opts: &DirLayerOptions,
     ) -> Result<IngestedLayer> {
+        self.layer_from_dir_resuming(dir, parent, opts, None)
+    }
+
+    /// [`Store::layer_from_dir`], resuming the tar from a previous layer's
+    /// where `resume` allows (see [`layer::Previous`]) and keeping this
+    /// tar's checkpoints beside an adopted snapshot for the next one.
+    pub fn layer_from_dir_resuming(
+        &self,
+        dir: &std::path::Path,
+        parent: Option<&Digest>,
+        opts: &DirLayerOptions,
+        resume: Option<&Resume>,
+    ) -> Result<IngestedLayer> {
+        let uncompressed = opts.compression == layer::Compression::None;
+        let previous = match resume.and_then(|r| r.previous.as_ref()) {
+            Some(prev) if uncompressed => self.previous_tar(prev)?,
+            _ => None,
+        };
         let lowers = match (opts.whiteouts, parent) {
             (layer::WhiteoutFormat::Overlay, Some(p)) => self.chain_dir_names(p)?,
             _ => Vec::new(),
@@ -444,7 +493,6 @@ impl Store {
         let mut w = self.content().writer(None)?;
         // An uncompressed blob is the tar: write_layer's diffID is its
         // digest, so the writer does not hash the same bytes again.
-        let uncompressed = opts.compression == layer::Compression::None;
         if uncompressed {
             w.hashed_by_caller();
         }
@@ -454,6 +502,8 @@ impl Store {
                 whiteouts: opts.whiteouts,
                 source_date_epoch: opts.source_date_epoch,
                 lowers,
+                contents: resume.map(|r| r.contents.clone()),
+                previous,
             },
             opts.compression,
             &mut w,
@@ -496,6 +546,12 @@ impl Store {
             )?;
             self.db()
                 .write(|tx| lq::add_blob(tx, &written.diff_id, &blob))?;
+            if let Some(cp) = written.checkpoints.as_ref().filter(|c| !c.list.is_empty()) {
+                let path = self.snapshots().sidecar(snapshot.id, CHECKPOINTS);
+                if let Err(e) = cp.write(&path) {
+                    tracing::debug!("{}: {e}", path.display());
+                }
+            }
             return Ok(IngestedLayer {
                 diff_id: written.diff_id,
                 chain_id: chain,

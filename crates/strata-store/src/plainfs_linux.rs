@@ -53,7 +53,7 @@ pub fn materialize(lowers: &[PathBuf], target: &Path) -> Result<(), layer::Layer
                 &TarOptions {
                     whiteouts: WhiteoutFormat::Overlay,
                     source_date_epoch: None,
-                    lowers: Vec::new(),
+                    ..TarOptions::default()
                 },
                 Compression::None,
                 writer,

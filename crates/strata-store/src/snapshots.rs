@@ -100,6 +100,12 @@ impl Snapshots {
         self.dir.join(id.to_string()).join("fs")
     }
 
+    /// The file `name` kept beside snapshot `id`'s tree (`snapshots/<id>/
+    /// <name>`): a hint about the tree, removed with the snapshot.
+    pub fn sidecar(&self, id: i64, name: &str) -> PathBuf {
+        self.dir.join(id.to_string()).join(name)
+    }
+
     /// The committed snapshot completing `chain_id`.
     pub fn get(&self, chain_id: &Digest) -> Result<Option<SnapshotRow>> {
         self.db.with(|c| q::snapshot(c, chain_id))

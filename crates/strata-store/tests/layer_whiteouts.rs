@@ -16,7 +16,7 @@ fn overlay_opts() -> TarOptions {
     TarOptions {
         whiteouts: WhiteoutFormat::Overlay,
         source_date_epoch: None,
-        lowers: Vec::new(),
+        ..TarOptions::default()
     }
 }
 

@@ -7,7 +7,7 @@
 
 use strata_dockerfile::instructions::Command;
 use strata_oci::ImageConfig;
-use strata_store::ingest::{DirLayerOptions, IngestedLayer};
+use strata_store::ingest::{DirLayerOptions, IngestedLayer, Resume};
 use strata_store::layer::{Compression, WhiteoutFormat};
 
 use super::{Exec, push_layer_history};
@@ -112,10 +112,14 @@ pub fn copy(
     let dest = fileops::resolve_dest(&workdir, dest);
     let work = store.scratch().new_dir("copy")?;
     let layer_dir = work.join("layer");
-    let reuse = if ex.req.no_cache {
+    let previous = if ex.req.no_cache {
         None
     } else {
         previous_run(ex, lineage)
+    };
+    let (previous_chain, reuse) = match previous {
+        Some((c, r)) => (Some(c), Some(r)),
+        None => (None, None),
     };
     let record = std::sync::Mutex::new(Vec::new());
     let result = (|| -> Result<IngestedLayer> {
@@ -143,7 +147,15 @@ pub fn copy(
         );
         drop(parent_view);
         let _phase = ex.progress.phase_in(v, "layer write");
-        let layer = store.layer_from_dir(
+        // Every file's content digest is known: the tar is checkpointed,
+        // and resumed from the previous run's where the trees agree.
+        let contents = record
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|f| (f.path.trim_start_matches('/').as_bytes().to_vec(), f.sha256))
+            .collect();
+        let layer = store.layer_from_dir_resuming(
             &layer_dir,
             chain.last(),
             &DirLayerOptions {
@@ -152,6 +164,10 @@ pub fn copy(
                 source_date_epoch: ex.req.source_date_epoch,
                 adopt_dir: true,
             },
+            Some(&Resume {
+                contents: std::sync::Arc::new(contents),
+                previous: previous_chain,
+            }),
         )?;
         Ok(layer)
     })();
@@ -175,8 +191,8 @@ pub fn copy(
 }
 
 /// The newest snapshot of an earlier run of this step (by `lineage`) that
-/// is unpacked and has its file map.
-fn previous_run(ex: &Exec<'_>, lineage: &str) -> Option<Reuse> {
+/// is unpacked and has its file map: its chain and its files.
+fn previous_run(ex: &Exec<'_>, lineage: &str) -> Option<(strata_oci::Digest, Reuse)> {
     let snaps = ex.store.snapshots();
     for chain in crate::cache::recent_layers(ex.store, lineage, 3).ok()? {
         let Ok(Some(row)) = snaps.get(&chain) else {
@@ -186,7 +202,7 @@ fn previous_run(ex: &Exec<'_>, lineage: &str) -> Option<Reuse> {
             continue;
         }
         if let Some(r) = Reuse::open(&snaps.fs_path(row.id)) {
-            return Some(r);
+            return Some((chain, r));
         }
     }
     None

@@ -26,13 +26,15 @@ use std::io::{BufWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use strata_oci::DigestWriter;
+use strata_oci::{DigestWriter, Digester};
 
 use super::compress::Compressor;
 use super::error::io_err;
 use super::meta::is_overlay_private;
 use super::path::{WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, join};
+use super::resume::{Checkpoints, Pending, Track, copy_prefix};
 use super::sys_linux as sys;
 use super::tarfmt::{self, Entry, Kind, Record};
 use super::tree_linux::list_names;
@@ -60,12 +62,19 @@ pub fn write_layer(
     };
     let comp = Compressor::new(blob, compression)?;
     let diff = DigestWriter::new(comp);
+    // Only an uncompressed tar can continue another's prefix.
+    let previous = opts
+        .previous
+        .as_ref()
+        .filter(|_| compression == Compression::None);
     let mut w = TarOut {
         out: BufWriter::with_capacity(256 << 10, diff),
         hdr: Vec::with_capacity(4096),
         buf: vec![0; COPY_BUF],
         entries: 0,
         content_size: 0,
+        track: Track::new(opts.contents.clone(), previous),
+        base: dir.to_path_buf(),
     };
     Walker {
         opts,
@@ -73,10 +82,22 @@ pub fn write_layer(
         base: dir.to_path_buf(),
     }
     .walk(dir, &mut w)?;
+    w.diverge()?;
+    let resumed = w.track.matched.as_ref().map_or(0, |c| c.offset);
+    if resumed > 0 {
+        tracing::debug!(
+            "{}: tar resumed from the previous write at byte {resumed} of {}",
+            dir.display(),
+            w.track.offset
+        );
+    }
     w.out
         .write_all(&[0; 2 * tarfmt::BLOCK])
         .map_err(LayerError::Write)?;
     let (entries, content_size) = (w.entries, w.content_size);
+    let checkpoints = opts.contents.as_ref().map(|_| Checkpoints {
+        list: std::mem::take(&mut w.track.made),
+    });
     let diff = w
         .out
         .into_inner()
@@ -96,6 +117,8 @@ pub fn write_layer(
         blob_size,
         entries,
         content_size,
+        checkpoints,
+        resumed,
     })
 }
 
@@ -123,21 +146,81 @@ impl<W: Write> Write for BlobSide<W> {
     }
 }
 
-struct TarOut<W: Write> {
-    out: BufWriter<W>,
+/// The tar being written: `C` is the compressor (the diffID is hashed
+/// before it). While [`Track`] is dry, entries are only noted.
+struct TarOut<C: Write> {
+    out: BufWriter<DigestWriter<C>>,
     hdr: Vec<u8>,
     buf: Vec<u8>,
     entries: u64,
     /// Bytes of regular-file data written (headers and padding excluded).
     content_size: u64,
+    track: Track,
+    base: PathBuf,
 }
 
-impl<W: Write> TarOut<W> {
+impl<C: Write> TarOut<C> {
     fn header(&mut self, e: &Entry<'_>) -> Result<(), LayerError> {
         self.hdr.clear();
         tarfmt::encode_header(e, &mut self.hdr);
         self.entries += 1;
+        self.track.header(&self.hdr);
+        if self.track.is_dry() {
+            self.track.pending.push(Pending::Bytes(self.hdr.clone()));
+            return Ok(());
+        }
         self.out.write_all(&self.hdr).map_err(LayerError::Write)
+    }
+
+    /// The data of the regular file `name` in `dir` (tar path `rel`),
+    /// statted as `st`; its header is written.
+    fn file(
+        &mut self,
+        dir: &Rc<OwnedFd>,
+        name: &CStr,
+        rel: &[u8],
+        st: &libc::stat,
+    ) -> Result<(), LayerError> {
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        let id = (st.st_dev, st.st_ino, size);
+        let known = self.track.data(rel, size);
+        if self.track.is_dry() {
+            if known {
+                self.track.pending.push(Pending::File {
+                    dir: dir.clone(),
+                    name: name.to_owned(),
+                    rel: rel.to_vec(),
+                    id,
+                });
+                return Ok(());
+            }
+            self.diverge()?;
+        }
+        self.file_data(dir.as_fd(), name, rel, id)
+    }
+
+    /// Opens `name` in `dir`, checks it is still the file `id` (dev, ino,
+    /// size) and writes its data.
+    fn file_data(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        rel: &[u8],
+        id: (u64, u64, u64),
+    ) -> Result<(), LayerError> {
+        let path = self.base.join(std::ffi::OsStr::from_bytes(rel));
+        let abs = || path.display().to_string();
+        let fd = sys::openat(dir, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+            .map_err(|e| io_err(abs(), "open", e))?;
+        let now = sys::fstat(fd.as_fd()).map_err(|e| io_err(abs(), "stat", e))?;
+        let size = u64::try_from(now.st_size).unwrap_or(u64::MAX);
+        if (now.st_dev, now.st_ino, size) != id {
+            return Err(LayerError::Source {
+                path: abs(),
+                reason: "file changed while the layer was being written".into(),
+            });
+        }
+        self.data(&mut File::from(fd), id.2, &path)
     }
 
     /// Copies exactly `size` bytes of `f` and pads to a block.
@@ -170,12 +253,53 @@ impl<W: Write> TarOut<W> {
         }
         Ok(())
     }
+
+    /// After each entry: a checkpoint when one falls here (compared with
+    /// the previous write's while dry).
+    fn end_entry(&mut self) -> Result<(), LayerError> {
+        if !self.track.due() || (self.track.is_dry() && self.track.matches()) {
+            return Ok(());
+        }
+        self.diverge()?;
+        self.out.flush().map_err(LayerError::Write)?;
+        let state = self.out.get_ref().digester().save();
+        self.track.made(state);
+        Ok(())
+    }
+
+    /// Stops being dry: the previous tar up to the last matched checkpoint
+    /// is copied, the tar hash restored there, the pending entries written.
+    fn diverge(&mut self) -> Result<(), LayerError> {
+        let Some(prev) = self.track.take_previous() else {
+            return Ok(());
+        };
+        if let Some(m) = self.track.matched.clone() {
+            let restored = Digester::restore(&m.tar_state).ok_or_else(|| LayerError::Source {
+                path: self.base.display().to_string(),
+                reason: "previous layer checkpoint holds no hash state".into(),
+            })?;
+            // Nothing went through the buffer while dry: these bytes come
+            // first, unhashed, and the hash continues from their state.
+            copy_prefix(&prev, m.offset, self.out.get_mut().get_mut())
+                .map_err(LayerError::Write)?;
+            self.out.get_mut().set_digester(restored);
+        }
+        for p in std::mem::take(&mut self.track.pending) {
+            match p {
+                Pending::Bytes(b) => self.out.write_all(&b).map_err(LayerError::Write)?,
+                Pending::File { dir, name, rel, id } => {
+                    self.file_data(dir.as_fd(), &name, &rel, id)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A directory being walked: its fd, relative path and the names left,
 /// sorted descending so `pop` yields them in ascending byte order.
 struct Frame {
-    fd: OwnedFd,
+    fd: Rc<OwnedFd>,
     rel: Vec<u8>,
     names: Vec<CString>,
 }
@@ -247,10 +371,14 @@ impl Walker<'_> {
         } else {
             names.sort_unstable_by(|a, b| b.as_bytes().cmp(a.as_bytes()));
         }
-        Ok(Frame { fd, rel, names })
+        Ok(Frame {
+            fd: Rc::new(fd),
+            rel,
+            names,
+        })
     }
 
-    fn walk<W: Write>(&mut self, dir: &Path, w: &mut TarOut<W>) -> Result<(), LayerError> {
+    fn walk<C: Write>(&mut self, dir: &Path, w: &mut TarOut<C>) -> Result<(), LayerError> {
         let c =
             CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|_| LayerError::Source {
                 path: dir.display().to_string(),
@@ -267,9 +395,10 @@ impl Walker<'_> {
                 continue;
             };
             let rel = join(&top.rel, name.as_bytes());
-            let dirfd = top.fd.as_fd();
-            if let Some(sub) = self.entry(dirfd, &name, rel, w)? {
-                let (fd, rel) = sub;
+            let dir = top.fd.clone();
+            let sub = self.entry(&dir, &name, rel, w)?;
+            w.end_entry()?;
+            if let Some((fd, rel)) = sub {
                 let frame = self.open_children(fd, rel)?;
                 stack.push(frame);
             }
@@ -278,13 +407,14 @@ impl Walker<'_> {
     }
 
     /// Writes one entry; for a directory returns its fd and path to descend.
-    fn entry<W: Write>(
+    fn entry<C: Write>(
         &mut self,
-        dirfd: BorrowedFd<'_>,
+        dir: &Rc<OwnedFd>,
         name: &CStr,
         rel: Vec<u8>,
-        w: &mut TarOut<W>,
+        w: &mut TarOut<C>,
     ) -> Result<Option<(OwnedFd, Vec<u8>)>, LayerError> {
+        let dirfd = dir.as_fd();
         let abs_path = self.abs(&rel);
         let abs = || abs_path.display().to_string();
         let st = sys::lstatat(dirfd, name).map_err(|e| io_err(abs(), "stat", e))?;
@@ -374,20 +504,10 @@ impl Walker<'_> {
         }
         match fmt {
             libc::S_IFREG => {
-                let fd = sys::openat(dirfd, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0)
-                    .map_err(|e| io_err(abs(), "open", e))?;
-                let now = sys::fstat(fd.as_fd()).map_err(|e| io_err(abs(), "stat", e))?;
-                if (now.st_dev, now.st_ino, now.st_size) != (st.st_dev, st.st_ino, st.st_size) {
-                    return Err(LayerError::Source {
-                        path: abs(),
-                        reason: "file changed while the layer was being written".into(),
-                    });
-                }
                 e.size = u64::try_from(st.st_size).unwrap_or(0);
                 w.content_size += e.size;
                 w.header(&e)?;
-                let mut f = File::from(fd);
-                w.data(&mut f, e.size, &abs_path)?;
+                w.file(dir, name, &rel, &st)?;
             }
             libc::S_IFLNK => {
                 let target =

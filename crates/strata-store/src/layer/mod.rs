@@ -45,6 +45,13 @@
 //!   a `.wh..opq` device, `user.fuseoverlayfs.*` xattrs) give the same tar.
 //!   Upper dirs using overlayfs `redirect_dir`/`metacopy` are refused.
 //!
+//! With [`TarOptions::contents`] (each regular file's sha256, known to the
+//! COPY that made the tree) the tar is checkpointed every [`INTERVAL`]
+//! bytes; with [`TarOptions::previous`] a write resumes from the previous
+//! tar where the trees agree: its prefix is copied and its SHA-256 state
+//! restored instead of the files being read and hashed again (`resume`).
+//! The bytes are the same as a plain write's.
+//!
 //! The blob is compressed with [`Compression`]: gzip (flate2 on zlib-rs,
 //! header mtime 0) or zstd (multithreaded; output independent of the thread
 //! count). [`Compressor`]/[`compressor`] compress any stream (push, save);
@@ -121,6 +128,7 @@ mod entry;
 mod error;
 mod meta;
 mod path;
+mod resume;
 mod scan;
 pub(crate) mod sys_linux;
 mod tap;
@@ -135,6 +143,7 @@ pub use compress::{
 pub use create::write_layer;
 pub use error::LayerError;
 pub use path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+pub use resume::{Checkpoint, Checkpoints, ContentDigests, INTERVAL, Previous};
 pub use scan::scan_layer;
 pub use tree_linux::disk_usage;
 pub use xattrs::{copy_xattrs, has_copied_xattrs};
@@ -165,6 +174,15 @@ pub struct TarOptions {
     /// of them has hides nothing and is dropped: fuse-overlayfs marks every
     /// directory it creates, the kernel only one made over a whiteout.
     pub lowers: Vec<std::path::PathBuf>,
+    /// The content sha256 of the tree's regular files, by tar path, when
+    /// the caller knows them: the tar is then checkpointed
+    /// ([`LayerWritten::checkpoints`]) so a later write can resume it.
+    pub contents: Option<std::sync::Arc<ContentDigests>>,
+    /// The previous write of a tree that may start the same way (an
+    /// uncompressed tar and its checkpoints): its equal prefix is copied,
+    /// not re-read and re-hashed (see `resume`). Needs `contents`; only
+    /// for [`Compression::None`].
+    pub previous: Option<Previous>,
 }
 
 /// What [`write_layer`] wrote.
@@ -186,6 +204,11 @@ pub struct LayerWritten {
     /// it, as BuildKit's layers are (docker 20.10's `ChecksumForGraphID`
     /// sums tar-split file entries); see [`crate::ingest::DirLayerOptions`].
     pub content_size: u64,
+    /// Where a later write of a similar tree can resume this tar (when
+    /// [`TarOptions::contents`] was given).
+    pub checkpoints: Option<Checkpoints>,
+    /// Leading tar bytes copied from [`TarOptions::previous`] (0: none).
+    pub resumed: u64,
 }
 
 /// Where [`apply_layer`] writes.

@@ -12,6 +12,7 @@ mod build_chroot;
 mod build_common;
 mod build_copy;
 mod build_copy_from_cache;
+mod build_copy_rerun;
 mod build_dockerignore;
 mod build_escape;
 mod build_explain_context;
