@@ -1,8 +1,8 @@
 //! [`StatIndex`]: `(path, dev, ino, size, mtime_ns, ctime_ns) → sha256` for
 //! one context root, loaded in bulk (on a background thread, so the
-//! context walk overlaps the query) and written back in one transaction
-//! (the rows are the store's `context_files` table, queried through
-//! `strata_store::db::context_files`).
+//! context walk overlaps the query) and written back whole when anything
+//! changed (one compact blob per root in the store's `context_index`
+//! table, through `strata_store::db::context_index`).
 //! See the module docs of [`crate::context`] for the racy-timestamp rule.
 
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use strata_oci::Digest;
 use strata_store::Store;
 use strata_store::db::Db;
-use strata_store::db::context_files::{self, FileStat};
+use strata_store::db::context_index::{self, FileStat};
 
 use super::{ContextError, Result};
 
@@ -164,7 +164,7 @@ fn load_rows(db: &Db, prefix: &str) -> Result<Loaded> {
 fn load_rows_inner(db: &Db, prefix: &str) -> Result<Loaded> {
     let mut out = Loaded::default();
     db.with(|c| {
-        context_files::for_each_under(
+        context_index::for_each_under(
             c,
             prefix,
             &mut out,
@@ -349,7 +349,8 @@ impl StatIndex {
         }
     }
 
-    /// Writes dirty entries (and deletes stale ones) in one transaction.
+    /// Writes the index back (stale entries dropped) when something was
+    /// recorded or went stale; a no-op rebuild writes nothing.
     pub fn flush(&mut self, store: &Store) -> Result<()> {
         self.wait()?;
         let stale: Vec<Box<str>> = if self.walked.is_empty() {
@@ -361,16 +362,16 @@ impl StatIndex {
                 .map(|(k, _)| k.clone())
                 .collect()
         };
-        let dirty: Vec<(&str, &Entry)> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.dirty)
-            .map(|(k, e)| (&**k, e))
-            .collect();
-        if dirty.is_empty() && stale.is_empty() {
+        let dirty = self.entries.values().any(|e| e.dirty);
+        self.walked.clear();
+        if (!dirty && stale.is_empty()) || self.prefix.is_empty() {
             return Ok(());
         }
-        let put: Vec<(&str, FileStat)> = dirty
+        for p in stale {
+            self.entries.remove(&p);
+        }
+        let all: Vec<(&str, FileStat)> = self
+            .entries
             .iter()
             .map(|(p, e)| {
                 let stat = FileStat {
@@ -383,23 +384,15 @@ impl StatIndex {
                     sha256: e.sha,
                     recorded_ns: e.recorded_ns,
                 };
-                (*p, stat)
+                (&**p, stat)
             })
             .collect();
         store.db().write(|tx| {
-            context_files::update(
-                tx,
-                put.iter().map(|(p, f)| (*p, f)),
-                stale.iter().map(|p| &**p),
-            )
+            context_index::replace(tx, &self.prefix, all.iter().map(|(p, f)| (*p, f)))
         })?;
         for e in self.entries.values_mut() {
             e.dirty = false;
         }
-        for p in stale {
-            self.entries.remove(&p);
-        }
-        self.walked.clear();
         Ok(())
     }
 }

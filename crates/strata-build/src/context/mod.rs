@@ -30,8 +30,10 @@
 //!
 //! # The stat index ([`StatIndex`])
 //!
-//! Table `context_files` (schema v2 of the store): absolute path → `dev,
-//! ino, size, mtime_ns, ctime_ns, mode, sha256, recorded_ns`. A file's
+//! Table `context_index` (schema v11 of the store): per context root, one
+//! compact blob of path → `dev, ino, size, mtime_ns, ctime_ns, mode,
+//! sha256, recorded_ns`, read as one value and rewritten whole when a
+//! build hashed something (`builder prune --all` forgets it). A file's
 //! recorded sha256 is reused only when `dev, ino, size, mtime_ns, ctime_ns`
 //! all equal the file's current `lstat`, **and** the entry is not *racy*.
 //! Git's racy-timestamp rule: an entry recorded while the file's newest

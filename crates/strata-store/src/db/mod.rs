@@ -6,7 +6,7 @@
 pub mod build_cache;
 pub mod builds;
 pub mod containers;
-pub mod context_files;
+pub mod context_index;
 pub mod images;
 pub mod layers;
 pub mod leases;

@@ -21,8 +21,10 @@
 //!                      │ (JSON), running (v6: the state's `Running`, 0/1, written with it)
 //!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
 //!                      │ GC roots for work that is not yet an image
-//!  context_files (v2)  │ path PK (absolute) → dev, ino, size, mtime_ns, ctime_ns, mode,
-//!                      │ sha256, recorded_ns: the build context's stat index
+//!  context_index (v11)│ root PK (a context directory, ending in `/`) → entries (one
+//!                      │ blob: every file's path below it, dev, ino, size, mtime_ns,
+//!                      │ ctime_ns, mode, sha256, recorded_ns): the build context's stat
+//!                      │ index (v2-v10: context_files, a row per file)
 //!  build_cache (v2, v3)│ key PK (step cache key) → parent_key, config_digest (the image
 //!                      │ config after the step, a blob; v3: NULL for a metadata step
 //!                      │ in the middle of a stage, whose config is replayed), created
@@ -253,5 +255,14 @@ pub const MIGRATIONS: &[&str] = &[
     // build, cp, diff, export or commit first needs it.
     r#"
     ALTER TABLE snapshots ADD COLUMN packed INTEGER NOT NULL DEFAULT 0;
+    "#,
+    // 11: the stat index as one compact blob per context root (read as
+    // one value on a no-op rebuild) instead of a row per file.
+    r#"
+    DROP TABLE context_files;
+    CREATE TABLE context_index (
+        root    TEXT PRIMARY KEY,
+        entries BLOB NOT NULL
+    );
     "#,
 ];

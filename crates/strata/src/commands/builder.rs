@@ -42,12 +42,16 @@ fn prune(ctx: &Ctx, args: PruneArgs) -> anyhow::Result<i32> {
 }
 
 /// Deletes every build cache record and collects what only they kept
-/// (`all`: the `RUN --mount=type=cache` directories too); returns the
-/// records' keys and the bytes freed.
+/// (`all`: the `RUN --mount=type=cache` directories and the contexts'
+/// stat indexes too, so the next build hashes every file, as a cold
+/// BuildKit does); returns the records' keys and the bytes freed.
 pub fn prune_cache(store: &strata_store::Store, all: bool) -> anyhow::Result<(Vec<String>, u64)> {
     let keys = strata_build::cache::prune(store)?;
     let mut freed = store.gc()?.bytes;
     if all {
+        store
+            .db()
+            .write(|tx| strata_store::db::context_index::clear(tx))?;
         let dir = store.root().join("cache-mounts");
         if dir.exists() {
             freed += strata_store::layer::disk_usage(&dir).unwrap_or(0);

@@ -222,3 +222,29 @@ fn explanations_compare_a_step_with_its_own_last_build() {
         "{p}"
     );
 }
+
+/// The `N hashed` count of a plain progress's context line.
+fn hashed(progress: &str) -> u64 {
+    let line = progress
+        .lines()
+        .find(|l| l.contains("transferring context:"))
+        .unwrap_or_else(|| panic!("no context line\n{progress}"));
+    let before = line.split(" hashed").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn builder_prune_all_forgets_the_context_stat_index() {
+    let (env, dir) = setup();
+    // Entries recorded within the racy window of the files' timestamps are
+    // hashed again once; after that a rebuild hashes nothing.
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    build_ok(&env, &dir, &["-t", "app"]);
+    assert_eq!(hashed(&build_ok(&env, &dir, &["-t", "app"])), 0);
+    // `builder prune -af` is a cold start, as BuildKit's: every file is
+    // hashed again.
+    env.ok(["builder", "prune", "-af"]);
+    let p = build_ok(&env, &dir, &["-t", "app"]);
+    assert!(hashed(&p) >= 3, "{p}");
+    assert_eq!(hashed(&build_ok(&env, &dir, &["-t", "app"])), 0);
+}
