@@ -167,7 +167,7 @@ fn export_rootfs(store: &Store, id: &Digest, dest: &Path) -> Result<()> {
     for blob in layer_blobs(store, &img.config)? {
         let comp =
             LayerCompression::of_media_type(&blob.media_type).unwrap_or(LayerCompression::None);
-        let f = store.content().open(&blob.digest)?;
+        let f = store.open_blob(&blob.digest)?;
         let tar = layer::decompress(std::io::BufReader::new(f), comp)
             .map_err(|e| BuildError::Invalid(format!("layer {}: {e}", blob.digest)))?;
         layer::apply_layer(tar, dest, &ApplyOptions::new(ApplyMode::Merge)).map_err(|e| {

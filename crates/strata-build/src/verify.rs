@@ -270,7 +270,7 @@ fn entries(store: &Store, diff_id: &Digest) -> Result<BTreeMap<String, Entry>> {
         .into_iter()
         .next()
         .ok_or_else(|| BuildError::Invalid(format!("layer {diff_id} has no blob in the store")))?;
-    let f = store.content().open(&blob.digest)?;
+    let f = store.open_blob(&blob.digest)?;
     let bad = |e: String| BuildError::Invalid(format!("layer {diff_id}: {e}"));
     let (_, r) = strata_store::layer::decompress_sniffed(std::io::BufReader::new(f))
         .map_err(|e| bad(e.to_string()))?;

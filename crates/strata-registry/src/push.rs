@@ -144,7 +144,7 @@ pub(crate) fn plan_layers(
             continue;
         }
         // The uncompressed tar's digest is the diffID itself.
-        if !store.content().exists(&layer.diff_id) {
+        if !store.ensure_blob(&layer.diff_id)? {
             return Err(RegistryError::Invalid(format!(
                 "layer {}: no blob of it is in the store (cannot push image {})",
                 layer.diff_id,

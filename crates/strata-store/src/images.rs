@@ -121,7 +121,7 @@ impl Store {
                     desc.media_type().to_string()
                 )));
             }
-            if !self.content().exists(&blob) {
+            if !self.has_blob(&blob)? {
                 return Err(StoreError::BlobNotFound(blob));
             }
             let snap = self.snapshots().get(chain)?.ok_or_else(|| {

@@ -28,7 +28,7 @@ use strata_oci::{Digest, Digester, chain_id};
 use crate::Store;
 use crate::content::FinishedBlob;
 use crate::db::layers::{self as lq, LayerBlob, SnapshotRow};
-use crate::error::{Result, StoreError};
+use crate::error::{IoContext, Result, StoreError};
 use crate::layer::{self, ApplyMode, ApplyOptions};
 use crate::snapshots::Prepared;
 
@@ -426,8 +426,8 @@ pub struct Resume {
 
 impl Store {
     /// The uncompressed tar and checkpoints of the layer of chain `chain`,
-    /// when the store has both.
-    fn previous_tar(&self, chain: &Digest) -> Result<Option<layer::Previous>> {
+    /// when the store has both (`need_blob`: the tar's bytes are needed).
+    fn previous_tar(&self, chain: &Digest, need_blob: bool) -> Result<Option<layer::Previous>> {
         let Some(row) = self.snapshots().get(chain)? else {
             return Ok(None);
         };
@@ -435,13 +435,85 @@ impl Store {
         let Some(checkpoints) = layer::Checkpoints::read(&path) else {
             return Ok(None);
         };
-        if !self.content().exists(&row.diff_id) {
+        if need_blob && !self.content().exists(&row.diff_id) {
             return Ok(None);
         }
         Ok(Some(layer::Previous {
             blob: self.content().path(&row.diff_id),
             checkpoints,
         }))
+    }
+
+    /// [`Store::layer_from_dir_resuming`] for a plain directory whose blob
+    /// is left to be written on demand (see [`crate::tree_blob`]): the tar
+    /// is only hashed, the directory becomes the snapshot with its marker.
+    fn layer_from_tree(
+        &self,
+        dir: &std::path::Path,
+        parent: Option<&Digest>,
+        opts: &DirLayerOptions,
+        resume: &Resume,
+    ) -> Result<IngestedLayer> {
+        let previous = match &resume.previous {
+            Some(prev) => self.previous_tar(prev, false)?,
+            None => None,
+        };
+        let written = layer::digest_layer(
+            dir,
+            &layer::TarOptions {
+                whiteouts: layer::WhiteoutFormat::Plain,
+                source_date_epoch: opts.source_date_epoch,
+                contents: Some(resume.contents.clone()),
+                previous,
+                ..layer::TarOptions::default()
+            },
+        )?;
+        let blob = LayerBlob {
+            digest: written.diff_id.clone(),
+            media_type: layer::Compression::None
+                .layer_compression()
+                .oci_media_type()
+                .to_string(),
+            size: written.tar_size,
+        };
+        let chain = match parent {
+            None => written.diff_id.clone(),
+            Some(p) => chain_id(p, &written.diff_id),
+        };
+        let snapshot = match self.snapshots().get(&chain)? {
+            // The same layer on the same chain is already here.
+            Some(row) => row,
+            None => {
+                let prepared = self.snapshots().adopt(dir)?;
+                let marker = crate::tree_blob::marker(opts.source_date_epoch);
+                let p = prepared.sidecar(crate::tree_blob::BLOB_FROM_TREE);
+                if let Err(e) = std::fs::write(&p, marker) {
+                    prepared.abort();
+                    return Err(e).ctx("write", &p);
+                }
+                if let Some(cp) = written.checkpoints.as_ref().filter(|c| !c.list.is_empty()) {
+                    let p = prepared.sidecar(CHECKPOINTS);
+                    if let Err(e) = cp.write(&p) {
+                        tracing::debug!("{}: {e}", p.display());
+                    }
+                }
+                self.snapshots().commit(
+                    prepared,
+                    &chain,
+                    parent,
+                    &written.diff_id,
+                    written.content_size,
+                )?
+            }
+        };
+        self.db()
+            .write(|tx| lq::add_blob(tx, &written.diff_id, &blob))?;
+        Ok(IngestedLayer {
+            diff_id: written.diff_id,
+            chain_id: chain,
+            blob: Some(blob),
+            snapshot,
+        })
     }
 
     /// The snapshot dirs of chain `top` and the chains below it, topmost
@@ -482,8 +554,16 @@ impl Store {
         resume: Option<&Resume>,
     ) -> Result<IngestedLayer> {
         let uncompressed = opts.compression == layer::Compression::None;
+        if let Some(r) = resume
+            && uncompressed
+            && opts.adopt_dir
+            && opts.whiteouts == layer::WhiteoutFormat::Plain
+            && crate::tree_blob::on_demand()
+        {
+            return self.layer_from_tree(dir, parent, opts, r);
+        }
         let previous = match resume.and_then(|r| r.previous.as_ref()) {
-            Some(prev) if uncompressed => self.previous_tar(prev)?,
+            Some(prev) if uncompressed => self.previous_tar(prev, true)?,
             _ => None,
         };
         let lowers = match (opts.whiteouts, parent) {

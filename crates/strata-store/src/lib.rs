@@ -44,6 +44,7 @@ pub mod plainfs_linux;
 pub mod prune;
 pub mod scratch;
 pub mod snapshots;
+pub mod tree_blob;
 pub mod userns;
 
 use std::path::{Path, PathBuf};

@@ -81,6 +81,12 @@ impl Prepared {
     pub fn abort(self) {
         let _ = remove_tree(&self.holder);
     }
+
+    /// The file `name` beside its tree, committed with it (see
+    /// [`Snapshots::sidecar`]).
+    pub fn sidecar(&self, name: &str) -> PathBuf {
+        self.holder.join(name)
+    }
 }
 
 impl Snapshots {

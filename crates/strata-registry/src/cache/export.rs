@@ -90,7 +90,7 @@ fn pick_blob(
     {
         return Ok(Ok(b));
     }
-    if store.content().exists(diff) {
+    if store.ensure_blob(diff)? {
         return Ok(Err(diff.clone()));
     }
     Err(RegistryError::Invalid(format!(

@@ -130,7 +130,7 @@ impl Store {
             let mut layer_paths = Vec::new();
             for l in img.manifest.layers() {
                 let d = descriptor_digest(l).map_err(|e| StoreError::Invalid(e.to_string()))?;
-                let f = self.content().open(&d)?;
+                let f = self.open_blob(&d)?;
                 let size = f
                     .metadata()
                     .ctx("stat blob", self.content().path(&d))?

@@ -102,6 +102,17 @@ pub fn snapshot(c: &Connection, chain_id: &Digest) -> Result<Option<SnapshotRow>
     .map_err(Into::into)
 }
 
+/// The snapshots of layer `diff_id` (one per chain it is in).
+pub fn snapshots_of_diff(c: &Connection, diff_id: &Digest) -> Result<Vec<SnapshotRow>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {SNAP_COLS} FROM snapshots WHERE diff_id = ?1"
+    ))?;
+    let rows = st
+        .query_map([diff_id.as_str()], row_to_snapshot)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// All snapshots.
 pub fn all_snapshots(c: &Connection) -> Result<Vec<SnapshotRow>> {
     let mut st = c.prepare_cached(&format!("SELECT {SNAP_COLS} FROM snapshots ORDER BY id"))?;

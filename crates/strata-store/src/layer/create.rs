@@ -50,6 +50,23 @@ pub fn write_layer(
     compression: Compression,
     out: impl Write,
 ) -> Result<LayerWritten, LayerError> {
+    write_tar(dir, opts, compression, out, true)
+}
+
+/// What [`write_layer`] of `dir` uncompressed would return, without
+/// keeping the tar: a resumed write ([`TarOptions::previous`]) needs only
+/// the previous tar's checkpoints, not its bytes.
+pub fn digest_layer(dir: &Path, opts: &TarOptions) -> Result<LayerWritten, LayerError> {
+    write_tar(dir, opts, Compression::None, std::io::sink(), false)
+}
+
+fn write_tar(
+    dir: &Path,
+    opts: &TarOptions,
+    compression: Compression,
+    out: impl Write,
+    keep: bool,
+) -> Result<LayerWritten, LayerError> {
     // A cancelled command (a signal) stops here; the partial blob is the
     // caller's to drop.
     let out = crate::cancel::Writer::new(out, crate::cancel::Cancel::global());
@@ -73,7 +90,7 @@ pub fn write_layer(
         buf: vec![0; COPY_BUF],
         entries: 0,
         content_size: 0,
-        track: Track::new(opts.contents.clone(), previous),
+        track: Track::new(opts.contents.clone(), previous, keep),
         base: dir.to_path_buf(),
     };
     Walker {
@@ -280,8 +297,10 @@ impl<C: Write> TarOut<C> {
             })?;
             // Nothing went through the buffer while dry: these bytes come
             // first, unhashed, and the hash continues from their state.
-            copy_prefix(&prev, m.offset, self.out.get_mut().get_mut())
-                .map_err(LayerError::Write)?;
+            if let Some(prev) = &prev {
+                copy_prefix(prev, m.offset, self.out.get_mut().get_mut())
+                    .map_err(LayerError::Write)?;
+            }
             self.out.get_mut().set_digester(restored);
         }
         for p in std::mem::take(&mut self.track.pending) {

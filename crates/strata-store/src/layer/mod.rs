@@ -140,7 +140,7 @@ pub use apply::apply_layer;
 pub use compress::{
     Compression, Compressor, FinishWrite, compressor, decompress, decompress_sniffed, peek,
 };
-pub use create::write_layer;
+pub use create::{digest_layer, write_layer};
 pub use error::LayerError;
 pub use path::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 pub use resume::{Checkpoint, Checkpoints, ContentDigests, INTERVAL, Previous};

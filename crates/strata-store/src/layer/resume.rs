@@ -178,7 +178,7 @@ pub(super) struct Track {
     pub made: Vec<Checkpoint>,
     /// While dry: the previous tar, its checkpoints, the index of the next
     /// one to compare, the last one matched and the entries since.
-    prev: Option<(File, Checkpoints)>,
+    prev: Option<(Option<File>, Checkpoints)>,
     next: usize,
     pub matched: Option<Checkpoint>,
     pub pending: Vec<Pending>,
@@ -186,19 +186,24 @@ pub(super) struct Track {
 
 impl Track {
     /// Tracking for a write with these digests; dry when `previous` can be
-    /// used (its blob opens and holds every checkpoint's bytes).
+    /// used: its blob opens and holds every checkpoint's bytes, or
+    /// `need_bytes` is false (the tar is only hashed, not kept).
     pub fn new(
         contents: Option<std::sync::Arc<ContentDigests>>,
         previous: Option<&Previous>,
+        need_bytes: bool,
     ) -> Track {
         let prev = previous
             .filter(|_| contents.is_some())
             .filter(|p| !p.checkpoints.list.is_empty())
             .and_then(|p| {
+                if !need_bytes {
+                    return Some((None, p.checkpoints.clone()));
+                }
                 let f = File::open(&p.blob).ok()?;
                 let len = f.metadata().ok()?.len();
                 let last = p.checkpoints.list.last()?.offset;
-                (len >= last).then(|| (f, p.checkpoints.clone()))
+                (len >= last).then(|| (Some(f), p.checkpoints.clone()))
             });
         Track {
             fingerprinting: contents.is_some(),
@@ -296,8 +301,9 @@ impl Track {
         true
     }
 
-    /// Stops being dry: the previous tar, to copy the matched prefix from.
-    pub fn take_previous(&mut self) -> Option<File> {
+    /// Stops being dry: `Some` while dry, with the previous tar to copy
+    /// the matched prefix from (`None` inside: the bytes are not needed).
+    pub fn take_previous(&mut self) -> Option<Option<File>> {
         self.prev.take().map(|(f, _)| f)
     }
 }

@@ -120,3 +120,51 @@ fn a_rerun_copy_reuses_files_and_tar_and_makes_the_fresh_layers() {
         "re-run layers differ from fresh ones"
     );
 }
+
+fn blob_path(env: &Env, digest: &serde_json::Value) -> std::path::PathBuf {
+    let hex = digest.as_str().unwrap().trim_start_matches("sha256:");
+    env.root.join("blobs/sha256").join(hex)
+}
+
+#[test]
+fn a_copy_layer_blob_is_written_when_first_needed_and_equals_the_eager_one() {
+    let env = Env::new();
+    env.busybox("base");
+    let dir = env.path("ctx");
+    context(&dir);
+    build(&env, &dir, &[]);
+    let layers = diff_ids(&env);
+    let copies = &layers[layers.len() - 2..];
+    // Built, the COPY layers are their snapshots only: no blob yet, and
+    // the store is whole.
+    for d in copies {
+        assert!(!blob_path(&env, d).exists(), "{d} written at build time");
+    }
+    assert!(env.ok(["system", "check"]).contains("no problems found"));
+    // `save` needs their bytes: written then, from the snapshot.
+    env.ok(["save", "-o", env.path("app.tar").to_str().unwrap(), "app"]);
+    let lazy: Vec<Vec<u8>> = copies
+        .iter()
+        .map(|d| std::fs::read(blob_path(&env, d)).unwrap())
+        .collect();
+    assert!(env.ok(["system", "check"]).contains("no problems found"));
+
+    // The same build writing its blobs at build time: the same bytes.
+    let eager = Env::new();
+    eager.busybox("base");
+    let out = eager
+        .cmd(["build", "-q", "-t", "app", dir.to_str().unwrap()])
+        .env("STRATA_LAYER_BLOBS", "eager")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(diff_ids(&eager), layers);
+    for (d, bytes) in copies.iter().zip(&lazy) {
+        let b = std::fs::read(blob_path(&eager, d)).unwrap();
+        assert!(b == *bytes, "{d}: the blob written on demand differs");
+    }
+}
