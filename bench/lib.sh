@@ -57,3 +57,25 @@ bench_median() {
     echo FAIL; tail -5 "$RES/hf-$name.log" >&2
   fi
 }
+
+# bench_start_dockerd NAME DATA_ROOT: starts a private dockerd with its own
+# socket, exec root and data root (no bridge, no iptables; files under
+# $STRATA_RUN/NAME-*) and prints the docker command for it; prints nothing
+# when dockerd is absent, SKIP_DOCKER is set or it does not start. Stop it
+# with `stop_pidfile "$STRATA_RUN/NAME-dockerd.pid"` (scripts/lib.sh).
+bench_start_dockerd() {
+  local name=$1 root=$2 sock=$STRATA_RUN/$1-docker.sock
+  [ -z "${SKIP_DOCKER:-}" ] && command -v dockerd >/dev/null && [ -x /usr/bin/docker ] || return 0
+  mkdir -p "$STRATA_RUN/$name-docker-exec" "$root"
+  nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
+    --host "unix://$sock" --data-root "$root" --exec-root "$STRATA_RUN/$name-docker-exec" \
+    --pidfile "$STRATA_RUN/$name-dockerd.real.pid" >"$STRATA_RUN/$name-dockerd.log" 2>&1 &
+  echo $! >"$STRATA_RUN/$name-dockerd.pid"
+  for _ in $(seq 1 120); do DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  if DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1; then
+    echo "env DOCKER_HOST=unix://$sock /usr/bin/docker"
+  else
+    echo "private dockerd did not start; docker skipped" >&2
+    stop_pidfile "$STRATA_RUN/$name-dockerd.pid"
+  fi
+}

@@ -24,6 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export STRATA_RUN=${BENCH_DIR:-/tmp/strata-bench-load}
 source scripts/lib.sh
+source bench/lib.sh
 
 RUNS=${RUNS:-5}
 FS=${FS:-ext4 tmpfs}
@@ -52,23 +53,12 @@ curl -sf -o /dev/null "http://127.0.0.1:5000/v2/node/manifests/latest" \
   -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' || {
   say "the lab registry (127.0.0.1:5000) has no node image: pull skipped"; have_pull=0; }
 
-# start_docker DATA_ROOT: a private dockerd (own socket, exec root, data root).
+# start_docker DATA_ROOT: a private dockerd whose data root is DATA_ROOT.
 DOCKER=()
 start_docker() {
-  DOCKER=()
-  [ -z "${SKIP_DOCKER:-}" ] && command -v dockerd >/dev/null && [ -x /usr/bin/docker ] || return 0
-  local sock=$STRATA_RUN/load-docker.sock
-  mkdir -p "$STRATA_RUN/load-docker-exec" "$1"
-  nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-    --host "unix://$sock" --data-root "$1" --exec-root "$STRATA_RUN/load-docker-exec" \
-    --pidfile "$STRATA_RUN/load-dockerd.real.pid" >"$STRATA_RUN/load-dockerd.log" 2>&1 &
-  echo $! >"$STRATA_RUN/load-dockerd.pid"
-  for _ in $(seq 1 120); do DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  if DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1; then
-    DOCKER=(env DOCKER_HOST=unix://$sock /usr/bin/docker)
-  else
-    say "private dockerd did not start; docker skipped"; stop_pidfile "$STRATA_RUN/load-dockerd.pid"
-  fi
+  local cmd
+  cmd=$(bench_start_dockerd load "$1")
+  read -r -a DOCKER <<<"$cmd"
 }
 
 mount_fs() {

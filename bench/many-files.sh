@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export STRATA_RUN=${BENCH_DIR:-/tmp/strata-bench-many-files}
 source scripts/lib.sh
+source bench/lib.sh
 LABDIR=${LABDIR:-$(cd ../shared/lab 2>/dev/null && pwd || echo /work/shared/lab)}
 
 RUNS=${RUNS:-5}
@@ -58,24 +59,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_docker DATA_ROOT: a private dockerd (own socket, exec root, data root).
+# start_docker DATA_ROOT: a private dockerd whose data root is DATA_ROOT,
+# with the base image pulled.
 DOCKER=
 start_docker() {
-  DOCKER=
-  [ -z "${SKIP_DOCKER:-}" ] && command -v dockerd >/dev/null && [ -x /usr/bin/docker ] || return 0
-  local sock=$STRATA_RUN/mf-docker.sock
-  mkdir -p "$STRATA_RUN/mf-docker-exec" "$1"
-  nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
-    --host "unix://$sock" --data-root "$1" --exec-root "$STRATA_RUN/mf-docker-exec" \
-    --pidfile "$STRATA_RUN/mf-dockerd.real.pid" >"$STRATA_RUN/mf-dockerd.log" 2>&1 &
-  echo $! >"$STRATA_RUN/mf-dockerd.pid"
-  for _ in $(seq 1 120); do DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  if DOCKER_HOST=unix://$sock /usr/bin/docker info >/dev/null 2>&1; then
-    DOCKER="env DOCKER_HOST=unix://$sock /usr/bin/docker"
-    $DOCKER pull -q "$BASE" >/dev/null
-  else
-    say "private dockerd did not start; BuildKit skipped"; stop_pidfile "$STRATA_RUN/mf-dockerd.pid"
-  fi
+  DOCKER=$(bench_start_dockerd mf "$1")
+  [ -z "$DOCKER" ] || $DOCKER pull -q "$BASE" >/dev/null
 }
 
 mount_fs() {

@@ -34,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod fuzzing;
 pub mod gc;
+pub mod hint;
 pub mod images;
 pub mod ingest;
 pub mod inroot_linux;

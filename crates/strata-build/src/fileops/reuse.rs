@@ -23,13 +23,13 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::fcntl::AtFlags;
-use sha2::{Digest as _, Sha256};
+use strata_store::hint::{self, take};
 use strata_store::inroot_linux::Root;
 
 use super::selection::SelectedEntry;
@@ -87,8 +87,9 @@ impl FileMap {
         self.files.get(path)
     }
 
-    /// The binary form: magic, count, records (sorted by path), then the
-    /// sha256 of everything before it, so a torn file is never trusted.
+    /// The binary form: magic, count, records (sorted by path), sealed
+    /// with a checksum (a torn file is never trusted; see
+    /// [`strata_store::hint`]).
     pub fn encode(&self) -> Vec<u8> {
         let mut files: Vec<&CopiedFile> = self.files.values().collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -105,18 +106,12 @@ impl FileMap {
             out.extend_from_slice(&f.uid.to_le_bytes());
             out.extend_from_slice(&f.gid.to_le_bytes());
         }
-        let sum: [u8; 32] = Sha256::digest(&out).into();
-        out.extend_from_slice(&sum);
-        out
+        hint::seal(out)
     }
 
     /// Parses [`FileMap::encode`]'s form; `None` for anything else.
     pub fn decode(b: &[u8]) -> Option<FileMap> {
-        let (body, sum) = b.split_at_checked(b.len().checked_sub(32)?)?;
-        if <[u8; 32]>::from(Sha256::digest(body)) != *sum {
-            return None;
-        }
-        let mut r = body.strip_prefix(MAGIC.as_slice())?;
+        let mut r = hint::unseal(b)?.strip_prefix(MAGIC.as_slice())?;
         let n = u64::from_le_bytes(take(&mut r)?);
         let mut files = HashMap::with_capacity(usize::try_from(n).ok()?.min(1 << 20));
         for _ in 0..n {
@@ -140,31 +135,14 @@ impl FileMap {
 
     /// Reads the map at `path`; `None` when it is missing or not valid.
     pub fn read(path: &Path) -> Option<FileMap> {
-        let mut b = Vec::new();
-        std::fs::File::open(path).ok()?.read_to_end(&mut b).ok()?;
-        FileMap::decode(&b)
+        FileMap::decode(&hint::read(path)?)
     }
 
-    /// Writes the map to `path` (a temporary file renamed over it; no
-    /// fsync: the checksum guards a torn file, and it is only a hint).
+    /// Writes the map to `path` (a hint: no fsync, see
+    /// [`strata_store::hint`]).
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let r = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.encode())?;
-            std::fs::rename(&tmp, path)
-        })();
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        r
+        hint::write(path, &self.encode())
     }
-}
-
-fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
-    let (a, rest) = r.split_first_chunk::<N>()?;
-    *r = rest;
-    Some(*a)
 }
 
 /// The previous run's snapshot of a COPY step and what it wrote.

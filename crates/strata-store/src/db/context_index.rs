@@ -20,6 +20,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
+use crate::hint::take;
 
 const MAGIC: &[u8; 8] = b"STRCIX01";
 
@@ -144,12 +145,6 @@ fn decode(b: &[u8]) -> Option<Vec<(&str, FileStat)>> {
         out.push((rel, stat));
     }
     r.is_empty().then_some(out)
-}
-
-fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
-    let (a, rest) = r.split_first_chunk::<N>()?;
-    *r = rest;
-    Some(*a)
 }
 
 #[cfg(test)]

@@ -37,12 +37,14 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use sha2::{Digest as _, Sha256};
+
+use crate::hint::{self, take};
 
 /// Tar bytes between two checkpoints (at least; a checkpoint falls after
 /// the entry that crosses this distance).
@@ -73,8 +75,8 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// The binary form: magic, count, records, then the sha256 of all
-    /// before it (a torn or altered file is never trusted).
+    /// The binary form: magic, count, records, sealed with a checksum
+    /// (a torn or altered file is never trusted; see [`crate::hint`]).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&(self.list.len() as u64).to_le_bytes());
@@ -84,18 +86,12 @@ impl Checkpoints {
             out.extend_from_slice(&(c.tar_state.len() as u32).to_le_bytes());
             out.extend_from_slice(&c.tar_state);
         }
-        let sum: [u8; 32] = Sha256::digest(&out).into();
-        out.extend_from_slice(&sum);
-        out
+        hint::seal(out)
     }
 
     /// Parses [`Checkpoints::encode`]'s form; `None` for anything else.
     pub fn decode(b: &[u8]) -> Option<Checkpoints> {
-        let (body, sum) = b.split_at_checked(b.len().checked_sub(32)?)?;
-        if <[u8; 32]>::from(Sha256::digest(body)) != *sum {
-            return None;
-        }
-        let mut r = body.strip_prefix(MAGIC.as_slice())?;
+        let mut r = hint::unseal(b)?.strip_prefix(MAGIC.as_slice())?;
         let n = u64::from_le_bytes(take(&mut r)?);
         let mut list = Vec::with_capacity(usize::try_from(n).ok()?.min(1 << 16));
         for _ in 0..n {
@@ -116,29 +112,13 @@ impl Checkpoints {
 
     /// Reads the checkpoints at `path`; `None` when missing or not valid.
     pub fn read(path: &Path) -> Option<Checkpoints> {
-        let mut b = Vec::new();
-        File::open(path).ok()?.read_to_end(&mut b).ok()?;
-        Checkpoints::decode(&b)
+        Checkpoints::decode(&hint::read(path)?)
     }
 
-    /// Writes them to `path` (a temporary file renamed over it; no fsync:
-    /// the checksum guards a torn file, and they are only a hint).
+    /// Writes them to `path` (a hint: no fsync, see [`crate::hint`]).
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let r = File::create(&tmp)
-            .and_then(|mut f| f.write_all(&self.encode()))
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        r
+        hint::write(path, &self.encode())
     }
-}
-
-fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
-    let (a, rest) = r.split_first_chunk::<N>()?;
-    *r = rest;
-    Some(*a)
 }
 
 /// The previous write of a tree: its uncompressed tar (the blob whose
