@@ -147,8 +147,23 @@ pub struct Watched {
 }
 
 impl Watched {
-    /// Spawns `cmd` (stdin from /dev/null).
+    /// Spawns `cmd` (stdin from /dev/null) with SIGINT, SIGTERM and SIGHUP
+    /// at their defaults: a test run in the background of a
+    /// non-interactive shell (`./.ci/run &`) inherits SIGINT ignored, and
+    /// strata keeps a signal it was started with ignored, as `nohup`
+    /// expects — which is not the case these tests are about.
     pub fn spawn(mut cmd: Command) -> Watched {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal(2) is async-signal-safe; nothing else runs
+        // between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
