@@ -79,3 +79,20 @@ bench_start_dockerd() {
     stop_pidfile "$STRATA_RUN/$name-dockerd.pid"
   fi
 }
+
+# bench_mount_fs KIND DIR SIZE: mounts a freshly made filesystem on DIR:
+# ext4 (mkfs.ext4 on DIR.img, loop-mounted; this VM's churned root ext4 is
+# slow and erratic at creating inodes) or tmpfs, SIZE bytes (e.g. 6G).
+# bench_umount_fs DIR undoes it.
+bench_mount_fs() {
+  local kind=$1 dir=$2 size=$3
+  case $kind in
+    ext4)
+      truncate -s "$size" "$dir.img"
+      mkfs.ext4 -q -F "$dir.img"
+      mount -o loop "$dir.img" "$dir" ;;
+    tmpfs) mount -t tmpfs -o "size=$size" tmpfs "$dir" ;;
+    *) echo "bench_mount_fs: unknown filesystem $kind" >&2; return 1 ;;
+  esac
+}
+bench_umount_fs() { umount "$1"; rm -f "$1.img"; }

@@ -62,18 +62,12 @@ start_docker() {
 }
 
 mount_fs() {
-  case $1 in
-    ext4)
-      truncate -s 6G "$W/ext4.img"
-      mkfs.ext4 -q -F "$W/ext4.img"
-      mount -o loop "$W/ext4.img" "$W/mnt" ;;
-    tmpfs) mount -t tmpfs -o size=6g tmpfs "$W/mnt" ;;
-  esac
+  bench_mount_fs "$1" "$W/mnt" 6G
 }
 
 umount_fs() {
   stop_pidfile "$STRATA_RUN/load-dockerd.pid"
-  umount "$W/mnt"; rm -f "$W/ext4.img"
+  bench_umount_fs "$W/mnt"
 }
 
 # bench NAME VERB ARGS...: strata, strata eager, podman and docker doing VERB.
