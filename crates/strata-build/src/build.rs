@@ -276,9 +276,20 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
     for w in &df.warnings {
         warnings.push(format!("{}: {} (line {})", w.rule, w.message, w.range));
     }
+    drop_in_background(plan);
     Ok(BuildOutput {
         image_id: id,
         report,
         warnings,
     })
+}
+
+/// Frees `value` on a thread of its own: a plan whose COPY selected 20,000
+/// files holds as many entries, and freeing them took a no-op rebuild
+/// ~1.5 ms of a single core after its work was done. (Inline when no
+/// thread can be started.)
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value));
 }

@@ -16,8 +16,11 @@
 //!   blob_digest       that layer's blob (uncompressed tar)
 //!   created_at, last_used   seconds since the epoch
 //!   description       JSON: {"step": "[2/3] COPY app.js .", "inputs": [[label, value], …],
-//!                            "sources": "<base64 of fileops' SelectionSummary>",
 //!                            "lineage": {"<step lineage>": <ns when last used there>, …}}
+//! build_cache_sources (v12)
+//!   key           PK  a COPY/ADD record's key
+//!   summary           base64 of fileops' SelectionSummary (for `--explain`; kept
+//!                     apart so that marking a record used never reads it)
 //! ```
 //! The lineages say which step of which Dockerfile the record last served
 //! (see [`crate::explain`]); at most [`MAX_LINEAGES`], the oldest dropped.
@@ -62,6 +65,8 @@ pub struct Record {
     pub layer: Option<RecordLayer>,
     /// What the step was and its key inputs (JSON, see the module doc).
     pub description: String,
+    /// COPY/ADD: [`Description::sources`].
+    pub sources: Option<String>,
 }
 
 /// The layer of a [`Record`].
@@ -82,8 +87,9 @@ pub struct Description {
     pub step: String,
     /// The key inputs.
     pub inputs: KeyInputs,
-    /// COPY/ADD: base64 of the selection summary, for `--explain`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// COPY/ADD: base64 of the selection summary, for `--explain` (stored
+    /// in `build_cache_sources`, not in the JSON).
+    #[serde(skip)]
     pub sources: Option<String>,
     /// The step lineages ([`crate::explain::step_lineage`]) this record
     /// served, each with when it last did (nanoseconds since the epoch).
@@ -187,6 +193,7 @@ pub fn lookup(store: &Store, keys: &[&str]) -> strata_store::Result<HashMap<Stri
                 created: row.created,
                 layer,
                 description: String::new(),
+                sources: None,
             },
         );
     }
@@ -214,6 +221,7 @@ pub fn insert_all(store: &Store, records: &[Record]) -> strata_store::Result<()>
             chain_id: r.layer.as_ref().map(|l| l.chain_id.to_string()),
             blob_digest: r.layer.as_ref().map(|l| l.blob_digest.to_string()),
             description: r.description.clone(),
+            sources: r.sources.clone(),
         })
         .collect();
     let now = now_secs();
@@ -242,8 +250,9 @@ pub fn last_built(
         .with(|c| bc::describing(c, &format!("\"{lineage}\"")))?;
     Ok(rows
         .into_iter()
-        .filter_map(|(p, d)| {
-            let d = Description::parse(&d)?;
+        .filter_map(|(p, d, sources)| {
+            let mut d = Description::parse(&d)?;
+            d.sources = sources;
             let t = *d.lineage.get(lineage)?;
             Some((t, p, d))
         })
@@ -298,6 +307,7 @@ pub fn records(store: &Store, keys: &[&str]) -> strata_store::Result<Vec<Record>
                 created: row.created,
                 layer,
                 description: row.description,
+                sources: row.sources,
             });
         }
         Ok(())

@@ -702,6 +702,7 @@ fn run_steps(
                 created,
                 layer,
                 description: desc.to_json(),
+                sources: desc.sources,
             })?;
         }
         if let Some(id) = vid {

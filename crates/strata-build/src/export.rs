@@ -219,6 +219,7 @@ pub fn import(store: &Store, spec: &CacheSpec, opts: &CacheOptions) -> Result<us
                 created: r.created.clone(),
                 layer,
                 description: Description::default().to_json(),
+                sources: None,
             },
         )?;
     }

@@ -194,9 +194,14 @@ fn dockerignore_trials(root: &Path, trials: &mut Vec<Trial>) {
             },
         ));
         if let Some((patterns, path, excluded)) = explain {
+            let (p2, path2) = (patterns.clone(), path.clone());
             trials.push(Trial::test(
                 format!("dockerignore::walk_explain::line_{:03}", i + 1),
                 move || explain_case(&patterns, &path, excluded),
+            ));
+            trials.push(Trial::test(
+                format!("dockerignore::includes_all_under::line_{:03}", i + 1),
+                move || all_under_case(&p2, &path2, excluded),
             ));
         }
     }
@@ -222,6 +227,22 @@ fn explain_case(patterns: &str, path: &str, excluded: bool) -> Result<(), libtes
             check(on_line && d.exclusion != excluded, ctx)
         }
     }
+}
+
+/// A walker that stops testing entries below a directory the matcher
+/// says it sends whole (`includes_all_under`) must still send exactly
+/// what the vector says: never for an excluded path's ancestors.
+fn all_under_case(patterns: &str, path: &str, excluded: bool) -> Result<(), Failed> {
+    let file = dockerignore::parse(patterns.as_bytes()).map_err(|e| e.to_string())?;
+    let m = Matcher::new(&file).map_err(|e| e.to_string())?;
+    for (at, _) in path.match_indices('/') {
+        let dir = &path[..at];
+        let whole = m.includes_all_under(dir).map_err(|e| e.to_string())?;
+        check(!(whole && excluded), || {
+            format!("patterns {patterns:?}: {dir:?} said whole, but {path:?} is excluded")
+        })?;
+    }
+    Ok(())
 }
 
 fn main() {

@@ -9,6 +9,7 @@
 //!   containers/<id>/       per-container state (owned by strata-runtime)
 //!   volumes/<name>/_data   a volume's content (recorded in `volumes`)
 //!   metadata.db            SQLite, WAL mode
+//!   context-index/<hex>    a build context's stat index (a sealed hint file)
 //!   tmp/<owner>/           scratch of one live process
 //!   tmp/<owner>.lock       held (flock) by that process while it lives
 //!   tmp/trash-…            scratch of dead processes, being deleted
@@ -73,6 +74,12 @@ impl Layout {
     /// `metadata.db`.
     pub fn db(&self) -> PathBuf {
         self.root.join("metadata.db")
+    }
+
+    /// `context-index`: the build contexts' stat indexes
+    /// ([`crate::context_index`]).
+    pub fn context_index(&self) -> PathBuf {
+        self.root.join("context-index")
     }
 
     /// `gc.lock`.

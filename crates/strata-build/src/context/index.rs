@@ -1,8 +1,10 @@
 //! [`StatIndex`]: `(path, dev, ino, size, mtime_ns, ctime_ns) → sha256` for
-//! one context root, loaded in bulk (on a background thread, so the
-//! context walk overlaps the query) and written back whole when anything
-//! changed (one compact blob per root in the store's `context_index`
-//! table, through `strata_store::db::context_index`).
+//! one context root. The store's file ([`strata_store::context_index`]) is
+//! read on a background thread and used as read: walkers look their files
+//! up in it directly ([`IndexView`], shared by the walk's threads), in
+//! walk order, so an unchanged file costs one comparison of its path and
+//! its stat. Files hashed this session are kept beside it and the file is
+//! written back whole when anything changed.
 //! See the module docs of [`crate::context`] for the racy-timestamp rule.
 
 use std::collections::HashMap;
@@ -10,15 +12,15 @@ use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use strata_oci::Digest;
 use strata_store::Store;
-use strata_store::db::Db;
-use strata_store::db::context_index::{self, FileStat};
+use strata_store::context_index::{self, ContextIndex, FileStat};
 
 use super::{ContextError, Result};
 
@@ -27,24 +29,8 @@ use super::{ContextError, Result};
 /// within this long before it was hashed is hashed again next time.
 pub const DEFAULT_RACY_WINDOW: Duration = Duration::from_secs(2);
 
-/// One recorded file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-    mode: u32,
-    sha: [u8; 32],
-    recorded_ns: i64,
-    dirty: bool,
-    /// Looked up (or recorded) this session.
-    seen: bool,
-}
-
 /// FxHash-style hasher: the keys are file paths we produced ourselves, so
-/// DoS-resistant SipHash buys nothing and costs a third of a no-op lookup.
+/// DoS-resistant SipHash buys nothing and costs a third of a lookup.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher(u64);
 
@@ -69,12 +55,11 @@ impl std::hash::Hasher for FxHasher {
 }
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
-type Loaded = HashMap<Box<str>, Entry, FxBuild>;
 
 /// Counters of one index session (for benches and tests).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IndexStats {
-    /// Entries loaded from the DB.
+    /// Entries loaded from the store.
     pub loaded: u64,
     /// Files whose recorded digest was reused.
     pub hits: u64,
@@ -84,29 +69,6 @@ pub struct IndexStats {
     pub hashed_bytes: u64,
     /// Of `hashed`, files that had an entry that was racy.
     pub racy: u64,
-}
-
-/// The stat index of one context root.
-pub struct StatIndex {
-    prefix: String,
-    entries: Loaded,
-    loader: Option<JoinHandle<Result<Loaded>>>,
-    racy_window_ns: i64,
-    stats: IndexStats,
-    /// Directories walked completely this session: entries under them that
-    /// were not looked up belong to files that no longer exist (or are
-    /// ignored) and are dropped at flush.
-    walked: Vec<String>,
-}
-
-impl std::fmt::Debug for StatIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatIndex")
-            .field("root", &self.prefix)
-            .field("entries", &self.entries.len())
-            .field("stats", &self.stats)
-            .finish()
-    }
 }
 
 /// The stat fields the index compares.
@@ -138,7 +100,7 @@ impl StatKey {
         }
     }
 
-    fn same_file_state(&self, e: &Entry) -> bool {
+    fn same_file_state(&self, e: &FileStat) -> bool {
         self.dev == e.dev
             && self.ino == e.ino
             && self.size == e.size
@@ -154,62 +116,154 @@ pub(crate) fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn load_rows(db: &Db, prefix: &str) -> Result<Loaded> {
-    let t = std::time::Instant::now();
-    let r = load_rows_inner(db, prefix);
-    tracing::debug!("index query {:?}", t.elapsed());
-    r
+/// The recorded entry's digest when `key` still describes the file and the
+/// entry is not racy.
+fn trusted(e: &FileStat, key: &StatKey, racy_window_ns: i64) -> Verdict {
+    if !key.same_file_state(e) {
+        return Verdict::Changed;
+    }
+    if e.mtime_ns.max(e.ctime_ns).saturating_add(racy_window_ns) >= e.recorded_ns {
+        return Verdict::Racy;
+    }
+    Verdict::Hit(e.sha256)
 }
 
-fn load_rows_inner(db: &Db, prefix: &str) -> Result<Loaded> {
-    let mut out = Loaded::default();
-    db.with(|c| {
-        context_index::for_each_under(
-            c,
-            prefix,
-            &mut out,
-            |out, n| out.reserve(n),
-            |out, path, f| {
-                out.insert(
-                    path.into(),
-                    Entry {
-                        dev: f.dev,
-                        ino: f.ino,
-                        size: f.size,
-                        mtime_ns: f.mtime_ns,
-                        ctime_ns: f.ctime_ns,
-                        mode: f.mode,
-                        sha: f.sha256,
-                        recorded_ns: f.recorded_ns,
-                        dirty: false,
-                        seen: false,
-                    },
-                );
-            },
-        )
-    })?;
-    Ok(out)
+enum Verdict {
+    Hit([u8; 32]),
+    Changed,
+    Racy,
+}
+
+/// The index as read from the store, shared by the walk's threads: a
+/// lookup marks the record as seen (so that [`StatIndex::flush`] can tell
+/// the records of deleted files) and counts hits and racy entries, once
+/// per record however often it is asked.
+#[derive(Debug, Default)]
+pub(crate) struct IndexView {
+    file: ContextIndex,
+    seen: Vec<AtomicU64>,
+    hits: AtomicU64,
+    racy: AtomicU64,
+}
+
+impl IndexView {
+    fn new(file: ContextIndex) -> IndexView {
+        let seen = (0..file.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        IndexView {
+            file,
+            seen,
+            hits: AtomicU64::new(0),
+            racy: AtomicU64::new(0),
+        }
+    }
+
+    /// The recorded digest of `rel` (relative to the root) if still
+    /// valid. `hint` is where the caller expects it (the record after its
+    /// previous find) and is moved past it.
+    fn lookup(
+        &self,
+        rel: &str,
+        key: &StatKey,
+        hint: &mut usize,
+        racy_window_ns: i64,
+    ) -> Option<[u8; 32]> {
+        let i = self.file.find(rel, *hint)?;
+        *hint = i + 1;
+        let bit = 1 << (i % 64);
+        let first = self.seen[i / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0;
+        match trusted(&self.file.stat(i), key, racy_window_ns) {
+            Verdict::Hit(sha) => {
+                if first {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(sha)
+            }
+            Verdict::Racy => {
+                if first {
+                    self.racy.fetch_add(1, Ordering::Relaxed);
+                }
+                None
+            }
+            Verdict::Changed => None,
+        }
+    }
+
+    fn seen(&self, i: usize) -> bool {
+        self.seen[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+    }
+}
+
+/// What a walk's threads are given of the context's index: the view, once
+/// the background read has finished. A walk does not wait for it: files
+/// read before it is ready are left to [`StatIndex::lookup`].
+#[derive(Clone, Copy)]
+pub(crate) struct IndexRef<'a> {
+    view: &'a OnceLock<IndexView>,
+    racy_window_ns: i64,
+}
+
+impl IndexRef<'_> {
+    /// Whether the index has been read.
+    pub(crate) fn ready(&self) -> bool {
+        self.view.get().is_some()
+    }
+
+    /// [`StatIndex::lookup`] for a walker (`None` while the index is not
+    /// read yet): `hint` is the record after its previous find.
+    pub(crate) fn lookup(&self, rel: &str, key: &StatKey, hint: &mut usize) -> Option<[u8; 32]> {
+        self.view.get()?.lookup(rel, key, hint, self.racy_window_ns)
+    }
+}
+
+/// The stat index of one context root.
+pub struct StatIndex {
+    /// The root, ending in `/`; empty for an ephemeral index.
+    prefix: String,
+    loader: Option<JoinHandle<()>>,
+    /// Set by the loader (at once for an ephemeral index).
+    view: Arc<OnceLock<IndexView>>,
+    /// Files hashed this session, by path relative to the root.
+    fresh: HashMap<Box<str>, FileStat, FxBuild>,
+    racy_window_ns: i64,
+    stats: IndexStats,
+    /// Directories (relative to the root) walked completely this session:
+    /// records under them that were not looked up belong to files that no
+    /// longer exist (or are ignored) and are dropped at flush.
+    walked: Vec<String>,
+}
+
+impl std::fmt::Debug for StatIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatIndex")
+            .field("root", &self.prefix)
+            .field("fresh", &self.fresh.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
 }
 
 impl StatIndex {
-    /// Starts loading the entries recorded under `root` (a canonical
-    /// directory) from the store's DB. The query runs on a background
-    /// thread; the first lookup waits for it.
+    /// Starts reading the index of `root` (a canonical directory) from the
+    /// store, on a background thread.
     pub fn load(store: &Store, root: &Path) -> Result<StatIndex> {
         let prefix = prefix_of(root);
-        let db: Arc<Db> = store.db_arc();
+        let layout = store.layout().clone();
         let p = prefix.clone();
+        let view = Arc::new(OnceLock::new());
+        let cell = Arc::clone(&view);
         let loader = std::thread::Builder::new()
             .name("stat-index-load".into())
-            .spawn(move || load_rows(&db, &p))
+            .spawn(move || {
+                let _ = cell.set(IndexView::new(ContextIndex::load(&layout, &p)));
+            })
             .map_err(ContextError::io("spawn index loader for", root))?;
         Ok(StatIndex {
-            prefix,
-            entries: Loaded::default(),
             loader: Some(loader),
-            racy_window_ns: DEFAULT_RACY_WINDOW.as_nanos() as i64,
-            stats: IndexStats::default(),
-            walked: Vec::new(),
+            prefix,
+            view,
+            ..StatIndex::ephemeral()
         })
     }
 
@@ -218,8 +272,9 @@ impl StatIndex {
     pub fn ephemeral() -> StatIndex {
         StatIndex {
             prefix: String::new(),
-            entries: Loaded::default(),
             loader: None,
+            view: Arc::new(OnceLock::from(IndexView::default())),
+            fresh: HashMap::default(),
             racy_window_ns: DEFAULT_RACY_WINDOW.as_nanos() as i64,
             stats: IndexStats::default(),
             walked: Vec::new(),
@@ -233,38 +288,68 @@ impl StatIndex {
 
     /// Counters of this session.
     pub fn stats(&self) -> IndexStats {
-        self.stats
+        let mut s = self.stats;
+        if let Some(v) = self.view.get() {
+            s.loaded = v.file.len() as u64;
+            s.hits += v.hits.load(Ordering::Relaxed);
+            s.racy += v.racy.load(Ordering::Relaxed);
+        }
+        s
     }
 
-    /// Number of entries held.
+    /// Number of files the index holds.
     pub fn len(&mut self) -> Result<usize> {
         self.wait()?;
-        Ok(self.entries.len())
+        let file = &self.loaded()?.file;
+        let new = self
+            .fresh
+            .keys()
+            .filter(|k| file.find(k, 0).is_none())
+            .count();
+        Ok(file.len() + new)
     }
 
-    /// Whether no entry is held.
+    /// Whether no file is held.
     pub fn is_empty(&mut self) -> Result<bool> {
         Ok(self.len()? == 0)
     }
 
+    /// Waits for the loader.
     fn wait(&mut self) -> Result<()> {
         if let Some(h) = self.loader.take() {
-            let t = std::time::Instant::now();
-            let loaded = h
-                .join()
-                .map_err(|_| ContextError::Tar("stat index loader panicked".into()))??;
-            self.stats.loaded = loaded.len() as u64;
-            tracing::debug!("index join waited {:?}", t.elapsed());
-            if self.entries.is_empty() {
-                self.entries = loaded;
-            } else {
-                // Entries recorded before the load finished win.
-                for (k, v) in loaded {
-                    self.entries.entry(k).or_insert(v);
-                }
-            }
+            h.join()
+                .map_err(|_| ContextError::Tar("stat index loader panicked".into()))?;
         }
         Ok(())
+    }
+
+    /// The view, after [`StatIndex::wait`].
+    fn loaded(&self) -> Result<&IndexView> {
+        self.view
+            .get()
+            .ok_or_else(|| ContextError::Tar("stat index loader stopped early".into()))
+    }
+
+    /// Whether this is the persistent index of `root`.
+    pub(crate) fn is_for(&self, root: &Path) -> bool {
+        !self.prefix.is_empty() && self.prefix == prefix_of(root)
+    }
+
+    /// The index for the walk of `root` (the tree being selected from);
+    /// `None` unless this is `root`'s persistent index.
+    pub(crate) fn view_for(&self, root: &Path) -> Option<IndexRef<'_>> {
+        self.is_for(root).then_some(IndexRef {
+            view: &self.view,
+            racy_window_ns: self.racy_window_ns,
+        })
+    }
+
+    /// The path of `abs` relative to the root, if it is below it.
+    fn rel_of<'p>(&self, abs: &'p str) -> Option<&'p str> {
+        if self.prefix.is_empty() {
+            return None;
+        }
+        abs.strip_prefix(&self.prefix)
     }
 
     /// The digest of the regular file `abs` whose `lstat` is `md`: the
@@ -273,58 +358,70 @@ impl StatIndex {
     pub fn file_digest(&mut self, abs: &Path, md: &Metadata) -> Result<Digest> {
         let key = StatKey::of(md);
         let path = abs.to_string_lossy();
-        if let Some(sha) = self.lookup(&path, &key)? {
+        if let Some(rel) = self.rel_of(&path).map(str::to_owned)
+            && let Some(sha) = self.lookup(&rel, &key, &mut 0)?
+        {
             return Ok(digest_of(&sha));
         }
         let hashed = hash_file(abs)?;
-        self.record(&path, &hashed.stat, hashed.sha, hashed.recorded_ns);
+        match self.rel_of(&path).map(str::to_owned) {
+            Some(rel) => self.record(&rel, &hashed.stat, hashed.sha, hashed.recorded_ns),
+            None => self.count_hashed(hashed.stat.size),
+        }
         Ok(digest_of(&hashed.sha))
     }
 
-    /// The recorded digest of `abs` if still valid (counts a hit), else
-    /// `None` (the caller hashes and calls [`StatIndex::record`]).
-    pub(crate) fn lookup(&mut self, abs: &str, key: &StatKey) -> Result<Option<[u8; 32]>> {
-        self.wait()?;
-        let Some(e) = self.entries.get_mut(abs) else {
-            return Ok(None);
+    /// The recorded digest of `rel` (relative to the root) if still valid
+    /// (counts a hit), else `None` (the caller hashes and calls
+    /// [`StatIndex::record`]). A file hashed earlier this session is found
+    /// too. `hint`: as for a walker (the record after the previous find,
+    /// for callers that ask in walk order).
+    pub(crate) fn lookup(
+        &mut self,
+        rel: &str,
+        key: &StatKey,
+        hint: &mut usize,
+    ) -> Result<Option<[u8; 32]>> {
+        let window = self.racy_window_ns;
+        let verdict = match self.fresh.get(rel) {
+            Some(e) => trusted(e, key, window),
+            None => {
+                self.wait()?;
+                return Ok(self.loaded()?.lookup(rel, key, hint, window));
+            }
         };
-        e.seen = true;
-        if !key.same_file_state(e) {
-            return Ok(None);
-        }
-        if e.mtime_ns
-            .max(e.ctime_ns)
-            .saturating_add(self.racy_window_ns)
-            >= e.recorded_ns
-        {
-            self.stats.racy += 1;
-            return Ok(None);
-        }
-        self.stats.hits += 1;
-        Ok(Some(e.sha))
+        Ok(match verdict {
+            Verdict::Hit(sha) => {
+                self.stats.hits += 1;
+                Some(sha)
+            }
+            Verdict::Racy => {
+                self.stats.racy += 1;
+                None
+            }
+            Verdict::Changed => None,
+        })
     }
 
-    /// Records a freshly hashed file (stat taken from the descriptor the
-    /// content was read through, `recorded_ns` when reading finished).
-    pub(crate) fn record(&mut self, abs: &str, stat: &StatKey, sha: [u8; 32], recorded_ns: i64) {
-        self.stats.hashed += 1;
-        self.stats.hashed_bytes += stat.size;
-        if self.prefix.is_empty() || !abs.starts_with(&self.prefix) {
-            return; // ephemeral, or a file outside the root: nothing to persist
+    /// Records a freshly hashed file, `rel` to the root (stat taken from
+    /// the descriptor the content was read through, `recorded_ns` when
+    /// reading finished).
+    pub(crate) fn record(&mut self, rel: &str, stat: &StatKey, sha: [u8; 32], recorded_ns: i64) {
+        self.count_hashed(stat.size);
+        if self.prefix.is_empty() {
+            return; // ephemeral: nothing to persist
         }
-        let e = Entry {
+        let e = FileStat {
             dev: stat.dev,
             ino: stat.ino,
             size: stat.size,
             mtime_ns: stat.mtime_ns,
             ctime_ns: stat.ctime_ns,
             mode: stat.mode,
-            sha,
+            sha256: sha,
             recorded_ns,
-            dirty: true,
-            seen: true,
         };
-        self.entries.insert(abs.into(), e);
+        self.fresh.insert(rel.into(), e);
     }
 
     /// Counts a file hashed outside the index (a rootfs tree).
@@ -333,66 +430,45 @@ impl StatIndex {
         self.stats.hashed_bytes += bytes;
     }
 
-    /// Declares that every file under directory `abs_dir` was looked up
-    /// this session (a full walk): entries under it that were not are
-    /// stale and are deleted at [`StatIndex::flush`].
-    pub(crate) fn walked_dir(&mut self, abs_dir: &str) {
-        if self.prefix.is_empty() {
-            return;
-        }
-        let mut d = abs_dir.to_string();
-        if !d.ends_with('/') {
-            d.push('/');
-        }
-        if d.starts_with(&self.prefix) || d == self.prefix {
-            self.walked.push(d);
+    /// Declares that every file under directory `rel_dir` (relative to the
+    /// root, `""` for the root) was looked up this session (a full walk):
+    /// records under it that were not are stale and are deleted at
+    /// [`StatIndex::flush`].
+    pub(crate) fn walked_dir(&mut self, rel_dir: &str) {
+        if !self.prefix.is_empty() {
+            self.walked.push(rel_dir.trim_end_matches('/').to_string());
         }
     }
 
-    /// Writes the index back (stale entries dropped) when something was
+    /// Writes the index back (stale records dropped) when something was
     /// recorded or went stale; a no-op rebuild writes nothing.
     pub fn flush(&mut self, store: &Store) -> Result<()> {
         self.wait()?;
-        let stale: Vec<Box<str>> = if self.walked.is_empty() {
-            Vec::new()
-        } else {
-            self.entries
-                .iter()
-                .filter(|(k, e)| !e.seen && self.walked.iter().any(|w| k.starts_with(w.as_str())))
-                .map(|(k, _)| k.clone())
-                .collect()
-        };
-        let dirty = self.entries.values().any(|e| e.dirty);
-        self.walked.clear();
-        if (!dirty && stale.is_empty()) || self.prefix.is_empty() {
+        if self.prefix.is_empty() {
             return Ok(());
         }
-        for p in stale {
-            self.entries.remove(&p);
+        let walked = std::mem::take(&mut self.walked);
+        let view = self.loaded()?;
+        let file = &view.file;
+        let mut keep = vec![true; file.len()];
+        let mut stale = false;
+        for dir in walked {
+            for i in file.under(&dir) {
+                if !view.seen(i) {
+                    keep[i] = false;
+                    stale = true;
+                }
+            }
         }
-        let all: Vec<(&str, FileStat)> = self
-            .entries
-            .iter()
-            .map(|(p, e)| {
-                let stat = FileStat {
-                    dev: e.dev,
-                    ino: e.ino,
-                    size: e.size,
-                    mtime_ns: e.mtime_ns,
-                    ctime_ns: e.ctime_ns,
-                    mode: e.mode,
-                    sha256: e.sha,
-                    recorded_ns: e.recorded_ns,
-                };
-                (&**p, stat)
-            })
+        if self.fresh.is_empty() && !stale {
+            return Ok(());
+        }
+        let mut all: Vec<(&str, FileStat)> = (0..file.len())
+            .filter(|i| keep[*i] && !self.fresh.contains_key(file.path(*i)))
+            .map(|i| (file.path(i), file.stat(i)))
             .collect();
-        store.db().write(|tx| {
-            context_index::replace(tx, &self.prefix, all.iter().map(|(p, f)| (*p, f)))
-        })?;
-        for e in self.entries.values_mut() {
-            e.dirty = false;
-        }
+        all.extend(self.fresh.iter().map(|(p, e)| (&**p, *e)));
+        context_index::write(store.layout(), &self.prefix, all)?;
         Ok(())
     }
 }
@@ -469,6 +545,53 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let s = Store::open(t.path().join("root")).unwrap();
         (t, s)
+    }
+
+    /// A walk that finishes before the index is read leaves its files to
+    /// the serial lookup, with the same answers; a walk that starts after
+    /// it answers them itself.
+    #[test]
+    fn walks_before_and_after_the_index_is_read_agree() {
+        use crate::context::BuildContext;
+        use crate::fileops::{self, SelectOptions, SourceTree};
+        let (_t, store) = store();
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..30 {
+            let d = dir.path().join(format!("d{}", i % 3));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("f{i}")), format!("{i}")).unwrap();
+        }
+        let ctx = BuildContext::from_dir(dir.path(), None).unwrap();
+        let srcs = [".".to_string()];
+        let select = |idx: &mut StatIndex| {
+            idx.set_racy_window(Duration::from_millis(20));
+            let tree = SourceTree::context(&ctx);
+            let sel = fileops::select(&tree, &srcs, &SelectOptions::default(), idx).unwrap();
+            idx.flush(&store).unwrap();
+            (sel.checksum(), idx.stats())
+        };
+        std::thread::sleep(Duration::from_millis(40));
+        let (first, st) = select(&mut StatIndex::load(&store, ctx.root()).unwrap());
+        assert_eq!(st.hashed, 30);
+        // Read late: the loader sleeps until the walk is over.
+        let mut late = StatIndex::load(&store, ctx.root()).unwrap();
+        late.wait().unwrap();
+        late.view = Arc::new(OnceLock::new());
+        let (view, layout) = (Arc::clone(&late.view), store.layout().clone());
+        let prefix = late.prefix.clone();
+        late.loader = Some(std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = view.set(IndexView::new(ContextIndex::load(&layout, &prefix)));
+        }));
+        let (again, st) = select(&mut late);
+        assert_eq!(again, first);
+        assert_eq!((st.hits, st.hashed, st.racy), (30, 0, 0), "{st:?}");
+        // Read first: the walkers answer.
+        let mut early = StatIndex::load(&store, ctx.root()).unwrap();
+        assert_eq!(early.len().unwrap(), 30);
+        let (third, st) = select(&mut early);
+        assert_eq!(third, first);
+        assert_eq!((st.hits, st.hashed, st.racy), (30, 0, 0), "{st:?}");
     }
 
     #[test]

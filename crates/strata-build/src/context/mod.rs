@@ -9,7 +9,7 @@
 //! BuildContext::from_tar(stdin, scratch_dir)      // `build -`: plain/gzip/bzip2/xz/zstd tar, unpacked safely
 //! ctx.root() / ctx.is_ignored("a/b") / ctx.explain_ignored("a/b")
 //!
-//! let mut index = StatIndex::load(&store, ctx.root())?;   // one bulk read (in the background)
+//! let mut index = StatIndex::load(&store, ctx.root())?;   // one file read (in the background)
 //! let sel = fileops::select(&SourceTree::context(&ctx), &sources, &opts, &mut index)?;
 //! index.flush(&store)?;                                   // dirty entries, one transaction
 //! ```
@@ -30,10 +30,11 @@
 //!
 //! # The stat index ([`StatIndex`])
 //!
-//! Table `context_index` (schema v11 of the store): per context root, one
-//! compact blob of path → `dev, ino, size, mtime_ns, ctime_ns, mode,
-//! sha256, recorded_ns`, read as one value and rewritten whole when a
-//! build hashed something (`builder prune --all` forgets it). A file's
+//! One file per context root in the store (`context-index/`, see
+//! [`strata_store::context_index`]): path → `dev, ino, size, mtime_ns,
+//! ctime_ns, mode, sha256, recorded_ns` in walk order, read in one go and
+//! looked up by the walk's threads as they stat the files, rewritten whole
+//! when a build hashed something (`builder prune --all` forgets it). A file's
 //! recorded sha256 is reused only when `dev, ino, size, mtime_ns, ctime_ns`
 //! all equal the file's current `lstat`, **and** the entry is not *racy*.
 //! Git's racy-timestamp rule: an entry recorded while the file's newest
@@ -55,7 +56,7 @@ mod index;
 pub use confine::{confined_file, read_confined};
 pub use error::ContextError;
 pub use index::{DEFAULT_RACY_WINDOW, IndexStats, StatIndex};
-pub(crate) use index::{Hashed, StatKey, digest_of, hash_file, now_ns};
+pub(crate) use index::{Hashed, IndexRef, StatKey, digest_of, hash_file, now_ns};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

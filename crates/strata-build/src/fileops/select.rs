@@ -14,7 +14,7 @@ use super::glob::{go_match, has_negated_class, has_wildcards};
 use super::selection::{EntryKind, SelectedEntry, Selection, SourceUnit, UnitKind};
 use super::walk::{Filters, entry_from, walk_dir};
 use super::{Command, FileOpError, Result, SelectOptions, SourceTree};
-use crate::context::{StatIndex, StatKey, hash_file};
+use crate::context::{IndexRef, StatIndex, StatKey, hash_file};
 
 /// Resolves `sources` (as written, after variable expansion) against
 /// `tree`. Context files are hashed only when the stat index has no valid
@@ -33,6 +33,7 @@ pub fn select(
         ..Selection::default()
     };
     let cmd = opts.command.name();
+    let view = index.view_for(tree.root());
     for src in sources {
         let plain = opts.command == Command::Mount;
         if !plain && super::remote::is_git(src) {
@@ -57,7 +58,12 @@ pub fn select(
             push_remote(&mut sel, src, got, unpack);
             continue;
         }
-        let r = Resolver { tree, cmd, src };
+        let r = Resolver {
+            tree,
+            cmd,
+            src,
+            index: view,
+        };
         if opts.parents {
             select_parents(&r, &mut sel, exclude.as_ref())?;
             continue;
@@ -173,6 +179,8 @@ struct Resolver<'a, 't> {
     tree: &'a SourceTree<'t>,
     cmd: &'static str,
     src: &'a str,
+    /// The tree's stat index (the context's), for the walks.
+    index: Option<IndexRef<'a>>,
 }
 
 impl Resolver<'_, '_> {
@@ -428,9 +436,16 @@ fn add_unit(
             include: None,
         };
         let t = std::time::Instant::now();
-        let below = walk_dir(r.abs(&found.rel), &found.rel, unit, filters, reset)?;
+        walk_dir(
+            r.abs(&found.rel),
+            &found.rel,
+            unit,
+            filters,
+            reset,
+            r.index,
+            &mut sel.entries,
+        )?;
         tracing::debug!("walk {:?}", t.elapsed());
-        sel.entries.extend(below);
         u.range.end = sel.entries.len();
         sel.units.push(u);
         return Ok(());
@@ -509,8 +524,15 @@ fn select_parents(
         exclude,
         include: include.as_ref(),
     };
-    let below = walk_dir(r.abs(&found.rel), &found.rel, unit, filters, reset)?;
-    sel.entries.extend(below);
+    walk_dir(
+        r.abs(&found.rel),
+        &found.rel,
+        unit,
+        filters,
+        reset,
+        r.index,
+        &mut sel.entries,
+    )?;
     u.range.end = sel.entries.len();
     sel.units.push(u);
     Ok(())
@@ -553,30 +575,24 @@ fn push_remote(sel: &mut Selection, src: &str, got: super::remote::Fetched, unpa
 /// hashed on all cores (largest first), then recorded.
 fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatIndex) -> Result<()> {
     let persist = tree.is_context();
+    // (entry, path relative to the root) of the files still to hash.
     let mut misses: Vec<(usize, String)> = Vec::new();
+    let mut hint = 0;
     for ui in 0..sel.units.len() {
         let u = &sel.units[ui];
         if !matches!(u.kind, UnitKind::Dir | UnitKind::Single | UnitKind::Archive) {
             continue;
         }
-        let base = if u.path.is_empty() {
-            tree.root().to_path_buf()
-        } else {
-            tree.root().join(&u.path)
-        };
-        let base = base.to_string_lossy().into_owned();
-        let mut abs = String::with_capacity(base.len() + 128);
         for i in u.range.clone() {
             let e = &sel.entries[i];
             if e.kind != EntryKind::File || e.sha256.is_some() {
                 continue;
             }
-            abs.clear();
-            abs.push_str(&base);
-            if !e.rel.is_empty() {
-                abs.push('/');
-                abs.push_str(&e.rel);
-            }
+            let rel = match (u.path.is_empty(), e.rel.is_empty()) {
+                (true, _) => e.rel.clone(),
+                (false, true) => u.path.clone(),
+                (false, false) => format!("{}/{}", u.path, e.rel),
+            };
             if persist {
                 let key = StatKey {
                     dev: e.dev,
@@ -586,15 +602,15 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
                     ctime_ns: e.ctime_ns,
                     mode: e.mode,
                 };
-                if let Some(sha) = index.lookup(&abs, &key)? {
+                if let Some(sha) = index.lookup(&rel, &key, &mut hint)? {
                     sel.entries[i].sha256 = Some(sha);
                     continue;
                 }
             }
-            misses.push((i, abs.clone()));
+            misses.push((i, rel));
         }
         if persist && matches!(u.kind, UnitKind::Dir) {
-            index.walked_dir(&base);
+            index.walked_dir(&u.path);
         }
     }
     if misses.is_empty() {
@@ -614,10 +630,10 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
                 let mut local = Vec::new();
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((i, abs)) = misses.get(k) else {
+                    let Some((i, rel)) = misses.get(k) else {
                         break;
                     };
-                    local.push((*i, hash_file(Path::new(abs))));
+                    local.push((*i, hash_file(&tree.root().join(rel))));
                 }
                 results
                     .lock()

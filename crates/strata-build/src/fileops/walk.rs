@@ -3,11 +3,13 @@
 //! `lstat`s their entries (`fstatat` on the directory's descriptor), and
 //! applies the three filters; a sequential pass then assembles the entries
 //! in pre-order by name. Excluded directories are pruned when no exception
-//! pattern can re-include something inside them.
+//! pattern can re-include something inside them. With the context's stat
+//! index, each thread also looks its files up as it reads them (in walk
+//! order, so each is found right after the previous one): an unchanged
+//! file leaves the walk with its digest.
 
-use std::collections::HashMap;
 use std::fs::Metadata;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 
@@ -15,6 +17,7 @@ use strata_dockerfile::dockerignore::{DirMatch, Matcher};
 
 use super::selection::{EntryKind, SelectedEntry};
 use super::{FileOpError, Result};
+use crate::context::{IndexRef, StatKey};
 
 /// The filters of one walk. `ignore` sees paths relative to the tree root,
 /// `exclude` and `include` paths relative to the unit root. `include` is
@@ -28,10 +31,6 @@ pub(crate) struct Filters<'a> {
 }
 
 impl Filters<'_> {
-    fn is_empty(&self) -> bool {
-        self.ignore.is_none() && self.exclude.is_none() && self.include.is_none()
-    }
-
     /// (included, descend) for a directory. `.dockerignore` answers as
     /// the context transfer does ([`Matcher::match_context_dir`]).
     fn dir(&self, tree_rel: &str, unit_rel: &str) -> Result<(bool, bool)> {
@@ -69,6 +68,72 @@ impl Filters<'_> {
     }
 }
 
+/// The `lstat` fields an entry is made of, from std's [`Metadata`] or
+/// from a raw `fstatat` (the walk's, which needs no path and no
+/// allocation per file).
+pub(crate) struct Stat {
+    dev: u64,
+    ino: u64,
+    /// `st_mode`, type bits included.
+    mode: u32,
+    nlink: u64,
+    uid: u32,
+    gid: u32,
+    rdev: u64,
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+}
+
+fn ns(s: i64, nsec: i64) -> i64 {
+    s.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+impl Stat {
+    fn of(md: &Metadata) -> Stat {
+        Stat {
+            dev: md.dev(),
+            ino: md.ino(),
+            mode: md.mode(),
+            nlink: md.nlink(),
+            uid: md.uid(),
+            gid: md.gid(),
+            rdev: md.rdev(),
+            size: md.size(),
+            mtime_ns: ns(md.mtime(), md.mtime_nsec()),
+            ctime_ns: ns(md.ctime(), md.ctime_nsec()),
+        }
+    }
+
+    #[allow(clippy::unnecessary_cast)] // the field types vary by target
+    fn of_raw(st: &nix::sys::stat::FileStat) -> Stat {
+        Stat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32,
+            nlink: st.st_nlink as u64,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev as u64,
+            size: st.st_size as u64,
+            mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+
+    fn kind(&self) -> EntryKind {
+        match self.mode & libc::S_IFMT {
+            libc::S_IFDIR => EntryKind::Dir,
+            libc::S_IFLNK => EntryKind::Symlink,
+            libc::S_IFIFO => EntryKind::Fifo,
+            libc::S_IFCHR => EntryKind::CharDevice,
+            libc::S_IFBLK => EntryKind::BlockDevice,
+            libc::S_IFSOCK => EntryKind::Socket,
+            _ => EntryKind::File,
+        }
+    }
+}
+
 /// Builds an entry (no digest yet) from an `lstat`.
 pub(crate) fn entry_from(
     unit: u32,
@@ -77,53 +142,38 @@ pub(crate) fn entry_from(
     link: Option<String>,
     reset_owner: bool,
 ) -> SelectedEntry {
-    let ft = md.file_type();
-    let kind = if ft.is_dir() {
-        EntryKind::Dir
-    } else if ft.is_symlink() {
-        EntryKind::Symlink
-    } else if ft.is_fifo() {
-        EntryKind::Fifo
-    } else if ft.is_char_device() {
-        EntryKind::CharDevice
-    } else if ft.is_block_device() {
-        EntryKind::BlockDevice
-    } else if ft.is_socket() {
-        EntryKind::Socket
-    } else {
-        EntryKind::File
-    };
+    entry_of(unit, rel, &Stat::of(md), link, reset_owner)
+}
+
+fn entry_of(
+    unit: u32,
+    rel: String,
+    st: &Stat,
+    link: Option<String>,
+    reset_owner: bool,
+) -> SelectedEntry {
+    let kind = st.kind();
     let (uid, gid) = if reset_owner {
         (0, 0)
     } else {
-        (md.uid(), md.gid())
+        (st.uid, st.gid)
     };
     SelectedEntry {
         unit,
         rel,
         kind,
-        mode: md.mode() & 0o7777,
+        mode: st.mode & 0o7777,
         uid,
         gid,
-        size: if kind == EntryKind::File {
-            md.size()
-        } else {
-            0
-        },
-        mtime_ns: md
-            .mtime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(md.mtime_nsec()),
+        size: if kind == EntryKind::File { st.size } else { 0 },
+        mtime_ns: st.mtime_ns,
         sha256: None,
         link,
-        rdev: md.rdev(),
-        dev: md.dev(),
-        ino: md.ino(),
-        nlink: md.nlink(),
-        ctime_ns: md
-            .ctime()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(md.ctime_nsec()),
+        rdev: st.rdev,
+        dev: st.dev,
+        ino: st.ino,
+        nlink: st.nlink,
+        ctime_ns: st.ctime_ns,
     }
 }
 
@@ -138,44 +188,55 @@ struct Job {
     abs: PathBuf,
     unit_rel: String,
     tree_rel: String,
+    /// The `.dockerignore` can exclude nothing below this directory.
+    ignore_free: bool,
 }
 
 struct Shared {
     queue: Vec<Job>,
     active: usize,
     next_id: usize,
-    results: HashMap<usize, Vec<Child>>,
+    results: Vec<Option<Vec<Child>>>,
     error: Option<FileOpError>,
 }
 
 fn join_rel(a: &str, b: &str) -> String {
     if a.is_empty() {
-        b.to_string()
-    } else {
-        format!("{a}/{b}")
+        return b.to_string();
     }
+    let mut s = String::with_capacity(a.len() + 1 + b.len());
+    s.push_str(a);
+    s.push('/');
+    s.push_str(b);
+    s
 }
 
 /// Walks directory `abs` (whose path relative to the tree root is
-/// `tree_rel`) and returns the entries below it (not itself), relative to
-/// it, in pre-order by name.
+/// `tree_rel`) and appends the entries below it (not itself), relative to
+/// it, in pre-order by name, to `out`. With `index` (the tree's stat
+/// index), files it can vouch for come with their digest.
 pub(crate) fn walk_dir(
     abs: PathBuf,
     tree_rel: &str,
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
-) -> Result<Vec<SelectedEntry>> {
+    index: Option<IndexRef<'_>>,
+    out: &mut Vec<SelectedEntry>,
+) -> Result<()> {
     let shared = Mutex::new(Shared {
         queue: vec![Job {
             id: 0,
             abs,
             unit_rel: String::new(),
             tree_rel: tree_rel.to_string(),
+            ignore_free: filters.ignore.is_none_or(|m| {
+                !tree_rel.is_empty() && m.includes_all_under(tree_rel).unwrap_or(false)
+            }),
         }],
         active: 0,
         next_id: 1,
-        results: HashMap::new(),
+        results: Vec::new(),
         error: None,
     });
     let cv = Condvar::new();
@@ -184,16 +245,16 @@ pub(crate) fn walk_dir(
         .clamp(1, 8);
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| worker(&shared, &cv, unit, filters, reset_owner));
+            s.spawn(|| worker(&shared, &cv, unit, filters, reset_owner, index));
         }
     });
     let mut sh = shared.into_inner().unwrap_or_else(|e| e.into_inner());
     if let Some(e) = sh.error.take() {
         return Err(e);
     }
-    let mut out = Vec::new();
-    emit(0, &mut sh.results, &mut out);
-    Ok(out)
+    out.reserve(sh.results.iter().flatten().map(Vec::len).sum());
+    emit(0, &mut sh.results, out);
+    Ok(())
 }
 
 fn worker(
@@ -202,7 +263,12 @@ fn worker(
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
+    index: Option<IndexRef<'_>>,
 ) {
+    let mut key = String::new();
+    // A directory's entries are gathered here, then moved into a vector of
+    // their exact size (no regrowth copies of fresh memory per directory).
+    let mut scratch = Vec::new();
     loop {
         let job = {
             let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -220,23 +286,29 @@ fn worker(
                 sh = cv.wait(sh).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let res = read_one(&job, unit, filters, reset_owner);
+        let res = read_one(&job, unit, filters, reset_owner, &mut scratch).map(
+            |(mut children, subdirs)| {
+                if let Some(ix) = index.filter(IndexRef::ready) {
+                    look_up(&job, &mut children, ix, &mut key);
+                }
+                (children, subdirs)
+            },
+        );
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
         sh.active -= 1;
         match res {
             Ok((mut children, subdirs)) => {
-                for (idx, abs, unit_rel, tree_rel) in subdirs {
+                for mut sub in subdirs {
                     let id = sh.next_id;
                     sh.next_id += 1;
-                    children[idx].sub = Some(id);
-                    sh.queue.push(Job {
-                        id,
-                        abs,
-                        unit_rel,
-                        tree_rel,
-                    });
+                    children[sub.id].sub = Some(id);
+                    sub.id = id;
+                    sh.queue.push(sub);
                 }
-                sh.results.insert(job.id, children);
+                if sh.results.len() <= job.id {
+                    sh.results.resize_with(job.id + 1, || None);
+                }
+                sh.results[job.id] = Some(children);
             }
             Err(e) => {
                 if sh.error.is_none() {
@@ -248,92 +320,154 @@ fn worker(
     }
 }
 
-type SubDir = (usize, PathBuf, String, String);
-
+/// Reads and `lstat`s the entries of one directory (through its
+/// descriptor: `fstatat` by name) and filters them. Returns them sorted by
+/// name, and the sub-directories to walk as jobs whose `id` is the
+/// child's index (the caller numbers them).
 fn read_one(
     job: &Job,
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
-) -> Result<(Vec<Child>, Vec<SubDir>)> {
-    let rd = std::fs::read_dir(&job.abs).map_err(FileOpError::io("read directory", &job.abs))?;
-    let mut children = Vec::new();
-    let mut subdirs = Vec::new();
-    let no_filters = filters.is_empty();
-    for de in rd {
-        let de = de.map_err(FileOpError::io("read directory", &job.abs))?;
-        let name_os = de.file_name();
-        let Some(name) = name_os.to_str() else {
+    scratch: &mut Vec<Child>,
+) -> Result<(Vec<Child>, Vec<Job>)> {
+    use nix::dir::Dir;
+    use nix::fcntl::{AtFlags, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+
+    let io_err = |op: &'static str, path: PathBuf| {
+        move |e: nix::Error| FileOpError::Io {
+            op,
+            path,
+            source: std::io::Error::from(e),
+        }
+    };
+    let mut dir = Dir::open(
+        &job.abs,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(io_err("read directory", job.abs.clone()))?;
+    let fd = dir.as_raw_fd();
+    // Nothing below can be ignored, and no other filter: no matching.
+    let plain = job.ignore_free && filters.exclude.is_none() && filters.include.is_none();
+    scratch.clear();
+    let children = scratch;
+    for de in dir.iter() {
+        let de = de.map_err(|e| io_err("read directory", job.abs.clone())(e))?;
+        let cname = de.file_name();
+        let bytes = cname.to_bytes();
+        if bytes == b"." || bytes == b".." {
+            continue;
+        }
+        let Ok(name) = cname.to_str() else {
             return Err(FileOpError::Io {
                 op: "read",
-                path: de.path(),
+                path: job.abs.join(std::ffi::OsStr::from_bytes(bytes)),
                 source: std::io::Error::other("file name is not valid UTF-8"),
             });
         };
-        let md = de.metadata().map_err(FileOpError::io("stat", de.path()))?;
+        let st = nix::sys::stat::fstatat(Some(fd), cname, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err("stat", job.abs.join(name))(e))?;
+        let st = Stat::of_raw(&st);
         let unit_rel = join_rel(&job.unit_rel, name);
-        let is_dir = md.is_dir();
-        // The tree-relative path is only needed by the ignore matcher and
-        // for sub-directory jobs.
-        let tree_rel = if filters.ignore.is_some() || is_dir {
-            join_rel(&job.tree_rel, name)
-        } else {
-            String::new()
-        };
-        let (included, descend) = if no_filters {
+        let is_dir = st.kind() == EntryKind::Dir;
+        let (included, descend) = if plain {
             (true, is_dir)
-        } else if is_dir {
-            filters.dir(&tree_rel, &unit_rel)?
         } else {
-            (filters.file(&tree_rel, &unit_rel)?, false)
+            // The tree-relative path is what the ignore matcher sees.
+            let tree_rel = join_rel(&job.tree_rel, name);
+            if is_dir {
+                filters.dir(&tree_rel, &unit_rel)?
+            } else {
+                (filters.file(&tree_rel, &unit_rel)?, false)
+            }
         };
         if !included && !descend {
             continue;
         }
-        let link = if included && md.file_type().is_symlink() {
-            let t =
-                std::fs::read_link(de.path()).map_err(FileOpError::io("readlink", de.path()))?;
+        let link = if included && st.kind() == EntryKind::Symlink {
+            let p = job.abs.join(name);
+            let t = std::fs::read_link(&p).map_err(FileOpError::io("readlink", &p))?;
             Some(t.to_string_lossy().into_owned())
         } else {
             None
         };
-        let entry = if is_dir && descend {
-            subdirs.push((children.len(), de.path(), unit_rel.clone(), tree_rel));
-            entry_from(unit, unit_rel, &md, link, reset_owner)
-        } else {
-            entry_from(unit, unit_rel, &md, link, reset_owner)
-        };
         children.push(Child {
-            entry,
+            entry: entry_of(unit, unit_rel, &st, link, reset_owner),
             included,
-            sub: None,
+            sub: descend.then_some(0),
         });
     }
-    // Sort by name, keeping the sub-directory indexes right.
-    let mut order: Vec<usize> = (0..children.len()).collect();
-    order.sort_by(|a, b| {
-        children[*a]
-            .entry
-            .rel
-            .as_bytes()
-            .cmp(children[*b].entry.rel.as_bytes())
-    });
-    let mut pos = vec![0usize; children.len()];
-    for (new, old) in order.iter().enumerate() {
-        pos[*old] = new;
+    drop(dir);
+    children.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
+    let mut exact = Vec::with_capacity(children.len());
+    exact.append(children);
+    let children = exact;
+    let mut subdirs = Vec::new();
+    for (i, c) in children.iter().enumerate() {
+        if c.sub.is_none() {
+            continue;
+        }
+        let name = name_of(job, &c.entry);
+        let tree_rel = join_rel(&job.tree_rel, name);
+        let ignore_free = job.ignore_free
+            || filters
+                .ignore
+                .is_some_and(|m| m.includes_all_under(&tree_rel).unwrap_or(false));
+        subdirs.push(Job {
+            id: i,
+            abs: job.abs.join(name),
+            unit_rel: c.entry.rel.clone(),
+            tree_rel,
+            ignore_free,
+        });
     }
-    let mut slots: Vec<Option<Child>> = children.into_iter().map(Some).collect();
-    let sorted: Vec<Child> = order.iter().filter_map(|&i| slots[i].take()).collect();
-    for s in &mut subdirs {
-        s.0 = pos[s.0];
+    Ok((children, subdirs))
+}
+
+/// The name of a child of `job`'s directory.
+fn name_of<'e>(job: &Job, e: &'e SelectedEntry) -> &'e str {
+    match job.unit_rel.len() {
+        0 => e.rel.as_str(),
+        n => &e.rel[n + 1..],
     }
-    Ok((sorted, subdirs))
+}
+
+/// Gives the included files of one directory (sorted by name) the digest
+/// the index holds for them, if still valid; `key` is scratch space.
+fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String) {
+    let mut hint = 0;
+    for c in children.iter_mut() {
+        let e = &mut c.entry;
+        if !c.included || e.kind != EntryKind::File {
+            continue;
+        }
+        let name = name_of(job, e);
+        key.clear();
+        if !job.tree_rel.is_empty() {
+            key.push_str(&job.tree_rel);
+            key.push('/');
+        }
+        key.push_str(name);
+        let stat = StatKey {
+            dev: e.dev,
+            ino: e.ino,
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            ctime_ns: e.ctime_ns,
+            mode: e.mode,
+        };
+        e.sha256 = ix.lookup(key, &stat, &mut hint);
+    }
 }
 
 /// Appends the entries of directory job `id` in pre-order; returns whether
 /// anything was appended.
-fn emit(id: usize, results: &mut HashMap<usize, Vec<Child>>, out: &mut Vec<SelectedEntry>) -> bool {
-    let Some(children) = results.remove(&id) else {
+fn emit(id: usize, results: &mut [Option<Vec<Child>>], out: &mut Vec<SelectedEntry>) -> bool {
+    let Some(children) = results.get_mut(id).and_then(Option::take) else {
         return false;
     };
     let mut any = false;

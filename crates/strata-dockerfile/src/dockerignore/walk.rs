@@ -202,6 +202,17 @@ impl Matcher {
         Ok(answer(WalkMatch::Included, None, None))
     }
 
+    /// Whether the context walk sends everything below directory `dir`:
+    /// `dir` itself is sent and no pattern can match a path strictly
+    /// inside it, so a walker need not test its entries one by one.
+    pub fn includes_all_under(&self, dir: &str) -> Result<bool, DockerignoreError> {
+        let dir = normalize(dir);
+        if dir == "." || self.walk_match(&dir)? != WalkMatch::Included {
+            return Ok(false);
+        }
+        Ok(!self.patterns.iter().any(|p| p.could_match_under(&dir)))
+    }
+
     /// [`Matcher::match_dir`] with the context walk's answer: an excluded
     /// directory can be skipped when the walk would not enter it, or when
     /// no exception could re-include anything inside.
@@ -230,6 +241,32 @@ mod tests {
             .unwrap()
             .walk_match(path)
             .unwrap()
+    }
+
+    #[test]
+    fn includes_all_under() {
+        let all = |patterns: &[&str], dir: &str| {
+            Matcher::from_patterns(patterns)
+                .unwrap()
+                .includes_all_under(dir)
+                .unwrap()
+        };
+        assert!(all(&["gen.sh", "data/.complete"], "data/small"));
+        assert!(all(&["gen.sh", "data/.complete"], "other"));
+        assert!(
+            !all(&["gen.sh", "data/.complete"], "data"),
+            "data/.complete"
+        );
+        assert!(!all(&["*.log"], "."), "the root is never whole");
+        assert!(all(&["*.log"], "a"), "*.log matches top-level names only");
+        assert!(!all(&["**/*.log"], "a"));
+        assert!(!all(&["a/*/c"], "a/b"));
+        assert!(!all(&["a/*/c"], "a/b/c/d"), "a/b/c is excluded");
+        assert!(all(&["a/*/c"], "x"));
+        assert!(!all(&["a"], "a"), "excluded itself");
+        assert!(!all(&["a", "!a/keep"], "a"));
+        assert!(!all(&["a/b*"], "a"));
+        assert!(all(&["a/b*"], "a/c/b"), "a/b* matches a/b…, not a/c/b…");
     }
 
     #[test]

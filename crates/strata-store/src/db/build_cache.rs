@@ -26,6 +26,9 @@ pub struct CacheRow {
     pub blob_digest: Option<String>,
     /// JSON owned by strata-build.
     pub description: String,
+    /// A COPY's selection summary (text owned by strata-build), kept in
+    /// `build_cache_sources` so that [`touch`] never reads it.
+    pub sources: Option<String>,
 }
 
 /// A row found by [`lookup`], with whether its snapshot still exists.
@@ -63,6 +66,7 @@ pub fn lookup(c: &Connection, keys: &[&str]) -> Result<Vec<Found>> {
                         blob_digest: r.get(5)?,
                         created: r.get(7)?,
                         description: String::new(),
+                        sources: None,
                     },
                     snapshot_ok: r.get(6)?,
                 })
@@ -81,6 +85,10 @@ pub fn put_all(c: &Connection, rows: &[CacheRow], now: i64) -> Result<()> {
          chain_id, blob_digest, created_at, last_used, description) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
     )?;
+    let mut put_sources = c.prepare_cached(
+        "INSERT OR REPLACE INTO build_cache_sources (key, summary) VALUES (?1, ?2)",
+    )?;
+    let mut drop_sources = c.prepare_cached("DELETE FROM build_cache_sources WHERE key = ?1")?;
     for r in rows {
         st.execute(params![
             r.key,
@@ -93,6 +101,10 @@ pub fn put_all(c: &Connection, rows: &[CacheRow], now: i64) -> Result<()> {
             now,
             r.description,
         ])?;
+        match &r.sources {
+            Some(summary) => put_sources.execute(params![r.key, summary])?,
+            None => drop_sources.execute([&r.key])?,
+        };
     }
     Ok(())
 }
@@ -115,14 +127,19 @@ pub fn touch(
     Ok(())
 }
 
-/// `(parent_key, description)` of every row whose description contains
-/// `needle` (a cheap text filter; the caller decides on the parsed JSON).
-pub fn describing(c: &Connection, needle: &str) -> Result<Vec<(Option<String>, String)>> {
+/// A row found by [`describing`].
+pub type Described = (Option<String>, String, Option<String>);
+
+/// `(parent_key, description, sources)` of every row whose description
+/// contains `needle` (a cheap text filter; the caller decides on the
+/// parsed JSON).
+pub fn describing(c: &Connection, needle: &str) -> Result<Vec<Described>> {
     let mut st = c.prepare_cached(
-        "SELECT parent_key, description FROM build_cache WHERE instr(description, ?1) > 0",
+        "SELECT b.parent_key, b.description, s.summary FROM build_cache b \
+         LEFT JOIN build_cache_sources s ON s.key = b.key WHERE instr(b.description, ?1) > 0",
     )?;
     let rows = st
-        .query_map([needle], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([needle], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -143,8 +160,9 @@ pub fn chains_describing(c: &Connection, needle: &str, limit: usize) -> Result<V
 /// The full row of `key`.
 pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
     let mut st = c.prepare_cached(
-        "SELECT key, parent_key, config_digest, diff_id, chain_id, blob_digest, description, \
-         created FROM build_cache WHERE key = ?1",
+        "SELECT b.key, b.parent_key, b.config_digest, b.diff_id, b.chain_id, b.blob_digest, \
+         b.description, b.created, s.summary FROM build_cache b \
+         LEFT JOIN build_cache_sources s ON s.key = b.key WHERE b.key = ?1",
     )?;
     Ok(st
         .query_row([key], |r| {
@@ -157,6 +175,7 @@ pub fn get(c: &Connection, key: &str) -> Result<Option<CacheRow>> {
                 blob_digest: r.get(5)?,
                 description: r.get(6)?,
                 created: r.get(7)?,
+                sources: r.get(8)?,
             })
         })
         .optional()?)
@@ -233,6 +252,7 @@ mod tests {
             parent_key: Some("p".into()),
             config_digest: Some("sha256:c".into()),
             description: r#"{"lineage":{"L":1}}"#.into(),
+            sources: Some("c3VtbWFyeQ==".into()),
             ..CacheRow::default()
         };
         let layered = CacheRow {
@@ -254,9 +274,14 @@ mod tests {
         let k2 = found.iter().find(|f| f.row.key == "k2").unwrap();
         assert!(!k2.snapshot_ok, "no snapshot row for its chain");
         assert_eq!(db.with(|c| get(c, "k2")).unwrap(), Some(layered));
+        assert_eq!(db.with(|c| get(c, "k1")).unwrap(), Some(row.clone()));
         assert_eq!(
             db.with(|c| describing(c, "\"L\"")).unwrap(),
-            vec![(Some("p".into()), row.description.clone())]
+            vec![(
+                Some("p".into()),
+                row.description.clone(),
+                row.sources.clone()
+            )]
         );
         db.write(|tx| {
             touch(tx, "k1", 9, |d| {
@@ -281,7 +306,24 @@ mod tests {
             (k2.chain_id.as_deref(), k2.size, k2.shared),
             (Some("sha256:missing"), 0, false)
         );
+        // A record put again without sources loses them; deleted records
+        // take theirs along.
+        let plain = CacheRow {
+            sources: None,
+            ..row.clone()
+        };
+        db.write(|tx| put_all(tx, std::slice::from_ref(&plain), 11))
+            .unwrap();
+        assert_eq!(db.with(|c| get(c, "k1")).unwrap().unwrap().sources, None);
+        db.write(|tx| put_all(tx, std::slice::from_ref(&row), 12))
+            .unwrap();
         assert_eq!(db.write(|tx| delete_all(tx)).unwrap().len(), 2);
         assert_eq!(db.with(|c| get(c, "k1")).unwrap(), None);
+        let left: i64 = db
+            .with(
+                |c| Ok(c.query_row("SELECT count(*) FROM build_cache_sources", [], |r| r.get(0))?),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

@@ -6,7 +6,6 @@
 pub mod build_cache;
 pub mod builds;
 pub mod containers;
-pub mod context_index;
 pub mod images;
 pub mod layers;
 pub mod leases;
@@ -217,6 +216,51 @@ mod tests {
                 .unwrap()
                 .running
         );
+    }
+
+    #[test]
+    fn v12_moves_selection_summaries_out_of_descriptions() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("m.db");
+        let c = Connection::open(&p).unwrap();
+        for sql in &schema::MIGRATIONS[..11] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 11).unwrap();
+        for (key, desc) in [
+            (
+                "copy",
+                r#"{"step":"COPY . .","sources":"c3Vt","lineage":{"L":1700000000000000000}}"#,
+            ),
+            ("meta", r#"{"step":"ENV a=b"}"#),
+            ("odd", r#"{"sources":7}"#),
+            ("bad", "not json"),
+        ] {
+            c.execute(
+                "INSERT INTO build_cache (key, created_at, last_used, description) \
+                 VALUES (?1, 1, 1, ?2)",
+                [key, desc],
+            )
+            .unwrap();
+        }
+        drop(c);
+        let db = Db::open(&p).unwrap();
+        let row = |k: &str| db.with(|c| build_cache::get(c, k)).unwrap().unwrap();
+        let copy = row("copy");
+        assert_eq!(copy.sources.as_deref(), Some("c3Vt"));
+        assert_eq!(
+            copy.description,
+            r#"{"step":"COPY . .","lineage":{"L":1700000000000000000}}"#
+        );
+        assert_eq!(
+            (row("meta").description, row("meta").sources),
+            (r#"{"step":"ENV a=b"}"#.to_string(), None)
+        );
+        assert_eq!(
+            (row("odd").description, row("odd").sources),
+            ("{}".to_string(), None)
+        );
+        assert_eq!(row("bad").description, "not json");
     }
 
     #[test]

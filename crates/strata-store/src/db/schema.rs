@@ -21,16 +21,18 @@
 //!                      │ (JSON), running (v6: the state's `Running`, 0/1, written with it)
 //!  leases              │ id PK, expires_at; lease_resources (lease_id, kind, key):
 //!                      │ GC roots for work that is not yet an image
-//!  context_index (v11)│ root PK (a context directory, ending in `/`) → entries (one
-//!                      │ blob: every file's path below it, dev, ino, size, mtime_ns,
-//!                      │ ctime_ns, mode, sha256, recorded_ns): the build context's stat
-//!                      │ index (v2-v10: context_files, a row per file)
+//!  (v2-v11)            │ the build context's stat index: context_files (a row per file),
+//!                      │ then context_index (v11, a blob per root); v12 moved it to
+//!                      │ files (`crate::context_index`)
 //!  build_cache (v2, v3)│ key PK (step cache key) → parent_key, config_digest (the image
 //!                      │ config after the step, a blob; v3: NULL for a metadata step
 //!                      │ in the middle of a stage, whose config is replayed), created
 //!                      │ (v3: the step's history time, for that replay),
 //!                      │ diff_id/chain_id/blob_digest of the layer the step made (NULL
 //!                      │ for metadata steps), created_at, last_used, description
+//!  └─ build_cache_sources (v12) key PK → build_cache ON DELETE CASCADE, summary (a
+//!                      │ COPY's selection summary, base64, made by strata-build; v2-v11:
+//!                      │ inside `description`)
 //!  build_records (v4)  │ image_id PK → images ON DELETE CASCADE, record (JSON, owned by
 //!                      │ strata-build: context, Dockerfile, args, SOURCE_DATE_EPOCH, the
 //!                      │ base image and each history row's cache key), recorded_at
@@ -264,5 +266,22 @@ pub const MIGRATIONS: &[&str] = &[
         root    TEXT PRIMARY KEY,
         entries BLOB NOT NULL
     );
+    "#,
+    // 12: the stat index moves to a file per context root
+    // (`context-index/`, see `crate::context_index`), read without the
+    // connection's lock; a COPY record's selection summary (hundreds of KB
+    // for a large context) moves out of `description` into its own table,
+    // so that marking a record used reads and rewrites a few bytes.
+    r#"
+    DROP TABLE context_index;
+    CREATE TABLE build_cache_sources (
+        key     TEXT PRIMARY KEY REFERENCES build_cache(key) ON DELETE CASCADE,
+        summary TEXT NOT NULL
+    );
+    INSERT INTO build_cache_sources (key, summary)
+        SELECT key, json_extract(description, '$.sources') FROM build_cache
+        WHERE json_valid(description) AND json_type(description, '$.sources') = 'text';
+    UPDATE build_cache SET description = json_remove(description, '$.sources')
+        WHERE json_valid(description) AND json_type(description, '$.sources') IS NOT NULL;
     "#,
 ];

@@ -49,9 +49,7 @@ pub fn prune_cache(store: &strata_store::Store, all: bool) -> anyhow::Result<(Ve
     let keys = strata_build::cache::prune(store)?;
     let mut freed = store.gc()?.bytes;
     if all {
-        store
-            .db()
-            .write(|tx| strata_store::db::context_index::clear(tx))?;
+        strata_store::context_index::clear(store.layout())?;
         let dir = store.root().join("cache-mounts");
         if dir.exists() {
             freed += strata_store::layer::disk_usage(&dir).unwrap_or(0);
