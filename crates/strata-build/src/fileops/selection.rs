@@ -185,14 +185,22 @@ impl Selection {
             }
             let mut first_of_inode: std::collections::HashMap<(u64, u64), usize> =
                 Default::default();
+            // The entries' bytes go to the hash in large pieces: nine small
+            // updates per entry cost a third of hashing 20,000 of them.
+            let mut buf = Vec::with_capacity(64 * 1024);
             for (j, e) in self.entries[u.range.clone()].iter().enumerate() {
                 debug_assert_eq!(e.unit as usize, i);
-                put_entry(&mut h, e);
+                put_entry(&mut buf, e);
                 if e.kind == EntryKind::File && e.nlink > 1 {
                     let first = *first_of_inode.entry((e.dev, e.ino)).or_insert(j);
-                    h.update((first as u64).to_le_bytes());
+                    buf.extend_from_slice(&(first as u64).to_le_bytes());
+                }
+                if buf.len() >= 60 * 1024 {
+                    h.update(&buf);
+                    buf.clear();
                 }
             }
+            h.update(&buf);
         }
         crate::context::digest_of(&h.finalize().into())
     }
@@ -274,17 +282,24 @@ fn put_str(h: &mut Sha256, s: &str) {
     h.update(s.as_bytes());
 }
 
-fn put_entry(h: &mut Sha256, e: &SelectedEntry) {
-    h.update(b"E");
-    put_str(h, &e.rel);
-    h.update([e.kind.code()]);
-    h.update(e.mode.to_le_bytes());
-    h.update(e.uid.to_le_bytes());
-    h.update(e.gid.to_le_bytes());
+/// An entry's part of [`Selection::checksum`], appended to `b`.
+fn put_entry(b: &mut Vec<u8>, e: &SelectedEntry) {
+    let put_str = |b: &mut Vec<u8>, s: &str| {
+        b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    };
+    b.push(b'E');
+    put_str(b, &e.rel);
+    b.push(e.kind.code());
+    b.extend_from_slice(&e.mode.to_le_bytes());
+    b.extend_from_slice(&e.uid.to_le_bytes());
+    b.extend_from_slice(&e.gid.to_le_bytes());
     match e.kind {
-        EntryKind::File => h.update(e.sha256.unwrap_or([0; 32])),
-        EntryKind::Symlink => put_str(h, e.link.as_deref().unwrap_or("")),
-        EntryKind::CharDevice | EntryKind::BlockDevice => h.update(e.rdev.to_le_bytes()),
+        EntryKind::File => b.extend_from_slice(&e.sha256.unwrap_or([0; 32])),
+        EntryKind::Symlink => put_str(b, e.link.as_deref().unwrap_or("")),
+        EntryKind::CharDevice | EntryKind::BlockDevice => {
+            b.extend_from_slice(&e.rdev.to_le_bytes())
+        }
         _ => {}
     }
 }

@@ -183,6 +183,27 @@ struct Child {
     sub: Option<usize>,
 }
 
+/// One directory's result: its entries, sorted by name, and for each
+/// whether it is included and which job walked it (a sub-directory).
+struct Listing {
+    entries: Vec<SelectedEntry>,
+    marks: Vec<(bool, Option<usize>)>,
+}
+
+impl Listing {
+    /// Moves `children` out into vectors of their exact size (no regrowth
+    /// copies of fresh memory per directory).
+    fn take(children: &mut Vec<Child>) -> Listing {
+        let mut entries = Vec::with_capacity(children.len());
+        let mut marks = Vec::with_capacity(children.len());
+        for c in children.drain(..) {
+            entries.push(c.entry);
+            marks.push((c.included, c.sub));
+        }
+        Listing { entries, marks }
+    }
+}
+
 struct Job {
     id: usize,
     abs: PathBuf,
@@ -196,7 +217,7 @@ struct Shared {
     queue: Vec<Job>,
     active: usize,
     next_id: usize,
-    results: Vec<Option<Vec<Child>>>,
+    results: Vec<Option<Listing>>,
     error: Option<FileOpError>,
 }
 
@@ -252,7 +273,7 @@ pub(crate) fn walk_dir(
     if let Some(e) = sh.error.take() {
         return Err(e);
     }
-    out.reserve(sh.results.iter().flatten().map(Vec::len).sum());
+    out.reserve(sh.results.iter().flatten().map(|l| l.entries.len()).sum());
     emit(0, &mut sh.results, out);
     Ok(())
 }
@@ -266,8 +287,8 @@ fn worker(
     index: Option<IndexRef<'_>>,
 ) {
     let mut key = String::new();
-    // A directory's entries are gathered here, then moved into a vector of
-    // their exact size (no regrowth copies of fresh memory per directory).
+    // A directory's entries are gathered here, then moved out into a
+    // `Listing`.
     let mut scratch = Vec::new();
     loop {
         let job = {
@@ -286,29 +307,27 @@ fn worker(
                 sh = cv.wait(sh).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let res = read_one(&job, unit, filters, reset_owner, &mut scratch).map(
-            |(mut children, subdirs)| {
-                if let Some(ix) = index.filter(IndexRef::ready) {
-                    look_up(&job, &mut children, ix, &mut key);
-                }
-                (children, subdirs)
-            },
-        );
+        let res = read_one(&job, unit, filters, reset_owner, &mut scratch).map(|subdirs| {
+            if let Some(ix) = index.filter(IndexRef::ready) {
+                look_up(&job, &mut scratch, ix, &mut key);
+            }
+            (Listing::take(&mut scratch), subdirs)
+        });
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
         sh.active -= 1;
         match res {
-            Ok((mut children, subdirs)) => {
+            Ok((mut listing, subdirs)) => {
                 for mut sub in subdirs {
                     let id = sh.next_id;
                     sh.next_id += 1;
-                    children[sub.id].sub = Some(id);
+                    listing.marks[sub.id].1 = Some(id);
                     sub.id = id;
                     sh.queue.push(sub);
                 }
                 if sh.results.len() <= job.id {
                     sh.results.resize_with(job.id + 1, || None);
                 }
-                sh.results[job.id] = Some(children);
+                sh.results[job.id] = Some(listing);
             }
             Err(e) => {
                 if sh.error.is_none() {
@@ -321,16 +340,16 @@ fn worker(
 }
 
 /// Reads and `lstat`s the entries of one directory (through its
-/// descriptor: `fstatat` by name) and filters them. Returns them sorted by
-/// name, and the sub-directories to walk as jobs whose `id` is the
-/// child's index (the caller numbers them).
+/// descriptor: `fstatat` by name) and filters them into `children`,
+/// sorted by name. Returns the sub-directories to walk as jobs whose `id`
+/// is the child's index (the caller numbers them).
 fn read_one(
     job: &Job,
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
-    scratch: &mut Vec<Child>,
-) -> Result<(Vec<Child>, Vec<Job>)> {
+    children: &mut Vec<Child>,
+) -> Result<Vec<Job>> {
     use nix::dir::Dir;
     use nix::fcntl::{AtFlags, OFlag};
     use nix::sys::stat::Mode;
@@ -353,8 +372,7 @@ fn read_one(
     let fd = dir.as_raw_fd();
     // Nothing below can be ignored, and no other filter: no matching.
     let plain = job.ignore_free && filters.exclude.is_none() && filters.include.is_none();
-    scratch.clear();
-    let children = scratch;
+    children.clear();
     for de in dir.iter() {
         let de = de.map_err(|e| io_err("read directory", job.abs.clone())(e))?;
         let cname = de.file_name();
@@ -403,9 +421,6 @@ fn read_one(
     }
     drop(dir);
     children.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
-    let mut exact = Vec::with_capacity(children.len());
-    exact.append(children);
-    let children = exact;
     let mut subdirs = Vec::new();
     for (i, c) in children.iter().enumerate() {
         if c.sub.is_none() {
@@ -425,7 +440,7 @@ fn read_one(
             ignore_free,
         });
     }
-    Ok((children, subdirs))
+    Ok(subdirs)
 }
 
 /// The name of a child of `job`'s directory.
@@ -466,23 +481,33 @@ fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String
 
 /// Appends the entries of directory job `id` in pre-order; returns whether
 /// anything was appended.
-fn emit(id: usize, results: &mut [Option<Vec<Child>>], out: &mut Vec<SelectedEntry>) -> bool {
-    let Some(children) = results.get_mut(id).and_then(Option::take) else {
+fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>) -> bool {
+    let Some(mut dir) = results.get_mut(id).and_then(Option::take) else {
         return false;
     };
+    if dir
+        .marks
+        .iter()
+        .all(|&(included, sub)| included && sub.is_none())
+    {
+        // A directory of files (most of them): one move.
+        let any = !dir.entries.is_empty();
+        out.append(&mut dir.entries);
+        return any;
+    }
     let mut any = false;
-    for c in children {
-        if c.included {
-            out.push(c.entry);
+    for (entry, (included, sub)) in dir.entries.into_iter().zip(dir.marks) {
+        if included {
+            out.push(entry);
             any = true;
-            if let Some(sub) = c.sub {
+            if let Some(sub) = sub {
                 emit(sub, results, out);
             }
-        } else if let Some(sub) = c.sub {
+        } else if let Some(sub) = sub {
             // Excluded, but an exception may re-include something inside:
             // keep the directory only if something was.
             let mark = out.len();
-            out.push(c.entry);
+            out.push(entry);
             if emit(sub, results, out) {
                 any = true;
             } else {
