@@ -274,6 +274,7 @@ pub(crate) fn walk_dir(
         return Err(e);
     }
     out.reserve(sh.results.iter().flatten().map(|l| l.entries.len()).sum());
+    populate_spare(out);
     emit(0, &mut sh.results, out);
     Ok(())
 }
@@ -479,6 +480,24 @@ fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String
     }
 }
 
+/// Asks the kernel to back `v`'s spare capacity with memory now, in one
+/// call (`MADV_POPULATE_WRITE`), rather than one page fault per 4 KiB as
+/// it is first written: 20,000 entries are 3.4 MB, and their page faults
+/// were most of the 2.5 ms the assembly took. Nothing is written, and a
+/// kernel without it just answers EINVAL.
+fn populate_spare<T>(v: &mut Vec<T>) {
+    let page = 4096;
+    let spare = v.spare_capacity_mut();
+    let start = spare.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(spare);
+    let (lo, hi) = (start.next_multiple_of(page), end / page * page);
+    if hi > lo {
+        // SAFETY: [lo, hi) lies inside the vector's own allocation; the
+        // advice only makes its pages present and changes no byte.
+        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_POPULATE_WRITE) };
+    }
+}
+
 /// Appends the entries of directory job `id` in pre-order; returns whether
 /// anything was appended.
 fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>) -> bool {
@@ -516,4 +535,21 @@ fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>
         }
     }
     any
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn populating_spare_capacity_changes_nothing() {
+        let mut v: Vec<u64> = (0..10).collect();
+        v.reserve(100_000);
+        super::populate_spare(&mut v);
+        assert_eq!(v, (0..10).collect::<Vec<_>>());
+        v.extend(10..100_010);
+        assert_eq!(v.len(), 100_010);
+        assert_eq!(v[100_009], 100_009);
+        let mut empty: Vec<u8> = Vec::new();
+        super::populate_spare(&mut empty);
+        assert!(empty.is_empty());
+    }
 }
