@@ -1,6 +1,7 @@
 //! The build context's stat index on disk: `(path, dev, ino, size,
 //! mtime_ns, ctime_ns) → sha256` for every file of one context root, as
-//! one sealed [`crate::hint`] file, `context-index/<sha256 of the root>`
+//! one [`crate::hint`] file sealed with a CRC-32 ([`crate::hint::seal_crc`]),
+//! `context-index/<sha256 of the root>`
 //! (the racy-timestamp rule that decides when an entry can be trusted is
 //! strata-build's, in its `context::index` module; this module only stores
 //! entries and finds them).
@@ -16,7 +17,7 @@
 //! thousand page reads behind the store's connection lock (~11 ms).
 //!
 //! ```text
-//! file    = seal("STRCIX02" root_len:u32 root count:u32 record* paths)   (little-endian)
+//! file    = seal_crc("STRCIX03" root_len:u32 root count:u32 record* paths)   (little-endian)
 //! record  = dev:u64 ino:u64 size:u64 mtime_ns:i64 ctime_ns:i64 recorded_ns:i64
 //!           sha256:32 mode:u32 path_off:u32 path_len:u32 0:u32           (96 bytes)
 //! ```
@@ -34,7 +35,7 @@ use crate::error::{IoContext, Result};
 use crate::hint::{self, take};
 use crate::layout::Layout;
 
-const MAGIC: &[u8; 8] = b"STRCIX02";
+const MAGIC: &[u8; 8] = b"STRCIX03";
 const RECORD: usize = 96;
 
 /// One recorded file (everything but its path).
@@ -154,7 +155,7 @@ impl ContextIndex {
     }
 
     fn decode(file: Mapped, root: &str) -> Option<ContextIndex> {
-        let bytes = hint::unseal(file.bytes())?;
+        let bytes = hint::unseal_crc(file.bytes())?;
         let mut r = bytes.strip_prefix(MAGIC.as_slice())?;
         let root_len = u32::from_le_bytes(take(&mut r)?) as usize;
         let (stored_root, mut r) = r.split_at_checked(root_len)?;
@@ -321,7 +322,7 @@ pub fn write(layout: &Layout, root: &str, mut entries: Vec<(&str, FileStat)>) ->
     let dir = layout.context_index();
     std::fs::create_dir_all(&dir).ctx("create directory", &dir)?;
     let file = file_of(layout, root);
-    hint::write(&file, &hint::seal(b)).ctx("write", &file)?;
+    hint::write(&file, &hint::seal_crc(b)).ctx("write", &file)?;
     Ok(())
 }
 
@@ -400,21 +401,21 @@ mod tests {
         std::fs::write(&file, &good[..good.len() - 3]).unwrap();
         assert!(ContextIndex::load(&layout, root).is_empty());
         // Sealed, but a path that points outside the file or is not UTF-8.
-        let body = hint::unseal(&good).unwrap().to_vec();
+        let body = hint::unseal_crc(&good).unwrap().to_vec();
         let rec = 8 + 4 + root.len() + 4;
         let mut far = body.clone();
         far[rec + 84..rec + 88].copy_from_slice(&1000u32.to_le_bytes());
-        std::fs::write(&file, hint::seal(far)).unwrap();
+        std::fs::write(&file, hint::seal_crc(far)).unwrap();
         assert!(ContextIndex::load(&layout, root).is_empty());
         let mut bad_utf8 = body.clone();
         let n = bad_utf8.len();
         bad_utf8[n - 1] = 0xff;
-        std::fs::write(&file, hint::seal(bad_utf8)).unwrap();
+        std::fs::write(&file, hint::seal_crc(bad_utf8)).unwrap();
         assert!(ContextIndex::load(&layout, root).is_empty());
         // A count the file cannot hold.
         let mut big = body;
         big[rec - 4..rec].copy_from_slice(&u32::MAX.to_le_bytes());
-        std::fs::write(&file, hint::seal(big)).unwrap();
+        std::fs::write(&file, hint::seal_crc(big)).unwrap();
         assert!(ContextIndex::load(&layout, root).is_empty());
     }
 }
