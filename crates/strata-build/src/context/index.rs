@@ -100,6 +100,18 @@ impl StatKey {
         }
     }
 
+    /// The stat a walk recorded in a selected entry.
+    pub(crate) fn of_entry(e: &crate::fileops::SelectedEntry) -> StatKey {
+        StatKey {
+            dev: e.dev,
+            ino: e.ino,
+            size: e.size,
+            mtime_ns: e.mtime_ns,
+            ctime_ns: e.ctime_ns,
+            mode: e.mode,
+        }
+    }
+
     fn same_file_state(&self, e: &FileStat) -> bool {
         self.dev == e.dev
             && self.ino == e.ino

@@ -216,6 +216,30 @@ impl Resolver<'_, '_> {
         })
     }
 
+    /// Appends the entries below directory `found` (unit `unit`) to `sel`.
+    fn walk(
+        &self,
+        sel: &mut Selection,
+        found: &Found,
+        unit: u32,
+        filters: Filters<'_>,
+    ) -> Result<()> {
+        let t = std::time::Instant::now();
+        let reset = self.tree.is_context();
+        let abs = self.abs(&found.rel);
+        walk_dir(
+            abs,
+            &found.rel,
+            unit,
+            filters,
+            reset,
+            self.index,
+            &mut sel.entries,
+        )?;
+        tracing::debug!("walk {:?}", t.elapsed());
+        Ok(())
+    }
+
     fn not_found(&self, rel: &str) -> FileOpError {
         let hint = self.tree.context_of().and_then(|c| c.explain_ignored(rel));
         FileOpError::NotFound {
@@ -435,17 +459,7 @@ fn add_unit(
             exclude,
             include: None,
         };
-        let t = std::time::Instant::now();
-        walk_dir(
-            r.abs(&found.rel),
-            &found.rel,
-            unit,
-            filters,
-            reset,
-            r.index,
-            &mut sel.entries,
-        )?;
-        tracing::debug!("walk {:?}", t.elapsed());
+        r.walk(sel, &found, unit, filters)?;
         u.range.end = sel.entries.len();
         sel.units.push(u);
         return Ok(());
@@ -524,15 +538,7 @@ fn select_parents(
         exclude,
         include: include.as_ref(),
     };
-    walk_dir(
-        r.abs(&found.rel),
-        &found.rel,
-        unit,
-        filters,
-        reset,
-        r.index,
-        &mut sel.entries,
-    )?;
+    r.walk(sel, &found, unit, filters)?;
     u.range.end = sel.entries.len();
     sel.units.push(u);
     Ok(())
@@ -594,14 +600,7 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
                 (false, false) => format!("{}/{}", u.path, e.rel),
             };
             if persist {
-                let key = StatKey {
-                    dev: e.dev,
-                    ino: e.ino,
-                    size: e.size,
-                    mtime_ns: e.mtime_ns,
-                    ctime_ns: e.ctime_ns,
-                    mode: e.mode,
-                };
+                let key = StatKey::of_entry(e);
                 if let Some(sha) = index.lookup(&rel, &key, &mut hint)? {
                     sel.entries[i].sha256 = Some(sha);
                     continue;

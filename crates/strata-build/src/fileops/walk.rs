@@ -468,15 +468,7 @@ fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String
             key.push('/');
         }
         key.push_str(name);
-        let stat = StatKey {
-            dev: e.dev,
-            ino: e.ino,
-            size: e.size,
-            mtime_ns: e.mtime_ns,
-            ctime_ns: e.ctime_ns,
-            mode: e.mode,
-        };
-        e.sha256 = ix.lookup(key, &stat, &mut hint);
+        e.sha256 = ix.lookup(key, &StatKey::of_entry(e), &mut hint);
     }
 }
 
