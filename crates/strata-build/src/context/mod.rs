@@ -32,7 +32,7 @@
 //!
 //! One file per context root in the store (`context-index/`, see
 //! [`strata_store::context_index`]): path → `dev, ino, size, mtime_ns,
-//! ctime_ns, mode, sha256, recorded_ns` in walk order, read in one go and
+//! ctime_ns, mode, sha256, recorded_ns` in walk order, mapped in one go and
 //! looked up by the walk's threads as they stat the files, rewritten whole
 //! when a build hashed something (`builder prune --all` forgets it). A file's
 //! recorded sha256 is reused only when `dev, ino, size, mtime_ns, ctime_ns`

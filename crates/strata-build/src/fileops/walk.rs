@@ -478,7 +478,12 @@ fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String
 /// were most of the 2.5 ms the assembly took. Nothing is written, and a
 /// kernel without it just answers EINVAL.
 fn populate_spare<T>(v: &mut Vec<T>) {
-    let page = 4096;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .filter(|p| p.is_power_of_two())
+        .unwrap_or(4096);
     let spare = v.spare_capacity_mut();
     let start = spare.as_mut_ptr() as usize;
     let end = start + std::mem::size_of_val(spare);
