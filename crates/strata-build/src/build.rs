@@ -61,8 +61,7 @@ pub fn build(store: &Store, req: BuildRequest, progress: &Progress) -> Result<Bu
         tracing::debug!("build mounts stay in the host namespace: {e}");
     }
     // A build does not checkpoint the WAL when it exits (SQLite's default,
-    // which costs two fsyncs per process); SQLite's auto-checkpoint and
-    // the next command that closes the DB normally still do.
+    // which costs two fsyncs per process) unless the WAL has grown long.
     store.db().skip_checkpoint_on_close()?;
     let platform = host_platform();
     if let Some(p) = &req.platform
