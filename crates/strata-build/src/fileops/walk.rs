@@ -373,21 +373,40 @@ fn read_one(
     let fd = dir.as_raw_fd();
     // Nothing below can be ignored, and no other filter: no matching.
     let plain = job.ignore_free && filters.exclude.is_none() && filters.include.is_none();
-    children.clear();
+    // The names first, sorted, so that the entries are made in order: a
+    // sort of the entries themselves (160 bytes each) was a tenth of the
+    // walk's own CPU.
+    // Each name ends in its NUL in `bytes`; `names` holds (start, len).
+    let mut bytes: Vec<u8> = Vec::with_capacity(4096);
+    let mut names: Vec<(usize, usize)> = Vec::new();
     for de in dir.iter() {
         let de = de.map_err(|e| io_err("read directory", job.abs.clone())(e))?;
-        let cname = de.file_name();
-        let bytes = cname.to_bytes();
-        if bytes == b"." || bytes == b".." {
-            continue;
+        let name = de.file_name().to_bytes_with_nul();
+        if name != b".\0" && name != b"..\0" {
+            names.push((bytes.len(), name.len() - 1));
+            bytes.extend_from_slice(name);
         }
-        let Ok(name) = cname.to_str() else {
+    }
+    names.sort_unstable_by(|a, b| bytes[a.0..a.0 + a.1].cmp(&bytes[b.0..b.0 + b.1]));
+    children.clear();
+    children.reserve(names.len());
+    for &(start, len) in &names {
+        let raw = &bytes[start..start + len];
+        let Ok(name) = std::str::from_utf8(raw) else {
             return Err(FileOpError::Io {
                 op: "read",
-                path: job.abs.join(std::ffi::OsStr::from_bytes(bytes)),
+                path: job.abs.join(std::ffi::OsStr::from_bytes(raw)),
                 source: std::io::Error::other("file name is not valid UTF-8"),
             });
         };
+        let cname =
+            std::ffi::CStr::from_bytes_with_nul(&bytes[start..=start + len]).map_err(|e| {
+                FileOpError::Io {
+                    op: "read",
+                    path: job.abs.join(name),
+                    source: std::io::Error::other(e),
+                }
+            })?;
         let st = nix::sys::stat::fstatat(Some(fd), cname, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| io_err("stat", job.abs.join(name))(e))?;
         let st = Stat::of_raw(&st);
@@ -421,7 +440,6 @@ fn read_one(
         });
     }
     drop(dir);
-    children.sort_unstable_by(|a, b| a.entry.rel.cmp(&b.entry.rel));
     let mut subdirs = Vec::new();
     for (i, c) in children.iter().enumerate() {
         if c.sub.is_none() {
