@@ -277,11 +277,18 @@ impl ContextIndex {
         }
         let prefix = format!("{dir}/");
         let start = self.lower_bound(prefix.as_bytes());
-        let mut end = start;
-        while end < self.count && self.path_bytes(end).starts_with(prefix.as_bytes()) {
-            end += 1;
+        // The records below `dir` are the run from `start` that begin
+        // with the prefix: the end is found by halving too.
+        let (mut lo, mut hi) = (start, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.path_bytes(mid).starts_with(prefix.as_bytes()) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
         }
-        start..end
+        start..lo
     }
 }
 
@@ -349,6 +356,30 @@ mod tests {
             mode: 0o100644,
             sha256: [n as u8; 32],
             recorded_ns: 99,
+        }
+    }
+
+    #[test]
+    fn under_is_every_record_below_the_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path());
+        let mut names = Vec::new();
+        for a in ["d", "d-x", "d.y", "e", "dd"] {
+            for b in ["", "/f", "/g", "/g/h", "/g-h", "/g/h/i"] {
+                names.push(format!("{a}{b}"));
+            }
+        }
+        let entries = names.iter().map(|p| (p.as_str(), stat(1))).collect();
+        write(&layout, "/ctx/", entries).unwrap();
+        let idx = ContextIndex::load(&layout, "/ctx/");
+        for dir in names.iter().map(String::as_str).chain(["x", "d/g/h/i/j"]) {
+            let prefix = format!("{dir}/");
+            let want: Vec<&str> = (0..idx.len())
+                .map(|i| idx.path(i))
+                .filter(|p| p.starts_with(&prefix))
+                .collect();
+            let got: Vec<&str> = idx.under(dir).map(|i| idx.path(i)).collect();
+            assert_eq!(got, want, "{dir}");
         }
     }
 
