@@ -106,8 +106,9 @@ usable() {
     *) true ;;
   esac || { say "$1 not available (no private dockerd on $STRATA_DOCKER_SOCK, or not installed): left out"; return 1; }
 }
-BUILD_TOOLS=$(for t in $BUILD_TOOLS; do usable "$t" && echo "$t"; done)
-IMAGE_TOOLS=$(for t in $IMAGE_TOOLS; do usable "$t" && echo "$t"; done)
+# (`if`, not `&&`: a missing last tool must not fail the substitution.)
+BUILD_TOOLS=$(for t in $BUILD_TOOLS; do if usable "$t"; then echo "$t"; fi; done)
+IMAGE_TOOLS=$(for t in $IMAGE_TOOLS; do if usable "$t"; then echo "$t"; fi; done)
 
 # record CURVE TOOL SIZE SECONDS: one CSV row.
 record() {
