@@ -373,10 +373,10 @@ fn read_one(
     let fd = dir.as_raw_fd();
     // Nothing below can be ignored, and no other filter: no matching.
     let plain = job.ignore_free && filters.exclude.is_none() && filters.include.is_none();
-    // The names first, sorted, so that the entries are made in order: a
-    // sort of the entries themselves (160 bytes each) was a tenth of the
-    // walk's own CPU.
-    // Each name ends in its NUL in `bytes`; `names` holds (start, len).
+    // The names first, sorted, so that the entries are made in order
+    // rather than sorted after (160 bytes moved per swap; 1 % of a
+    // 20,000-file no-op). Each name ends in its NUL in `bytes`; `names`
+    // holds (start, len).
     let mut bytes: Vec<u8> = Vec::with_capacity(4096);
     let mut names: Vec<(usize, usize)> = Vec::new();
     for de in dir.iter() {
