@@ -179,6 +179,18 @@ pub fn now_secs() -> i64 {
 mod tests {
     use super::*;
 
+    /// A database at `path` migrated to schema `version` only, as an
+    /// older strata left it.
+    fn at_version(path: &Path, version: usize) -> Connection {
+        let c = Connection::open(path).unwrap();
+        for sql in &schema::MIGRATIONS[..version] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        c
+    }
+
     #[test]
     fn migrates_once_and_reopens() {
         let t = tempfile::tempdir().unwrap();
@@ -244,11 +256,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("m.db");
         // A v2 database with one record.
-        let c = Connection::open(&p).unwrap();
-        for sql in &schema::MIGRATIONS[..2] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 2).unwrap();
+        let c = at_version(&p, 2);
         c.execute(
             "INSERT INTO build_cache (key, parent_key, config_digest, created_at, last_used, description) \
              VALUES ('k', 'p', 'sha256:c', 1, 2, '{}')",
@@ -279,11 +287,7 @@ mod tests {
     fn v6_types_running_from_the_state_json() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("m.db");
-        let c = Connection::open(&p).unwrap();
-        for sql in &schema::MIGRATIONS[..5] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 5).unwrap();
+        let c = at_version(&p, 5);
         for (id, state) in [
             ("up", r#"{"Status":"running","Running":true,"Pid":3}"#),
             ("down", r#"{"Status":"exited","Running":false}"#),
@@ -321,11 +325,7 @@ mod tests {
     fn v12_moves_selection_summaries_out_of_descriptions() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("m.db");
-        let c = Connection::open(&p).unwrap();
-        for sql in &schema::MIGRATIONS[..11] {
-            c.execute_batch(sql).unwrap();
-        }
-        c.pragma_update(None, "user_version", 11).unwrap();
+        let c = at_version(&p, 11);
         for (key, desc) in [
             (
                 "copy",
