@@ -38,8 +38,11 @@ pub struct GlobalArgs {
     pub insecure_registry: Vec<String>,
 }
 
-/// Top-level commands.
+/// Top-level commands. Their arguments are deferred: clap builds a
+/// command's arguments only when asked to, so parsing builds just the
+/// command used ([`crate::grammar::parse_tree`]) rather than all of them.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Manage images
     #[command(subcommand)]
@@ -151,6 +154,7 @@ pub enum Command {
 
 /// `strata image …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// Build an image from a Dockerfile
     Build(Box<image::build::BuildArgs>),
@@ -184,6 +188,7 @@ pub enum ImageCommand {
 
 /// `strata system …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Show strata disk usage
     Df(system::df::DfArgs),

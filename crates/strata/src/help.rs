@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::error::ErrorKind;
-use clap::{Arg, Command, CommandFactory, FromArgMatches};
+use clap::{Command, CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 use crate::grammar;
@@ -78,11 +78,24 @@ fn examples(path: &[&str]) -> Option<&'static str> {
 
 /// The dressed command tree (docker's grammar, boolean flags shown plain).
 pub fn command() -> Command {
-    let cmd = grammar::docker_rules(Cli::command(), false);
-    let globals: Vec<Arg> = cmd
+    dressed(Cli::command())
+}
+
+/// `root` with every command's arguments built (they are deferred, see
+/// [`grammar::parse_tree`]), then dressed: the global flags, which clap
+/// copies into every command as it builds them, hidden there (they are
+/// shown once, at the top), and the examples and the note added to the
+/// help.
+fn dressed(root: Command) -> Command {
+    let shells = root.clone();
+    let mut root = root;
+    root.build();
+    let root = keep_abouts(root, &shells);
+    let cmd = grammar::docker_rules(root, false);
+    let globals: Vec<clap::Id> = cmd
         .get_arguments()
         .filter(|a| a.is_global_set())
-        .cloned()
+        .map(|a| a.get_id().clone())
         .collect();
     cmd.mut_subcommands(|s| {
         let name = s.get_name().to_string();
@@ -90,16 +103,35 @@ pub fn command() -> Command {
     })
 }
 
-/// Gives `cmd` (at `path`) and its subcommands hidden copies of the
-/// `globals` — clap propagates a global only where the id is absent, and
-/// the copies stay global, so their values still reach the top — and adds
-/// the examples and the note to their help.
-fn dress(mut cmd: Command, path: &[String], globals: &[Arg]) -> Command {
-    for g in globals {
-        if !cmd.get_arguments().any(|a| a.get_id() == g.get_id()) {
-            cmd = cmd.arg(g.clone().hide(true));
-        }
+/// `built` with the help texts of the commands of `shell` (the same tree
+/// before it was built): a deferred command's arguments struct brings its
+/// own `about` (its doc comment) when built, over the command's.
+fn keep_abouts(built: Command, shell: &Command) -> Command {
+    let mut built = built;
+    if let Some(a) = shell.get_about() {
+        built = built.about(a.clone());
     }
+    if let Some(l) = shell.get_long_about() {
+        built = built.long_about(l.clone());
+    }
+    built.mut_subcommands(|s| match shell.find_subcommand(s.get_name()) {
+        Some(sh) => keep_abouts(s, sh),
+        None => s,
+    })
+}
+
+/// Hides `cmd`'s copies of the `globals` (clap keeps them global, so
+/// their values still reach the top) and adds the examples and the note
+/// to its help, and to its subcommands' (`cmd` is at `path`).
+fn dress(mut cmd: Command, path: &[String], globals: &[clap::Id]) -> Command {
+    // In place: a built command finds its arguments by position.
+    cmd = cmd.mut_args(|a| {
+        if globals.contains(a.get_id()) {
+            a.hide(true)
+        } else {
+            a
+        }
+    });
     let mut after = String::new();
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     if let Some(e) = examples(&p) {
@@ -120,14 +152,16 @@ fn dress(mut cmd: Command, path: &[String], globals: &[Arg]) -> Command {
 }
 
 /// Parses the process's arguments with docker's grammar
-/// ([`grammar`]). The plain tree parses as the dressed one (the hidden
-/// copies change no parse) and costs a third of it, so the dressed tree
-/// is made only to show help; should it refuse what the plain tree read
-/// (a boolean's `=value`, which only the plain tree takes), the plain
-/// tree's help is shown.
+/// ([`grammar`]). The plain tree, built for the command used only
+/// ([`grammar::parse_tree`]), parses as the dressed one (hiding changes
+/// no parse) and costs a small part of it, so the dressed tree is made
+/// only to show help; should it refuse what the plain tree read (a
+/// boolean's `=value`, which only the plain tree takes), the plain tree's
+/// help is shown.
 pub fn parse() -> (Cli, clap::ArgMatches) {
-    let plain = grammar::docker_rules(Cli::command(), true);
-    let args = grammar::end_options(&plain, std::env::args_os().collect());
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let plain = grammar::parse_tree(&args);
+    let args = grammar::end_options(&plain, args);
     let is_help = |e: &clap::Error| {
         matches!(
             e.kind(),
@@ -159,8 +193,7 @@ pub fn man_pages(dir: &Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
     // Built: subcommands get their display names (`strata-image-build`)
     // and the propagated version.
-    let mut cmd = command().disable_help_subcommand(true);
-    cmd.build();
+    let cmd = dressed(Cli::command().disable_help_subcommand(true));
     let mut n = 0;
     write_pages(&cmd, &[], dir, &mut n)?;
     Ok(n)

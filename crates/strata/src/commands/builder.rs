@@ -10,6 +10,7 @@ use crate::context::Ctx;
 
 /// `strata builder …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BuilderCommand {
     /// Remove build cache
     Prune(PruneArgs),

@@ -39,6 +39,7 @@ use crate::exit::ExitError;
 
 /// `strata container …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(run::RunArgs),

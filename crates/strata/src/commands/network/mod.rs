@@ -20,6 +20,7 @@ use crate::exit::ExitError;
 
 /// `strata network …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Connect a container to a network
     Connect(connect::ConnectArgs),

@@ -17,6 +17,7 @@ use crate::exit::ExitError;
 
 /// `strata volume …`
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Create a volume
     Create(create::CreateArgs),
