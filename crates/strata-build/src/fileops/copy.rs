@@ -207,7 +207,8 @@ impl Writer<'_> {
         } else {
             tree.root().join(&u.path)
         };
-        let entries = &sel.entries[u.range.clone()];
+        let entries = sel.entries.range(u.range.clone());
+        let first = entries.clone().next();
         // Hardlinks are kept within one source, as BuildKit's copier does
         // (a new copier per source).
         self.links.clear();
@@ -220,7 +221,7 @@ impl Writer<'_> {
                     }
                     _ => self.mkdir_all(&target)?,
                 }
-                if let Some(root) = entries.first() {
+                if let Some(root) = first {
                     let t = self.time_of(root);
                     if target != "/" {
                         self.dir_times.insert(target.clone(), t);
@@ -229,7 +230,7 @@ impl Writer<'_> {
                 // Directories, links and specials in order; plain files
                 // (the bulk) afterwards on all cores.
                 let mut files: Vec<&SelectedEntry> = Vec::new();
-                for e in entries.iter().filter(|e| !e.rel.is_empty()) {
+                for e in entries.filter(|e| !e.rel.is_empty()) {
                     if e.kind == EntryKind::File && e.nlink <= 1 {
                         files.push(e);
                         continue;
@@ -241,7 +242,7 @@ impl Writer<'_> {
                 self.parallel_files(&base, &target, &files)?;
             }
             UnitKind::Single | UnitKind::Inline { .. } | UnitKind::Remote { unpack: false, .. } => {
-                let Some(e) = entries.first() else {
+                let Some(e) = first else {
                     return Ok(());
                 };
                 let target = if self.view.is_dir(dest)? {
@@ -272,7 +273,7 @@ impl Writer<'_> {
                     return Err(FileOpError::CopyToNonDir { path: target });
                 }
                 self.mkdir_all(&target)?;
-                self.extract(&u.source, &file, entries.first(), &target)?;
+                self.extract(&u.source, &file, first, &target)?;
             }
         }
         Ok(())
@@ -417,10 +418,7 @@ impl Writer<'_> {
         let count = AtomicU64::new(0);
         let reused = AtomicU64::new(0);
         let error: Mutex<Option<FileOpError>> = Mutex::new(None);
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, 8)
-            .min(files.len().div_ceil(64));
+        let threads = super::worker_threads().min(files.len().div_ceil(64));
         let this = &*self;
         let work = || {
             while !stop.load(Ordering::Relaxed) {

@@ -49,6 +49,7 @@ pub mod archive;
 mod chown;
 mod copy;
 mod dest;
+mod entries;
 mod error;
 mod glob;
 mod remote;
@@ -61,6 +62,7 @@ mod walk;
 pub use chown::{Owner, resolve_chown};
 pub use copy::{CopyOptions, CopyStats, copy_into};
 pub use dest::resolve_dest;
+pub use entries::Entries;
 pub use error::FileOpError;
 pub use glob::go_match;
 pub use reuse::{CopiedFile, FileMap, MAP_NAME, Reuse};
@@ -77,6 +79,18 @@ use strata_dockerfile::instructions::{AddCommand, CopyCommand};
 
 /// Fileops result.
 pub type Result<T, E = FileOpError> = std::result::Result<T, E>;
+
+/// The threads a walk, a hashing pass or a copy uses at most: one per
+/// core, 1 to 8. Asked once per process: `available_parallelism` reads
+/// the cgroup's CPU quota (five files) each time.
+pub(crate) fn worker_threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8)
+    })
+}
 
 /// Which instruction a selection is for (error texts, URL and archive rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -581,16 +581,16 @@ fn push_remote(sel: &mut Selection, src: &str, got: super::remote::Fetched, unpa
 /// hashed on all cores (largest first), then recorded.
 fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatIndex) -> Result<()> {
     let persist = tree.is_context();
-    // (entry, path relative to the root) of the files still to hash.
-    let mut misses: Vec<(usize, String)> = Vec::new();
+    // (entry, path relative to the root, size) of the files still to hash.
+    let mut misses: Vec<(usize, String, u64)> = Vec::new();
     let mut hint = 0;
     for ui in 0..sel.units.len() {
         let u = &sel.units[ui];
         if !matches!(u.kind, UnitKind::Dir | UnitKind::Single | UnitKind::Archive) {
             continue;
         }
-        for i in u.range.clone() {
-            let e = &sel.entries[i];
+        let mut found = Vec::new();
+        for (i, e) in u.range.clone().zip(sel.entries.range(u.range.clone())) {
             if e.kind != EntryKind::File || e.sha256.is_some() {
                 continue;
             }
@@ -602,11 +602,14 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
             if persist {
                 let key = StatKey::of_entry(e);
                 if let Some(sha) = index.lookup(&rel, &key, &mut hint)? {
-                    sel.entries[i].sha256 = Some(sha);
+                    found.push((i, sha));
                     continue;
                 }
             }
-            misses.push((i, rel));
+            misses.push((i, rel, e.size));
+        }
+        for (i, sha) in found {
+            sel.entries[i].sha256 = Some(sha);
         }
         if persist && matches!(u.kind, UnitKind::Dir) {
             index.walked_dir(&u.path);
@@ -615,21 +618,18 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
     if misses.is_empty() {
         return Ok(());
     }
-    misses.sort_by_key(|(i, _)| std::cmp::Reverse(sel.entries[*i].size));
+    misses.sort_by_key(|(_, _, size)| std::cmp::Reverse(*size));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, crate::context::Result<crate::context::Hashed>)>> =
         Mutex::new(Vec::with_capacity(misses.len()));
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8)
-        .min(misses.len());
+    let threads = super::worker_threads().min(misses.len());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 let mut local = Vec::new();
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((i, rel)) = misses.get(k) else {
+                    let Some((i, rel, _)) = misses.get(k) else {
                         break;
                     };
                     local.push((*i, hash_file(&tree.root().join(rel))));
@@ -643,7 +643,7 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
     });
     let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     let paths: std::collections::HashMap<usize, &String> =
-        misses.iter().map(|(i, p)| (*i, p)).collect();
+        misses.iter().map(|(i, p, _)| (*i, p)).collect();
     for (i, res) in results {
         let h = res?;
         let e = &mut sel.entries[i];

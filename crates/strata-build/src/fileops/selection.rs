@@ -151,7 +151,7 @@ pub struct Selection {
     /// Resolved sources, in instruction order.
     pub units: Vec<SourceUnit>,
     /// All entries, unit by unit, each unit's in pre-order by name.
-    pub entries: Vec<SelectedEntry>,
+    pub entries: super::Entries,
     /// Counters.
     pub stats: SelectStats,
 }
@@ -188,7 +188,7 @@ impl Selection {
             // The entries' bytes go to the hash in large pieces: nine small
             // updates per entry cost a third of hashing 20,000 of them.
             let mut buf = Vec::with_capacity(64 * 1024);
-            for (j, e) in self.entries[u.range.clone()].iter().enumerate() {
+            for (j, e) in self.entries.range(u.range.clone()).enumerate() {
                 debug_assert_eq!(e.unit as usize, i);
                 put_entry(&mut buf, e);
                 if e.kind == EntryKind::File && e.nlink > 1 {
@@ -244,7 +244,7 @@ impl Selection {
     pub fn summary(&self) -> SelectionSummary {
         let mut items: Vec<SummaryItem> = Vec::with_capacity(self.entries.len());
         for u in &self.units {
-            for e in &self.entries[u.range.clone()] {
+            for e in self.entries.range(u.range.clone()) {
                 let path = display_path(u, &e.rel);
                 let mut content = [0u8; 16];
                 if let Some(s) = &e.sha256 {
@@ -552,7 +552,7 @@ mod tests {
                 kind: UnitKind::Dir,
                 range: 0..n,
             }],
-            entries,
+            entries: entries.into(),
             stats: SelectStats::default(),
         }
     }

@@ -15,6 +15,7 @@ use std::sync::{Condvar, Mutex};
 
 use strata_dockerfile::dockerignore::{DirMatch, Matcher};
 
+use super::Entries;
 use super::selection::{EntryKind, SelectedEntry};
 use super::{FileOpError, Result};
 use crate::context::{IndexRef, StatKey};
@@ -243,7 +244,7 @@ pub(crate) fn walk_dir(
     filters: Filters<'_>,
     reset_owner: bool,
     index: Option<IndexRef<'_>>,
-    out: &mut Vec<SelectedEntry>,
+    out: &mut Entries,
 ) -> Result<()> {
     let shared = Mutex::new(Shared {
         queue: vec![Job {
@@ -261,9 +262,7 @@ pub(crate) fn walk_dir(
         error: None,
     });
     let cv = Condvar::new();
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
+    let threads = super::worker_threads();
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| worker(&shared, &cv, unit, filters, reset_owner, index));
@@ -273,8 +272,6 @@ pub(crate) fn walk_dir(
     if let Some(e) = sh.error.take() {
         return Err(e);
     }
-    out.reserve(sh.results.iter().flatten().map(|l| l.entries.len()).sum());
-    populate_spare(out);
     emit(0, &mut sh.results, out);
     Ok(())
 }
@@ -490,32 +487,10 @@ fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String
     }
 }
 
-/// Asks the kernel to back `v`'s spare capacity with memory now, in one
-/// call (`MADV_POPULATE_WRITE`), rather than one page fault per 4 KiB as
-/// it is first written: 20,000 entries are 3.4 MB, and their page faults
-/// were most of the 2.5 ms the assembly took. Nothing is written, and a
-/// kernel without it just answers EINVAL.
-fn populate_spare<T>(v: &mut Vec<T>) {
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .and_then(|p| usize::try_from(p).ok())
-        .filter(|p| p.is_power_of_two())
-        .unwrap_or(4096);
-    let spare = v.spare_capacity_mut();
-    let start = spare.as_mut_ptr() as usize;
-    let end = start + std::mem::size_of_val(spare);
-    let (lo, hi) = (start.next_multiple_of(page), end / page * page);
-    if hi > lo {
-        // SAFETY: [lo, hi) lies inside the vector's own allocation; the
-        // advice only makes its pages present and changes no byte.
-        unsafe { libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_POPULATE_WRITE) };
-    }
-}
-
-/// Appends the entries of directory job `id` in pre-order; returns whether
-/// anything was appended.
-fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>) -> bool {
+/// Appends the entries of directory job `id` in pre-order (a directory of
+/// files moved in whole, not copied); returns whether anything was
+/// appended.
+fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Entries) -> bool {
     let Some(mut dir) = results.get_mut(id).and_then(Option::take) else {
         return false;
     };
@@ -526,7 +501,7 @@ fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>
     {
         // A directory of files (most of them): one move.
         let any = !dir.entries.is_empty();
-        out.append(&mut dir.entries);
+        out.append_vec(std::mem::take(&mut dir.entries));
         return any;
     }
     let mut any = false;
@@ -550,21 +525,4 @@ fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Vec<SelectedEntry>
         }
     }
     any
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn populating_spare_capacity_changes_nothing() {
-        let mut v: Vec<u64> = (0..10).collect();
-        v.reserve(100_000);
-        super::populate_spare(&mut v);
-        assert_eq!(v, (0..10).collect::<Vec<_>>());
-        v.extend(10..100_010);
-        assert_eq!(v.len(), 100_010);
-        assert_eq!(v[100_009], 100_009);
-        let mut empty: Vec<u8> = Vec::new();
-        super::populate_spare(&mut empty);
-        assert!(empty.is_empty());
-    }
 }
