@@ -342,13 +342,21 @@ pub fn execute(
             });
         }
         let mut handles = Vec::new();
+        // One stage to run (a no-op rebuild's target) runs on this thread.
+        let alone = plan
+            .stages
+            .iter()
+            .zip(&run)
+            .filter(|(s, r)| s.is_some() && **r)
+            .count()
+            == 1;
         for (i, sp) in plan.stages.iter().enumerate() {
             let (Some(sp), true) = (sp, run[i]) else {
                 continue;
             };
             let v = vertices[i].as_ref().expect("registered");
             let (ex, errors, miss) = (&ex, &errors, misses[i]);
-            handles.push(scope.spawn(move || {
+            let stage = move || {
                 // A panic must still publish, or stages waiting here hang.
                 let run = std::panic::AssertUnwindSafe(|| run_stage(ex, sp, v, miss));
                 let res = std::panic::catch_unwind(run).unwrap_or_else(|_| {
@@ -357,7 +365,12 @@ pub fn execute(
                     )))
                 });
                 stage_done(ex, errors, i, res)
-            }));
+            };
+            if alone {
+                stage();
+            } else {
+                handles.push(scope.spawn(stage));
+            }
         }
         for h in handles {
             let _ = h.join();
