@@ -29,6 +29,7 @@ pub mod archive;
 pub mod cancel;
 pub mod check;
 pub mod content;
+pub mod context_dirs;
 pub mod context_index;
 pub mod db;
 pub mod error;

@@ -4,7 +4,9 @@
 //! up in it directly ([`IndexView`], shared by the walk's threads), in
 //! walk order, so an unchanged file costs one comparison of its path and
 //! its stat. Files hashed this session are kept beside it and the file is
-//! written back whole when anything changed.
+//! written back whole when anything changed. The directories' listings
+//! ([`strata_store::context_dirs`]) are read with it: a walker skips reading
+//! a directory whose own stat still matches its record.
 //! See the module docs of [`crate::context`] for the racy-timestamp rule.
 
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use std::fs::{File, Metadata};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 use strata_oci::Digest;
 use strata_store::Store;
+use strata_store::context_dirs::{self, DirListings, DirRecord, DirStat};
 use strata_store::context_index::{self, ContextIndex, FileStat};
 
 use super::{ContextError, Result};
@@ -128,13 +131,31 @@ pub(crate) fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Whether a record taken at `recorded_ns` of something last changed at
+/// `mtime_ns`/`ctime_ns` cannot be trusted: it may have changed again
+/// within the same timestamp since.
+fn racy(mtime_ns: i64, ctime_ns: i64, recorded_ns: i64, window_ns: i64) -> bool {
+    mtime_ns.max(ctime_ns).saturating_add(window_ns) >= recorded_ns
+}
+
+/// Whether directory record `rec` can be trusted while the directory's
+/// stat is still its.
+fn settled(rec: &DirRecord<'_>, window_ns: i64) -> bool {
+    !racy(
+        rec.stat.mtime_ns,
+        rec.stat.ctime_ns,
+        rec.recorded_ns,
+        window_ns,
+    )
+}
+
 /// The recorded entry's digest when `key` still describes the file and the
 /// entry is not racy.
 fn trusted(e: &FileStat, key: &StatKey, racy_window_ns: i64) -> Verdict {
     if !key.same_file_state(e) {
         return Verdict::Changed;
     }
-    if e.mtime_ns.max(e.ctime_ns).saturating_add(racy_window_ns) >= e.recorded_ns {
+    if racy(e.mtime_ns, e.ctime_ns, e.recorded_ns, racy_window_ns) {
         return Verdict::Racy;
     }
     Verdict::Hit(e.sha256)
@@ -156,6 +177,26 @@ pub(crate) struct IndexView {
     seen: Vec<AtomicU64>,
     hits: AtomicU64,
     racy: AtomicU64,
+    /// Read after the files (whose lookups matter more to a walk that
+    /// starts before the reading ends).
+    dirs: OnceLock<DirView>,
+}
+
+/// The directory listings, and by record number whether a walk asked for
+/// it this session.
+#[derive(Debug, Default)]
+struct DirView {
+    dirs: DirListings,
+    seen: Vec<AtomicBool>,
+}
+
+impl DirView {
+    fn new(dirs: DirListings) -> DirView {
+        DirView {
+            seen: (0..dirs.len()).map(|_| AtomicBool::new(false)).collect(),
+            dirs,
+        }
+    }
 }
 
 impl IndexView {
@@ -168,6 +209,7 @@ impl IndexView {
             seen,
             hits: AtomicU64::new(0),
             racy: AtomicU64::new(0),
+            dirs: OnceLock::new(),
         }
     }
 
@@ -216,7 +258,7 @@ pub(crate) struct IndexRef<'a> {
     racy_window_ns: i64,
 }
 
-impl IndexRef<'_> {
+impl<'a> IndexRef<'a> {
     /// Whether the index has been read.
     pub(crate) fn ready(&self) -> bool {
         self.view.get().is_some()
@@ -227,6 +269,26 @@ impl IndexRef<'_> {
     pub(crate) fn lookup(&self, rel: &str, key: &StatKey, hint: &mut usize) -> Option<[u8; 32]> {
         self.view.get()?.lookup(rel, key, hint, self.racy_window_ns)
     }
+
+    /// The names recorded for directory `rel` (sorted, each followed by a
+    /// NUL) if its stat is still `stat` and was not racy when it was read
+    /// (the rule of files: its times older than the racy window then).
+    pub(crate) fn dir_names(&self, rel: &str, stat: &DirStat) -> Option<&'a [u8]> {
+        let view = self.view.get()?.dirs.get()?;
+        let (i, rec) = view.dirs.get(rel)?;
+        view.seen[i].store(true, Ordering::Relaxed);
+        (rec.stat == *stat && settled(&rec, self.racy_window_ns)).then_some(rec.names)
+    }
+}
+
+/// A directory a walk read (its names sorted, each followed by a NUL),
+/// to record at [`StatIndex::flush`].
+#[derive(Debug)]
+pub(crate) struct FreshDir {
+    pub rel: String,
+    pub stat: DirStat,
+    pub recorded_ns: i64,
+    pub names: Vec<u8>,
 }
 
 /// The stat index of one context root.
@@ -244,6 +306,8 @@ pub struct StatIndex {
     /// records under them that were not looked up belong to files that no
     /// longer exist (or are ignored) and are dropped at flush.
     walked: Vec<String>,
+    /// Directories read this session.
+    fresh_dirs: Vec<FreshDir>,
 }
 
 impl std::fmt::Debug for StatIndex {
@@ -269,6 +333,9 @@ impl StatIndex {
             .name("stat-index-load".into())
             .spawn(move || {
                 let _ = cell.set(IndexView::new(ContextIndex::load(&layout, &p)));
+                if let Some(view) = cell.get() {
+                    let _ = view.dirs.set(DirView::new(DirListings::load(&layout, &p)));
+                }
             })
             .map_err(ContextError::io("spawn index loader for", root))?;
         Ok(StatIndex {
@@ -290,6 +357,7 @@ impl StatIndex {
             racy_window_ns: DEFAULT_RACY_WINDOW.as_nanos() as i64,
             stats: IndexStats::default(),
             walked: Vec::new(),
+            fresh_dirs: Vec::new(),
         }
     }
 
@@ -452,6 +520,59 @@ impl StatIndex {
         }
     }
 
+    /// Keeps the listings of directories a walk read, for [`StatIndex::flush`].
+    pub(crate) fn record_dirs(&mut self, dirs: Vec<FreshDir>) {
+        if !self.prefix.is_empty() {
+            self.fresh_dirs.extend(dirs);
+        }
+    }
+
+    /// Writes the directory listings back when a walk read a directory
+    /// its record did not vouch for (a walk may start before the records
+    /// are read): the fresh ones, and the others but those under a
+    /// directory walked completely that no walk asked for (they are gone).
+    fn flush_dirs(&mut self, store: &Store) -> Result<()> {
+        let mut fresh = std::mem::take(&mut self.fresh_dirs);
+        let view = self.loaded()?.dirs.get_or_init(DirView::default);
+        let window = self.racy_window_ns;
+        let read: std::collections::HashSet<String> = fresh.iter().map(|f| f.rel.clone()).collect();
+        fresh.retain(|f| {
+            view.dirs.get(&f.rel).is_none_or(|(_, old)| {
+                !(settled(&old, window) && old.stat == f.stat && old.names == f.names.as_slice())
+            })
+        });
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let gone = |p: &str, i: usize| {
+            !view.seen[i].load(Ordering::Relaxed)
+                && !read.contains(p)
+                && self.walked.iter().any(|w| {
+                    w.is_empty()
+                        || p == w
+                        || p.strip_prefix(w.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+        };
+        let new: std::collections::HashSet<&str> = fresh.iter().map(|f| f.rel.as_str()).collect();
+        let mut all: Vec<(&str, DirRecord<'_>)> = view
+            .dirs
+            .iter()
+            .filter(|(p, i, _)| !new.contains(p) && !gone(p, *i))
+            .map(|(p, _, rec)| (p, rec))
+            .collect();
+        all.extend(fresh.iter().map(|f| {
+            let rec = DirRecord {
+                stat: f.stat,
+                recorded_ns: f.recorded_ns,
+                names: &f.names,
+            };
+            (f.rel.as_str(), rec)
+        }));
+        context_dirs::write(store.layout(), &self.prefix, &all)?;
+        Ok(())
+    }
+
     /// Writes the index back (stale records dropped) when something was
     /// recorded or went stale; a no-op rebuild writes nothing.
     pub fn flush(&mut self, store: &Store) -> Result<()> {
@@ -459,6 +580,7 @@ impl StatIndex {
         if self.prefix.is_empty() {
             return Ok(());
         }
+        self.flush_dirs(store)?;
         let walked = std::mem::take(&mut self.walked);
         let view = self.loaded()?;
         let file = &view.file;

@@ -56,7 +56,7 @@ mod index;
 pub use confine::{confined_file, read_confined};
 pub use error::ContextError;
 pub use index::{DEFAULT_RACY_WINDOW, IndexStats, StatIndex};
-pub(crate) use index::{Hashed, IndexRef, StatKey, digest_of, hash_file, now_ns};
+pub(crate) use index::{FreshDir, Hashed, IndexRef, StatKey, digest_of, hash_file, now_ns};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

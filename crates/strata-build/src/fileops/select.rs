@@ -3,6 +3,7 @@
 //! into a [`Selection`] whose files all carry a content digest (from the
 //! stat index when unchanged, else hashed on all cores).
 
+use std::cell::RefCell;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ use super::glob::{go_match, has_negated_class, has_wildcards};
 use super::selection::{EntryKind, SelectedEntry, Selection, SourceUnit, UnitKind};
 use super::walk::{Filters, entry_from, walk_dir};
 use super::{Command, FileOpError, Result, SelectOptions, SourceTree};
-use crate::context::{IndexRef, StatIndex, StatKey, hash_file};
+use crate::context::{FreshDir, IndexRef, StatIndex, StatKey, hash_file};
 
 /// Resolves `sources` (as written, after variable expansion) against
 /// `tree`. Context files are hashed only when the stat index has no valid
@@ -34,6 +35,7 @@ pub fn select(
     };
     let cmd = opts.command.name();
     let view = index.view_for(tree.root());
+    let read_dirs = RefCell::new(Vec::new());
     for src in sources {
         let plain = opts.command == Command::Mount;
         if !plain && super::remote::is_git(src) {
@@ -63,6 +65,7 @@ pub fn select(
             cmd,
             src,
             index: view,
+            read_dirs: &read_dirs,
         };
         if opts.parents {
             select_parents(&r, &mut sel, exclude.as_ref())?;
@@ -90,6 +93,7 @@ pub fn select(
             }
         }
     }
+    index.record_dirs(read_dirs.into_inner());
     let t_walk = std::time::Instant::now();
     digest_files(tree, &mut sel, index)?;
     tracing::debug!("digest {:?}", t_walk.elapsed());
@@ -181,6 +185,8 @@ struct Resolver<'a, 't> {
     src: &'a str,
     /// The tree's stat index (the context's), for the walks.
     index: Option<IndexRef<'a>>,
+    /// The directories the walks read, for the index to record.
+    read_dirs: &'a RefCell<Vec<FreshDir>>,
 }
 
 impl Resolver<'_, '_> {
@@ -227,15 +233,17 @@ impl Resolver<'_, '_> {
         let t = std::time::Instant::now();
         let reset = self.tree.is_context();
         let abs = self.abs(&found.rel);
-        walk_dir(
+        let read = walk_dir(
             abs,
             &found.rel,
+            Some(super::walk::dir_stat_of(&found.md)),
             unit,
             filters,
             reset,
             self.index,
             &mut sel.entries,
         )?;
+        self.read_dirs.borrow_mut().extend(read);
         tracing::debug!("walk {:?}", t.elapsed());
         Ok(())
     }

@@ -18,7 +18,8 @@ use strata_dockerfile::dockerignore::{DirMatch, Matcher};
 use super::Entries;
 use super::selection::{EntryKind, SelectedEntry};
 use super::{FileOpError, Result};
-use crate::context::{IndexRef, StatKey};
+use crate::context::{FreshDir, IndexRef, StatKey};
+use strata_store::context_dirs::DirStat;
 
 /// The filters of one walk. `ignore` sees paths relative to the tree root,
 /// `exclude` and `include` paths relative to the unit root. `include` is
@@ -212,6 +213,8 @@ struct Job {
     tree_rel: String,
     /// The `.dockerignore` can exclude nothing below this directory.
     ignore_free: bool,
+    /// The directory's own stat, as its parent's `fstatat` saw it.
+    stat: Option<DirStat>,
 }
 
 struct Shared {
@@ -220,6 +223,29 @@ struct Shared {
     next_id: usize,
     results: Vec<Option<Listing>>,
     error: Option<FileOpError>,
+    /// The directories read (not taken from the index), to record.
+    fresh: Vec<FreshDir>,
+}
+
+/// The stat of a directory entry, as the index of listings keeps it.
+fn dir_stat(e: &SelectedEntry) -> DirStat {
+    DirStat {
+        dev: e.dev,
+        ino: e.ino,
+        mtime_ns: e.mtime_ns,
+        ctime_ns: e.ctime_ns,
+    }
+}
+
+/// [`dir_stat`] of a directory's metadata.
+pub(crate) fn dir_stat_of(md: &Metadata) -> DirStat {
+    let st = Stat::of(md);
+    DirStat {
+        dev: st.dev,
+        ino: st.ino,
+        mtime_ns: st.mtime_ns,
+        ctime_ns: st.ctime_ns,
+    }
 }
 
 fn join_rel(a: &str, b: &str) -> String {
@@ -234,18 +260,22 @@ fn join_rel(a: &str, b: &str) -> String {
 }
 
 /// Walks directory `abs` (whose path relative to the tree root is
-/// `tree_rel`) and appends the entries below it (not itself), relative to
-/// it, in pre-order by name, to `out`. With `index` (the tree's stat
-/// index), files it can vouch for come with their digest.
+/// `tree_rel`, and whose own stat is `stat`) and appends the entries
+/// below it (not itself), relative to it, in pre-order by name, to `out`.
+/// With `index` (the tree's stat index), files it can vouch for come with
+/// their digest, directories it holds unchanged are not read again, and
+/// the directories read are returned, to record.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn walk_dir(
     abs: PathBuf,
     tree_rel: &str,
+    stat: Option<DirStat>,
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
     index: Option<IndexRef<'_>>,
     out: &mut Entries,
-) -> Result<()> {
+) -> Result<Vec<FreshDir>> {
     let shared = Mutex::new(Shared {
         queue: vec![Job {
             id: 0,
@@ -255,11 +285,13 @@ pub(crate) fn walk_dir(
             ignore_free: filters.ignore.is_none_or(|m| {
                 !tree_rel.is_empty() && m.includes_all_under(tree_rel).unwrap_or(false)
             }),
+            stat,
         }],
         active: 0,
         next_id: 1,
         results: Vec::new(),
         error: None,
+        fresh: Vec::new(),
     });
     let cv = Condvar::new();
     let threads = super::worker_threads();
@@ -273,7 +305,7 @@ pub(crate) fn walk_dir(
         return Err(e);
     }
     emit(0, &mut sh.results, out);
-    Ok(())
+    Ok(std::mem::take(&mut sh.fresh))
 }
 
 fn worker(
@@ -305,16 +337,43 @@ fn worker(
                 sh = cv.wait(sh).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let res = read_one(&job, unit, filters, reset_owner, &mut scratch).map(|subdirs| {
-            if let Some(ix) = index.filter(IndexRef::ready) {
+        let ready = index.filter(IndexRef::ready);
+        // The names the index holds for this directory, if it is unchanged.
+        let known = ready
+            .zip(job.stat)
+            .and_then(|(ix, st)| ix.dir_names(&job.tree_rel, &st));
+        let record = index.is_some() && job.stat.is_some();
+        let mut res = read_one(
+            &job,
+            unit,
+            filters,
+            reset_owner,
+            known,
+            record,
+            &mut scratch,
+        );
+        if res.is_err() && known.is_some() {
+            // A name gone after all: read the directory.
+            res = read_one(&job, unit, filters, reset_owner, None, record, &mut scratch);
+        }
+        let res = res.map(|(subdirs, read)| {
+            if let Some(ix) = ready {
                 look_up(&job, &mut scratch, ix, &mut key);
             }
-            (Listing::take(&mut scratch), subdirs)
+            (Listing::take(&mut scratch), subdirs, read)
         });
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
         sh.active -= 1;
         match res {
-            Ok((mut listing, subdirs)) => {
+            Ok((mut listing, subdirs, read)) => {
+                if let (Some(names), Some(stat)) = (read, job.stat) {
+                    sh.fresh.push(FreshDir {
+                        rel: job.tree_rel.clone(),
+                        stat,
+                        recorded_ns: names.0,
+                        names: names.1,
+                    });
+                }
                 for mut sub in subdirs {
                     let id = sh.next_id;
                     sh.next_id += 1;
@@ -337,20 +396,27 @@ fn worker(
     }
 }
 
+/// What [`read_one`] read of a directory, to record: when (ns since
+/// the epoch, taken before) and its names (sorted, each then a NUL).
+type ReadNames = (i64, Vec<u8>);
+
 /// Reads and `lstat`s the entries of one directory (through its
 /// descriptor: `fstatat` by name) and filters them into `children`,
-/// sorted by name. Returns the sub-directories to walk as jobs whose `id`
-/// is the child's index (the caller numbers them).
+/// sorted by name. The names are `known` (the index's, each followed by a
+/// NUL, sorted) or else read, and then returned too when `record`.
+/// Returns the sub-directories to walk as jobs whose `id` is the child's
+/// index (the caller numbers them).
 fn read_one(
     job: &Job,
     unit: u32,
     filters: Filters<'_>,
     reset_owner: bool,
+    known: Option<&[u8]>,
+    record: bool,
     children: &mut Vec<Child>,
-) -> Result<Vec<Job>> {
+) -> Result<(Vec<Job>, Option<ReadNames>)> {
     use nix::dir::Dir;
-    use nix::fcntl::{AtFlags, OFlag};
-    use nix::sys::stat::Mode;
+    use nix::fcntl::AtFlags;
     use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
 
@@ -361,30 +427,58 @@ fn read_one(
             source: std::io::Error::from(e),
         }
     };
-    let mut dir = Dir::open(
-        &job.abs,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
-        Mode::empty(),
-    )
-    .map_err(io_err("read directory", job.abs.clone()))?;
-    let fd = dir.as_raw_fd();
+    let owned = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(&job.abs)
+            .map_err(FileOpError::io("read directory", &job.abs))?
+    };
     // Nothing below can be ignored, and no other filter: no matching.
     let plain = job.ignore_free && filters.exclude.is_none() && filters.include.is_none();
     // The names first, sorted, so that the entries are made in order
     // rather than sorted after (160 bytes moved per swap; 1 % of a
     // 20,000-file no-op). Each name ends in its NUL in `bytes`; `names`
     // holds (start, len).
-    let mut bytes: Vec<u8> = Vec::with_capacity(4096);
+    let mut read = None;
     let mut names: Vec<(usize, usize)> = Vec::new();
-    for de in dir.iter() {
-        let de = de.map_err(|e| io_err("read directory", job.abs.clone())(e))?;
-        let name = de.file_name().to_bytes_with_nul();
-        if name != b".\0" && name != b"..\0" {
-            names.push((bytes.len(), name.len() - 1));
-            bytes.extend_from_slice(name);
+    let bytes: std::borrow::Cow<'_, [u8]> = match known {
+        Some(known) => {
+            let mut start = 0;
+            for (i, _) in known.iter().enumerate().filter(|(_, b)| **b == 0) {
+                names.push((start, i - start));
+                start = i + 1;
+            }
+            std::borrow::Cow::Borrowed(known)
         }
-    }
-    names.sort_unstable_by(|a, b| bytes[a.0..a.0 + a.1].cmp(&bytes[b.0..b.0 + b.1]));
+        None => {
+            let now = crate::context::now_ns();
+            // Its own descriptor, which the reader closes.
+            let fd = nix::unistd::dup(owned.as_raw_fd())
+                .map_err(io_err("read directory", job.abs.clone()))?;
+            let mut dir = Dir::from_fd(fd).map_err(io_err("read directory", job.abs.clone()))?;
+            let mut bytes: Vec<u8> = Vec::with_capacity(4096);
+            for de in dir.iter() {
+                let de = de.map_err(|e| io_err("read directory", job.abs.clone())(e))?;
+                let name = de.file_name().to_bytes_with_nul();
+                if name != b".\0" && name != b"..\0" {
+                    names.push((bytes.len(), name.len() - 1));
+                    bytes.extend_from_slice(name);
+                }
+            }
+            names.sort_unstable_by(|a, b| bytes[a.0..a.0 + a.1].cmp(&bytes[b.0..b.0 + b.1]));
+            if record {
+                let mut sorted = Vec::with_capacity(bytes.len());
+                for &(start, len) in &names {
+                    sorted.extend_from_slice(&bytes[start..=start + len]);
+                }
+                read = Some((now, sorted));
+            }
+            std::borrow::Cow::Owned(bytes)
+        }
+    };
+    let fd = owned.as_raw_fd();
     children.clear();
     children.reserve(names.len());
     for &(start, len) in &names {
@@ -436,7 +530,7 @@ fn read_one(
             sub: descend.then_some(0),
         });
     }
-    drop(dir);
+    drop(owned);
     let mut subdirs = Vec::new();
     for (i, c) in children.iter().enumerate() {
         if c.sub.is_none() {
@@ -454,9 +548,10 @@ fn read_one(
             unit_rel: c.entry.rel.clone(),
             tree_rel,
             ignore_free,
+            stat: Some(dir_stat(&c.entry)),
         });
     }
-    Ok(subdirs)
+    Ok((subdirs, read))
 }
 
 /// The name of a child of `job`'s directory.
