@@ -158,6 +158,32 @@ fn a_matching_record_is_what_the_walk_uses() {
 }
 
 #[test]
+fn two_walks_of_one_directory_in_one_build() {
+    let env = Env::new();
+    tree(&env);
+    settle();
+    // `data/d1` is read by both sources' walks.
+    for _ in 0..3 {
+        let ctx = env.context();
+        let mut idx = StatIndex::load(&env.store, ctx.root()).unwrap();
+        idx.set_racy_window(WINDOW);
+        idx.is_empty().unwrap();
+        let sel = fileops::select(
+            &SourceTree::context(&ctx),
+            &["data".to_string(), "data/d1".to_string()],
+            &copy_opts(),
+            &mut idx,
+        )
+        .unwrap();
+        idx.flush(&env.store).unwrap();
+        assert_eq!(sel.units.len(), 2);
+        let listings = DirListings::load(env.store.layout(), &root_of(&env));
+        assert!(listings.get("data/d1").is_some());
+        settle();
+    }
+}
+
+#[test]
 fn a_no_op_writes_no_listing() {
     let env = Env::new();
     tree(&env);

@@ -85,7 +85,7 @@ impl DirListings {
         r = rest;
         let count = u32::from_le_bytes(take(&mut r)?) as usize;
         let mut by_path = HashMap::with_capacity(count.min(1 << 16));
-        for i in 0..count {
+        for _ in 0..count {
             let start = body - r.len();
             let path_len = u32::from_le_bytes(take(&mut r)?) as usize;
             let (path, rest) = r.split_at_checked(path_len)?;
@@ -101,7 +101,11 @@ impl DirListings {
             }
             r = rest;
             let end = body - r.len();
-            by_path.insert(path.into(), (i, start..end));
+            // Numbered as kept: a path twice is a damaged file.
+            let i = by_path.len();
+            if by_path.insert(path.into(), (i, start..end)).is_some() {
+                return None;
+            }
         }
         r.is_empty().then_some(DirListings { bytes, by_path })
     }
@@ -249,6 +253,9 @@ mod tests {
             std::fs::write(&path, &bad).unwrap();
             assert!(DirListings::load(&layout, root).is_empty(), "flip {n}");
         }
+        // Sealed, but a directory twice.
+        write(&layout, root, &[("", rec(1, b"a\0")), ("", rec(2, b"b\0"))]).unwrap();
+        assert!(DirListings::load(&layout, root).is_empty());
         // Sealed, but a name that would leave the directory.
         for names in [&b"../x\0"[..], b"a/b\0", b"..\0", b"\0", b"a"] {
             write(&layout, root, &[("", rec(1, names))]).unwrap();

@@ -533,6 +533,10 @@ impl StatIndex {
     /// directory walked completely that no walk asked for (they are gone).
     fn flush_dirs(&mut self, store: &Store) -> Result<()> {
         let mut fresh = std::mem::take(&mut self.fresh_dirs);
+        // Two walks of one build may read one directory: the last read.
+        fresh.reverse();
+        let mut once = std::collections::HashSet::new();
+        fresh.retain(|f| once.insert(f.rel.clone()));
         let view = self.loaded()?.dirs.get_or_init(DirView::default);
         let window = self.racy_window_ns;
         let read: std::collections::HashSet<String> = fresh.iter().map(|f| f.rel.clone()).collect();

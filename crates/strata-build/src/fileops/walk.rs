@@ -337,30 +337,41 @@ fn worker(
                 sh = cv.wait(sh).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let ready = index.filter(IndexRef::ready);
-        // The names the index holds for this directory, if it is unchanged.
-        let known = ready
-            .zip(job.stat)
-            .and_then(|(ix, st)| ix.dir_names(&job.tree_rel, &st));
-        let record = index.is_some() && job.stat.is_some();
-        let mut res = read_one(
-            &job,
-            unit,
-            filters,
-            reset_owner,
-            known,
-            record,
-            &mut scratch,
-        );
-        if res.is_err() && known.is_some() {
-            // A name gone after all: read the directory.
-            res = read_one(&job, unit, filters, reset_owner, None, record, &mut scratch);
-        }
-        let res = res.map(|(subdirs, read)| {
-            if let Some(ix) = ready {
-                look_up(&job, &mut scratch, ix, &mut key);
+        // A panic must still end the job, or the other walkers wait for
+        // it for ever.
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ready = index.filter(IndexRef::ready);
+            // The names the index holds for this directory, if it is unchanged.
+            let known = ready
+                .zip(job.stat)
+                .and_then(|(ix, st)| ix.dir_names(&job.tree_rel, &st));
+            let record = index.is_some() && job.stat.is_some();
+            let mut res = read_one(
+                &job,
+                unit,
+                filters,
+                reset_owner,
+                known,
+                record,
+                &mut scratch,
+            );
+            if res.is_err() && known.is_some() {
+                // A name gone after all: read the directory.
+                res = read_one(&job, unit, filters, reset_owner, None, record, &mut scratch);
             }
-            (Listing::take(&mut scratch), subdirs, read)
+            res.map(|(subdirs, read)| {
+                if let Some(ix) = ready {
+                    look_up(&job, &mut scratch, ix, &mut key);
+                }
+                (Listing::take(&mut scratch), subdirs, read)
+            })
+        }))
+        .unwrap_or_else(|_| {
+            Err(FileOpError::Io {
+                op: "read directory",
+                path: job.abs.clone(),
+                source: std::io::Error::other("internal error: the walk panicked"),
+            })
         });
         let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
         sh.active -= 1;
