@@ -6,35 +6,14 @@
 
 mod fileops_common;
 
-use std::time::Duration;
-
 use fileops_common::*;
 use strata_build::context::StatIndex;
 use strata_build::fileops::{self, Selection, SourceTree};
 use strata_store::context_dirs::{self, DirListings, DirRecord, DirStat};
 
-const WINDOW: Duration = Duration::from_millis(30);
-
-fn settle() {
-    std::thread::sleep(WINDOW * 3);
-}
-
-/// `src` selected with the context's index (short racy window, read
-/// before the walk starts), flushed.
+/// `src` selected with the context's index, flushed.
 fn run(env: &Env, src: &str) -> Selection {
-    let ctx = env.context();
-    let mut idx = StatIndex::load(&env.store, ctx.root()).unwrap();
-    idx.set_racy_window(WINDOW);
-    idx.is_empty().unwrap();
-    let sel = fileops::select(
-        &SourceTree::context(&ctx),
-        &[src.to_string()],
-        &copy_opts(),
-        &mut idx,
-    )
-    .unwrap();
-    idx.flush(&env.store).unwrap();
-    sel
+    select_indexed(env, &[src]).0
 }
 
 /// `src` selected reading every directory (no index).
@@ -65,9 +44,7 @@ fn listings_file(env: &Env) -> std::path::PathBuf {
 }
 
 fn tree(env: &Env) {
-    for i in 0..30 {
-        env.write(&format!("data/d{}/f{i}.txt", i % 3), &format!("file {i}\n"));
-    }
+    files(env, 30, 3);
 }
 
 #[test]
@@ -164,18 +141,7 @@ fn two_walks_of_one_directory_in_one_build() {
     settle();
     // `data/d1` is read by both sources' walks.
     for _ in 0..3 {
-        let ctx = env.context();
-        let mut idx = StatIndex::load(&env.store, ctx.root()).unwrap();
-        idx.set_racy_window(WINDOW);
-        idx.is_empty().unwrap();
-        let sel = fileops::select(
-            &SourceTree::context(&ctx),
-            &["data".to_string(), "data/d1".to_string()],
-            &copy_opts(),
-            &mut idx,
-        )
-        .unwrap();
-        idx.flush(&env.store).unwrap();
+        let (sel, _) = select_indexed(&env, &["data", "data/d1"]);
         assert_eq!(sel.units.len(), 2);
         let listings = DirListings::load(env.store.layout(), &root_of(&env));
         assert!(listings.get("data/d1").is_some());

@@ -11,33 +11,13 @@ use fileops_common::*;
 use strata_build::context::{IndexStats, StatIndex};
 use strata_build::fileops::{self, Selection, SourceTree};
 
-const WINDOW: Duration = Duration::from_millis(30);
-
-/// select with a short racy window, then flush; returns the selection and
-/// the index counters.
+/// select with the short racy window, then flush.
 fn run(env: &Env, src: &str) -> (Selection, IndexStats) {
-    let ctx = env.context();
-    let mut idx = StatIndex::load(&env.store, ctx.root()).unwrap();
-    idx.set_racy_window(WINDOW);
-    let sel = fileops::select(
-        &SourceTree::context(&ctx),
-        &[src.to_string()],
-        &copy_opts(),
-        &mut idx,
-    )
-    .unwrap();
-    idx.flush(&env.store).unwrap();
-    (sel, idx.stats())
-}
-
-fn settle() {
-    std::thread::sleep(WINDOW * 3);
+    select_indexed(env, &[src])
 }
 
 fn many(env: &Env) {
-    for i in 0..50 {
-        env.write(&format!("data/d{}/f{i}.txt", i % 5), &format!("file {i}\n"));
-    }
+    files(env, 50, 5);
 }
 
 #[test]

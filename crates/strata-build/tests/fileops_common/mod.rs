@@ -6,7 +6,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use strata_build::context::{BuildContext, StatIndex};
+use strata_build::context::{BuildContext, IndexStats, StatIndex};
 use strata_build::fileops::{self, CopyOptions, CopyStats, SelectOptions, Selection, SourceTree};
 use strata_store::Store;
 
@@ -146,4 +146,35 @@ pub fn set_mtime(p: &Path, secs: i64) {
 
 pub fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The racy window of the stat index tests.
+pub const WINDOW: std::time::Duration = std::time::Duration::from_millis(30);
+
+/// Waits past [`WINDOW`].
+pub fn settle() {
+    std::thread::sleep(WINDOW * 3);
+}
+
+/// `n` small files under `data/`, in `dirs` directories.
+pub fn files(env: &Env, n: usize, dirs: usize) {
+    for i in 0..n {
+        env.write(
+            &format!("data/d{}/f{i}.txt", i % dirs),
+            &format!("file {i}\n"),
+        );
+    }
+}
+
+/// `sources` selected with the context's index ([`WINDOW`], read before
+/// the walk starts), then flushed: the selection and the index counters.
+pub fn select_indexed(env: &Env, sources: &[&str]) -> (Selection, IndexStats) {
+    let ctx = env.context();
+    let mut idx = StatIndex::load(&env.store, ctx.root()).unwrap();
+    idx.set_racy_window(WINDOW);
+    idx.is_empty().unwrap();
+    let srcs: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+    let sel = fileops::select(&SourceTree::context(&ctx), &srcs, &copy_opts(), &mut idx).unwrap();
+    idx.flush(&env.store).unwrap();
+    (sel, idx.stats())
 }
