@@ -179,31 +179,13 @@ fn entry_of(
     }
 }
 
-struct Child {
-    entry: SelectedEntry,
-    included: bool,
-    sub: Option<usize>,
-}
-
 /// One directory's result: its entries, sorted by name, and for each
 /// whether it is included and which job walked it (a sub-directory).
+/// Made in place, at the directory's size: each entry is written once,
+/// into the memory the selection keeps.
 struct Listing {
     entries: Vec<SelectedEntry>,
     marks: Vec<(bool, Option<usize>)>,
-}
-
-impl Listing {
-    /// Moves `children` out into vectors of their exact size (no regrowth
-    /// copies of fresh memory per directory).
-    fn take(children: &mut Vec<Child>) -> Listing {
-        let mut entries = Vec::with_capacity(children.len());
-        let mut marks = Vec::with_capacity(children.len());
-        for c in children.drain(..) {
-            entries.push(c.entry);
-            marks.push((c.included, c.sub));
-        }
-        Listing { entries, marks }
-    }
 }
 
 struct Job {
@@ -317,9 +299,6 @@ fn worker(
     index: Option<IndexRef<'_>>,
 ) {
     let mut key = String::new();
-    // A directory's entries are gathered here, then moved out into a
-    // `Listing`.
-    let mut scratch = Vec::new();
     loop {
         let job = {
             let mut sh = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,24 +325,16 @@ fn worker(
                 .zip(job.stat)
                 .and_then(|(ix, st)| ix.dir_names(&job.tree_rel, &st));
             let record = index.is_some() && job.stat.is_some();
-            let mut res = read_one(
-                &job,
-                unit,
-                filters,
-                reset_owner,
-                known,
-                record,
-                &mut scratch,
-            );
+            let mut res = read_one(&job, unit, filters, reset_owner, known, record);
             if res.is_err() && known.is_some() {
                 // A name gone after all: read the directory.
-                res = read_one(&job, unit, filters, reset_owner, None, record, &mut scratch);
+                res = read_one(&job, unit, filters, reset_owner, None, record);
             }
-            res.map(|(subdirs, read)| {
+            res.map(|(mut listing, subdirs, read)| {
                 if let Some(ix) = ready {
-                    look_up(&job, &mut scratch, ix, &mut key);
+                    look_up(&job, &mut listing, ix, &mut key);
                 }
-                (Listing::take(&mut scratch), subdirs, read)
+                (listing, subdirs, read)
             })
         }))
         .unwrap_or_else(|_| {
@@ -412,7 +383,7 @@ fn worker(
 type ReadNames = (i64, Vec<u8>);
 
 /// Reads and `lstat`s the entries of one directory (through its
-/// descriptor: `fstatat` by name) and filters them into `children`,
+/// descriptor: `fstatat` by name) and filters them into a [`Listing`],
 /// sorted by name. The names are `known` (the index's, each followed by a
 /// NUL, sorted) or else read, and then returned too when `record`.
 /// Returns the sub-directories to walk as jobs whose `id` is the child's
@@ -424,8 +395,7 @@ fn read_one(
     reset_owner: bool,
     known: Option<&[u8]>,
     record: bool,
-    children: &mut Vec<Child>,
-) -> Result<(Vec<Job>, Option<ReadNames>)> {
+) -> Result<(Listing, Vec<Job>, Option<ReadNames>)> {
     use nix::dir::Dir;
     use nix::fcntl::AtFlags;
     use std::os::fd::AsRawFd;
@@ -490,8 +460,10 @@ fn read_one(
         }
     };
     let fd = owned.as_raw_fd();
-    children.clear();
-    children.reserve(names.len());
+    let mut listing = Listing {
+        entries: Vec::with_capacity(names.len()),
+        marks: Vec::with_capacity(names.len()),
+    };
     for &(start, len) in &names {
         let raw = &bytes[start..start + len];
         let Ok(name) = std::str::from_utf8(raw) else {
@@ -535,19 +507,23 @@ fn read_one(
         } else {
             None
         };
-        children.push(Child {
-            entry: entry_of(unit, unit_rel, &st, link, reset_owner),
-            included,
-            sub: descend.then_some(0),
-        });
+        listing
+            .entries
+            .push(entry_of(unit, unit_rel, &st, link, reset_owner));
+        listing.marks.push((included, descend.then_some(0)));
     }
     drop(owned);
+    // Mostly filtered out: keep no room for the names left out.
+    if listing.entries.len() < listing.entries.capacity() / 2 {
+        listing.entries.shrink_to_fit();
+        listing.marks.shrink_to_fit();
+    }
     let mut subdirs = Vec::new();
-    for (i, c) in children.iter().enumerate() {
-        if c.sub.is_none() {
+    for (i, (e, &(_, sub))) in listing.entries.iter().zip(&listing.marks).enumerate() {
+        if sub.is_none() {
             continue;
         }
-        let name = name_of(job, &c.entry);
+        let name = name_of(job, e);
         let tree_rel = join_rel(&job.tree_rel, name);
         let ignore_free = job.ignore_free
             || filters
@@ -556,13 +532,13 @@ fn read_one(
         subdirs.push(Job {
             id: i,
             abs: job.abs.join(name),
-            unit_rel: c.entry.rel.clone(),
+            unit_rel: e.rel.clone(),
             tree_rel,
             ignore_free,
-            stat: Some(dir_stat(&c.entry)),
+            stat: Some(dir_stat(e)),
         });
     }
-    Ok((subdirs, read))
+    Ok((listing, subdirs, read))
 }
 
 /// The name of a child of `job`'s directory.
@@ -575,11 +551,10 @@ fn name_of<'e>(job: &Job, e: &'e SelectedEntry) -> &'e str {
 
 /// Gives the included files of one directory (sorted by name) the digest
 /// the index holds for them, if still valid; `key` is scratch space.
-fn look_up(job: &Job, children: &mut [Child], ix: IndexRef<'_>, key: &mut String) {
+fn look_up(job: &Job, listing: &mut Listing, ix: IndexRef<'_>, key: &mut String) {
     let mut hint = 0;
-    for c in children.iter_mut() {
-        let e = &mut c.entry;
-        if !c.included || e.kind != EntryKind::File {
+    for (e, &(included, _)) in listing.entries.iter_mut().zip(&listing.marks) {
+        if !included || e.kind != EntryKind::File {
             continue;
         }
         let name = name_of(job, e);
