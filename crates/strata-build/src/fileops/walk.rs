@@ -185,7 +185,27 @@ fn entry_of(
 /// into the memory the selection keeps.
 struct Listing {
     entries: Vec<SelectedEntry>,
-    marks: Vec<(bool, Option<usize>)>,
+    /// One mark per entry, or none when every entry is an included file
+    /// (most directories: no memory for 20,000 marks that say so).
+    marks: Vec<Mark>,
+}
+
+/// Whether an entry is included, and the job that walks it (a
+/// sub-directory; 0 until the job is numbered).
+type Mark = (bool, Option<usize>);
+
+/// The mark of a file that is included.
+const PLAIN: Mark = (true, None);
+
+impl Listing {
+    /// Adds an entry; its mark is kept once an entry is not [`PLAIN`].
+    fn push(&mut self, entry: SelectedEntry, mark: Mark) {
+        self.entries.push(entry);
+        if mark != PLAIN || !self.marks.is_empty() {
+            self.marks.resize(self.entries.len() - 1, PLAIN);
+            self.marks.push(mark);
+        }
+    }
 }
 
 struct Job {
@@ -462,7 +482,7 @@ fn read_one(
     let fd = owned.as_raw_fd();
     let mut listing = Listing {
         entries: Vec::with_capacity(names.len()),
-        marks: Vec::with_capacity(names.len()),
+        marks: Vec::new(),
     };
     for &(start, len) in &names {
         let raw = &bytes[start..start + len];
@@ -507,10 +527,10 @@ fn read_one(
         } else {
             None
         };
-        listing
-            .entries
-            .push(entry_of(unit, unit_rel, &st, link, reset_owner));
-        listing.marks.push((included, descend.then_some(0)));
+        listing.push(
+            entry_of(unit, unit_rel, &st, link, reset_owner),
+            (included, descend.then_some(0)),
+        );
     }
     drop(owned);
     // Mostly filtered out: keep no room for the names left out.
@@ -519,10 +539,11 @@ fn read_one(
         listing.marks.shrink_to_fit();
     }
     let mut subdirs = Vec::new();
-    for (i, (e, &(_, sub))) in listing.entries.iter().zip(&listing.marks).enumerate() {
+    for (i, &(_, sub)) in listing.marks.iter().enumerate() {
         if sub.is_none() {
             continue;
         }
+        let e = &listing.entries[i];
         let name = name_of(job, e);
         let tree_rel = join_rel(&job.tree_rel, name);
         let ignore_free = job.ignore_free
@@ -553,7 +574,8 @@ fn name_of<'e>(job: &Job, e: &'e SelectedEntry) -> &'e str {
 /// the index holds for them, if still valid; `key` is scratch space.
 fn look_up(job: &Job, listing: &mut Listing, ix: IndexRef<'_>, key: &mut String) {
     let mut hint = 0;
-    for (e, &(included, _)) in listing.entries.iter_mut().zip(&listing.marks) {
+    for (i, e) in listing.entries.iter_mut().enumerate() {
+        let included = listing.marks.get(i).is_none_or(|m| m.0);
         if !included || e.kind != EntryKind::File {
             continue;
         }
@@ -575,11 +597,7 @@ fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Entries) -> bool {
     let Some(mut dir) = results.get_mut(id).and_then(Option::take) else {
         return false;
     };
-    if dir
-        .marks
-        .iter()
-        .all(|&(included, sub)| included && sub.is_none())
-    {
+    if dir.marks.iter().all(|&m| m == PLAIN) {
         // A directory of files (most of them): one move.
         let any = !dir.entries.is_empty();
         out.append_vec(std::mem::take(&mut dir.entries));
