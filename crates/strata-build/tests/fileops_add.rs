@@ -298,7 +298,7 @@ fn context_from_a_gzipped_tar() {
         &mut idx,
     )
     .unwrap();
-    let rels: Vec<&str> = sel.entries.iter().map(|e| e.rel.as_str()).collect();
+    let rels: Vec<&str> = sel.entries.iter().map(|e| &*e.rel).collect();
     assert_eq!(rels, vec!["", "main.js"]);
     assert_eq!(sel.entries[1].uid, 0);
     drop(ctx);

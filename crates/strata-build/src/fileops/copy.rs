@@ -235,7 +235,7 @@ impl Writer<'_> {
                         files.push(e);
                         continue;
                     }
-                    let src = base.join(&e.rel);
+                    let src = base.join(&*e.rel);
                     let dst = join(&target, &e.rel);
                     self.entry(Source::Path(&src), e, &dst, true)?;
                 }
@@ -424,7 +424,7 @@ impl Writer<'_> {
             while !stop.load(Ordering::Relaxed) {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(e) = files.get(k) else { break };
-                let src = base.join(&e.rel);
+                let src = base.join(&*e.rel);
                 let dst = join(target, &e.rel);
                 match this.plain_file(&src, e, &dst) {
                     Ok(w) => {

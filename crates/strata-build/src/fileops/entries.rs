@@ -36,10 +36,12 @@ impl Entries {
         self.len == 0
     }
 
-    /// Adds one entry at the end.
+    /// Adds one entry at the end. A chunk opened here starts small: the
+    /// walk pushes each sub-directory's own entry between two directories
+    /// moved in whole, so most such chunks hold one entry.
     pub fn push(&mut self, e: SelectedEntry) {
         if !self.last_open {
-            self.new_chunk(Vec::with_capacity(16));
+            self.new_chunk(Vec::with_capacity(1));
             self.last_open = true;
         }
         if let Some(last) = self.chunks.last_mut() {
@@ -174,7 +176,7 @@ mod tests {
     fn e(n: usize) -> SelectedEntry {
         SelectedEntry {
             unit: 0,
-            rel: n.to_string(),
+            rel: n.to_string().into(),
             kind: EntryKind::File,
             mode: 0o644,
             uid: 0,
@@ -192,7 +194,7 @@ mod tests {
     }
 
     fn names<'a>(it: impl Iterator<Item = &'a SelectedEntry>) -> Vec<String> {
-        it.map(|x| x.rel.clone()).collect()
+        it.map(|x| x.rel.to_string()).collect()
     }
 
     /// Pushes and moved-in vectors, mixed as the walk mixes them, read
@@ -245,7 +247,7 @@ mod tests {
             let mut want: Vec<String> = (0..cut).map(|i| i.to_string()).collect();
             want.extend(["100".to_string(), "101".to_string()]);
             assert_eq!(names(es.iter()), want, "cut {cut}");
-            assert_eq!(es[cut].rel, "100");
+            assert_eq!(&*es[cut].rel, "100");
         }
     }
 }

@@ -557,7 +557,7 @@ fn push_remote(sel: &mut Selection, src: &str, got: super::remote::Fetched, unpa
     let start = sel.entries.len();
     sel.entries.push(SelectedEntry {
         unit,
-        rel: String::new(),
+        rel: Box::default(),
         kind: EntryKind::File,
         mode: 0o600,
         uid: 0,
@@ -603,7 +603,7 @@ fn digest_files(tree: &SourceTree<'_>, sel: &mut Selection, index: &mut StatInde
                 continue;
             }
             let rel = match (u.path.is_empty(), e.rel.is_empty()) {
-                (true, _) => e.rel.clone(),
+                (true, _) => e.rel.to_string(),
                 (false, true) => u.path.clone(),
                 (false, false) => format!("{}/{}", u.path, e.rel),
             };

@@ -162,7 +162,7 @@ fn entry_of(
     };
     SelectedEntry {
         unit,
-        rel,
+        rel: rel.into_boxed_str(),
         kind,
         mode: st.mode & 0o7777,
         uid,
@@ -170,11 +170,11 @@ fn entry_of(
         size: if kind == EntryKind::File { st.size } else { 0 },
         mtime_ns: st.mtime_ns,
         sha256: None,
-        link,
+        link: link.map(String::into_boxed_str),
         rdev: st.rdev,
         dev: st.dev,
         ino: st.ino,
-        nlink: st.nlink,
+        nlink: u32::try_from(st.nlink).unwrap_or(u32::MAX),
         ctime_ns: st.ctime_ns,
     }
 }
@@ -553,7 +553,7 @@ fn read_one(
         subdirs.push(Job {
             id: i,
             abs: job.abs.join(name),
-            unit_rel: e.rel.clone(),
+            unit_rel: e.rel.to_string(),
             tree_rel,
             ignore_free,
             stat: Some(dir_stat(e)),
@@ -565,7 +565,7 @@ fn read_one(
 /// The name of a child of `job`'s directory.
 fn name_of<'e>(job: &Job, e: &'e SelectedEntry) -> &'e str {
     match job.unit_rel.len() {
-        0 => e.rel.as_str(),
+        0 => &e.rel,
         n => &e.rel[n + 1..],
     }
 }
