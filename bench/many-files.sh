@@ -92,10 +92,12 @@ phase() {
       runs=$NOOP_RUNS; sp=sync; dp=sync
       # Files hashed within 2 s of their last change are hashed again next
       # time (the stat index's racy-timestamp rule): warm up past that.
-      bash -c "$sb"; sleep 2.1; bash -c "$sb"; [ -z "$DOCKER" ] || bash -c "$db" ;;
+      # BuildKit warms up first: strata's timed runs come next, and must
+      # not share the machine with dockerd's work after a build.
+      [ -z "$DOCKER" ] || bash -c "$db"; bash -c "$sb"; sleep 2.1; bash -c "$sb" ;;
     change)
       sp="echo \"lab change \$(date +%s%N)\" >> $ctx/$CHANGE; sync"; dp=$sp
-      bash -c "$sb"; [ -z "$DOCKER" ] || bash -c "$db" ;;
+      [ -z "$DOCKER" ] || bash -c "$db"; bash -c "$sb" ;;
   esac
   local cmds=(--prepare "$sp" -n "strata $ph" "$sb")
   [ -n "$DOCKER" ] && cmds+=(--prepare "$dp" -n "BuildKit $ph" "$db")
