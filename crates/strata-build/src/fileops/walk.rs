@@ -625,3 +625,63 @@ fn emit(id: usize, results: &mut [Option<Listing>], out: &mut Entries) -> bool {
     }
     any
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> SelectedEntry {
+        let st = Stat {
+            dev: 1,
+            ino: 2,
+            mode: libc::S_IFREG | 0o644,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 3,
+            mtime_ns: 4,
+            ctime_ns: 5,
+        };
+        entry_of(0, name.to_string(), &st, None, false)
+    }
+
+    fn listing(marks: &[Mark]) -> Listing {
+        let mut l = Listing {
+            entries: Vec::new(),
+            marks: Vec::new(),
+        };
+        for (i, m) in marks.iter().enumerate() {
+            l.push(file(&i.to_string()), *m);
+        }
+        l
+    }
+
+    /// Included files alone keep no marks; the first other entry gives
+    /// every entry its mark, those before it included.
+    #[test]
+    fn marks_are_kept_only_once_an_entry_needs_one() {
+        let plain = listing(&[PLAIN, PLAIN, PLAIN]);
+        assert_eq!(plain.entries.len(), 3);
+        assert!(plain.marks.is_empty());
+
+        let mixed = [PLAIN, PLAIN, (true, Some(0)), PLAIN, (false, None), PLAIN];
+        let l = listing(&mixed);
+        assert_eq!(l.entries.len(), mixed.len());
+        assert_eq!(l.marks, mixed);
+    }
+
+    /// A directory walked in full comes out in pre-order whichever way
+    /// its listings were kept.
+    #[test]
+    fn emit_reads_plain_and_marked_listings_alike() {
+        let mut top = listing(&[PLAIN, (true, Some(1)), PLAIN, (false, None)]);
+        top.entries[1].kind = EntryKind::Dir;
+        let sub = listing(&[PLAIN, PLAIN]);
+        let mut results = vec![Some(top), Some(sub)];
+        let mut out = Entries::new();
+        assert!(emit(0, &mut results, &mut out));
+        let rels: Vec<&str> = (0..out.len()).map(|i| &*out[i].rel).collect();
+        assert_eq!(rels, ["0", "1", "0", "1", "2"]);
+    }
+}
